@@ -1,0 +1,11 @@
+import { runtime } from '../lib/runtime.js';
+import { createTenantBody } from '../lib/schemas.js';
+import { createTenant } from '../lib/tenants.js';
+import { endpoint, json, registerHttp } from './http.js';
+
+export default registerHttp('manageTenants', {
+  route: 'manage/tenants',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: endpoint({ body: createTenantBody }, async ({ body }) => json(201, await createTenant(await runtime(), body))),
+});

@@ -1,0 +1,14 @@
+import { verifyCode } from '../lib/codes.js';
+import { runtime } from '../lib/runtime.js';
+import { tenantParams, verifyCodeBody } from '../lib/schemas.js';
+import { endpoint, json, registerHttp } from './http.js';
+
+export default registerHttp('verifyCode', {
+  route: '{tenant}/verify-code',
+  methods: ['POST', 'OPTIONS'],
+  authLevel: 'anonymous',
+  handler: endpoint({ params: tenantParams, body: verifyCodeBody, tenantCors: true }, async ({ params, body, clientIp }) => {
+    const session = await verifyCode(await runtime(), { tenant: params.tenant, ...body, clientIp });
+    return json(200, session);
+  }),
+});

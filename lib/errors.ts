@@ -1,0 +1,98 @@
+/**
+ * Every error code guestpass answers with lives here once, with its HTTP status and
+ * its human sentence. Handlers never spell out an error body: they throw or return
+ * a GuestpassError and the HTTP adapter renders `{error, message, details?}`.
+ */
+export interface ErrorCodeDefinition {
+  status: number;
+  message: string;
+}
+
+function defineErrorCodes<T extends Record<string, ErrorCodeDefinition>>(codes: T): T {
+  return codes;
+}
+
+export const ERROR_CODES = defineErrorCodes({
+  invalid_request: { status: 400, message: 'The request is not valid.' },
+  tenant_context_required: {
+    status: 400,
+    message: 'This endpoint needs a tenant: call /api/{tenant}/send-code with the tenant id or one of its verified domains, for example /api/contoso.com/send-code.',
+  },
+  invalid_redirect_uri: { status: 400, message: "inviteRedirectUrl must be one of the tenant's redirectUris." },
+  invalid_policy: { status: 400, message: 'The policy is not valid.' },
+  invalid_code: { status: 401, message: 'The code is not correct. Check the latest email and try again.' },
+  code_expired: { status: 401, message: 'The code has expired. Ask for a new code.' },
+  invalid_token: { status: 401, message: 'The session token is missing or not valid.' },
+  session_expired: { status: 401, message: 'The session has expired. Sign in again.' },
+  session_revoked: { status: 401, message: 'The session has ended. Sign in again.' },
+  unauthorized: { status: 401, message: 'A valid x-functions-key header is required.' },
+  otp_disabled: { status: 403, message: 'Email one-time passcodes are turned off for this organisation.' },
+  no_sign_in_method: { status: 403, message: 'There is no way for this guest to sign in to this organisation.' },
+  tenant_not_found: { status: 404, message: 'No tenant has that id or verified domain.' },
+  guest_not_found: { status: 404, message: 'No guest has that id in this tenant.' },
+  policy_not_found: { status: 404, message: 'No policy has that id in this tenant.' },
+  not_found: { status: 404, message: 'No function serves that route.' },
+  method_not_allowed: { status: 405, message: 'That method is not allowed on this route.' },
+  other_method_required: { status: 409, message: 'This guest signs in with another method, not with an email code.' },
+  domain_taken: { status: 409, message: 'That domain is already verified by another tenant.' },
+  origin_not_allowed: { status: 403, message: "This origin is not one of the tenant's allowedOrigins." },
+  policy_conflict: { status: 409, message: 'This tenant already has an organisation-default policy of that type.' },
+  payload_too_large: { status: 413, message: 'The request body is larger than 16 KiB.' },
+  unsupported_media_type: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
+  rate_limited: { status: 429, message: 'Too many requests. Wait before asking for another code.' },
+  too_many_attempts: { status: 429, message: 'Too many wrong codes. Ask for a new code later.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },
+  storage_unavailable: { status: 503, message: 'Storage is unavailable. Try again in a moment.' },
+});
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  details?: unknown[];
+  [extra: string]: unknown;
+}
+
+export interface ErrorOptions {
+  message?: string;
+  details?: unknown[];
+  /** Seconds the caller should wait; rendered as the Retry-After header. */
+  retryAfterSeconds?: number;
+  /** Extra top-level fields the contract names for this code, such as `method`. */
+  extra?: Record<string, unknown>;
+  /** The underlying failure, for logs; never rendered to the caller. */
+  cause?: unknown;
+}
+
+export class GuestpassError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown[];
+  readonly retryAfterSeconds?: number;
+  readonly extra?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, options: ErrorOptions = {}) {
+    super(options.message ?? ERROR_CODES[code].message, { cause: options.cause });
+    this.name = 'GuestpassError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.extra = options.extra;
+  }
+
+  toBody(): ErrorBody {
+    return {
+      error: this.code,
+      message: this.message,
+      ...(this.details ? { details: this.details } : {}),
+      ...this.extra,
+    };
+  }
+}
+
+export function fail(code: ErrorCode, options?: ErrorOptions): never {
+  throw new GuestpassError(code, options);
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { fail } from './errors.js';
+import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
+import { renderInvitationMail } from './mailTemplates.js';
+import type { Runtime } from './runtime.js';
+import type { InvitationInput } from './schemas.js';
+import { isStatus } from './storage.js';
+import { resolveTenant, type Tenant } from './tenants.js';
+
+export interface Invitation {
+  id: string;
+  inviteRedeemUrl: string;
+  invitedUserEmailAddress: string;
+  invitedUserDisplayName: string;
+  inviteRedirectUrl: string;
+  sendInvitationMessage: boolean;
+  status: 'PendingAcceptance' | 'Completed';
+  invitedUser: { id: string };
+}
+
+/** inviteRedirectUrl must be one of the tenant's redirectUris, compared as parsed URLs: no open redirects. */
+function allowedRedirect(tenant: Tenant, candidate: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    return undefined;
+  }
+  return tenant.redirectUris.find((allowed) => new URL(allowed).href === url.href) ? url.href : undefined;
+}
+
+/** The redirect URL with the tenant and the address added, where the SPA shows its sign-in. */
+export function redeemUrl(redirect: string, tenantId: string, email: string): string {
+  const url = new URL(redirect);
+  url.searchParams.set('tenant', tenantId);
+  url.searchParams.set('login_hint', email);
+  return url.href;
+}
+
+/**
+ * Invites a guest, Microsoft Graph style. The guest starts PendingAcceptance; the
+ * sign-in method is resolved only when the guest first asks for a code. Inviting an
+ * existing guest returns that guest instead of a duplicate.
+ */
+export async function inviteGuest(rt: Runtime, tenantRef: string, input: InvitationInput): Promise<Invitation> {
+  const { tenant } = await resolveTenant(rt, tenantRef, { fresh: true });
+  const redirect = allowedRedirect(tenant, input.inviteRedirectUrl);
+  if (!redirect) fail('invalid_redirect_uri');
+  const email = input.invitedUserEmailAddress;
+
+  const partition = await readGuestPartition(rt, tenant.id, email);
+  let guest: GuestEntity | undefined = partition.guest;
+  if (!guest) {
+    const partitionKey = partition.partitionKey;
+    const entity: GuestEntity & { partitionKey: string; rowKey: string } = {
+      partitionKey,
+      rowKey: GUEST_ROW,
+      guestId: randomUUID(),
+      tenantId: tenant.id,
+      email,
+      displayName: input.invitedUserDisplayName ?? email,
+      state: 'PendingAcceptance',
+      invitedAt: new Date(rt.now()).toISOString(),
+      inviteRedirectUrl: redirect,
+    };
+    try {
+      await rt.tables.guests.createEntity(entity);
+      await rt.tables.tenants.upsertEntity({ partitionKey: tenant.id, rowKey: `guest_${entity.guestId}`, guestPartition: partitionKey });
+      guest = entity;
+    } catch (error) {
+      // A concurrent invitation of the same address created the guest first.
+      if (!isStatus(error, 409)) throw error;
+      guest = (await readGuestPartition(rt, tenant.id, email)).guest!;
+    }
+  }
+
+  const inviteRedeemUrl = redeemUrl(redirect, tenant.id, email);
+  if (input.sendInvitationMessage) {
+    await rt.mailer.send({
+      to: email,
+      kind: 'invitation',
+      tenantId: tenant.id,
+      ...renderInvitationMail({
+        tenantDisplayName: tenant.displayName,
+        inviteRedeemUrl,
+        invitedUserDisplayName: input.invitedUserDisplayName,
+        customizedMessageBody: input.invitedUserMessageInfo?.customizedMessageBody,
+        locale: input.invitedUserMessageInfo?.messageLanguage,
+      }),
+    });
+  }
+  const current = toGuest(guest);
+  return {
+    id: randomUUID(),
+    inviteRedeemUrl,
+    invitedUserEmailAddress: email,
+    invitedUserDisplayName: current.displayName,
+    inviteRedirectUrl: redirect,
+    sendInvitationMessage: input.sendInvitationMessage,
+    status: current.state === 'Accepted' ? 'Completed' : 'PendingAcceptance',
+    invitedUser: { id: current.id },
+  };
+}

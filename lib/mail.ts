@@ -1,0 +1,100 @@
+import { Client } from '@sendgrid/client';
+import { MailService } from '@sendgrid/mail';
+import type { Config } from './config.js';
+import { GuestpassError } from './errors.js';
+import type { RenderedMail } from './mailTemplates.js';
+import { newestFirstKey, type Tables } from './storage.js';
+import { randomUUID } from 'node:crypto';
+
+export interface OutgoingMail extends RenderedMail {
+  to: string;
+  /** What the mail is for, e.g. `code` or `invitation`; a SendGrid category. */
+  kind: 'code' | 'invitation';
+  tenantId: string;
+}
+
+export interface Mailer {
+  send(mail: OutgoingMail): Promise<void>;
+}
+
+export interface OutboxEntry extends RenderedMail {
+  id: string;
+  to: string;
+  from: string;
+  kind: string;
+  tenantId: string;
+  sentAt: string;
+}
+
+export function createMailer(email: Config['email'], tables: Tables, now: () => number): Mailer {
+  return email.transport === 'sendgrid' ? sendGridMailer(email) : outboxMailer(email.from, tables, now);
+}
+
+function sendGridMailer(email: Extract<Config['email'], { transport: 'sendgrid' }>): Mailer {
+  const client = new Client();
+  client.setApiKey(email.apiKey);
+  if (email.baseUrl) client.setDefaultRequest('baseUrl', email.baseUrl);
+  const service = new MailService();
+  service.setClient(client);
+  service.setTimeout(email.timeoutSeconds * 1000);
+  return {
+    async send(mail) {
+      try {
+        await service.send({
+          to: mail.to,
+          from: { email: email.from, name: email.fromName },
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          categories: ['guestpass', mail.kind],
+          trackingSettings: { clickTracking: { enable: false, enableText: false } },
+        });
+      } catch (error) {
+        throw new GuestpassError('email_failed', { cause: new Error(describeSendGridFailure(error)) });
+      }
+    },
+  };
+}
+
+function describeSendGridFailure(error: unknown): string {
+  const status = (error as { code?: number | string }).code;
+  return `SendGrid send failed${status ? ` (${status})` : ''}`;
+}
+
+/** Development transport: mail lands in a table that GET /api/dev/outbox lists. */
+function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
+  return {
+    async send(mail) {
+      const sentAtMs = now();
+      const id = randomUUID();
+      await tables.outbox.createEntity({
+        partitionKey: 'outbox',
+        rowKey: newestFirstKey(sentAtMs, id),
+        id,
+        to: mail.to,
+        from,
+        kind: mail.kind,
+        tenantId: mail.tenantId,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        sentAt: new Date(sentAtMs).toISOString(),
+      });
+    },
+  };
+}
+
+export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }): Promise<OutboxEntry[]> {
+  const entries: OutboxEntry[] = [];
+  const query = tables.outbox.listEntities<OutboxEntry>({
+    queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${filter.to.replace(/'/g, "''")}'` : `PartitionKey eq 'outbox'` },
+  });
+  for await (const row of query) {
+    entries.push({
+      id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
+      subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+    });
+    if (entries.length >= filter.limit) break;
+  }
+  return entries;
+}

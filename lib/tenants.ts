@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import type { TableEntityResult } from '@azure/data-tables';
+import { fail } from './errors.js';
+import { isOtpEnabled, type PolicyRecord } from './policy.js';
+import type { Runtime } from './runtime.js';
+import type { CreateTenantInput, UpdateTenantInput } from './schemas.js';
+import { escapeOData, isStatus, type Tables } from './storage.js';
+
+export interface Tenant {
+  id: string;
+  displayName: string;
+  domains: string[];
+  allowedOrigins: string[];
+  redirectUris: string[];
+  googleFederation: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A tenant with what guest requests need of it, cached per instance for TENANT_CACHE_SECONDS. */
+export interface TenantContext {
+  tenant: Tenant;
+  policies: PolicyRecord[];
+  otpEnabled: boolean;
+}
+
+/*
+ * Table layout: the tenants table holds one partition per tenant (PartitionKey =
+ * tenant id) with the row `tenant`, its policies (`policy_<id>`) and an index of its
+ * guests (`guest_<id>`), so one query loads a tenant with its policies. Verified
+ * domains are rows of the partition `domains` (RowKey = domain), which makes a
+ * domain unique across tenants.
+ */
+const TENANT_ROW = 'tenant';
+const DOMAIN_PARTITION = 'domains';
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface TenantEntity {
+  displayName: string;
+  domains: string;
+  allowedOrigins: string;
+  redirectUris: string;
+  googleFederation: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface PolicyEntity {
+  policyType: string;
+  displayName: string;
+  isOrganizationDefault: boolean;
+  definition: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TenantCache {
+  get(key: string): TenantContext | undefined;
+  set(keys: string[], value: TenantContext): void;
+  invalidate(tenantId: string): void;
+}
+
+export function createTenantCache(ttlSeconds: number, now: () => number): TenantCache {
+  const entries = new Map<string, { value: TenantContext; expiresAt: number }>();
+  return {
+    get(key) {
+      const entry = entries.get(key);
+      if (!entry || entry.expiresAt <= now()) return undefined;
+      return entry.value;
+    },
+    set(keys, value) {
+      if (ttlSeconds === 0) return;
+      for (const key of keys) entries.set(key, { value, expiresAt: now() + ttlSeconds * 1000 });
+    },
+    invalidate(tenantId) {
+      for (const [key, entry] of entries) if (entry.value.tenant.id === tenantId) entries.delete(key);
+    },
+  };
+}
+
+function toTenant(id: string, row: TenantEntity): Tenant {
+  return {
+    id,
+    displayName: row.displayName,
+    domains: JSON.parse(row.domains) as string[],
+    allowedOrigins: JSON.parse(row.allowedOrigins) as string[],
+    redirectUris: JSON.parse(row.redirectUris) as string[],
+    googleFederation: row.googleFederation,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function toPolicy(rowKey: string, row: PolicyEntity): PolicyRecord {
+  return {
+    id: rowKey.slice('policy_'.length),
+    type: row.policyType,
+    displayName: row.displayName,
+    isOrganizationDefault: row.isOrganizationDefault,
+    definition: [row.definition],
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function tenantEntity(tenant: Tenant) {
+  return {
+    partitionKey: tenant.id,
+    rowKey: TENANT_ROW,
+    displayName: tenant.displayName,
+    domains: JSON.stringify(tenant.domains),
+    allowedOrigins: JSON.stringify(tenant.allowedOrigins),
+    redirectUris: JSON.stringify(tenant.redirectUris),
+    googleFederation: tenant.googleFederation,
+    createdAt: tenant.createdAt,
+    updatedAt: tenant.updatedAt,
+  };
+}
+
+/** One query: the tenant row and its policies. */
+async function loadTenantContext(rt: Runtime, tenantId: string): Promise<TenantContext | undefined> {
+  let tenant: Tenant | undefined;
+  const policies: PolicyRecord[] = [];
+  const rows = rt.tables.tenants.listEntities<TenantEntity & PolicyEntity>({
+    queryOptions: {
+      filter: `PartitionKey eq '${escapeOData(tenantId)}' and (RowKey eq '${TENANT_ROW}' or (RowKey ge 'policy_' and RowKey lt 'policy\`'))`,
+    },
+  });
+  for await (const row of rows) {
+    if (row.rowKey === TENANT_ROW) tenant = toTenant(tenantId, row);
+    else policies.push(toPolicy(row.rowKey!, row));
+  }
+  if (!tenant) return undefined;
+  return { tenant, policies, otpEnabled: isOtpEnabled(policies, rt.config.otpDefaultEnabled) };
+}
+
+async function tenantIdForDomain(tables: Tables, domain: string): Promise<string | undefined> {
+  try {
+    const row = await tables.tenants.getEntity<{ tenantId: string }>(DOMAIN_PARTITION, domain);
+    return row.tenantId;
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+function looksLikeTenantRef(ref: string): boolean {
+  return GUID.test(ref) || /^[a-z0-9.-]{1,253}$/i.test(ref);
+}
+
+/**
+ * Resolves `{tenant}` (the id or any verified domain) to the tenant and its policy,
+ * or fails with tenant_not_found.
+ */
+export async function resolveTenant(rt: Runtime, ref: string, options: { fresh?: boolean } = {}): Promise<TenantContext> {
+  const key = ref.toLowerCase();
+  if (!options.fresh) {
+    const cached = rt.tenantCache.get(key);
+    if (cached) return cached;
+  }
+  if (!looksLikeTenantRef(key)) fail('tenant_not_found');
+  const tenantId = GUID.test(key) ? key : await tenantIdForDomain(rt.tables, key);
+  const context = tenantId ? await loadTenantContext(rt, tenantId) : undefined;
+  if (!context) fail('tenant_not_found');
+  rt.tenantCache.set([key, context.tenant.id], context);
+  return context;
+}
+
+export async function createTenant(rt: Runtime, input: CreateTenantInput): Promise<Tenant> {
+  const at = new Date(rt.now()).toISOString();
+  const tenant: Tenant = {
+    id: randomUUID(),
+    displayName: input.displayName,
+    domains: unique(input.domains),
+    allowedOrigins: unique(input.allowedOrigins),
+    redirectUris: unique(input.redirectUris),
+    googleFederation: input.googleFederation,
+    createdAt: at,
+    updatedAt: at,
+  };
+  await claimDomains(rt.tables, tenant.id, tenant.domains);
+  await rt.tables.tenants.createEntity(tenantEntity(tenant));
+  return tenant;
+}
+
+export async function getTenant(rt: Runtime, ref: string): Promise<Tenant> {
+  return (await resolveTenant(rt, ref, { fresh: true })).tenant;
+}
+
+export async function updateTenant(rt: Runtime, ref: string, input: UpdateTenantInput): Promise<Tenant> {
+  const { tenant } = await resolveTenant(rt, ref, { fresh: true });
+  const current = await rt.tables.tenants.getEntity<TenantEntity>(tenant.id, TENANT_ROW);
+  const next: Tenant = {
+    ...toTenant(tenant.id, current),
+    ...input,
+    domains: unique(input.domains ?? JSON.parse(current.domains)),
+    allowedOrigins: unique(input.allowedOrigins ?? JSON.parse(current.allowedOrigins)),
+    redirectUris: unique(input.redirectUris ?? JSON.parse(current.redirectUris)),
+    updatedAt: new Date(rt.now()).toISOString(),
+  };
+  const before = JSON.parse(current.domains) as string[];
+  const added = next.domains.filter((d) => !before.includes(d));
+  const removed = before.filter((d) => !next.domains.includes(d));
+  await claimDomains(rt.tables, tenant.id, added);
+  try {
+    await rt.tables.tenants.updateEntity(tenantEntity(next), 'Replace', { etag: current.etag });
+  } catch (error) {
+    await releaseDomains(rt.tables, added);
+    throw error;
+  }
+  await releaseDomains(rt.tables, removed);
+  rt.tenantCache.invalidate(tenant.id);
+  return next;
+}
+
+/** Claims each domain for the tenant; on a clash, gives back what it took and fails with domain_taken. */
+async function claimDomains(tables: Tables, tenantId: string, domains: string[]): Promise<void> {
+  const claimed: string[] = [];
+  for (const domain of domains) {
+    try {
+      await tables.tenants.createEntity({ partitionKey: DOMAIN_PARTITION, rowKey: domain, tenantId });
+      claimed.push(domain);
+    } catch (error) {
+      await releaseDomains(tables, claimed);
+      if (isStatus(error, 409)) fail('domain_taken', { message: `The domain ${domain} is already verified by another tenant.` });
+      throw error;
+    }
+  }
+}
+
+async function releaseDomains(tables: Tables, domains: string[]): Promise<void> {
+  for (const domain of domains) {
+    await tables.tenants.deleteEntity(DOMAIN_PARTITION, domain).catch((error) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
+}
+
+function unique<T>(values: T[]): T[] {
+  return [...new Set(values)];
+}
+
+export type TenantRow = TableEntityResult<TenantEntity>;

@@ -1,0 +1,25 @@
+// Bundles the function app (dist/index.js, what `func azure functionapp publish`
+// uploads) and the local scripts with esbuild, so a cold start loads few files.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // Provided by the Functions worker at run time.
+  external: ['@azure/functions-core'],
+};
+
+rmSync('dist', { recursive: true, force: true });
+await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
+await build({
+  ...common,
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts' },
+  outdir: 'dist',
+  // The scripts load the built app itself (dist/index.js), never a second copy of it.
+  external: [...common.external, '../index.js'],
+});
