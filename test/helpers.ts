@@ -1,0 +1,274 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../lib/config.js';
+import { generateSigningKey } from '../lib/keys.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../lib/runtime.js';
+import { ensureTables } from '../lib/storage.js';
+
+export const FUNCTION_KEY = 'test-function-key-0123456789';
+export const TEST_PEPPER = 'test-pepper-0123456789-0123456789-abcdef';
+/** Signing keys shared by every host of a run, so two hosts accept each other's tokens. */
+export const TEST_SIGNING_KEY = generateSigningKey();
+export const TEST_SIGNING_KEYS = JSON.stringify([TEST_SIGNING_KEY]);
+
+const REPO = resolve(__dirname, '..');
+
+export function uniquePrefix(): string {
+  return `t${randomBytes(6).toString('hex')}`;
+}
+
+/** The settings a test host runs with; each call gets its own TABLE_PREFIX unless one is given. */
+export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+    TABLES_CONNECTION_STRING: inject('azuriteConnectionString'),
+    TABLE_PREFIX: uniquePrefix(),
+    PORT: '0',
+    LOCAL_FUNCTION_KEY: FUNCTION_KEY,
+    CODE_PEPPER: TEST_PEPPER,
+    SIGNING_KEYS: TEST_SIGNING_KEYS,
+    EMAIL_TRANSPORT: 'outbox',
+    PUBLIC_BASE_URL: 'http://localhost:7071',
+    ...overrides,
+  };
+}
+
+export interface TestHost {
+  baseUrl: string;
+  settings: Record<string, string>;
+  output: string[];
+  process: ChildProcess;
+  /** fetch against `${baseUrl}/api${path}`. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** A management call with the function key. */
+  manage(path: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<TestHost>();
+
+/**
+ * Starts the built app under the local host in its own process (npm start's host,
+ * with only the given settings: a temp cwd keeps a developer's local.settings.json out).
+ */
+export async function startHost(overrides: Record<string, string> = {}): Promise<TestHost> {
+  const settings = testSettings(overrides);
+  const child = spawn(process.execPath, [join(REPO, 'dist', 'scripts', 'host.js')], {
+    cwd: mkdtempSync(join(tmpdir(), 'guestpass-host-')),
+    env: { PATH: process.env.PATH ?? '', ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      output.push(line);
+      try {
+        const parsed = JSON.parse(line) as { listening?: number };
+        if (parsed.listening) resolvePort(parsed.listening);
+      } catch {
+        // an ordinary log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${output.join('\n')}`)));
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const host: TestHost = {
+    baseUrl,
+    settings,
+    output,
+    process: child,
+    api: (path, init) => fetch(`${baseUrl}/api${path}`, init),
+    manage: (path, init = {}) =>
+      fetch(`${baseUrl}/api/manage${path}`, {
+        ...init,
+        headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      }),
+    async stop() {
+      running.delete(host);
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  running.add(host);
+  return host;
+}
+
+export async function stopAllHosts(): Promise<void> {
+  await Promise.all([...running].map((host) => host.stop()));
+}
+
+export function postJson(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export interface TestTenant {
+  id: string;
+  displayName: string;
+  domains: string[];
+  allowedOrigins: string[];
+  redirectUris: string[];
+}
+
+export const REDIRECT_URI = 'https://app.contoso.test/welcome';
+export const APP_ORIGIN = 'https://app.contoso.test';
+
+export async function createTenant(host: TestHost, overrides: Record<string, unknown> = {}): Promise<TestTenant> {
+  const response = await host.manage('/tenants', {
+    method: 'POST',
+    body: JSON.stringify({
+      displayName: 'Contoso',
+      domains: [`${uniquePrefix()}.contoso.test`],
+      allowedOrigins: [APP_ORIGIN],
+      redirectUris: [REDIRECT_URI],
+      ...overrides,
+    }),
+  });
+  if (response.status !== 201) throw new Error(`create tenant: ${response.status} ${await response.text()}`);
+  return (await response.json()) as TestTenant;
+}
+
+export async function inviteGuest(host: TestHost, tenantId: string, email: string, extra: Record<string, unknown> = {}) {
+  const response = await host.manage(`/tenants/${tenantId}/invitations`, {
+    method: 'POST',
+    body: JSON.stringify({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI, ...extra }),
+  });
+  if (response.status !== 201) throw new Error(`invite: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string; inviteRedeemUrl: string; status: string; invitedUser: { id: string } };
+}
+
+export interface OutboxMail {
+  to: string;
+  kind: string;
+  subject: string;
+  text: string;
+  html: string;
+  tenantId: string;
+}
+
+export async function outbox(host: TestHost, to: string): Promise<OutboxMail[]> {
+  const response = await host.api(`/dev/outbox?to=${encodeURIComponent(to)}`);
+  return ((await response.json()) as { value: OutboxMail[] }).value;
+}
+
+/** The code in the newest code mail to an address. */
+export async function latestCode(host: TestHost, to: string): Promise<string> {
+  const mail = (await outbox(host, to)).find((m) => m.kind === 'code');
+  const code = mail && /\b(\d{6,12})\b/.exec(mail.text)?.[1];
+  if (!code) throw new Error(`no code mail for ${to}`);
+  return code;
+}
+
+export async function sendCode(host: TestHost, tenant: string, email: string, headers: Record<string, string> = {}) {
+  return host.api(`/${tenant}/send-code`, postJson({ email }, headers));
+}
+
+export async function verifyCode(host: TestHost, tenant: string, email: string, code: string) {
+  return host.api(`/${tenant}/verify-code`, postJson({ email, code }));
+}
+
+export function sessionCheck(host: TestHost, tenant: string, token: string) {
+  return host.api(`/${tenant}/session-check`, { headers: { authorization: `Bearer ${token}` } });
+}
+
+/** Invites (if asked), sends a code, reads it from the outbox and verifies it. */
+export async function signIn(host: TestHost, tenantId: string, email: string): Promise<{ token: string; expiresAt: string; user: { id: string; email: string; source: string } }> {
+  const sent = await sendCode(host, tenantId, email);
+  if (sent.status !== 202) throw new Error(`send-code: ${sent.status} ${await sent.text()}`);
+  const verified = await verifyCode(host, tenantId, email, await latestCode(host, email));
+  if (verified.status !== 200) throw new Error(`verify-code: ${verified.status} ${await verified.text()}`);
+  return (await verified.json()) as never;
+}
+
+/** Asserts the contract's error body and returns it. */
+export async function expectError(response: Response, status: number, error: string): Promise<Record<string, unknown>> {
+  const text = await response.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`expected ${status} ${error}, got ${response.status} with a non-JSON body: ${text}`);
+  }
+  if (response.status !== status || body.error !== error || typeof body.message !== 'string' || body.message.length === 0) {
+    throw new Error(`expected ${status} ${error}, got ${response.status} ${text}`);
+  }
+  return body;
+}
+
+/** An in-process runtime on the shared Azurite, for tests of lib operations (an injected clock, for one). */
+export async function testRuntime(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<Runtime & { config: Config }> {
+  const config = loadConfig(testSettings(overrides), () => undefined);
+  const rt = createRuntime(config, options);
+  await ensureTables(rt.tables);
+  return rt;
+}
+
+export interface RecordedSendGridRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: {
+    personalizations: { to: { email: string }[] }[];
+    from: { email: string; name?: string };
+    subject: string;
+    content: { type: string; value: string }[];
+    categories?: string[];
+  };
+}
+
+export interface FakeSendGrid {
+  baseUrl: string;
+  requests: RecordedSendGridRequest[];
+  /** What the next requests get: a status, or `hang` to never answer. */
+  respondWith(mode: number | 'hang'): void;
+  close(): Promise<void>;
+}
+
+/** A local HTTP server that speaks SendGrid's POST /v3/mail/send, recording what @sendgrid/mail sends. */
+export async function startFakeSendGrid(): Promise<FakeSendGrid> {
+  let mode: number | 'hang' = 202;
+  const requests: RecordedSendGridRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: 'not found' }] }));
+        return;
+      }
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) });
+      if (mode === 'hang') return;
+      if (mode === 202) {
+        res.writeHead(202, { 'x-message-id': randomBytes(8).toString('hex') });
+        res.end();
+        return;
+      }
+      res.writeHead(mode, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ message: 'simulated failure', field: null, help: null }] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    requests,
+    respondWith(next) {
+      mode = next;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
