@@ -138,8 +138,10 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const codeHash = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, code);
   const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
   const otp: OtpEntity = {
-    // Only a guest gets a usable code; the row is written either way so both cases cost the same.
-    ...(guest ? { codeHash, codeExpiresAt } : {}),
+    // Only a guest gets a usable code. For anyone else the row still opens a code period
+    // (no hash), so guessing costs and answers the same whether the address is invited.
+    codeHash: guest ? codeHash : '',
+    codeExpiresAt,
     codeAttempts: 0,
     sendTimes: JSON.stringify([...sendTimes, now]),
     failTimes: partition.otp?.failTimes ?? '[]',
@@ -250,12 +252,16 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
     await refuse(rt, partition.partitionKey, log(`other_method_${guest.source}`), new GuestpassError('other_method_required', { extra: { method: guest.source } }));
   }
   if (guest && !context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
-  if (otp?.codeHash && otp.codeAttempts >= codeConfig.maxAttempts) {
+  // A code period is open from a send until the code expires or is consumed. Only
+  // guesses inside one count as failures: with no code to guess there is nothing to
+  // protect, and a double-submitted form must not lock the guest out.
+  const codeOpen = Boolean(otp && otp.codeExpiresAt && otp.codeExpiresAt > 0);
+  if (otp && codeOpen && otp.codeAttempts >= codeConfig.maxAttempts) {
     await refuse(rt, partition.partitionKey, log('too_many_attempts'), new GuestpassError('too_many_attempts', {
       message: 'Too many wrong tries for this code. Ask for a new code.',
     }));
   }
-  if (guest && otp?.codeHash && otp.codeExpiresAt !== undefined && otp.codeExpiresAt <= now) {
+  if (otp && codeOpen && otp.codeExpiresAt! <= now) {
     await refuse(rt, partition.partitionKey, log('code_expired'), new GuestpassError('code_expired'));
   }
 
@@ -263,14 +269,14 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
   const matches = Boolean(guest && otp?.codeHash && codesMatch(otp.codeHash, presented));
 
   if (!matches || !guest || !otp) {
-    const attempts = (otp?.codeAttempts ?? 0) + 1;
+    if (!otp || !codeOpen) await refuse(rt, partition.partitionKey, log('invalid_code'), new GuestpassError('invalid_code'));
     const record: OtpEntity = {
-      codeHash: otp?.codeHash ?? '',
-      codeExpiresAt: otp?.codeExpiresAt ?? 0,
-      codeAttempts: attempts,
-      sendTimes: otp?.sendTimes ?? '[]',
+      codeHash: otp!.codeHash ?? '',
+      codeExpiresAt: otp!.codeExpiresAt,
+      codeAttempts: otp!.codeAttempts + 1,
+      sendTimes: otp!.sendTimes,
       failTimes: JSON.stringify([...failTimes, now]),
-      expiresAt: otpExpiry(now, otp?.codeExpiresAt),
+      expiresAt: otpExpiry(now, otp!.codeExpiresAt),
     };
     try {
       await commitOtp(rt, partition, record, log('invalid_code'));

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../lib/config.js';
+import { TEST_PEPPER, TEST_SIGNING_KEYS } from './helpers.js';
+
+const production = {
+  AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
+  CODE_PEPPER: TEST_PEPPER,
+  SIGNING_KEYS: TEST_SIGNING_KEYS,
+  SENDGRID_API_KEY: 'SG.x',
+};
+
+function failureOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, () => undefined);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected the settings to be refused');
+}
+
+describe('settings', () => {
+  it('the defaults are the documented ones', () => {
+    const config = loadConfig(production);
+    expect(config.code).toMatchObject({ ttlSeconds: 1800, length: 8, maxAttempts: 5, resendCooldownSeconds: 60 });
+    expect(config.session.ttlSeconds).toBe(86400);
+    expect(config.storage).toMatchObject({ connectionString: 'UseDevelopmentStorage=true', tablePrefix: 'guestpass' });
+    expect(config.otpDefaultEnabled).toBe(true);
+    expect(config.email.transport).toBe('sendgrid');
+    expect(config.limits).toEqual({ codesPerGuestPerHour: 5, failedVerificationsPerGuestPerHour: 10, sendCodePerIpPerHour: 100 });
+  });
+
+  it.each(['CODE_PEPPER', 'SIGNING_KEYS'])('outside development the app refuses to start without %s', (setting) => {
+    const env: Record<string, string> = { ...production };
+    delete env[setting];
+    expect(failureOf(env).setting).toBe(setting);
+  });
+
+  it('in development missing secrets are generated with a warning', () => {
+    const warnings: string[] = [];
+    const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }, (w) => warnings.push(w));
+    expect(config.code.pepper.length).toBeGreaterThanOrEqual(32);
+    expect(config.session.signingKeys).toHaveLength(1);
+    expect(warnings.join('\n')).toMatch(/CODE_PEPPER/);
+    expect(warnings.join('\n')).toMatch(/SIGNING_KEYS/);
+    expect(config.email.transport).toBe('outbox');
+  });
+
+  it.each([
+    ['CODE_TTL_SECONDS', 'soon'],
+    ['CODE_LENGTH', '3'],
+    ['TABLE_PREFIX', 'has-dash'],
+    ['EMAIL_TRANSPORT', 'pigeon'],
+    ['SIGNING_KEYS', '[{"kty":"RSA"}]'],
+    ['SIGNING_KEYS', 'not json'],
+    ['OTP_DEFAULT_ENABLED', 'maybe'],
+    ['PUBLIC_BASE_URL', 'not a url'],
+  ])('an invalid %s fails at start naming the setting', (setting, value) => {
+    const error = failureOf({ ...production, [setting]: value });
+    expect(error.setting).toBe(setting);
+    expect(error.message).toContain(setting);
+  });
+
+  it('sendgrid mail needs SENDGRID_API_KEY, and the outbox exists only in development', () => {
+    const { SENDGRID_API_KEY: _, ...withoutKey } = production;
+    expect(failureOf(withoutKey).setting).toBe('SENDGRID_API_KEY');
+    expect(failureOf({ ...production, EMAIL_TRANSPORT: 'outbox' }).setting).toBe('EMAIL_TRANSPORT');
+  });
+});

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTenant, expectError, inviteGuest, sendCode, startFakeSendGrid, startHost, verifyCode,
+  type FakeSendGrid, type TestHost, type TestTenant,
+} from './helpers.js';
+
+const API_KEY = 'SG.test-key.0123456789';
+let sendgrid: FakeSendGrid;
+let host: TestHost;
+let tenant: TestTenant;
+
+beforeAll(async () => {
+  sendgrid = await startFakeSendGrid();
+  host = await startHost({
+    EMAIL_TRANSPORT: 'sendgrid',
+    SENDGRID_API_KEY: API_KEY,
+    SENDGRID_BASE_URL: sendgrid.baseUrl,
+    EMAIL_FROM: 'signin@contoso.test',
+    EMAIL_FROM_NAME: 'Contoso sign-in',
+    EMAIL_TIMEOUT_SECONDS: '2',
+  });
+  tenant = await createTenant(host, { displayName: 'Contoso <Partners> & "Friends"' });
+});
+afterAll(async () => {
+  await host.stop();
+  await sendgrid.close();
+});
+
+function codeIn(text: string): string {
+  return /\b(\d{8})\b/.exec(text)![1]!;
+}
+
+describe('mail through SendGrid', () => {
+  it('send-code makes exactly the SendGrid request a real account expects', async () => {
+    sendgrid.respondWith(202);
+    await inviteGuest(host, tenant.id, 'Mail.Guest@Example.com');
+    const before = sendgrid.requests.length;
+    expect((await sendCode(host, tenant.id, 'mail.guest@example.com')).status).toBe(202);
+    expect(sendgrid.requests).toHaveLength(before + 1);
+    const request = sendgrid.requests.at(-1)!;
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('/v3/mail/send');
+    expect(request.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(request.headers['content-type']).toContain('application/json');
+    expect(request.body.personalizations[0]!.to).toEqual([{ email: 'mail.guest@example.com' }]);
+    expect(request.body.from).toEqual({ email: 'signin@contoso.test', name: 'Contoso sign-in' });
+    const text = request.body.content.find((c) => c.type === 'text/plain')!.value;
+    const html = request.body.content.find((c) => c.type === 'text/html')!.value;
+    const code = codeIn(text);
+    expect(request.body.subject).toContain(code);
+    expect(html).toContain(code);
+    expect(html).toContain('Contoso &lt;Partners&gt; &amp; &quot;Friends&quot;');
+    expect(html).not.toContain('<Partners>');
+    expect(request.body.categories).toEqual(['guestpass', 'code']);
+    expect((await verifyCode(host, tenant.id, 'mail.guest@example.com', code)).status).toBe(200);
+  });
+
+  it('an invitation with sendInvitationMessage mails the redeem URL, escaped in HTML', async () => {
+    sendgrid.respondWith(202);
+    const before = sendgrid.requests.length;
+    const invitation = await inviteGuest(host, tenant.id, 'invitee@example.com', {
+      sendInvitationMessage: true,
+      invitedUserMessageInfo: { customizedMessageBody: 'Welcome <b>aboard</b>' },
+    });
+    const request = sendgrid.requests[before]!;
+    expect(request.body.personalizations[0]!.to).toEqual([{ email: 'invitee@example.com' }]);
+    const text = request.body.content.find((c) => c.type === 'text/plain')!.value;
+    const html = request.body.content.find((c) => c.type === 'text/html')!.value;
+    expect(text).toContain(invitation.inviteRedeemUrl);
+    expect(html).toContain(invitation.inviteRedeemUrl.replace(/&/g, '&amp;'));
+    expect(html).toContain('Welcome &lt;b&gt;aboard&lt;/b&gt;');
+  });
+
+  it('a SendGrid 500 gives 502 email_failed and leaves no usable code behind', async () => {
+    await inviteGuest(host, tenant.id, 'sg-down@example.com');
+    sendgrid.respondWith(500);
+    const before = sendgrid.requests.length;
+    await expectError(await sendCode(host, tenant.id, 'sg-down@example.com'), 502, 'email_failed');
+    const attempted = sendgrid.requests[before]!;
+    const leakedCode = codeIn(attempted.body.content.find((c) => c.type === 'text/plain')!.value);
+    await expectError(await verifyCode(host, tenant.id, 'sg-down@example.com', leakedCode), 401, 'invalid_code');
+
+    // The failed send does not count against the guest: a retry goes out at once.
+    sendgrid.respondWith(202);
+    expect((await sendCode(host, tenant.id, 'sg-down@example.com')).status).toBe(202);
+    const retried = codeIn(sendgrid.requests.at(-1)!.body.content.find((c) => c.type === 'text/plain')!.value);
+    expect((await verifyCode(host, tenant.id, 'sg-down@example.com', retried)).status).toBe(200);
+  });
+
+  it('no mail is sent for an address that is not a guest', async () => {
+    sendgrid.respondWith(202);
+    const before = sendgrid.requests.length;
+    expect((await sendCode(host, tenant.id, 'uninvited@example.com')).status).toBe(202);
+    expect(sendgrid.requests).toHaveLength(before);
+  });
+});
+
+describe('storage cost per request', () => {
+  const transactions = (response: Response) => Number(response.headers.get('x-guestpass-storage-transactions'));
+
+  it('send-code makes at most 4 transactions, verify-code at most 3 and session-check exactly 1', async () => {
+    sendgrid.respondWith(202);
+    await inviteGuest(host, tenant.id, 'cost@example.com');
+    await host.api(`/${tenant.id}/discovery/keys`); // warms the tenant cache, as steady state has it
+    const sent = await sendCode(host, tenant.id, 'cost@example.com');
+    expect(sent.status).toBe(202);
+    expect(transactions(sent)).toBeLessThanOrEqual(4);
+    const code = codeIn(sendgrid.requests.at(-1)!.body.content.find((c) => c.type === 'text/plain')!.value);
+    const verified = await verifyCode(host, tenant.id, 'cost@example.com', code);
+    expect(verified.status).toBe(200);
+    expect(transactions(verified)).toBeLessThanOrEqual(3);
+    const { token } = (await verified.json()) as { token: string };
+    const checked = await host.api(`/${tenant.id}/session-check`, { headers: { authorization: `Bearer ${token}` } });
+    expect(checked.status).toBe(200);
+    expect(transactions(checked)).toBe(1);
+  });
+
+  it('send-code costs the same for an invited and an uninvited address', async () => {
+    await inviteGuest(host, tenant.id, 'same-cost@example.com');
+    const invited = await sendCode(host, tenant.id, 'same-cost@example.com');
+    const uninvited = await sendCode(host, tenant.id, 'not-invited-cost@example.com');
+    expect(transactions(uninvited)).toBe(transactions(invited));
+  });
+});
