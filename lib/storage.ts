@@ -38,11 +38,6 @@ export async function countingTransactions<T>(work: () => Promise<T>): Promise<{
   }
 }
 
-/** The number of storage transactions made so far inside the current counting scope. */
-export function transactionsSoFar(): number {
-  return transactionScope.getStore()?.count ?? 0;
-}
-
 export type CredentialFactory = (clientId?: string) => import('@azure/core-auth').TokenCredential;
 
 export function openTables(storage: Config['storage'], credentialFactory?: CredentialFactory): Tables {
@@ -107,10 +102,6 @@ export function asStorageFailure(error: unknown): unknown {
     }
   }
   return error;
-}
-
-export function entityGroupPartitionFilter(partitionKey: string): string {
-  return `PartitionKey eq '${escapeOData(partitionKey)}'`;
 }
 
 export function escapeOData(value: string): string {

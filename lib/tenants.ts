@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { TableEntityResult } from '@azure/data-tables';
 import { fail } from './errors.js';
 import { isOtpEnabled, type PolicyRecord } from './policy.js';
 import type { Runtime } from './runtime.js';
@@ -239,5 +238,3 @@ async function releaseDomains(tables: Tables, domains: string[]): Promise<void> 
 function unique<T>(values: T[]): T[] {
   return [...new Set(values)];
 }
-
-export type TenantRow = TableEntityResult<TenantEntity>;
