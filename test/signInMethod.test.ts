@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, inviteGuest, outbox, sendCode, signIn, startHost, verifyCode, type TestHost, type TestTenant,
 } from './helpers.js';
+import { discoverMicrosoftAccount } from '../lib/realmDiscovery.js';
+import { freePort } from './ports.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 
 /**
@@ -157,6 +159,14 @@ describe('Microsoft realm discovery', () => {
     await inviteGuest(host, tenant.id, address);
     expect((await sendCode(host, tenant.id, address)).status).toBe(202);
     await expect.poll(() => host.output.find((line) => line.includes(`${String(behaviour).toLowerCase()}-realm.test`)) ?? '').toContain(logged);
+  });
+
+  it('an endpoint that cannot be reached counts as no Microsoft account, and is logged', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/common/userrealm/`;
+    const lines: string[] = [];
+    const found = await discoverMicrosoftAccount({ enabled: true, url: closed, timeoutSeconds: 1 }, 'far@unreachable.test', (line) => lines.push(line));
+    expect(found).toBeUndefined();
+    expect(lines).toEqual([expect.stringMatching(/an address at unreachable\.test: the request failed .*treated as no Microsoft account/)]);
   });
 
   it('with realm discovery off (the default) no userrealm request is made', async () => {
