@@ -10,6 +10,10 @@ import './manageTenants.js';
 import './manageTenant.js';
 import './manageInvitations.js';
 import './devOutbox.js';
+import './managePolicies.js';
+import './managePolicy.js';
+import './manageUsers.js';
+import './manageUser.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

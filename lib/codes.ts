@@ -73,8 +73,9 @@ async function commitOtp(
   await rt.tables.guests.submitTransaction([write, ...extra, signInLogAction(rt, partition.partitionKey, log)]);
 }
 
+/** Another request changed the partition first: a conflicting create, a changed ETag, or a row an admin deleted. */
 function isLostRace(error: unknown): boolean {
-  return isStatus(error, 409, 412);
+  return isStatus(error, 404, 409, 412);
 }
 
 /** Records an outcome that writes nothing else, then fails with it. */
@@ -206,10 +207,15 @@ async function requireOtpMethod(
     const resolved = await resolveSignInMethod(rt, context, guest.email);
     if (!resolved) await refuse(rt, partition.partitionKey, log('no_sign_in_method'), new GuestpassError('no_sign_in_method'));
     if (resolved !== 'OTP') {
-      await rt.tables.guests.submitTransaction([
-        ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source: resolved }, 'Merge', { etag: guest.etag }],
-        signInLogAction(rt, partition.partitionKey, log(`other_method_${resolved}`)),
-      ]);
+      try {
+        await rt.tables.guests.submitTransaction([
+          ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source: resolved }, 'Merge', { etag: guest.etag }],
+          signInLogAction(rt, partition.partitionKey, log(`other_method_${resolved}`)),
+        ]);
+      } catch (error) {
+        // A concurrent request resolved (or an admin reset) the guest first; its answer stands.
+        if (!isLostRace(error)) throw error;
+      }
       fail('other_method_required', { extra: { method: resolved } });
     }
     source = resolved;

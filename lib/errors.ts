@@ -44,6 +44,7 @@ export const ERROR_CODES = defineErrorCodes({
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },
   storage_unavailable: { status: 503, message: 'Storage is unavailable. Try again in a moment.' },
+  unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

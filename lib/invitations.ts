@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
+import { resetRedemption } from './guestLifecycle.js';
 import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
 import { renderInvitationMail } from './mailTemplates.js';
 import type { Runtime } from './runtime.js';
@@ -40,7 +41,8 @@ export function redeemUrl(redirect: string, tenantId: string, email: string): st
 /**
  * Invites a guest, Microsoft Graph style. The guest starts PendingAcceptance; the
  * sign-in method is resolved only when the guest first asks for a code. Inviting an
- * existing guest returns that guest instead of a duplicate.
+ * existing guest returns that guest instead of a duplicate; with resetRedemption the
+ * guest keeps its id but must redeem again (method resolved anew, sessions revoked).
  */
 export async function inviteGuest(rt: Runtime, tenantRef: string, input: InvitationInput): Promise<Invitation> {
   const { tenant } = await resolveTenant(rt, tenantRef, { fresh: true });
@@ -50,6 +52,7 @@ export async function inviteGuest(rt: Runtime, tenantRef: string, input: Invitat
 
   const partition = await readGuestPartition(rt, tenant.id, email);
   let guest: GuestEntity | undefined = partition.guest;
+  if (guest && input.resetRedemption) guest = await resetRedemption(rt, partition.partitionKey);
   if (!guest) {
     const partitionKey = partition.partitionKey;
     const entity: GuestEntity & { partitionKey: string; rowKey: string } = {

@@ -83,3 +83,74 @@ export const outboxQuery = z.object({
   to: emailAddress.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+/* The B2B guest model: policies, the emailOtp switch and the guest directory. */
+
+export const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID').transform((value) => value.toLowerCase());
+
+/** Azure AD's policy shape (Get/New/Set-AzureADPolicy): `definition` is an array holding one JSON string. */
+const policyFields = {
+  displayName: z.string().trim().min(1).max(256),
+  isOrganizationDefault: z.boolean(),
+  definition: z.array(z.string().max(8192)).max(16),
+};
+
+export const createPolicyBody = z.strictObject({
+  type: z.string().trim().min(1).max(128),
+  displayName: policyFields.displayName,
+  isOrganizationDefault: policyFields.isOrganizationDefault.default(false),
+  definition: policyFields.definition,
+});
+export type CreatePolicyInput = z.infer<typeof createPolicyBody>;
+
+export const updatePolicyBody = z
+  .strictObject({
+    displayName: policyFields.displayName.optional(),
+    isOrganizationDefault: policyFields.isOrganizationDefault.optional(),
+    definition: policyFields.definition.optional(),
+  })
+  .refine((value) => Object.keys(value).length > 0, 'name at least one of displayName, isOrganizationDefault, definition');
+export type UpdatePolicyInput = z.infer<typeof updatePolicyBody>;
+
+export const policyParams = tenantParams.extend({ id: guid });
+
+/** The parsed content of a B2BManagementPolicy definition string; other sections are kept as they are. */
+export const b2bManagementPolicyDefinition = z.looseObject({
+  B2BManagementPolicy: z.looseObject({
+    PreviewPolicy: z.looseObject({ Features: z.array(z.string()).optional() }).optional(),
+  }),
+});
+export type B2BManagementPolicyDefinition = z.infer<typeof b2bManagementPolicyDefinition>;
+
+/** Graph's allowExternalIdToUseEmailOtp in one call: a view of, and a way to write, the org-default policy. */
+export const emailOtpSetting = z.enum(['default', 'enabled', 'disabled']);
+export type EmailOtpSetting = z.infer<typeof emailOtpSetting>;
+
+/*
+ * PATCH of a tenant: every field optional and WITHOUT the create defaults (zod 4 applies
+ * a default inside .partial(), which would reset the settings a PATCH does not name).
+ */
+const tenantShape = createTenantBody.shape;
+export const tenantSettingsBody = z
+  .strictObject({
+    displayName: tenantShape.displayName.optional(),
+    domains: tenantShape.domains.unwrap().optional(),
+    allowedOrigins: tenantShape.allowedOrigins.unwrap().optional(),
+    redirectUris: tenantShape.redirectUris.unwrap().optional(),
+    googleFederation: tenantShape.googleFederation.unwrap().optional(),
+    emailOtp: emailOtpSetting.optional(),
+  })
+  .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
+export type TenantSettingsInput = z.infer<typeof tenantSettingsBody>;
+
+export const guestParams = tenantParams.extend({ id: guid });
+
+export const MAX_GUESTS_PER_PAGE = 100;
+
+export const listGuestsQuery = z.object({
+  source: z.enum(['OTP', 'AzureAD', 'MSA', 'Google']).optional(),
+  state: z.enum(['PendingAcceptance', 'Accepted']).optional(),
+  $top: z.coerce.number().int().min(1).max(MAX_GUESTS_PER_PAGE).default(MAX_GUESTS_PER_PAGE),
+  $skiptoken: z.string().min(1).max(4096).optional(),
+});
+export type ListGuestsQuery = z.infer<typeof listGuestsQuery>;

@@ -1,5 +1,6 @@
 import { emailDomain } from './email.js';
 import type { SignInSource } from './guests.js';
+import { discoverMicrosoftAccount } from './realmDiscovery.js';
 import type { Runtime } from './runtime.js';
 import type { TenantContext } from './tenants.js';
 
@@ -13,13 +14,7 @@ const GOOGLE_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
  */
 export async function resolveSignInMethod(rt: Runtime, context: TenantContext, email: string): Promise<SignInSource | undefined> {
   if (context.tenant.googleFederation && GOOGLE_DOMAINS.has(emailDomain(email))) return 'Google';
-  const microsoft = await discoverMicrosoftAccount(rt, email);
+  const microsoft = await discoverMicrosoftAccount(rt.config.realmDiscovery, email);
   if (microsoft) return microsoft;
   return context.otpEnabled ? 'OTP' : undefined;
-}
-
-/** Microsoft realm discovery; off unless REALM_DISCOVERY_ENABLED. */
-async function discoverMicrosoftAccount(rt: Runtime, _email: string): Promise<'AzureAD' | 'MSA' | undefined> {
-  if (!rt.config.realmDiscovery.enabled) return undefined;
-  return undefined;
 }

@@ -44,7 +44,7 @@ interface TenantEntity {
   updatedAt: string;
 }
 
-interface PolicyEntity {
+export interface PolicyEntity {
   policyType: string;
   displayName: string;
   isOrganizationDefault: boolean;

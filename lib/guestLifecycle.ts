@@ -1,0 +1,247 @@
+import { RestError, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import { fail } from './errors.js';
+import { GUEST_ROW, OTP_ROW, SESSION_PREFIX, toGuest, type Guest, type GuestEntity, type OtpEntity, type SessionEntity } from './guests.js';
+import type { Runtime } from './runtime.js';
+import type { ListGuestsQuery } from './schemas.js';
+import { HOUR_MS } from './limits.js';
+import { escapeOData, isStatus } from './storage.js';
+import { resolveTenant } from './tenants.js';
+
+/*
+ * The admin side of a guest: list, read, delete, reset redemption.
+ *
+ * Reading one guest goes through the index row `guest_<id>` in the tenant's partition
+ * of the tenants table, which names the guest's partition (two point reads).
+ *
+ * Listing is one range query on the guests table: every guest partition of a tenant
+ * starts with `<tenantId>_`, so `PartitionKey ge '<id>_' and PartitionKey lt '<id>`'`
+ * with `RowKey eq 'guest'` (and the source/state filters) returns exactly the tenant's
+ * guest rows, filtered by the service. A page then costs one transaction (a few when
+ * the service answers a scan with short pages) and filters never make pages uneven;
+ * the index rows would cost one query plus a point read per guest, with the filters
+ * applied after reading. The service's continuation, wrapped with the tenant id,
+ * becomes the opaque $skiptoken.
+ */
+const INDEX_PREFIX = 'guest_';
+const MAX_ACTIONS_PER_TRANSACTION = 100;
+/** Follow-up requests one listing call makes to fill a page when the service answers short. */
+const MAX_REQUESTS_PER_PAGE = 5;
+
+export interface GuestPage {
+  value: Guest[];
+  /** Opaque; present when there is more. */
+  skipToken?: string;
+}
+
+interface GuestRows {
+  guest?: TableEntityResult<GuestEntity>;
+  otp?: TableEntityResult<OtpEntity>;
+  sessions: TableEntityResult<SessionEntity>[];
+}
+
+/** The rows that make up a guest: the guest row, its code row and its sessions (the sign-in log stays until it expires). */
+async function readGuestRows(rt: Runtime, partitionKey: string): Promise<GuestRows> {
+  const rows = rt.tables.guests.listEntities<GuestEntity & OtpEntity & SessionEntity>({
+    queryOptions: {
+      filter:
+        `PartitionKey eq '${escapeOData(partitionKey)}' and (RowKey eq '${GUEST_ROW}' or RowKey eq '${OTP_ROW}'` +
+        ` or (RowKey ge '${SESSION_PREFIX}' and RowKey lt 'session\`'))`,
+    },
+  });
+  const result: GuestRows = { sessions: [] };
+  for await (const row of rows) {
+    if (row.rowKey === GUEST_ROW) result.guest = row as TableEntityResult<GuestEntity>;
+    else if (row.rowKey === OTP_ROW) result.otp = row as TableEntityResult<OtpEntity>;
+    else result.sessions.push(row as TableEntityResult<SessionEntity>);
+  }
+  return result;
+}
+
+/** Commits actions on one partition, at most 100 to an entity-group transaction, the first ones first. */
+async function commitInGroups(rt: Runtime, actions: TransactionAction[]): Promise<void> {
+  for (let start = 0; start < actions.length; start += MAX_ACTIONS_PER_TRANSACTION) {
+    await rt.tables.guests.submitTransaction(actions.slice(start, start + MAX_ACTIONS_PER_TRANSACTION));
+  }
+}
+
+/**
+ * Retries a read-then-conditional-write when another request changed the partition
+ * in between (a sign-in, a sign-out): each attempt reads again.
+ */
+async function withFreshRead<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries >= 4 || !isStatus(error, 404, 409, 412)) throw error;
+    }
+  }
+}
+
+function sessionDeletes(partitionKey: string, sessions: TableEntityResult<SessionEntity>[]): TransactionAction[] {
+  return sessions.map((session) => ['delete', { partitionKey, rowKey: session.rowKey! }]);
+}
+
+/**
+ * Voids the code in the same transaction as the rest, conditional on the code row's
+ * ETag (or on its absence). Deletes inside a transaction cannot carry an ETag, so this
+ * is what makes a delete or reset safe against a sign-in in flight: verify-code
+ * consumes the code with an ETag-conditional write, so either the sign-in commits
+ * first (the ETag changes, this transaction fails and is retried after a fresh read
+ * that sees the new session) or this commits first (and the sign-in finds no code).
+ */
+function voidCode(rt: Runtime, partitionKey: string, otp: TableEntityResult<OtpEntity> | undefined): TransactionAction {
+  if (otp) return ['update', { partitionKey, rowKey: OTP_ROW, codeHash: '', codeExpiresAt: 0 }, 'Merge', { etag: otp.etag }];
+  const now = rt.now();
+  const voided: OtpEntity = { codeHash: '', codeExpiresAt: 0, codeAttempts: 0, sendTimes: '[]', failTimes: '[]', expiresAt: new Date(now + HOUR_MS) };
+  return ['create', { partitionKey, rowKey: OTP_ROW, ...voided }];
+}
+
+async function guestPartitionOf(rt: Runtime, tenantId: string, guestId: string): Promise<string> {
+  try {
+    const index = await rt.tables.tenants.getEntity<{ guestPartition: string }>(tenantId, INDEX_PREFIX + guestId);
+    return index.guestPartition;
+  } catch (error) {
+    if (isStatus(error, 404)) fail('guest_not_found');
+    throw error;
+  }
+}
+
+async function deleteIndex(rt: Runtime, tenantId: string, guestId: string): Promise<void> {
+  await rt.tables.tenants.deleteEntity(tenantId, INDEX_PREFIX + guestId).catch((error) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+}
+
+export async function getGuest(rt: Runtime, tenantRef: string, guestId: string): Promise<Guest> {
+  const { tenant } = await resolveTenant(rt, tenantRef);
+  const partitionKey = await guestPartitionOf(rt, tenant.id, guestId);
+  let guest: GuestEntity;
+  try {
+    guest = await rt.tables.guests.getEntity<GuestEntity>(partitionKey, GUEST_ROW);
+  } catch (error) {
+    if (isStatus(error, 404)) fail('guest_not_found');
+    throw error;
+  }
+  if (guest.guestId !== guestId) fail('guest_not_found');
+  return toGuest(guest);
+}
+
+/**
+ * Deletes a guest: the guest row and its sessions go in one entity-group transaction
+ * that voids the code (see voidCode), then the code row and the index row. Old tokens then
+ * fail session-check with session_revoked. A delete that was cut short finishes when
+ * repeated.
+ */
+export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: string): Promise<void> {
+  const { tenant } = await resolveTenant(rt, tenantRef);
+  const partitionKey = await guestPartitionOf(rt, tenant.id, guestId);
+  await withFreshRead(async () => {
+    const { guest, otp, sessions } = await readGuestRows(rt, partitionKey);
+    if (guest && guest.guestId !== guestId) {
+      // The address was deleted and invited again under a new id; this index row is left over.
+      await deleteIndex(rt, tenant.id, guestId);
+      fail('guest_not_found');
+    }
+    const actions: TransactionAction[] = [voidCode(rt, partitionKey, otp)];
+    if (guest) actions.push(['delete', { partitionKey, rowKey: GUEST_ROW }]);
+    await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
+  });
+  // The voided code row goes last; nothing can sign in with it any more.
+  await rt.tables.guests.deleteEntity(partitionKey, OTP_ROW).catch((error) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+  await deleteIndex(rt, tenant.id, guestId);
+}
+
+/**
+ * resetRedemption: the guest keeps its id but is PendingAcceptance again, without a
+ * source or redeemedAt, so its next sign-in resolves the method anew; its code is
+ * voided (the send and failure history stays, so rate limits still hold) and its
+ * sessions are revoked, in one transaction that voids the code (see voidCode).
+ */
+export async function resetRedemption(rt: Runtime, partitionKey: string): Promise<GuestEntity> {
+  return withFreshRead(async () => {
+    const { guest, otp, sessions } = await readGuestRows(rt, partitionKey);
+    if (!guest) fail('guest_not_found');
+    const reset: GuestEntity = {
+      guestId: guest.guestId,
+      tenantId: guest.tenantId,
+      email: guest.email,
+      displayName: guest.displayName,
+      state: 'PendingAcceptance',
+      invitedAt: guest.invitedAt,
+      inviteRedirectUrl: guest.inviteRedirectUrl,
+      ...(guest.lastSignInAt ? { lastSignInAt: guest.lastSignInAt } : {}),
+    };
+    const actions: TransactionAction[] = [
+      voidCode(rt, partitionKey, otp),
+      ['update', { partitionKey, rowKey: GUEST_ROW, ...reset }, 'Replace', { etag: guest.etag }],
+    ];
+    await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
+    return reset;
+  });
+}
+
+interface SkipToken {
+  /** The tenant the listing belongs to. */
+  t: string;
+  /** The Table service's continuation, as the SDK encodes it. */
+  c: string;
+}
+
+function sealSkipToken(tenantId: string, continuation: string): string {
+  const token: SkipToken = { t: tenantId, c: continuation };
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function openSkipToken(skipToken: string, tenantId: string): string {
+  let token: Partial<SkipToken> | undefined;
+  try {
+    token = JSON.parse(Buffer.from(skipToken, 'base64url').toString('utf8')) as Partial<SkipToken>;
+  } catch {
+    token = undefined;
+  }
+  if (!token || token.t !== tenantId || typeof token.c !== 'string') {
+    fail('invalid_request', { message: 'The $skiptoken is not one this listing gave out. Start again without it.' });
+  }
+  return token.c;
+}
+
+const LISTED_FIELDS = ['guestId', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'];
+
+/** Lists a tenant's guests, filtered by source and state, at most $top (≤ 100) a page. */
+export async function listGuests(rt: Runtime, tenantRef: string, query: ListGuestsQuery): Promise<GuestPage> {
+  const { tenant } = await resolveTenant(rt, tenantRef);
+  const tenantId = escapeOData(tenant.id);
+  const filters = [`PartitionKey ge '${tenantId}_'`, `PartitionKey lt '${tenantId}\`'`, `RowKey eq '${GUEST_ROW}'`];
+  if (query.source) filters.push(`source eq '${escapeOData(query.source)}'`);
+  if (query.state) filters.push(`state eq '${escapeOData(query.state)}'`);
+  const filter = filters.join(' and ');
+
+  let continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id) : undefined;
+  const value: Guest[] = [];
+  for (let request = 0; request < MAX_REQUESTS_PER_PAGE && value.length < query.$top; request += 1) {
+    const pages = rt.tables.guests
+      .listEntities<GuestEntity>({ queryOptions: { filter, select: LISTED_FIELDS } })
+      .byPage({ maxPageSize: query.$top - value.length, continuationToken: continuation });
+    let page;
+    try {
+      page = await pages.next();
+    } catch (error) {
+      // The SDK could not decode a continuation that was sealed correctly but made up.
+      if (!(error instanceof RestError) && request === 0 && query.$skiptoken) {
+        fail('invalid_request', { message: 'The $skiptoken is not one this listing gave out. Start again without it.' });
+      }
+      throw error;
+    }
+    if (page.done) {
+      continuation = undefined;
+      break;
+    }
+    value.push(...page.value.map(toGuest));
+    continuation = page.value.continuationToken;
+    if (!continuation) break;
+  }
+  return { value, ...(continuation ? { skipToken: sealSkipToken(tenant.id, continuation) } : {}) };
+}
