@@ -109,7 +109,7 @@ function wrongCode(code: string): string {
 
 describe('signing in with <guestpass-sign-in> in Chromium', () => {
   it('an invited guest opens the redeem link, signs in with the mailed code, keeps the session over a reload and signs out', async () => {
-    const email = 'redeem.browser@example.com';
+    const email = 'rita.redeem@example.com';
     const redeemUrl = await invite(email, 'Rita Redeem');
     expect(redeemUrl).toBe(`${host.baseUrl}/?tenant=${tenant.id}&login_hint=${encodeURIComponent(email)}`);
 
