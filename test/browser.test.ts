@@ -53,9 +53,21 @@ afterAll(async () => {
   await Promise.all([host?.stop(), otpOffHost?.stop(), shortCodeHost?.stop()]);
 });
 
+/** Every `signed-in` event the page sees, from its first script on (reloads start a fresh list). */
+function recordSignedInEvents(): void {
+  const events: unknown[] = [];
+  (window as unknown as { signedInEvents: unknown[] }).signedInEvents = events;
+  document.addEventListener('signed-in', (event) => events.push((event as CustomEvent).detail));
+}
+
+function signedInEvents(page: Page): Promise<{ token: string; user: { email: string; source: string } }[]> {
+  return page.evaluate(() => (window as unknown as { signedInEvents: never[] }).signedInEvents);
+}
+
 async function openPage(url: string, options: { locale?: string } = {}): Promise<Page> {
   const context = await browser.newContext({ locale: options.locale ?? 'en-US', viewport: { width: 1100, height: 720 } });
   context.setDefaultTimeout(10_000);
+  await context.addInitScript(recordSignedInEvents);
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -117,10 +129,6 @@ describe('signing in with <guestpass-sign-in> in Chromium', () => {
     const element = signInElement(page);
     await element.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(await element.getByText('We will send a code to').textContent()).toBe(`We will send a code to ${email} to sign you in.`);
-    await page.evaluate(() => {
-      (window as unknown as { signedIn: unknown[] }).signedIn = [];
-      document.addEventListener('signed-in', (event) => (window as unknown as { signedIn: unknown[] }).signedIn.push((event as CustomEvent).detail));
-    });
     await screenshot(page, '1-send-code');
 
     await pressSendCode(page);
@@ -137,7 +145,7 @@ describe('signing in with <guestpass-sign-in> in Chromium', () => {
     await element.getByRole('button', { name: 'Sign out' }).waitFor();
     expect(await element.getByText('You are signed in as').textContent()).toBe(`You are signed in as ${email}.`);
     expect(await page.locator('#session-name').textContent()).toBe('Rita Redeem');
-    const events = (await page.evaluate(() => (window as unknown as { signedIn: { token: string; user: { email: string; source: string } }[] }).signedIn));
+    const events = await signedInEvents(page);
     expect(events).toHaveLength(1);
     expect(events[0]!.user).toMatchObject({ email, source: 'OTP' });
     const token = events[0]!.token;
@@ -150,6 +158,8 @@ describe('signing in with <guestpass-sign-in> in Chromium', () => {
     await page.reload();
     await element.getByRole('button', { name: 'Sign out' }).waitFor();
     expect(await page.locator('#session-email').textContent()).toBe(email);
+    const restored = await signedInEvents(page);
+    expect(restored.map((event) => event.token)).toEqual([token]);
 
     await element.getByRole('button', { name: 'Sign out' }).click();
     await element.getByRole('status').filter({ hasText: 'You are signed out.' }).waitFor();

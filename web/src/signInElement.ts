@@ -101,6 +101,10 @@ export class GuestpassSignIn extends HTMLElement {
   #expiresInSeconds = 0;
   #resendAt = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #connected = false;
+  #restartQueued = false;
+  /** Bumped by every start, so an answer that arrives after a later start is ignored. */
+  #generation = 0;
   #onSessionChange = (event: Event) => {
     if ((event as CustomEvent<Session | null>).detail === null && this.#step === 'signed-in') this.#signedOut();
   };
@@ -146,18 +150,30 @@ export class GuestpassSignIn extends HTMLElement {
   }
 
   connectedCallback(): void {
-    void this.#start();
+    this.#connected = true;
+    this.#restart();
   }
 
   disconnectedCallback(): void {
+    this.#connected = false;
     this.#stopCountdown();
     this.#client?.removeEventListener('sessionchange', this.#onSessionChange);
   }
 
   attributeChangedCallback(name: string, before: string | null, after: string | null): void {
-    if (!this.isConnected || before === after) return;
+    if (!this.#connected || before === after) return;
     if (name === 'lang') this.#render();
-    else void this.#start();
+    else this.#restart();
+  }
+
+  /** Several attributes set in one go (or an upgrade) start the flow once. */
+  #restart(): void {
+    if (this.#restartQueued) return;
+    this.#restartQueued = true;
+    queueMicrotask(() => {
+      this.#restartQueued = false;
+      if (this.#connected) void this.#start();
+    });
   }
 
   get #messages(): Messages {
@@ -169,6 +185,7 @@ export class GuestpassSignIn extends HTMLElement {
   }
 
   async #start(): Promise<void> {
+    const generation = ++this.#generation;
     const page = new URLSearchParams(location.search);
     const tenant = page.get('tenant') ?? this.getAttribute('tenant');
     this.#client?.removeEventListener('sessionchange', this.#onSessionChange);
@@ -196,9 +213,11 @@ export class GuestpassSignIn extends HTMLElement {
     this.#status(this.#messages.checkingSession);
     try {
       await this.#client.checkSession();
+      if (generation !== this.#generation) return;
       this.#status('');
       this.#signedIn(false);
     } catch (error) {
+      if (generation !== this.#generation) return;
       this.#status('');
       this.#show('email');
       this.#showError(error, 'send');
