@@ -38,6 +38,10 @@ export interface OperationDoc {
 
 const guestCodeErrors: ErrorCode[] = ['tenant_not_found'];
 const sessionErrors: ErrorCode[] = ['invalid_token', 'session_expired', 'session_revoked', 'tenant_not_found'];
+const withoutTenant: OperationDoc = {
+  tag: 'Guest', summary: 'A guest route called without a tenant', description: 'Always answers 400 tenant_context_required with the form to use.',
+  success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
+};
 
 /**
  * One entry per function name (the first argument of registerHttp), one operation per
@@ -81,16 +85,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       errors: ['tenant_not_found'],
     },
   },
-  tenantContextRequired: {
-    GET: {
-      tag: 'Guest', summary: 'A guest route called without a tenant', description: 'Always answers 400 tenant_context_required with the form to use.',
-      success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
-    },
-    POST: {
-      tag: 'Guest', summary: 'A guest route called without a tenant', description: 'Always answers 400 tenant_context_required with the form to use.',
-      success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
-    },
-  },
+  tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
   manageTenants: {
     POST: {
       tag: 'Management', summary: 'Create a tenant', body: schemas.createTenantBody,
