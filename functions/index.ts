@@ -14,6 +14,7 @@ import './managePolicies.js';
 import './managePolicy.js';
 import './manageUsers.js';
 import './manageUser.js';
+import './openapi.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

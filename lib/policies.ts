@@ -4,6 +4,7 @@ import { fail } from './errors.js';
 import { B2B_MANAGEMENT_POLICY, ONE_TIME_PASSCODE, policyFeatures, type PolicyRecord } from './policy.js';
 import type { Runtime } from './runtime.js';
 import {
+  type CreateTenantInput,
   b2bManagementPolicyDefinition,
   type B2BManagementPolicyDefinition,
   type CreatePolicyInput,
@@ -12,7 +13,7 @@ import {
   type UpdatePolicyInput,
 } from './schemas.js';
 import { isStatus } from './storage.js';
-import { resolveTenant, toPolicy, updateTenant, type PolicyEntity, type Tenant } from './tenants.js';
+import { createTenant, resolveTenant, toPolicy, updateTenant, type PolicyEntity, type Tenant } from './tenants.js';
 
 /*
  * Policies live in the tenant's partition of the tenants table as rows `policy_<id>`
@@ -264,6 +265,11 @@ async function applyPolicyChange(rt: Runtime, tenantId: string, change: PolicyCh
 }
 
 /** GET /manage/tenants/{tenant}: the tenant with its emailOtp switch. */
+/** A new tenant has no policies, so its switch reads "default". */
+export async function createTenantWithSettings(rt: Runtime, input: CreateTenantInput): Promise<TenantSettings> {
+  return { ...(await createTenant(rt, input)), emailOtp: 'default' };
+}
+
 export async function readTenantSettings(rt: Runtime, tenantRef: string): Promise<TenantSettings> {
   const { tenant, policies } = await resolveTenant(rt, tenantRef, { fresh: true });
   return { ...tenant, emailOtp: emailOtpOf(policies) };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailAddress } from './email.js';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /**
  * The shapes of every request guestpass accepts. Function files validate with these,
@@ -49,7 +50,19 @@ export const createTenantBody = z.strictObject({
 });
 export type CreateTenantInput = z.infer<typeof createTenantBody>;
 
-export const updateTenantBody = createTenantBody.partial().refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
+// Without createTenantBody's defaults: zod 4 applies a default inside .partial(), so a
+// PATCH that names only displayName would reset the lists to [].
+const tenantFields = createTenantBody.shape;
+const tenantChanges = {
+  displayName: tenantFields.displayName.optional(),
+  domains: tenantFields.domains.unwrap().optional(),
+  allowedOrigins: tenantFields.allowedOrigins.unwrap().optional(),
+  redirectUris: tenantFields.redirectUris.unwrap().optional(),
+  googleFederation: tenantFields.googleFederation.unwrap().optional(),
+};
+export const updateTenantBody = z
+  .strictObject(tenantChanges)
+  .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
 export type UpdateTenantInput = z.infer<typeof updateTenantBody>;
 
 export const invitationBody = z.strictObject({
@@ -126,20 +139,9 @@ export type B2BManagementPolicyDefinition = z.infer<typeof b2bManagementPolicyDe
 export const emailOtpSetting = z.enum(['default', 'enabled', 'disabled']);
 export type EmailOtpSetting = z.infer<typeof emailOtpSetting>;
 
-/*
- * PATCH of a tenant: every field optional and WITHOUT the create defaults (zod 4 applies
- * a default inside .partial(), which would reset the settings a PATCH does not name).
- */
-const tenantShape = createTenantBody.shape;
+/** PATCH of a tenant: its settings plus the emailOtp switch, which writes the org-default policy. */
 export const tenantSettingsBody = z
-  .strictObject({
-    displayName: tenantShape.displayName.optional(),
-    domains: tenantShape.domains.unwrap().optional(),
-    allowedOrigins: tenantShape.allowedOrigins.unwrap().optional(),
-    redirectUris: tenantShape.redirectUris.unwrap().optional(),
-    googleFederation: tenantShape.googleFederation.unwrap().optional(),
-    emailOtp: emailOtpSetting.optional(),
-  })
+  .strictObject({ ...tenantChanges, emailOtp: emailOtpSetting.optional() })
   .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
 export type TenantSettingsInput = z.infer<typeof tenantSettingsBody>;
 
@@ -154,3 +156,123 @@ export const listGuestsQuery = z.object({
   $skiptoken: z.string().min(1).max(4096).optional(),
 });
 export type ListGuestsQuery = z.infer<typeof listGuestsQuery>;
+/*
+ * The shapes of what guestpass answers. The OpenAPI document is generated from these
+ * and the SPA client (web/) derives its types from them; test/openapi.test.ts parses
+ * real answers with them so they cannot drift from what the functions return.
+ */
+export const signInSource = z.enum(['OTP', 'AzureAD', 'MSA', 'Google']);
+
+export const guestUser = z.object({
+  id: z.string(),
+  email: z.string(),
+  displayName: z.string(),
+  source: signInSource,
+});
+
+export const codeSentResponse = z.object({
+  status: z.literal('code_sent'),
+  expiresInSeconds: z.number().int(),
+  resendAfterSeconds: z.number().int(),
+});
+
+export const sessionResponse = z.object({
+  token: z.string().meta({ description: 'ES256 JWT: send it as `Authorization: Bearer <token>`.' }),
+  tokenType: z.literal('Bearer'),
+  expiresAt: z.iso.datetime(),
+  user: guestUser,
+});
+
+export const sessionStatusResponse = z.object({
+  active: z.literal(true),
+  expiresAt: z.iso.datetime(),
+  user: guestUser,
+});
+
+export const jwksResponse = z.object({
+  keys: z.array(
+    z.object({
+      kty: z.literal('EC'),
+      crv: z.literal('P-256'),
+      x: z.string(),
+      y: z.string(),
+      kid: z.string(),
+      alg: z.literal('ES256'),
+      use: z.literal('sig'),
+    }),
+  ),
+});
+
+export const errorResponse = z.object({
+  error: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string().meta({ description: 'One human sentence.' }),
+  details: z.array(z.unknown()).optional(),
+  method: signInSource.optional().meta({ description: 'With other_method_required: how this guest signs in.' }),
+});
+
+export const tenantResponse = z.object({
+  id: z.string(),
+  displayName: z.string(),
+  domains: z.array(z.string()),
+  allowedOrigins: z.array(z.string()),
+  redirectUris: z.array(z.string()),
+  googleFederation: z.boolean(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  emailOtp: emailOtpSetting.meta({ description: 'The OTP switch, read from the organisation-default B2BManagementPolicy.' }),
+});
+
+export const policyResponse = z.object({
+  id: z.string(),
+  type: z.string(),
+  displayName: z.string(),
+  isOrganizationDefault: z.boolean(),
+  definition: z.array(z.string()),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const policyListResponse = z.object({ value: z.array(policyResponse) });
+
+export const guestResponse = z.object({
+  id: z.string(),
+  email: z.string(),
+  displayName: z.string(),
+  source: signInSource.nullable(),
+  state: z.enum(['PendingAcceptance', 'Accepted']),
+  invitedAt: z.iso.datetime(),
+  redeemedAt: z.iso.datetime().nullable(),
+  lastSignInAt: z.iso.datetime().nullable(),
+});
+
+export const guestPageResponse = z.object({
+  value: z.array(guestResponse),
+  nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
+});
+
+export const invitationResponse = z.object({
+  id: z.string(),
+  inviteRedeemUrl: z.string(),
+  invitedUserEmailAddress: z.string(),
+  invitedUserDisplayName: z.string(),
+  inviteRedirectUrl: z.string(),
+  sendInvitationMessage: z.boolean(),
+  status: z.enum(['PendingAcceptance', 'Completed']),
+  invitedUser: z.object({ id: z.string() }),
+});
+
+export const outboxResponse = z.object({
+  value: z.array(
+    z.object({
+      id: z.string(),
+      to: z.string(),
+      from: z.string(),
+      kind: z.string(),
+      tenantId: z.string(),
+      subject: z.string(),
+      text: z.string(),
+      html: z.string(),
+      sentAt: z.iso.datetime(),
+    }),
+  ),
+});

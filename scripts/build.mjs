@@ -23,3 +23,18 @@ await build({
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],
 });
+
+// The SPA side (web/dist, served by the local host next to web/index.html): the client
+// and sign-in element as one browser ES module with no runtime dependency, the client
+// alone, and the demo page's script.
+rmSync('web/dist', { recursive: true, force: true });
+await build({
+  entryPoints: { guestpass: 'web/src/index.ts', client: 'web/src/client.ts', demo: 'web/src/demo.ts' },
+  outdir: 'web/dist',
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: ['es2022'],
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});

@@ -3,10 +3,10 @@ import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
 import { loadBuiltApp, serveApp } from './localHost.js';
+import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
-const DEMO_DOMAIN = 'demo.guestpass.test';
 
 /** A fresh clone has no local.settings.json: make one from the sample, with its own secrets. */
 function ensureLocalSettings(): void {
@@ -29,7 +29,19 @@ function azuritePort(connectionString: string): number | undefined {
 async function ensureDemoTenant(base: string, key: string): Promise<{ id: string }> {
   const headers = { 'x-functions-key': key, 'content-type': 'application/json' };
   const existing = await fetch(`${base}/api/manage/tenants/${DEMO_DOMAIN}`, { headers });
-  if (existing.ok) return (await existing.json()) as { id: string };
+  if (existing.ok) {
+    const tenant = (await existing.json()) as { id: string; allowedOrigins: string[]; redirectUris: string[] };
+    // Kept in .azurite/ from a run on another PORT: let this run's demo page in too.
+    if (!tenant.redirectUris.includes(`${base}/`)) {
+      const changed = await fetch(`${base}/api/manage/tenants/${tenant.id}`, {
+        method: 'PATCH',
+        headers,
+        body: JSON.stringify({ allowedOrigins: [...tenant.allowedOrigins, base], redirectUris: [...tenant.redirectUris, `${base}/`] }),
+      });
+      if (!changed.ok) throw new Error(`Could not update the demo tenant: ${changed.status} ${await changed.text()}`);
+    }
+    return tenant;
+  }
   const created = await fetch(`${base}/api/manage/tenants`, {
     method: 'POST',
     headers,
@@ -42,6 +54,16 @@ async function ensureDemoTenant(base: string, key: string): Promise<{ id: string
   });
   if (!created.ok) throw new Error(`Could not create the demo tenant: ${created.status} ${await created.text()}`);
   return (await created.json()) as { id: string };
+}
+
+/** The demo page signs in as this guest; inviting again returns the same guest. */
+async function inviteDemoGuest(base: string, key: string, tenantId: string): Promise<void> {
+  const invited = await fetch(`${base}/api/manage/tenants/${tenantId}/invitations`, {
+    method: 'POST',
+    headers: { 'x-functions-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ invitedUserEmailAddress: DEMO_GUEST, invitedUserDisplayName: 'Demo Guest', inviteRedirectUrl: `${base}/` }),
+  });
+  if (!invited.ok) throw new Error(`Could not invite the demo guest: ${invited.status} ${await invited.text()}`);
 }
 
 async function main(): Promise<void> {
@@ -59,11 +81,12 @@ async function main(): Promise<void> {
   const { server, port: hostPort } = await serveApp(app, app.config.port);
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.localFunctionKey!);
+  await inviteDemoGuest(base, app.config.localFunctionKey!, tenant.id);
 
   console.log(`
 guestpass is running.
 
-  Demo page (sign in here):  ${base}/
+  Demo page (sign in here):  ${base}/   (as ${DEMO_GUEST}; the code shows on the page)
   API base URL:              ${base}/api
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
   Management key:            ${app.config.localFunctionKey}   (header x-functions-key)

@@ -1,0 +1,385 @@
+import { z } from 'zod';
+import pkg from '../package.json';
+import { ERROR_CODES, type ErrorCode } from './errors.js';
+import * as schemas from './schemas.js';
+
+/**
+ * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
+ * from the running app: the function registrations (route, methods, authLevel, passed
+ * in by functions/openapi.ts) and the zod schemas in schemas.ts that the functions
+ * validate with. What only a person can say (a summary, which error codes an operation
+ * answers) lives in API_OPERATIONS below, one entry per function.
+ */
+
+/** What the generator needs of a registration (functions/http.ts records them). */
+export interface RouteRegistration {
+  name: string;
+  route: string;
+  methods: string[];
+  authLevel: string;
+}
+
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface OperationDoc {
+  summary: string;
+  description?: string;
+  tag: 'Guest' | 'Management' | 'Discovery' | 'Development' | 'Undocumented';
+  /** Path parameters; every `{name}` of the route is documented even without this. */
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** Needs `Authorization: Bearer <session token>`. */
+  bearer?: boolean;
+  success: { status: number; description: string; schema?: z.ZodType };
+  /** The domain's error codes; invalid_request, unauthorized, 413/415, 500 and 503 are added from the operation's shape. */
+  errors?: ErrorCode[];
+}
+
+const guestCodeErrors: ErrorCode[] = ['tenant_not_found'];
+const sessionErrors: ErrorCode[] = ['invalid_token', 'session_expired', 'session_revoked', 'tenant_not_found'];
+const withoutTenant: OperationDoc = {
+  tag: 'Guest', summary: 'A guest route called without a tenant', description: 'Always answers 400 tenant_context_required with the form to use.',
+  success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
+};
+
+/**
+ * One entry per function name (the first argument of registerHttp), one operation per
+ * method it registers (OPTIONS preflights are documented on their own). A function
+ * registered without an entry here fails test/openapi.test.ts by name.
+ */
+export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, OperationDoc>>> = {
+  sendCode: {
+    POST: {
+      tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
+      description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
+      success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'email_failed'],
+    },
+  },
+  verifyCode: {
+    POST: {
+      tag: 'Guest', summary: 'Exchange a code for a session', params: schemas.tenantParams, body: schemas.verifyCodeBody,
+      success: { status: 200, description: 'The guest is signed in.', schema: schemas.sessionResponse },
+      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'other_method_required', 'otp_disabled'],
+    },
+  },
+  sessionCheck: {
+    GET: {
+      tag: 'Guest', summary: 'Check a session token', params: schemas.tenantParams, bearer: true,
+      success: { status: 200, description: 'The session is active.', schema: schemas.sessionStatusResponse },
+      errors: [...sessionErrors, 'otp_disabled'],
+    },
+  },
+  signOut: {
+    POST: {
+      tag: 'Guest', summary: 'End a session', params: schemas.tenantParams, bearer: true,
+      success: { status: 204, description: 'The session is ended; its token no longer passes session-check.' },
+      errors: sessionErrors,
+    },
+  },
+  discoveryKeys: {
+    GET: {
+      tag: 'Discovery', summary: 'Public keys that verify session tokens (JWKS)', params: schemas.tenantParams,
+      success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
+  manageTenants: {
+    POST: {
+      tag: 'Management', summary: 'Create a tenant', body: schemas.createTenantBody,
+      success: { status: 201, description: 'The tenant.', schema: schemas.tenantResponse },
+      errors: ['domain_taken'],
+    },
+  },
+  manageTenant: {
+    GET: {
+      tag: 'Management', summary: 'Read a tenant', params: schemas.tenantParams,
+      success: { status: 200, description: 'The tenant.', schema: schemas.tenantResponse },
+      errors: ['tenant_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: "Change a tenant's settings", params: schemas.tenantParams, body: schemas.tenantSettingsBody,
+      success: { status: 200, description: 'The changed tenant.', schema: schemas.tenantResponse },
+      errors: ['tenant_not_found', 'domain_taken'],
+    },
+  },
+  manageInvitations: {
+    POST: {
+      tag: 'Management', summary: 'Invite a guest (Microsoft Graph invitation shape)', params: schemas.tenantParams, body: schemas.invitationBody,
+      success: { status: 201, description: 'The invitation; inviteRedeemUrl opens the SPA with tenant and login_hint.', schema: schemas.invitationResponse },
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'email_failed'],
+    },
+  },
+  managePolicies: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's policies", params: schemas.tenantParams,
+      success: { status: 200, description: 'The policies.', schema: schemas.policyListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Create a B2BManagementPolicy (New-AzureADPolicy)', params: schemas.tenantParams, body: schemas.createPolicyBody,
+      success: { status: 201, description: 'The policy.', schema: schemas.policyResponse },
+      errors: ['tenant_not_found', 'invalid_policy', 'unsupported_policy_type', 'policy_conflict'],
+    },
+  },
+  managePolicy: {
+    GET: {
+      tag: 'Management', summary: 'Read a policy', params: schemas.policyParams,
+      success: { status: 200, description: 'The policy.', schema: schemas.policyResponse },
+      errors: ['tenant_not_found', 'policy_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: 'Change a policy (Set-AzureADPolicy)', params: schemas.policyParams, body: schemas.updatePolicyBody,
+      success: { status: 200, description: 'The changed policy.', schema: schemas.policyResponse },
+      errors: ['tenant_not_found', 'policy_not_found', 'invalid_policy', 'policy_conflict'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete a policy', params: schemas.policyParams,
+      success: { status: 204, description: 'Deleted; without an organisation default OTP_DEFAULT_ENABLED decides.' },
+      errors: ['tenant_not_found', 'policy_not_found'],
+    },
+  },
+  manageUsers: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's guests", params: schemas.tenantParams, query: schemas.listGuestsQuery,
+      success: { status: 200, description: 'A page of guests, at most 100.', schema: schemas.guestPageResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  manageUser: {
+    GET: {
+      tag: 'Management', summary: 'Read a guest', params: schemas.guestParams,
+      success: { status: 200, description: 'The guest.', schema: schemas.guestResponse },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete a guest: its sessions and codes end at once', params: schemas.guestParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+  },
+  devOutbox: {
+    GET: {
+      tag: 'Development', summary: 'Mail the outbox transport kept (EMAIL_TRANSPORT=outbox only)', query: schemas.outboxQuery,
+      success: { status: 200, description: 'Newest first.', schema: schemas.outboxResponse },
+    },
+  },
+  openapi: {
+    GET: {
+      tag: 'Discovery', summary: 'This OpenAPI document',
+      success: { status: 200, description: 'OpenAPI 3.1.' },
+    },
+  },
+};
+
+/** Schemas listed under components.schemas and referenced by name; any other schema is inlined. */
+const NAMED_SCHEMAS: [z.ZodType, string][] = [
+  [schemas.sendCodeBody, 'SendCodeRequest'],
+  [schemas.verifyCodeBody, 'VerifyCodeRequest'],
+  [schemas.createTenantBody, 'CreateTenantRequest'],
+  [schemas.tenantSettingsBody, 'UpdateTenantRequest'],
+  [schemas.invitationBody, 'InvitationRequest'],
+  [schemas.createPolicyBody, 'CreatePolicyRequest'],
+  [schemas.updatePolicyBody, 'UpdatePolicyRequest'],
+  [schemas.policyResponse, 'Policy'],
+  [schemas.guestResponse, 'Guest'],
+  [schemas.codeSentResponse, 'CodeSent'],
+  [schemas.sessionResponse, 'Session'],
+  [schemas.sessionStatusResponse, 'SessionStatus'],
+  [schemas.jwksResponse, 'Jwks'],
+  [schemas.tenantResponse, 'Tenant'],
+  [schemas.invitationResponse, 'Invitation'],
+  [schemas.outboxResponse, 'Outbox'],
+  [schemas.errorResponse, 'Error'],
+];
+
+const PARAM_DESCRIPTIONS: Record<string, string> = {
+  tenant: "The tenant's id (a GUID) or one of its verified domains, e.g. contoso.com.",
+};
+
+type JsonSchema = Record<string, unknown>;
+
+/** JSON Schema 2020-12 (OpenAPI 3.1's dialect) of what a caller sends (`input`) or receives (`output`). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+}
+
+function schemaRef(schema: z.ZodType, io: 'input' | 'output', components: Record<string, JsonSchema>): JsonSchema {
+  const name = NAMED_SCHEMAS.find(([named]) => named === schema)?.[1];
+  if (!name) return jsonSchema(schema, io);
+  components[name] ??= jsonSchema(schema, io);
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+/** `a/{b}/{c:regex(^x$)}` → `/a/{b}/{c}` with the parameters and their constraints. */
+export function openApiPath(route: string): { path: string; params: { name: string; pattern?: string }[] } {
+  const params: { name: string; pattern?: string }[] = [];
+  const path = route
+    .split('/')
+    .filter(Boolean)
+    .map((part) => {
+      const match = /^\{\*?([A-Za-z_][A-Za-z0-9_]*)\??(?::regex\((.*)\))?\}$/.exec(part);
+      if (!match) return part;
+      params.push({ name: match[1]!, pattern: match[2] });
+      return `{${match[1]}}`;
+    })
+    .join('/');
+  return { path: `/${path}`, params };
+}
+
+function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const { status } = ERROR_CODES[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].sort(([a], [b]) => a - b).map(([status, group]) => [
+      String(status),
+      {
+        description: group.join(', '),
+        ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } } } : {}),
+        content: {
+          'application/json': {
+            schema: { $ref: '#/components/schemas/Error' },
+            examples: Object.fromEntries(group.map((code) => [code, { value: { error: code, message: ERROR_CODES[code].message } }])),
+          },
+        },
+      },
+    ]),
+  );
+}
+
+function operationObject(
+  registration: RouteRegistration,
+  method: string,
+  doc: OperationDoc,
+  routeParams: { name: string; pattern?: string }[],
+  components: Record<string, JsonSchema>,
+): Record<string, unknown> {
+  const paramShape = doc.params ? jsonSchema(doc.params, 'input') : {};
+  const paramSchemas = (paramShape.properties ?? {}) as Record<string, JsonSchema>;
+  const parameters: unknown[] = routeParams.map(({ name, pattern }) => ({
+    name,
+    in: 'path',
+    required: true,
+    ...(PARAM_DESCRIPTIONS[name] ? { description: PARAM_DESCRIPTIONS[name] } : {}),
+    schema: paramSchemas[name] ?? { type: 'string', ...(pattern ? { pattern } : {}) },
+  }));
+  if (doc.query) {
+    const query = jsonSchema(doc.query, 'input');
+    const required = new Set((query.required ?? []) as string[]);
+    for (const [name, schema] of Object.entries((query.properties ?? {}) as Record<string, JsonSchema>)) {
+      parameters.push({ name, in: 'query', required: required.has(name), schema });
+    }
+  }
+  const errors: ErrorCode[] = [...(doc.errors ?? [])];
+  if (doc.body || doc.params || doc.query) errors.unshift('invalid_request');
+  if (doc.body) errors.push('payload_too_large', 'unsupported_media_type');
+  if (registration.authLevel !== 'anonymous') errors.push('unauthorized');
+  errors.push('internal_error', 'storage_unavailable');
+  const multiple = registration.methods.filter((m) => m.toUpperCase() !== 'OPTIONS').length > 1;
+  return {
+    operationId: multiple ? `${registration.name}${method[0]}${method.slice(1).toLowerCase()}` : registration.name,
+    tags: [doc.tag],
+    summary: doc.summary,
+    ...(doc.description ? { description: doc.description } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(doc.body, 'input', components) } } } } : {}),
+    security: registration.authLevel !== 'anonymous' ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : [],
+    responses: {
+      [String(doc.success.status)]: {
+        description: doc.success.description,
+        ...(doc.success.schema ? { content: { 'application/json': { schema: schemaRef(doc.success.schema, 'output', components) } } } : {}),
+      },
+      ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status)),
+    },
+  };
+}
+
+function preflightOperation(registration: RouteRegistration, tag: string, routeParams: { name: string }[]): Record<string, unknown> {
+  return {
+    operationId: `${registration.name}Preflight`,
+    tags: [tag],
+    summary: "CORS preflight, answered for the tenant's allowedOrigins",
+    parameters: routeParams.map(({ name }) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+    security: [],
+    responses: {
+      '204': { description: 'The origin is allowed; Access-Control-Allow-* headers say what it may send.' },
+      ...errorResponses(['origin_not_allowed']),
+    },
+  };
+}
+
+/** `name METHOD /path` of every registered operation that has no entry in API_OPERATIONS. */
+export function undocumentedOperations(routes: RouteRegistration[]): string[] {
+  return routes.flatMap((registration) =>
+    registration.methods
+      .map((method) => method.toUpperCase())
+      .filter((method) => method !== 'OPTIONS' && !API_OPERATIONS[registration.name]?.[method as HttpMethod])
+      .map((method) => `${registration.name} ${method} ${openApiPath(registration.route).path}`),
+  );
+}
+
+/** `name METHOD` of every API_OPERATIONS entry that no registration serves (a stale entry). */
+export function unregisteredOperations(routes: RouteRegistration[]): string[] {
+  return Object.entries(API_OPERATIONS).flatMap(([name, methods]) =>
+    Object.keys(methods)
+      .filter((method) => !routes.some((r) => r.name === name && r.methods.some((m) => m.toUpperCase() === method)))
+      .map((method) => `${name} ${method}`),
+  );
+}
+
+/**
+ * The document for these registrations. An operation without an API_OPERATIONS entry
+ * is still listed (marked undocumented) so a client sees every route the app serves.
+ */
+export function openApiDocument(routes: RouteRegistration[]): Record<string, unknown> {
+  const components: Record<string, JsonSchema> = {};
+  const paths: Record<string, Record<string, unknown>> = {};
+  schemaRef(schemas.errorResponse, 'output', components);
+  for (const registration of routes) {
+    const { path, params } = openApiPath(registration.route);
+    const item = (paths[path] ??= {});
+    const documented = API_OPERATIONS[registration.name] ?? {};
+    const firstTag = Object.values(documented)[0]?.tag ?? 'Undocumented';
+    for (const method of registration.methods.map((m) => m.toUpperCase())) {
+      if (method === 'OPTIONS') {
+        item.options = preflightOperation(registration, firstTag, params);
+        continue;
+      }
+      const doc: OperationDoc = documented[method as HttpMethod] ?? {
+        tag: 'Undocumented',
+        summary: `Undocumented: add API_OPERATIONS.${registration.name}.${method} in lib/openapi.ts`,
+        success: { status: 200, description: 'Not documented yet.' },
+      };
+      item[method.toLowerCase()] = operationObject(registration, method, doc, params, components);
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'guestpass',
+      version: pkg.version,
+      description: pkg.description,
+    },
+    servers: [{ url: '/api', description: 'Azure Functions serves every route under /api.' }],
+    tags: [
+      { name: 'Guest', description: "A guest's sign-in; CORS limited to the tenant's allowedOrigins." },
+      { name: 'Management', description: 'Needs the function key (header x-functions-key).' },
+      { name: 'Discovery' },
+      { name: 'Development' },
+    ],
+    paths,
+    components: {
+      schemas: components,
+      securitySchemes: {
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The Function App key (LOCAL_FUNCTION_KEY locally).' },
+        bearerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token verify-code answered.' },
+      },
+    },
+  };
+}

@@ -1,0 +1,220 @@
+/**
+ * The guestpass client for single-page apps: the four guest calls, typed from the
+ * very zod schemas the functions validate with (type-only imports: nothing of zod or
+ * lib/ ends up in the browser bundle), errors as GuestpassApiError, and the session
+ * kept in memory or, when asked, in sessionStorage. Never in localStorage: a token
+ * there would outlive the tab and be readable by every later script of the origin.
+ */
+import type { z } from 'zod';
+import type { ErrorCode } from '../../lib/errors.js';
+import type {
+  codeSentResponse, errorResponse, sendCodeBody, sessionResponse, sessionStatusResponse, signInSource, verifyCodeBody,
+} from '../../lib/schemas.js';
+
+export type SendCodeInput = z.input<typeof sendCodeBody>;
+export type VerifyCodeInput = z.input<typeof verifyCodeBody>;
+export type CodeSent = z.infer<typeof codeSentResponse>;
+export type Session = z.infer<typeof sessionResponse>;
+export type SessionStatus = z.infer<typeof sessionStatusResponse>;
+export type GuestUser = Session['user'];
+export type SignInSource = z.infer<typeof signInSource>;
+export type ErrorBody = z.infer<typeof errorResponse>;
+
+/** The contract's error codes, plus the two a browser meets before an answer: no answer at all, or not guestpass's. */
+export type GuestpassErrorCode = ErrorCode | 'network_error' | 'unexpected_response';
+
+/** A failed call: the contract's error code and message, and Retry-After in seconds when the server sent one. */
+export class GuestpassApiError extends Error {
+  readonly code: GuestpassErrorCode;
+  readonly status: number;
+  readonly retryAfterSeconds?: number;
+  readonly details?: unknown[];
+  /** With other_method_required: how this guest signs in instead. */
+  readonly method?: SignInSource;
+
+  constructor(code: GuestpassErrorCode, message: string, options: { status?: number; retryAfterSeconds?: number; details?: unknown[]; method?: SignInSource; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'GuestpassApiError';
+    this.code = code;
+    this.status = options.status ?? 0;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
+    this.method = options.method;
+  }
+}
+
+export interface GuestpassClientOptions {
+  /** The tenant's id or one of its verified domains. */
+  tenant: string;
+  /** Base URL of the guestpass API, e.g. `https://contoso-guestpass.azurewebsites.net/api`. Default: `/api` on this page's origin. */
+  api?: string;
+  /** `memory` (default) forgets the session on reload; `session` keeps it in sessionStorage for this tab. */
+  persist?: 'memory' | 'session';
+  /** For tests and non-browser hosts. */
+  fetch?: typeof fetch;
+}
+
+/** Answers that mean the stored token is of no further use. */
+const SESSION_GONE: ReadonlySet<GuestpassErrorCode> = new Set(['session_expired', 'session_revoked', 'invalid_token']);
+
+/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+function defaultApiBase(): string {
+  return typeof location === 'undefined' ? '/api' : new URL('/api', location.href).href;
+}
+
+function sessionStore(): Storage | undefined {
+  try {
+    return typeof sessionStorage === 'undefined' ? undefined : sessionStorage;
+  } catch {
+    return undefined; // storage blocked by the browser's settings: memory only
+  }
+}
+
+/**
+ * Dispatches `sessionchange` (detail: the Session, or null once signed out) whenever
+ * the session it holds changes.
+ */
+export class GuestpassClient extends EventTarget {
+  readonly tenant: string;
+  readonly api: string;
+  readonly persist: 'memory' | 'session';
+  readonly #fetch: typeof fetch;
+  #session: Session | undefined;
+
+  constructor(options: GuestpassClientOptions) {
+    super();
+    if (!options.tenant) throw new TypeError('GuestpassClient needs a tenant (its id or a verified domain).');
+    this.tenant = options.tenant;
+    this.api = (options.api ?? defaultApiBase()).replace(/\/+$/, '');
+    this.persist = options.persist ?? 'memory';
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#session = this.#readStored();
+  }
+
+  /** The session this client holds, if any. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /** `Bearer <token>` for your own API calls, or undefined when signed out. */
+  get authorization(): string | undefined {
+    return this.#session ? `${this.#session.tokenType} ${this.#session.token}` : undefined;
+  }
+
+  /** Mails a code to the guest. Answers the same for an address that is not invited. */
+  sendCode(email: string, options: { locale?: string } = {}): Promise<CodeSent> {
+    const body: SendCodeInput = { email, ...(options.locale ? { locale: options.locale } : {}) };
+    return this.#call<CodeSent>('POST', 'send-code', { body });
+  }
+
+  /** Exchanges the code for a session and keeps it. */
+  async verifyCode(email: string, code: string): Promise<Session> {
+    const body: VerifyCodeInput = { email, code: code.replace(/\s+/g, '') };
+    const session = await this.#call<Session>('POST', 'verify-code', { body });
+    this.#keep(session);
+    return session;
+  }
+
+  /**
+   * Asks the server whether the held session is still active (sign-out elsewhere,
+   * guest deletion and policy changes count at once). Undefined when none is held; a
+   * session that has ended is dropped and its error thrown.
+   */
+  async checkSession(): Promise<SessionStatus | undefined> {
+    const held = this.#session;
+    if (!held) return undefined;
+    try {
+      const status = await this.#call<SessionStatus>('GET', 'session-check', { token: held.token });
+      this.#keep({ ...held, expiresAt: status.expiresAt, user: status.user });
+      return status;
+    } catch (error) {
+      if (error instanceof GuestpassApiError && SESSION_GONE.has(error.code)) this.#keep(undefined);
+      throw error;
+    }
+  }
+
+  /** Ends the session on the server and forgets it here. A session that had already ended is not an error. */
+  async signOut(): Promise<void> {
+    const held = this.#session;
+    if (!held) return;
+    this.#keep(undefined);
+    try {
+      await this.#call<void>('POST', 'sign-out', { token: held.token });
+    } catch (error) {
+      if (!(error instanceof GuestpassApiError && SESSION_GONE.has(error.code))) throw error;
+    }
+  }
+
+  get #storageKey(): string {
+    return `guestpass.session:${this.api}:${this.tenant}`;
+  }
+
+  #readStored(): Session | undefined {
+    if (this.persist !== 'session') return undefined;
+    const raw = sessionStore()?.getItem(this.#storageKey);
+    if (!raw) return undefined;
+    try {
+      const stored = JSON.parse(raw) as Session;
+      if (typeof stored.token === 'string' && Date.parse(stored.expiresAt) > Date.now()) return stored;
+    } catch {
+      // unreadable: forget it below
+    }
+    sessionStore()?.removeItem(this.#storageKey);
+    return undefined;
+  }
+
+  #keep(session: Session | undefined): void {
+    const changed = session?.token !== this.#session?.token || session?.expiresAt !== this.#session?.expiresAt;
+    this.#session = session;
+    if (this.persist === 'session') {
+      const store = sessionStore();
+      if (session) store?.setItem(this.#storageKey, JSON.stringify(session));
+      else store?.removeItem(this.#storageKey);
+    }
+    if (changed) this.dispatchEvent(new CustomEvent('sessionchange', { detail: session ?? null }));
+  }
+
+  async #call<T>(method: 'GET' | 'POST', endpoint: string, options: { body?: unknown; token?: string }): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.api}/${encodeURIComponent(this.tenant)}/${endpoint}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch (cause) {
+      throw new GuestpassApiError('network_error', 'The guestpass API could not be reached.', { cause });
+    }
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (response.ok && parsed !== undefined) return parsed as T;
+    const body = parsed as Partial<ErrorBody> | undefined;
+    if (!body || typeof body.error !== 'string') {
+      throw new GuestpassApiError('unexpected_response', `The guestpass API answered ${response.status} without an error body.`, { status: response.status });
+    }
+    throw new GuestpassApiError(body.error, body.message ?? body.error, {
+      status: response.status,
+      retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')),
+      details: body.details,
+      method: body.method,
+    });
+  }
+}
