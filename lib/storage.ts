@@ -50,29 +50,37 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     additionalPolicies: [{ policy: countTransactions, position: 'perRetry' }],
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
-  const open = (suffix: TableName): TableClient => {
-    const tableName = `${storage.tablePrefix}${suffix}`;
-    if (storage.endpoint) {
-      if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
-      return new TableClient(storage.endpoint, tableName, credentialFactory(storage.managedIdentityClientId), options);
-    }
+  let open: (tableName: string) => TableClient;
+  if (storage.endpoint) {
+    if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
+    const endpoint = storage.endpoint;
+    // One credential for every table, so they share its token cache.
+    const credential = credentialFactory(storage.managedIdentityClientId);
+    // A bearer token goes over TLS only, except to a server on this machine (an emulator or a test).
+    const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i.test(endpoint);
+    open = (tableName) => new TableClient(endpoint, tableName, credential, { ...options, allowInsecureConnection: loopback });
+  } else {
     const insecure = /UseDevelopmentStorage=true|=http:\/\//i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
-  };
-  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(name)])) as Tables;
+    open = (tableName) => TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
+  }
+  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(`${storage.tablePrefix}${name}`)])) as Tables;
 }
 
-let tablesReady: Promise<void> | undefined;
+const tablesReady = new WeakMap<Tables, Promise<void>>();
 
-/** Creates the tables once per process; later calls share the first attempt unless it failed. */
+/** Creates a set of tables once; later calls share the first attempt unless it failed. */
 export function ensureTables(tables: Tables): Promise<void> {
-  tablesReady ??= Promise.all(Object.values(tables).map((table) => table.createTable()))
-    .then(() => undefined)
-    .catch((error) => {
-      tablesReady = undefined;
-      throw error;
-    });
-  return tablesReady;
+  let ready = tablesReady.get(tables);
+  if (!ready) {
+    ready = Promise.all(Object.values(tables).map((table) => table.createTable()))
+      .then(() => undefined)
+      .catch((error) => {
+        tablesReady.delete(tables);
+        throw error;
+      });
+    tablesReady.set(tables, ready);
+  }
+  return ready;
 }
 
 /** A stable, key-safe digest (base64url has none of `/ \ # ?`). */
