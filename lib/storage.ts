@@ -56,9 +56,8 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     const endpoint = storage.endpoint;
     // One credential for every table, so they share its token cache.
     const credential = credentialFactory(storage.managedIdentityClientId);
-    // A bearer token goes over TLS only, except to a server on this machine (an emulator or a test).
-    const loopback = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/i.test(endpoint);
-    open = (tableName) => new TableClient(endpoint, tableName, credential, { ...options, allowInsecureConnection: loopback });
+    // The SDK sends a bearer token over TLS only (an http:// endpoint fails every request).
+    open = (tableName) => new TableClient(endpoint, tableName, credential, options);
   } else {
     const insecure = /UseDevelopmentStorage=true|=http:\/\//i.test(storage.connectionString);
     open = (tableName) => TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
