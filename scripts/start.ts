@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
-import { loadBuiltApp, serveApp } from './localHost.js';
+import { loadBuiltApp, serveApp, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   const { server, port: hostPort } = await serveApp(app, app.config.port);
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.localFunctionKey!);
+  const stopTimers = startTimers(app.registrations.timer ?? []);
 
   console.log(`
 guestpass is running.
@@ -68,12 +69,14 @@ guestpass is running.
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
   Management key:            ${app.config.localFunctionKey}   (header x-functions-key)
   Dev outbox:                ${base}/api/dev/outbox
+  Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}
 
 Press Ctrl-C to stop.`);
 
   const stop = async () => {
     console.log('\nStopping…');
+    stopTimers();
     server.close();
     server.closeAllConnections();
     await azurite?.stop();

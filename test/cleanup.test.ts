@@ -1,5 +1,6 @@
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
-import { describe, expect, it } from 'vitest';
+import type { Timer } from '@azure/functions';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanupExpired, deleteExpiredRows, MAX_BATCH } from '../lib/cleanup.js';
 import { sendCode, verifyCode } from '../lib/codes.js';
 import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
@@ -8,6 +9,7 @@ import { listOutbox } from '../lib/mail.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
 import { countingTransactions, newestFirstKey } from '../lib/storage.js';
 import { createTenant } from '../lib/tenants.js';
+import { everyNMinutes, startTimers } from '../scripts/localHost.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
@@ -178,5 +180,35 @@ describe('cleanup timer', () => {
     clock.now = T0 + rt.config.signInLogRetentionDays * DAY + HOUR; // SIGN_IN_LOG_RETENTION_DAYS
     await cleanupExpired(rt);
     expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0 });
+  });
+});
+
+describe('the local host runs timers on their schedule', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reads the schedules the app uses and no others', () => {
+    expect(everyNMinutes('0 */15 * * * *')).toBe(15);
+    expect(everyNMinutes('0 */5 * * * *')).toBe(5);
+    expect(everyNMinutes('0 0 3 * * *')).toBeUndefined();
+  });
+
+  it('fires the cleanup schedule on the quarter hours', async () => {
+    vi.useFakeTimers({ now: Date.parse('2026-03-01T12:07:00Z') });
+    const firedAt: string[] = [];
+    const lines: string[] = [];
+    const stop = startTimers(
+      [
+        { name: 'cleanup', options: { schedule: '0 */15 * * * *', handler: (_timer: Timer) => void firedAt.push(new Date().toISOString()) } },
+        { name: 'nightly', options: { schedule: '0 0 3 * * *', handler: () => void firedAt.push('nightly') } },
+      ],
+      (line) => lines.push(line),
+    );
+    await vi.advanceTimersByTimeAsync(37 * MINUTE); // to 12:44
+    stop();
+    await vi.advanceTimersByTimeAsync(60 * MINUTE);
+    expect(firedAt).toEqual(['2026-03-01T12:15:00.000Z', '2026-03-01T12:30:00.000Z']);
+    expect(lines).toEqual(['[nightly] schedule 0 0 3 * * * is not one the local host runs; skipped']);
   });
 });
