@@ -261,7 +261,11 @@ export function startTimers(timers: TimerRegistration[], log: (line: string) => 
         logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`),
       });
       const at = new Date().toISOString();
-      const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: at, next: new Date(Date.now() + period).toISOString(), lastUpdated: at } };
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: true },
+        scheduleStatus: { last: at, next: new Date(Date.now() + period).toISOString(), lastUpdated: at },
+      };
       try {
         await options.handler(timer, context);
       } catch (error) {

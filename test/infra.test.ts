@@ -129,6 +129,15 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     expect(config.storage.endpoint).toBe(SAMPLE_VALUES.TABLES_ENDPOINT);
   });
 
+  it('stops the app, naming the setting, when the platform could not resolve a Key Vault reference', () => {
+    // Unresolved, the platform passes the reference text itself: it must never become the pepper.
+    const env = Object.fromEntries(requiredOutsideDevelopment().map((setting) => [setting, sample(setting)]));
+    const unresolved = '@Microsoft.KeyVault(VaultName=kv-gp-sample;SecretName=code-pepper)';
+    expect(() => loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...env, CODE_PEPPER: unresolved }, () => undefined)).toThrow(
+      /^Setting CODE_PEPPER is a Key Vault reference the platform could not resolve/,
+    );
+  });
+
   it('takes the three secrets from Key Vault references resolved as the user-assigned identity', () => {
     const keyVaultModule = main.modules.get('keyVault')!;
     const secretNames = main.vars.get('secretNames') as Record<string, string>;
