@@ -15,6 +15,7 @@ import './managePolicy.js';
 import './manageUsers.js';
 import './manageUser.js';
 import './openapi.js';
+import './cleanup.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

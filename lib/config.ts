@@ -91,6 +91,7 @@ export function readLocalSettings(dir = process.cwd()): Record<string, string> {
 
 export function loadConfig(env: Record<string, string | undefined>, warn: (message: string) => void = console.warn): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  refuseUnresolvedKeyVaultReferences(cleaned);
   const parsed = settingsSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -120,6 +121,10 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     email = { transport, ...emailBase, apiKey: s.SENDGRID_API_KEY, baseUrl: s.SENDGRID_BASE_URL };
   } else {
     email = { transport, ...emailBase };
+  }
+
+  if (!development && !s.TABLES_ENDPOINT && /UseDevelopmentStorage=true/i.test(s.TABLES_CONNECTION_STRING)) {
+    throw new ConfigError('TABLES_ENDPOINT', '(or TABLES_CONNECTION_STRING) is required outside development: the default is the local emulator');
   }
 
   const publicBaseUrl = s.PUBLIC_BASE_URL.replace(/\/+$/, '');
@@ -169,6 +174,30 @@ function devOnly(setting: string, development: boolean, warn: (message: string) 
   warn(`guestpass: ${setting} is not set; generated a throwaway value for this process (development only).`);
   return generate();
 }
+
+/**
+ * When the platform cannot resolve a Key Vault reference (secret missing, identity
+ * without Key Vault Secrets User) it hands the app the reference text itself. That
+ * text must never become a pepper or a key, so it stops the app with the setting's name.
+ */
+function refuseUnresolvedKeyVaultReferences(env: Record<string, string | undefined>): void {
+  for (const [setting, value] of Object.entries(env)) {
+    if (setting in settingsSchema.shape && value && /^@Microsoft\.KeyVault\(/i.test(value.trim())) {
+      throw new ConfigError(
+        setting,
+        'is a Key Vault reference the platform could not resolve: check that the secret exists and that the app identity has Key Vault Secrets User on the vault',
+      );
+    }
+  }
+}
+
+/**
+ * Settings a deployment must set although the schema lets them be absent: their
+ * defaults suit only a local run (the emulator, localhost, a placeholder sender).
+ * test/infra.test.ts checks that infra/main.bicep sets each of them, besides every
+ * setting loadConfig itself demands outside development.
+ */
+export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM'] as const;
 
 let current: Config | undefined;
 

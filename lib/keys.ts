@@ -68,3 +68,20 @@ export function generateSigningKeys(): string {
 export function generateCodePepper(): string {
   return randomBytes(32).toString('base64url');
 }
+
+/**
+ * Rotation without signing anyone out: a new key goes first and signs from now on;
+ * the current keys stay listed as public keys only, so the sessions they signed keep
+ * verifying until they expire (SESSION_TTL_SECONDS), and their private parts are gone.
+ */
+export function rotateSigningKeys(current: string): string {
+  parseSigningKeys(current);
+  const verifyOnly = (JSON.parse(current) as StoredJwk[]).map(({ kty, crv, x, y, kid }) => ({ kty, crv, x, y, kid }));
+  return JSON.stringify([generateSigningKey(), ...verifyOnly]);
+}
+
+/** After SESSION_TTL_SECONDS have passed since a rotation: only the key that signs. */
+export function retireSigningKeys(current: string): string {
+  parseSigningKeys(current);
+  return JSON.stringify((JSON.parse(current) as StoredJwk[]).slice(0, 1));
+}

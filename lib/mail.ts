@@ -61,6 +61,9 @@ function describeSendGridFailure(error: unknown): string {
   return `SendGrid send failed${status ? ` (${status})` : ''}`;
 }
 
+/** How long the development outbox keeps a mail before the cleanup timer deletes it. */
+export const OUTBOX_RETENTION_MS = 86_400_000;
+
 /** Development transport: mail lands in a table that GET /api/dev/outbox lists. */
 function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
   return {
@@ -79,6 +82,7 @@ function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
         text: mail.text,
         html: mail.html,
         sentAt: new Date(sentAtMs).toISOString(),
+        expiresAt: new Date(sentAtMs + OUTBOX_RETENTION_MS),
       });
     },
   };

@@ -1,3 +1,4 @@
+import { DefaultAzureCredential } from '@azure/identity';
 import { getConfig, type Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
@@ -44,9 +45,17 @@ export interface RuntimeOptions {
   mailer?: Mailer;
 }
 
+/**
+ * With TABLES_ENDPOINT the Tables clients authenticate as the app's managed identity:
+ * DefaultAzureCredential picks the platform's identity endpoint in Azure (and a
+ * developer's Azure CLI login elsewhere); the client id names the user-assigned identity.
+ */
+export const managedIdentityCredential: CredentialFactory = (clientId) =>
+  new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const now = options.now ?? Date.now;
-  const tables = openTables(config.storage, options.credentialFactory);
+  const tables = openTables(config.storage, options.credentialFactory ?? managedIdentityCredential);
   return {
     config,
     tables,

@@ -45,16 +45,19 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     additionalPolicies: [{ policy: countTransactions, position: 'perRetry' }],
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
-  const open = (suffix: TableName): TableClient => {
-    const tableName = `${storage.tablePrefix}${suffix}`;
-    if (storage.endpoint) {
-      if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
-      return new TableClient(storage.endpoint, tableName, credentialFactory(storage.managedIdentityClientId), options);
-    }
+  let open: (tableName: string) => TableClient;
+  if (storage.endpoint) {
+    if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
+    const endpoint = storage.endpoint;
+    // One credential for every table, so they share its token cache.
+    const credential = credentialFactory(storage.managedIdentityClientId);
+    // The SDK sends a bearer token over TLS only (an http:// endpoint fails every request).
+    open = (tableName) => new TableClient(endpoint, tableName, credential, options);
+  } else {
     const insecure = /UseDevelopmentStorage=true|=http:\/\//i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
-  };
-  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(name)])) as Tables;
+    open = (tableName) => TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
+  }
+  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(`${storage.tablePrefix}${name}`)])) as Tables;
 }
 
 const tablesReady = new WeakMap<Tables, Promise<void>>();

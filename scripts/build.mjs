@@ -18,7 +18,7 @@ rmSync('dist', { recursive: true, force: true });
 await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
 await build({
   ...common,
-  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts' },
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
   outdir: 'dist',
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],

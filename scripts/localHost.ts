@@ -4,7 +4,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../lib/config.js';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpFunctionOptions, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpFunctionOptions, type HttpResponseInit, type Timer, type TimerFunctionOptions } from '@azure/functions';
 
 /**
  * A stand-in for the Azure Functions host's HTTP front end, for running locally
@@ -223,8 +223,62 @@ export function createLocalHost(options: LocalHostOptions): Server {
 
 /** What the built app entry (dist/index.js) exports besides registering its functions. */
 export interface BuiltApp {
-  registrations: { http: HttpRegistration[] };
+  registrations: { http: HttpRegistration[]; timer?: TimerRegistration[] };
   config: Config;
+}
+
+export interface TimerRegistration {
+  name: string;
+  options: TimerFunctionOptions;
+}
+
+/**
+ * Minutes between runs for an NCRONTAB schedule of the form `0 *\/N * * * *` (the only
+ * form this app uses); undefined for any other, which the local host does not run.
+ */
+export function everyNMinutes(schedule: string): number | undefined {
+  const match = /^0 \*\/(\d+) \* \* \* \*$/.exec(schedule.trim());
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Runs the app's timer functions on their schedules, on the clock's minute marks as the
+ * Functions host would. Returns a function that stops them.
+ */
+export function startTimers(timers: TimerRegistration[], log: (line: string) => void = (line) => console.log(line)): () => void {
+  const handles: NodeJS.Timeout[] = [];
+  for (const { name, options } of timers) {
+    const minutes = everyNMinutes(String(options.schedule));
+    if (!minutes) {
+      log(`[${name}] schedule ${String(options.schedule)} is not one the local host runs; skipped`);
+      continue;
+    }
+    const period = minutes * 60_000;
+    const run = async () => {
+      const context = new InvocationContext({
+        functionName: name,
+        invocationId: randomUUID(),
+        logHandler: (level, ...args) => log(`[${name}] ${level}: ${args.map(String).join(' ')}`),
+      });
+      const at = new Date().toISOString();
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: true },
+        scheduleStatus: { last: at, next: new Date(Date.now() + period).toISOString(), lastUpdated: at },
+      };
+      try {
+        await options.handler(timer, context);
+      } catch (error) {
+        log(`[${name}] failed: ${(error as Error)?.stack ?? String(error)}`);
+      }
+    };
+    const first = setTimeout(() => {
+      void run();
+      handles.push(setInterval(() => void run(), period).unref());
+    }, period - (Date.now() % period));
+    handles.push(first.unref());
+  }
+  return () => handles.forEach((handle) => clearTimeout(handle));
 }
 
 export function loadBuiltApp(): BuiltApp {

@@ -2,8 +2,8 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
-import { loadBuiltApp, serveApp } from './localHost.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
+import { loadBuiltApp, serveApp, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.localFunctionKey!);
   await inviteDemoGuest(base, app.config.localFunctionKey!, tenant.id);
+  const stopTimers = startTimers(app.registrations.timer ?? []);
 
   console.log(`
 guestpass is running.
@@ -91,12 +92,14 @@ guestpass is running.
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
   Management key:            ${app.config.localFunctionKey}   (header x-functions-key)
   Dev outbox:                ${base}/api/dev/outbox
+  Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}
 
 Press Ctrl-C to stop.`);
 
   const stop = async () => {
     console.log('\nStopping…');
+    stopTimers();
     server.close();
     server.closeAllConnections();
     await azurite?.stop();

@@ -7,6 +7,7 @@ const production = {
   CODE_PEPPER: TEST_PEPPER,
   SIGNING_KEYS: TEST_SIGNING_KEYS,
   SENDGRID_API_KEY: 'SG.x',
+  TABLES_ENDPOINT: 'https://account.table.core.windows.net',
 };
 
 function failureOf(env: Record<string, string>): ConfigError {
@@ -24,7 +25,8 @@ describe('settings', () => {
     const config = loadConfig(production);
     expect(config.code).toMatchObject({ ttlSeconds: 1800, length: 8, maxAttempts: 5, resendCooldownSeconds: 60 });
     expect(config.session.ttlSeconds).toBe(86400);
-    expect(config.storage).toMatchObject({ connectionString: 'UseDevelopmentStorage=true', tablePrefix: 'guestpass' });
+    expect(config.storage).toMatchObject({ endpoint: 'https://account.table.core.windows.net', tablePrefix: 'guestpass' });
+    expect(loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }, () => undefined).storage.connectionString).toBe('UseDevelopmentStorage=true');
     expect(config.otpDefaultEnabled).toBe(true);
     expect(config.email.transport).toBe('sendgrid');
     expect(config.limits).toEqual({ codesPerGuestPerHour: 5, failedVerificationsPerGuestPerHour: 10, sendCodePerIpPerHour: 100 });
@@ -64,6 +66,8 @@ describe('settings', () => {
   it('sendgrid mail needs SENDGRID_API_KEY, and the outbox exists only in development', () => {
     const { SENDGRID_API_KEY: _, ...withoutKey } = production;
     expect(failureOf(withoutKey).setting).toBe('SENDGRID_API_KEY');
+    const { TABLES_ENDPOINT: __, ...onTheEmulator } = production;
+    expect(failureOf(onTheEmulator).setting).toBe('TABLES_ENDPOINT');
     expect(failureOf({ ...production, EMAIL_TRANSPORT: 'outbox' }).setting).toBe('EMAIL_TRANSPORT');
   });
 });

@@ -1,0 +1,181 @@
+// guestpass on Azure: a Flex Consumption function app that reaches Table Storage,
+// Key Vault and Application Insights as one user-assigned managed identity. No
+// storage keys, no secrets in app settings: the three secrets live in Key Vault and
+// reach the app as Key Vault references resolved with that identity.
+//
+//   azd up                                   (azure.yaml, infra/main.parameters.json)
+//   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name> emailFrom=<address>
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd sets AZURE_ENV_NAME); it seeds the resource names.')
+param environmentName string
+
+@description('Region of every resource; it must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@minLength(3)
+@description('Sender address of guestpass mail (EMAIL_FROM); a sender SendGrid has verified.')
+param emailFrom string
+
+@description('Display name of the sender (EMAIL_FROM_NAME).')
+param emailFromName string = 'guestpass'
+
+@description('Public base URL of the API (PUBLIC_BASE_URL: session issuer, links). Empty: https://<function app>.azurewebsites.net.')
+param publicBaseUrl string = ''
+
+@description('Node.js major version: the current LTS that Azure Functions runs GA.')
+@allowed(['22', '24'])
+param nodeVersion string = '22'
+
+@description('Flex Consumption instance size in MB.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound of instances Flex Consumption scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Keep deleted Key Vault secrets recoverable and the vault unpurgeable for 90 days (turn off only for throwaway environments).')
+param keyVaultPurgeProtection bool = true
+
+@secure()
+@description('CODE_PEPPER (npm run keys). Empty: the secret is left as it is; set it with az keyvault secret set.')
+param codePepper string = ''
+
+@secure()
+@description('SIGNING_KEYS (npm run keys). Empty: the secret is left as it is; set it with az keyvault secret set.')
+param signingKeys string = ''
+
+@secure()
+@description('SENDGRID_API_KEY (a SendGrid key with Mail Send only). Empty: the secret is left as it is.')
+param sendGridApiKey string = ''
+
+@description('Object id of whoever runs the deployment (azd sets AZURE_PRINCIPAL_ID): may then store the secrets (Key Vault Secrets Officer). Empty: no such assignment.')
+param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = { 'azd-env-name': environmentName, application: 'guestpass' }
+var functionAppName = 'func-guestpass-${resourceToken}'
+var deploymentContainerName = 'app-package-${resourceToken}'
+var secretNames = {
+  codePepper: 'code-pepper'
+  signingKeys: 'signing-keys'
+  sendGridApiKey: 'sendgrid-api-key'
+}
+
+// The one identity the app uses for the host's storage, the guestpass tables, the
+// deployment package, the Key Vault references and Application Insights.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-guestpass-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-guestpass-${resourceToken}'
+    applicationInsightsName: 'appi-guestpass-${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    name: 'stguestpass${resourceToken}'
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module keyVault 'modules/keyVault.bicep' = {
+  name: 'keyVault'
+  params: {
+    location: location
+    tags: tags
+    name: 'kv-gp-${resourceToken}'
+    purgeProtection: keyVaultPurgeProtection
+    secretValues: {
+      '${secretNames.codePepper}': codePepper
+      '${secretNames.signingKeys}': signingKeys
+      '${secretNames.sendGridApiKey}': sendGridApiKey
+    }
+  }
+}
+
+module roles 'modules/roleAssignments.bicep' = {
+  name: 'roleAssignments'
+  params: {
+    appPrincipalId: identity.properties.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+  }
+}
+
+var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='
+
+// Every app setting of the function app. test/infra.test.ts holds this list against
+// the settings schema in lib/config.ts: each guestpass setting here is one the schema
+// knows, and every setting required outside development is here.
+var appSettings = {
+  // The Functions host's own storage (timer leases, host keys), through the identity: no connection string.
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  // Telemetry: Application Insights with local auth off, so the identity signs the ingestion.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+
+  // guestpass (lib/config.ts)
+  TABLES_ENDPOINT: storage.outputs.tableEndpoint
+  AZURE_CLIENT_ID: identity.properties.clientId
+  TABLE_PREFIX: 'guestpass'
+  PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl
+  EMAIL_TRANSPORT: 'sendgrid'
+  EMAIL_FROM: emailFrom
+  EMAIL_FROM_NAME: emailFromName
+  CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
+  SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
+  SENDGRID_API_KEY: '${keyVaultReference}${secretNames.sendGridApiKey})'
+}
+
+module functionApp 'modules/functionApp.bicep' = {
+  name: 'functionApp'
+  params: {
+    location: location
+    tags: tags
+    name: functionAppName
+    planName: 'plan-guestpass-${resourceToken}'
+    identityId: identity.id
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${storage.outputs.deploymentContainerName}'
+    nodeVersion: nodeVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    appSettings: appSettings
+  }
+  // The app resolves its Key Vault references and opens storage at start: the roles come first.
+  dependsOn: [roles]
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_TABLES_ENDPOINT string = storage.outputs.tableEndpoint
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
+output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

@@ -1,0 +1,74 @@
+// npm run keys: fresh secrets for a deployment, and signing-key rotation.
+//
+//   npm run --silent keys                             SIGNING_KEYS and CODE_PEPPER, new
+//   npm run --silent keys -- --rotate '<SIGNING_KEYS>'  a new signing key first, the current ones kept to verify
+//   npm run --silent keys -- --retire '<SIGNING_KEYS>'  only the signing key, once the old sessions have expired
+//
+// Values go to stdout as shell assignments (eval-able); the how-to goes to stderr.
+import { generateCodePepper, generateSigningKeys, parseSigningKeys, retireSigningKeys, rotateSigningKeys } from '../lib/keys.js';
+
+const SECRET_NAMES = { SIGNING_KEYS: 'signing-keys', CODE_PEPPER: 'code-pepper' } as const;
+type SecretSetting = keyof typeof SECRET_NAMES;
+
+/** Single-quoted for a POSIX shell (JWK JSON and base64url never hold a quote, but be exact). */
+function shellQuoted(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function storeInstructions(settings: SecretSetting[]): string[] {
+  return [
+    'Store them in the Key Vault of the deployment (output AZURE_KEY_VAULT_NAME), never in app settings or git.',
+    'The app reads them through Key Vault references. Paste the lines above into bash (or eval this output), then:',
+    '',
+    ...settings.map(
+      (setting) => `  az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name ${SECRET_NAMES[setting]} --value="$${setting}" --output none`,
+    ),
+    '  az functionapp restart --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME"',
+    '',
+    'The restart makes every instance resolve the references again (otherwise they refresh within 24 hours).',
+  ];
+}
+
+function main(args: string[]): number {
+  const [flag, value] = args;
+  const out: Partial<Record<SecretSetting, string>> = {};
+  let notes: string[];
+  if (flag === undefined) {
+    out.SIGNING_KEYS = generateSigningKeys();
+    out.CODE_PEPPER = generateCodePepper();
+    notes = [
+      'A fresh ES256 signing key (P-256 JWK with its kid) and a fresh code pepper.',
+      ...storeInstructions(['SIGNING_KEYS', 'CODE_PEPPER']),
+      'A new CODE_PEPPER makes codes already mailed unusable (they last 30 minutes); sessions are unaffected.',
+    ];
+  } else if ((flag === '--rotate' || flag === '--retire') && value) {
+    try {
+      out.SIGNING_KEYS = flag === '--rotate' ? rotateSigningKeys(value) : retireSigningKeys(value);
+    } catch (error) {
+      process.stderr.write(`SIGNING_KEYS given to ${flag} is invalid: ${(error as Error).message}\n`);
+      return 1;
+    }
+    const [signer, ...verifiers] = parseSigningKeys(out.SIGNING_KEYS);
+    notes =
+      flag === '--rotate'
+        ? [
+            `Key ${signer!.kid} signs from now on; ${verifiers.map((key) => key.kid).join(', ')} only verify (public keys, private parts dropped),`,
+            'so every session they signed stays valid until it expires.',
+            ...storeInstructions(['SIGNING_KEYS']),
+            'After SESSION_TTL_SECONDS (24 hours by default) have passed, drop the old keys:',
+            `  npm run --silent keys -- --retire "$SIGNING_KEYS"`,
+          ]
+        : [`Only ${signer!.kid} is left; sessions signed by the keys dropped no longer verify.`, ...storeInstructions(['SIGNING_KEYS'])];
+  } else {
+    process.stderr.write(
+      'usage: npm run --silent keys [-- --rotate <SIGNING_KEYS> | -- --retire <SIGNING_KEYS>]\n' +
+        "  (fetch the current value with: az keyvault secret show --vault-name <vault> --name signing-keys --query value -o tsv)\n",
+    );
+    return 2;
+  }
+  for (const [setting, secret] of Object.entries(out)) process.stdout.write(`${setting}=${shellQuoted(secret)}\n`);
+  process.stderr.write(`\n${notes.map((line) => (line ? `# ${line}` : '#')).join('\n')}\n`);
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

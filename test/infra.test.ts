@@ -1,0 +1,282 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEPLOYMENT_SETTINGS, loadConfig, settingsSchema } from '../lib/config.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
+import { at, bicepFiles, Expression, readBicep, syntaxProblems, type BicepValue, type Resource } from './bicep.js';
+
+const REPO = resolve(__dirname, '..');
+const INFRA = join(REPO, 'infra');
+const files = bicepFiles(INFRA).map((file) => readBicep(file, INFRA));
+const main = files.find((file) => file.file === 'main.bicep')!;
+const resources = files.flatMap((file) => file.resources).filter((resource) => !resource.existing);
+
+/**
+ * App settings the Azure platform reads itself, not guestpass: the only names main.bicep
+ * may set besides the schema's.
+ */
+const PLATFORM_SETTINGS: Record<string, string> = {
+  AzureWebJobsStorage__accountName: "the Functions host's storage (timer leases, host keys), reached by identity instead of a connection string",
+  AzureWebJobsStorage__credential: "'managedidentity': the host signs in to that storage with a managed identity",
+  AzureWebJobsStorage__clientId: 'which managed identity: the user-assigned one',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host and worker send telemetry',
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra ID ingestion as the identity (local auth is off on the component)',
+};
+
+/** Values to stand in for deployment-time expressions when main.bicep's settings are loaded as the app would load them. */
+const SAMPLE_VALUES: Record<string, string> = {
+  TABLES_ENDPOINT: 'https://stguestpasssample.table.core.windows.net/',
+  AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
+  PUBLIC_BASE_URL: 'https://func-guestpass-sample.azurewebsites.net',
+  EMAIL_FROM: 'guestpass@contoso.com',
+  EMAIL_FROM_NAME: 'guestpass',
+  CODE_PEPPER: generateCodePepper(),
+  SIGNING_KEYS: generateSigningKeys(),
+  SENDGRID_API_KEY: 'SG.sample-key',
+};
+
+function sample(setting: string): string {
+  const value = SAMPLE_VALUES[setting];
+  if (value === undefined) throw new Error(`give ${setting} a sample value in SAMPLE_VALUES (test/infra.test.ts)`);
+  return value;
+}
+
+/**
+ * The settings loadConfig refuses to start without outside development, found by
+ * asking it: start from nothing but Production and add each setting it names.
+ */
+function requiredOutsideDevelopment(): string[] {
+  const env: Record<string, string> = { AZURE_FUNCTIONS_ENVIRONMENT: 'Production' };
+  const required: string[] = [];
+  for (;;) {
+    try {
+      loadConfig(env, () => undefined);
+      return required;
+    } catch (error) {
+      if (!(error instanceof ConfigError) || required.includes(error.setting)) throw error;
+      required.push(error.setting);
+      env[error.setting] = sample(error.setting);
+    }
+  }
+}
+
+const appSettings = main.vars.get('appSettings') as Record<string, BicepValue>;
+const text = (value: BicepValue | undefined) => (value instanceof Expression ? value.text : value);
+const ofType = (type: string) => resources.filter((resource) => resource.type === type);
+const one = (type: string): Resource => {
+  const found = ofType(type);
+  expect(found, `exactly one ${type}`).toHaveLength(1);
+  return found[0]!;
+};
+
+describe('infra/*.bicep', () => {
+  it('parses without a syntax error in any file', () => {
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(Object.fromEntries(files.map((file) => [file.file, file.problems]))).toEqual(Object.fromEntries(files.map((file) => [file.file, []])));
+  });
+
+  it('would catch a syntax error (the check is not vacuous)', () => {
+    expect(syntaxProblems("resource x 'Microsoft.Web/sites@2024-04-01' = {\n  name: \n}\n")).not.toEqual([]);
+    expect(syntaxProblems("param name string = 'unterminated\n")).not.toEqual([]);
+  });
+
+  it('calls only modules that exist, passing every parameter they require and none they lack', () => {
+    for (const file of files) {
+      for (const [symbol, module] of file.modules) {
+        const path = join(dirname(join(INFRA, file.file)), module.path);
+        expect(existsSync(path), `${file.file}: module ${symbol} → ${module.path}`).toBe(true);
+        const target = files.find((candidate) => join(INFRA, candidate.file) === path)!;
+        const passed = Object.keys((at(module.body, 'params') ?? {}) as object);
+        const required = [...target.params].filter(([, param]) => param.default === undefined).map(([name]) => name);
+        expect(passed.filter((name) => !target.params.has(name)), `${symbol}: unknown parameters`).toEqual([]);
+        expect(required.filter((name) => !passed.includes(name)), `${symbol}: missing parameters`).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('main.bicep app settings against the settings schema (lib/config.ts)', () => {
+  it('sets every setting the app requires outside development, and every deployment setting', () => {
+    const required = requiredOutsideDevelopment();
+    expect(required).toEqual(expect.arrayContaining(['CODE_PEPPER', 'SIGNING_KEYS', 'SENDGRID_API_KEY', 'TABLES_ENDPOINT']));
+    const missing = [...new Set([...required, ...DEPLOYMENT_SETTINGS])].filter((setting) => !(setting in appSettings));
+    expect(missing).toEqual([]);
+  });
+
+  it('sets nothing the schema does not know, besides the platform settings it explains', () => {
+    const unknown = Object.keys(appSettings).filter((name) => !(name in settingsSchema.shape) && !(name in PLATFORM_SETTINGS));
+    expect(unknown).toEqual([]);
+    // Flex Consumption rejects these: functionAppConfig.runtime takes their place.
+    expect(Object.keys(appSettings)).not.toContain('FUNCTIONS_WORKER_RUNTIME');
+    expect(Object.keys(appSettings)).not.toContain('FUNCTIONS_EXTENSION_VERSION');
+  });
+
+  it('gives values the app accepts: it starts in Production on them', () => {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(appSettings)) {
+      if (!(name in settingsSchema.shape)) continue;
+      if (typeof value === 'string') {
+        const parsed = settingsSchema.shape[name as keyof typeof settingsSchema.shape].safeParse(value);
+        expect(parsed.success, `${name}: ${JSON.stringify(value)}`).toBe(true);
+        env[name] = value;
+      } else {
+        env[name] = sample(name);
+      }
+    }
+    const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...env }, () => undefined);
+    expect(config.development).toBe(false);
+    expect(config.email.transport).toBe('sendgrid');
+    expect(config.storage.endpoint).toBe(SAMPLE_VALUES.TABLES_ENDPOINT);
+  });
+
+  it('stops the app, naming the setting, when the platform could not resolve a Key Vault reference', () => {
+    // Unresolved, the platform passes the reference text itself: it must never become the pepper.
+    const env = Object.fromEntries(requiredOutsideDevelopment().map((setting) => [setting, sample(setting)]));
+    const unresolved = '@Microsoft.KeyVault(VaultName=kv-gp-sample;SecretName=code-pepper)';
+    expect(() => loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...env, CODE_PEPPER: unresolved }, () => undefined)).toThrow(
+      /^Setting CODE_PEPPER is a Key Vault reference the platform could not resolve/,
+    );
+  });
+
+  it('takes the three secrets from Key Vault references resolved as the user-assigned identity', () => {
+    const keyVaultModule = main.modules.get('keyVault')!;
+    const secretNames = main.vars.get('secretNames') as Record<string, string>;
+    const stored = Object.keys(at(keyVaultModule.body, 'params', 'secretValues') as object);
+    expect(stored.sort()).toEqual(Object.keys(secretNames).map((key) => `'\${secretNames.${key}}'`).sort());
+    for (const [setting, key] of [['CODE_PEPPER', 'codePepper'], ['SIGNING_KEYS', 'signingKeys'], ['SENDGRID_API_KEY', 'sendGridApiKey']] as const) {
+      expect(text(appSettings[setting]), setting).toBe(`'\${keyVaultReference}\${secretNames.${key}})'`);
+    }
+    expect(text(main.vars.get('keyVaultReference'))).toBe("'@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='");
+    const site = one('Microsoft.Web/sites');
+    expect(text(at(site.body, 'properties', 'keyVaultReferenceIdentity'))).toBe('identityId');
+    expect(at(site.body, 'identity', 'type')).toBe('UserAssigned');
+    // Never a secret in plain text: only references reach the app settings.
+    for (const param of ['codePepper', 'signingKeys', 'sendGridApiKey']) {
+      expect(main.params.get(param)!.decorators).toContain('@secure()');
+      expect(Object.values(appSettings).map(text).join('\n')).not.toMatch(new RegExp(`(^|[^.\\w])${param}\\b`));
+    }
+  });
+
+  it('points host storage and the guestpass tables at the identity, not at keys', () => {
+    expect(text(appSettings.AzureWebJobsStorage__credential)).toBe('managedidentity');
+    expect(text(appSettings.AzureWebJobsStorage__clientId)).toBe('identity.properties.clientId');
+    expect(text(appSettings.AZURE_CLIENT_ID)).toBe('identity.properties.clientId');
+    expect(text(appSettings.TABLES_ENDPOINT)).toBe('storage.outputs.tableEndpoint');
+    expect(Object.keys(appSettings)).not.toContain('TABLES_CONNECTION_STRING');
+    expect(Object.keys(appSettings)).not.toContain('AzureWebJobsStorage');
+  });
+});
+
+describe('the resources and roles of the deployment', () => {
+  it('declares a storage account with shared-key access off, its Table service and a deployment container', () => {
+    const account = one('Microsoft.Storage/storageAccounts');
+    expect(at(account.body, 'properties', 'allowSharedKeyAccess')).toBe(false);
+    expect(at(account.body, 'properties', 'allowBlobPublicAccess')).toBe(false);
+    expect(at(account.body, 'properties', 'minimumTlsVersion')).toBe('TLS1_2');
+    one('Microsoft.Storage/storageAccounts/tableServices');
+    one('Microsoft.Storage/storageAccounts/blobServices/containers');
+  });
+
+  it('declares a Flex Consumption plan and a Node.js function app deploying from the container as the identity', () => {
+    const plan = one('Microsoft.Web/serverfarms');
+    expect(at(plan.body, 'sku')).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+    const site = one('Microsoft.Web/sites');
+    expect(site.apiVersion >= '2023-12-01').toBe(true); // functionAppConfig
+    expect(at(site.body, 'kind')).toBe('functionapp,linux');
+    expect(at(site.body, 'properties', 'httpsOnly')).toBe(true);
+    const config = at(site.body, 'properties', 'functionAppConfig');
+    expect(at(config, 'runtime', 'name')).toBe('node');
+    expect(text(at(config, 'runtime', 'version'))).toBe('nodeVersion');
+    const nodeVersion = main.params.get('nodeVersion')!;
+    expect(Number(nodeVersion.default)).toBeGreaterThanOrEqual(22);
+    expect(Number(nodeVersion.default) % 2).toBe(0); // an even major: an LTS line
+    expect(at(config, 'deployment', 'storage', 'type')).toBe('blobContainer');
+    expect(at(config, 'deployment', 'storage', 'authentication')).toEqual({
+      type: 'UserAssignedIdentity',
+      userAssignedIdentityResourceId: new Expression('identityId'),
+    });
+    const settings = one('Microsoft.Web/sites/config');
+    expect(at(settings.body, 'name')).toBe('appsettings');
+    expect(text(at(main.modules.get('functionApp')!.body, 'params', 'appSettings'))).toBe('appSettings');
+  });
+
+  it('declares the user-assigned identity, a Key Vault with RBAC authorisation, Log Analytics and Application Insights', () => {
+    one('Microsoft.ManagedIdentity/userAssignedIdentities');
+    const vault = one('Microsoft.KeyVault/vaults');
+    expect(at(vault.body, 'properties', 'enableRbacAuthorization')).toBe(true);
+    expect(at(vault.body, 'properties', 'enableSoftDelete')).toBe(true);
+    expect(one('Microsoft.KeyVault/vaults/secrets').loop).toBe(true);
+    const workspace = one('Microsoft.OperationalInsights/workspaces');
+    const insights = one('Microsoft.Insights/components');
+    expect(text(at(insights.body, 'properties', 'WorkspaceResourceId'))).toBe(`${workspace.symbol}.id`);
+    expect(at(insights.body, 'properties', 'DisableLocalAuth')).toBe(true);
+    expect(text(appSettings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toBe('monitoring.outputs.connectionString');
+  });
+
+  it('grants the identity each role on the one resource it is for', () => {
+    const BUILT_IN_ROLES: Record<string, string> = {
+      '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
+      'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
+      '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
+      'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
+      '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+    };
+    const grants: string[] = [];
+    for (const file of files) {
+      const roleIds = (file.vars.get('roleIds') ?? {}) as Record<string, string>;
+      const symbols = new Map(file.resources.map((resource) => [resource.symbol, resource.type]));
+      for (const assignment of file.resources.filter((resource) => resource.type === 'Microsoft.Authorization/roleAssignments')) {
+        const definition = text(at(assignment.body, 'properties', 'roleDefinitionId')) as string;
+        const key = /roleIds\.(\w+)\)$/.exec(definition)?.[1];
+        const role = BUILT_IN_ROLES[roleIds[key ?? ''] ?? ''] ?? `unknown role ${definition}`;
+        const scope = symbols.get(text(at(assignment.body, 'scope')) as string);
+        const principal = text(at(assignment.body, 'properties', 'principalId'));
+        grants.push(`${principal}: ${role} on ${scope}`);
+      }
+    }
+    expect(grants.sort()).toEqual(
+      [
+        'appPrincipalId: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
+        'appPrincipalId: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
+        'appPrincipalId: Key Vault Secrets User on Microsoft.KeyVault/vaults',
+        'appPrincipalId: Monitoring Metrics Publisher on Microsoft.Insights/components',
+        'deployerPrincipalId: Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
+      ].sort(),
+    );
+    expect(text(at(main.modules.get('roles')!.body, 'params', 'appPrincipalId'))).toBe('identity.properties.principalId');
+    // The app starts only once its roles exist.
+    expect(at(main.modules.get('functionApp')!.body, 'dependsOn')).toEqual([new Expression('roles')]);
+  });
+
+  it("names its outputs in azd's UPPER_SNAKE style, the function app's name and URL among them", () => {
+    const outputs = [...main.outputs.keys()];
+    expect(outputs.filter((name) => !/^[A-Z][A-Z0-9_]*$/.test(name))).toEqual([]);
+    expect(outputs).toEqual(expect.arrayContaining(['AZURE_FUNCTION_APP_NAME', 'AZURE_FUNCTION_APP_URL', 'AZURE_KEY_VAULT_NAME', 'AZURE_RESOURCE_GROUP']));
+  });
+});
+
+describe('azd', () => {
+  it("main.parameters.json names only main.bicep's parameters, each from an azd environment value", () => {
+    const file = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
+    for (const [name, { value }] of Object.entries(file.parameters)) {
+      expect(main.params.has(name), name).toBe(true);
+      expect(value, name).toMatch(/^\$\{[A-Z][A-Z0-9_]*(=[^}]*)?\}$/);
+    }
+    const required = [...main.params].filter(([, param]) => param.default === undefined).map(([name]) => name);
+    expect(required.filter((name) => !(name in file.parameters))).toEqual([]);
+  });
+
+  it('azure.yaml deploys the function app that main.bicep tags for it, from a local build', () => {
+    const yaml = readFileSync(join(REPO, 'azure.yaml'), 'utf8');
+    const service = /^services:\n {2}(\w[\w-]*):\n((?: {4}.*\n)+)/m.exec(yaml);
+    expect(service).not.toBeNull();
+    const [, name, body] = service!;
+    expect(body).toMatch(/^ {4}host: function$/m);
+    expect(body).toMatch(/^ {4}language: js$/m);
+    expect(body).toMatch(/^ {4}remoteBuild: false$/m);
+    expect(yaml).toMatch(/^ {2}path: infra$/m);
+    const site = one('Microsoft.Web/sites');
+    expect(text(at(site.body, 'tags'))).toBe(`union(tags, { 'azd-service-name': '${name}' })`);
+  });
+});
+
