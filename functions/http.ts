@@ -104,6 +104,12 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
   }
 }
 
+/** JSON answers are never rendered, sniffed as another type or framed. */
+const API_SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
 const CORS_METHODS = 'GET, POST, OPTIONS';
 const CORS_HEADERS = 'Authorization, Content-Type';
 
@@ -123,7 +129,8 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         if (spec.tenantCors) {
           const origin = request.headers.get('origin');
           const allowed = origin ? await isOriginAllowed(await runtime(), request.params.tenant ?? '', origin) : false;
-          if (origin) corsHeaders['Vary'] = 'Origin';
+          // Always, so a shared cache never hands one origin's answer to another.
+          corsHeaders['Vary'] = 'Origin';
           if (allowed && origin) {
             corsHeaders['Access-Control-Allow-Origin'] = origin;
             corsHeaders['Access-Control-Expose-Headers'] = 'Retry-After';
@@ -165,7 +172,7 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         return errorResponse(new GuestpassError('internal_error'));
       }
     });
-    const headers = { ...(result.headers as Record<string, string>), ...corsHeaders };
+    const headers: Record<string, string> = { ...(result.headers as Record<string, string>), ...corsHeaders, ...API_SECURITY_HEADERS };
     if ((await runtime().catch(() => undefined))?.config.development) {
       headers['x-guestpass-storage-transactions'] = String(transactions);
     }
