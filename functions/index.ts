@@ -10,6 +10,7 @@ import './manageTenants.js';
 import './manageTenant.js';
 import './manageInvitations.js';
 import './devOutbox.js';
+import './manageSignInLogs.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -329,9 +329,15 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const presented = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, request.code);
   const matches = Boolean(otp?.codeHash && codesMatch(otp.codeHash, presented));
 
+  if (!matches && otp?.usedCodeHash && codesMatch(otp.usedCodeHash, presented)) {
+    // The code that was just used, sent again (a double submit, or a parallel one that
+    // lost): not a guess, so it is refused without counting against the guest.
+    await refuse(rt, partition.partitionKey, log('code_already_used'), new GuestpassError('invalid_code'));
+  }
   if (!matches || !guest || !otp) {
     const record: OtpEntity = {
       codeHash: otp?.codeHash ?? '',
+      usedCodeHash: otp?.usedCodeHash ?? '',
       codeExpiresAt: otp?.codeExpiresAt ?? 0,
       codeAttempts: (otp?.codeAttempts ?? 0) + 1,
       sendTimes: otp?.sendTimes ?? '[]',
@@ -356,6 +362,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   });
   const consumed: OtpEntity = {
     codeHash: '',
+    usedCodeHash: otp.codeHash,
     codeExpiresAt: 0,
     codeAttempts: 0,
     sendTimes: otp.sendTimes,

@@ -83,3 +83,10 @@ export const outboxQuery = z.object({
   to: emailAddress.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
+
+export const signInLogsQuery = z.object({
+  top: z.coerce.number().int().min(1).max(200).default(50),
+  skiptoken: z.string().max(4000).optional(),
+  userId: z.uuid().optional(),
+});
+export type SignInLogsQuery = z.infer<typeof signInLogsQuery>;
