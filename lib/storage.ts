@@ -90,17 +90,24 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
   return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(name)])) as Tables;
 }
 
-let tablesReady: Promise<void> | undefined;
+const tablesReady = new WeakMap<Tables, Promise<void>>();
 
-/** Creates the tables once per process; later calls share the first attempt unless it failed. */
+/**
+ * Creates the tables once per set of table clients (the app has one per process;
+ * tests open several, with other prefixes); a failed attempt is tried again later.
+ */
 export function ensureTables(tables: Tables): Promise<void> {
-  tablesReady ??= Promise.all(Object.values(tables).map((table) => table.createTable()))
-    .then(() => undefined)
-    .catch((error) => {
-      tablesReady = undefined;
-      throw error;
-    });
-  return tablesReady;
+  let ready = tablesReady.get(tables);
+  if (!ready) {
+    ready = Promise.all(Object.values(tables).map((table) => table.createTable()))
+      .then(() => undefined)
+      .catch((error) => {
+        tablesReady.delete(tables);
+        throw error;
+      });
+    tablesReady.set(tables, ready);
+  }
+  return ready;
 }
 
 /** A stable, key-safe digest (base64url has none of `/ \ # ?`). */
