@@ -1,5 +1,6 @@
 import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext, type TimerFunctionOptions } from '@azure/functions';
 import type { z } from 'zod';
+import { getConfig } from '../lib/config.js';
 import { isOriginAllowed } from '../lib/cors.js';
 import { GuestpassError } from '../lib/errors.js';
 import { runtime } from '../lib/runtime.js';
@@ -173,7 +174,8 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
       }
     });
     const headers: Record<string, string> = { ...(result.headers as Record<string, string>), ...corsHeaders, ...API_SECURITY_HEADERS };
-    if ((await runtime().catch(() => undefined))?.config.development) {
+    // The settings, not runtime(): with storage down, building the runtime would wait for it again.
+    if (getConfig().development) {
       headers['x-guestpass-storage-transactions'] = String(transactions);
     }
     return { ...result, headers };
