@@ -140,6 +140,17 @@ describe('session tokens: only our ES256 tokens for this tenant and a live sessi
     await expectRefused(session.token, 'session_revoked');
   });
 
+  it('each sign-in issues a new session with a new session id (the earlier one stays until sign-out or expiry)', async () => {
+    await inviteGuest(host, tenant.id, 'twice-in@example.com');
+    const first = await signIn(host, tenant.id, 'twice-in@example.com');
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    await rt.tables.guests.updateEntity({ partitionKey: guestPartition(tenant.id, 'twice-in@example.com'), rowKey: 'otp', sendTimes: '[]' }, 'Merge');
+    const second = await signIn(host, tenant.id, 'twice-in@example.com');
+    expect(decodeJwt(second.token).payload.sid).not.toBe(decodeJwt(first.token).payload.sid);
+    expect((await sessionCheck(host, tenant.id, second.token)).status).toBe(200);
+    expect((await sessionCheck(host, tenant.id, first.token)).status).toBe(200);
+  });
+
   it('signing key rotation: the first key signs, all listed keys verify, the JWKS lists all, a retired key stops verifying', async () => {
     const next = generateSigningKey();
     const rotated = await startHost({ TABLE_PREFIX: prefix, SIGNING_KEYS: JSON.stringify([next, TEST_SIGNING_KEY]) });
@@ -187,5 +198,6 @@ describe('Cache-Control: no-store on everything that carries a token or session 
     expect(verified.status).toBe(200);
     expect(verified.headers.get('cache-control')).toBe('no-store');
     expect(verified.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(verified.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 });
