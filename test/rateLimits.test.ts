@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { ipLimitKey } from '../lib/limits.js';
 import { requestFrom, retryAfterSeconds, sendCodeFrom } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, uniquePrefix, verifyCode, type TestHost,
@@ -140,5 +141,17 @@ describe('limits hold across instances (Table Storage, not memory)', () => {
     for (let i = 0; i < 3; i += 1) expect((await sendCodeFrom(a, '127.0.0.4', tenant.id, `s-${i}@example.com`)).status).toBe(202);
     await expectError(await sendCodeFrom(a, '127.0.0.4', tenant.id, 's-3@example.com'), 429, 'rate_limited');
     expect((await a.api(`/${tenant.id}/send-code`, postJson({ email: 'local@example.com' }))).status).toBe(202);
+  });
+});
+
+describe('what the per-IP limit counts under', () => {
+  it('an IPv6 client counts per /64, an IPv4-mapped address as its IPv4 address', () => {
+    expect(ipLimitKey('2001:db8:1:2::1')).toBe(ipLimitKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'));
+    expect(ipLimitKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(ipLimitKey('2001:db8:1:3::1')).not.toBe(ipLimitKey('2001:db8:1:2::1'));
+    expect(ipLimitKey('::1')).toBe('0:0:0:0::/64');
+    expect(ipLimitKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(ipLimitKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(ipLimitKey('192.0.2.7')).toBe('192.0.2.7');
   });
 });
