@@ -1,5 +1,6 @@
 import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext, type TimerFunctionOptions } from '@azure/functions';
 import type { z } from 'zod';
+import { getConfig } from '../lib/config.js';
 import { isOriginAllowed } from '../lib/cors.js';
 import { GuestpassError } from '../lib/errors.js';
 import { runtime } from '../lib/runtime.js';
@@ -104,6 +105,12 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
   }
 }
 
+/** JSON answers are never rendered, sniffed as another type or framed. */
+const API_SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
 const CORS_METHODS = 'GET, POST, OPTIONS';
 const CORS_HEADERS = 'Authorization, Content-Type';
 
@@ -123,7 +130,8 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         if (spec.tenantCors) {
           const origin = request.headers.get('origin');
           const allowed = origin ? await isOriginAllowed(await runtime(), request.params.tenant ?? '', origin) : false;
-          if (origin) corsHeaders['Vary'] = 'Origin';
+          // Always, so a shared cache never hands one origin's answer to another.
+          corsHeaders['Vary'] = 'Origin';
           if (allowed && origin) {
             corsHeaders['Access-Control-Allow-Origin'] = origin;
             corsHeaders['Access-Control-Expose-Headers'] = 'Retry-After';
@@ -165,8 +173,9 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         return errorResponse(new GuestpassError('internal_error'));
       }
     });
-    const headers = { ...(result.headers as Record<string, string>), ...corsHeaders };
-    if ((await runtime().catch(() => undefined))?.config.development) {
+    const headers: Record<string, string> = { ...(result.headers as Record<string, string>), ...corsHeaders, ...API_SECURITY_HEADERS };
+    // The settings, not runtime(): with storage down, building the runtime would wait for it again.
+    if (getConfig().development) {
       headers['x-guestpass-storage-transactions'] = String(transactions);
     }
     return { ...result, headers };
@@ -175,4 +184,12 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'Content-Type': 'application/json', ...headers } };
+}
+
+/** A page of a list, with Graph's nextLink: the request's own URL carrying the next $skiptoken. */
+export function page<T>(requestUrl: string, result: { value: T[]; skipToken?: string }): HttpResponseInit {
+  if (!result.skipToken) return json(200, { value: result.value });
+  const next = new URL(requestUrl);
+  next.searchParams.set('$skiptoken', result.skipToken);
+  return json(200, { value: result.value, nextLink: next.href });
 }

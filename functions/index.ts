@@ -16,6 +16,7 @@ import './manageUsers.js';
 import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
+import './manageSignInLogs.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -10,6 +10,7 @@ import {
   type GuestPartition,
   type OtpEntity,
   type SignInLogEntry,
+  type SignInSource,
 } from './guests.js';
 import { HOUR_MS, countSendCodeFromIp, parseTimes, secondsUntilRoom, withinWindow } from './limits.js';
 import { renderCodeMail } from './mailTemplates.js';
@@ -65,17 +66,17 @@ async function commitOtp(
   otp: OtpEntity,
   log: SignInLogEntry,
   extra: TransactionAction[] = [],
-): Promise<void> {
+): Promise<string | undefined> {
   const entity = { partitionKey: partition.partitionKey, rowKey: OTP_ROW, ...otp };
   const write: TransactionAction = partition.otp
     ? ['update', entity, 'Replace', { etag: partition.otp.etag }]
     : ['create', entity];
-  await rt.tables.guests.submitTransaction([write, ...extra, signInLogAction(rt, partition.partitionKey, log)]);
+  const response = await rt.tables.guests.submitTransaction([write, ...extra, signInLogAction(rt, partition.partitionKey, log)]);
+  return response.subResponses.find((sub) => sub.rowKey === OTP_ROW)?.etag;
 }
 
-/** Another request changed the partition first: a conflicting create, a changed ETag, or a row an admin deleted. */
 function isLostRace(error: unknown): boolean {
-  return isStatus(error, 404, 409, 412);
+  return isStatus(error, 409, 412);
 }
 
 /** Records an outcome that writes nothing else, then fails with it. */
@@ -117,6 +118,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   }
 
   if (guest) await requireOtpMethod(rt, context, partition, guest, log);
+  else await answerLikeAnUnredeemedGuest(rt, context, partition.partitionKey, request.email, log);
 
   const now = rt.now();
   const sendTimes = withinWindow(parseTimes(partition.otp?.sendTimes), now);
@@ -135,27 +137,35 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     }));
   }
 
+  // An address that is not a guest gets a code too, hashed and stored like a real one
+  // but never mailed: verify-code then takes the very same paths (attempts, expiry)
+  // for both, and still refuses it because there is no guest.
   const code = generateCode(codeConfig.length);
   const codeHash = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, code);
   const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
   const otp: OtpEntity = {
-    // Only a guest gets a usable code. For anyone else the row still opens a code period
-    // (no hash), so guessing costs and answers the same whether the address is invited.
-    codeHash: guest ? codeHash : '',
+    codeHash,
     codeExpiresAt,
     codeAttempts: 0,
     sendTimes: JSON.stringify([...sendTimes, now]),
     failTimes: partition.otp?.failTimes ?? '[]',
     expiresAt: otpExpiry(now, codeExpiresAt),
   };
+  let otpEtag: string | undefined;
   try {
-    await commitOtp(rt, partition, otp, log(guest ? 'code_sent' : 'not_a_guest'));
+    otpEtag = await commitOtp(rt, partition, otp, log(guest ? 'code_sent' : 'not_a_guest'));
   } catch (error) {
-    if (isLostRace(error)) fail('rate_limited', { retryAfterSeconds: codeConfig.resendCooldownSeconds });
+    // A concurrent send-code for the same address wrote first: that one counts.
+    if (isLostRace(error)) {
+      await refuse(rt, partition.partitionKey, log('rate_limited'), new GuestpassError('rate_limited', {
+        retryAfterSeconds: Math.max(1, codeConfig.resendCooldownSeconds),
+      }));
+    }
     throw error;
   }
 
   if (!guest) {
+    // As long as a real mail would take, so the answer's timing does not tell either.
     await delay(rt.mailLatency.sample());
     return accepted;
   }
@@ -174,21 +184,37 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     });
     rt.mailLatency.record(performance.now() - started);
   } catch (error) {
-    await withdrawCode(rt, partition.partitionKey, partition.otp?.sendTimes ?? '[]');
-    throw error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
+    const failure = error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
+    await withdrawCode(rt, partition.partitionKey, otpEtag, partition.otp?.sendTimes ?? '[]', log('email_failed'));
+    throw failure;
   }
   return accepted;
 }
 
 /**
  * After a failed mail, the code just written must not be usable, and the failed
- * send should not hold the guest back: the send is taken off the history.
+ * send should not hold the guest back: the send is taken off the history. The
+ * write is conditional on the code row still being ours (a newer send-code has
+ * already replaced the code otherwise) and carries the log entry.
  */
-async function withdrawCode(rt: Runtime, partitionKey: string, previousSendTimes: string): Promise<void> {
-  await rt.tables.guests.updateEntity(
-    { partitionKey, rowKey: OTP_ROW, codeHash: '', codeExpiresAt: 0, sendTimes: previousSendTimes },
-    'Merge',
-  );
+async function withdrawCode(rt: Runtime, partitionKey: string, etag: string | undefined, previousSendTimes: string, log: SignInLogEntry): Promise<void> {
+  const withdrawn = { partitionKey, rowKey: OTP_ROW, codeHash: '', codeExpiresAt: 0, sendTimes: previousSendTimes };
+  try {
+    await rt.tables.guests.submitTransaction([
+      ['update', withdrawn, 'Merge', { etag: etag ?? '*' }],
+      signInLogAction(rt, partitionKey, log),
+    ]);
+  } catch (error) {
+    if (!isLostRace(error)) throw error;
+    await rt.tables.guests.submitTransaction([signInLogAction(rt, partitionKey, log)]);
+  }
+}
+
+/** Why a guest whose method resolved to `resolved` cannot get a code, if it cannot. */
+function methodRefusal(resolved: SignInSource | undefined): { outcome: string; error: GuestpassError } | undefined {
+  if (!resolved) return { outcome: 'no_sign_in_method', error: new GuestpassError('no_sign_in_method') };
+  if (resolved === 'OTP') return undefined;
+  return { outcome: `other_method_${resolved}`, error: new GuestpassError('other_method_required', { extra: { method: resolved } }) };
 }
 
 /**
@@ -202,38 +228,75 @@ async function requireOtpMethod(
   guest: TableEntityResult<GuestEntity>,
   log: (outcome: string) => SignInLogEntry,
 ): Promise<void> {
-  let source = guest.source;
-  if (!source) {
-    const resolved = await resolveSignInMethod(rt, context, guest.email);
-    if (!resolved) await refuse(rt, partition.partitionKey, log('no_sign_in_method'), new GuestpassError('no_sign_in_method'));
-    if (resolved !== 'OTP') {
-      try {
-        await rt.tables.guests.submitTransaction([
-          ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source: resolved }, 'Merge', { etag: guest.etag }],
-          signInLogAction(rt, partition.partitionKey, log(`other_method_${resolved}`)),
-        ]);
-      } catch (error) {
-        // A concurrent request resolved (or an admin reset) the guest first; its answer stands.
-        if (!isLostRace(error)) throw error;
-      }
-      fail('other_method_required', { extra: { method: resolved } });
+  const source = guest.source ?? (await resolveSignInMethod(rt, context, guest.email));
+  const refusal = methodRefusal(source);
+  if (refusal && source && !guest.source) {
+    try {
+      await rt.tables.guests.submitTransaction([
+        ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source }, 'Merge', { etag: guest.etag }],
+        signInLogAction(rt, partition.partitionKey, log(refusal.outcome)),
+      ]);
+    } catch (error) {
+      // A concurrent request resolved (or an admin reset or deleted) the guest first; its answer stands.
+      if (!isLostRace(error) && !isStatus(error, 404)) throw error;
     }
-    source = resolved;
+    throw refusal.error;
   }
-  if (source !== 'OTP') {
-    await refuse(rt, partition.partitionKey, log(`other_method_${source}`), new GuestpassError('other_method_required', { extra: { method: source } }));
-  }
+  if (refusal) await refuse(rt, partition.partitionKey, log(refusal.outcome), refusal.error);
   if (!context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
 }
+
+/**
+ * For an address that is not a guest, answers what a guest who never redeemed would
+ * get from requireOtpMethod (409 for a Google or Microsoft address, 403 when no
+ * method is left), with the same one write, so the answer does not tell who is invited.
+ */
+async function answerLikeAnUnredeemedGuest(
+  rt: Runtime,
+  context: TenantContext,
+  partitionKey: string,
+  email: string,
+  log: (outcome: string) => SignInLogEntry,
+): Promise<void> {
+  const refusal = methodRefusal(await resolveSignInMethod(rt, context, email));
+  if (refusal) await refuse(rt, partitionKey, log(refusal.outcome), refusal.error);
+}
+
+/** How often verify-code reads again after losing a race on the code row before it gives up. */
+const VERIFY_ATTEMPTS = 8;
+
+type Verification = { session: IssuedSession } | { lostRace: GuestPartition; guestId?: string };
 
 /**
  * verify-code: checks the newest code in constant time and, when it matches,
  * consumes it, marks the guest redeemed and creates the session in one
  * entity-group transaction that is conditional on the code row's ETag, so
  * concurrent verifications of one code yield exactly one session.
+ *
+ * A wrong code is answered only after its failure is recorded (also conditional on
+ * the ETag). A verification that loses the race to another one reads the row again
+ * and starts over; otherwise an attacker could send guesses in parallel and have
+ * only one of each batch counted against the limits.
  */
 export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
   const context = await resolveTenant(rt, request.tenant);
+  let outcome: Verification | undefined;
+  for (let attempt = 0; attempt < VERIFY_ATTEMPTS; attempt += 1) {
+    if (attempt > 0) await delay(5 + Math.random() * 20 * attempt);
+    outcome = await attemptVerification(rt, context, request);
+    if ('session' in outcome) return outcome.session;
+  }
+  // Still losing after every retry: answer without telling whether this code was right.
+  const lost = outcome as Extract<Verification, { lostRace: GuestPartition }>;
+  return refuse(
+    rt,
+    lost.lostRace.partitionKey,
+    { tenantId: context.tenant.id, guestId: lost.guestId, event: 'verify-code', outcome: 'too_many_attempts', clientIp: request.clientIp },
+    new GuestpassError('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 }),
+  );
+}
+
+async function attemptVerification(rt: Runtime, context: TenantContext, request: VerifyCodeRequest): Promise<Verification> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
   const partition = await readGuestPartition(rt, tenantId, request.email);
@@ -257,37 +320,40 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
   if (guest && guest.source && guest.source !== 'OTP') {
     await refuse(rt, partition.partitionKey, log(`other_method_${guest.source}`), new GuestpassError('other_method_required', { extra: { method: guest.source } }));
   }
-  if (guest && !context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
-  // A code period is open from a send until the code expires or is consumed. Only
-  // guesses inside one count as failures: with no code to guess there is nothing to
-  // protect, and a double-submitted form must not lock the guest out.
-  const codeOpen = Boolean(otp && otp.codeExpiresAt && otp.codeExpiresAt > 0);
-  if (otp && codeOpen && otp.codeAttempts >= codeConfig.maxAttempts) {
+  // For guests and strangers alike, so the answer does not tell who is invited.
+  if (!context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
+  if (otp?.codeHash && otp.codeAttempts >= codeConfig.maxAttempts) {
     await refuse(rt, partition.partitionKey, log('too_many_attempts'), new GuestpassError('too_many_attempts', {
       message: 'Too many wrong tries for this code. Ask for a new code.',
     }));
   }
-  if (otp && codeOpen && otp.codeExpiresAt! <= now) {
+  if (otp?.codeHash && otp.codeExpiresAt !== undefined && otp.codeExpiresAt <= now) {
     await refuse(rt, partition.partitionKey, log('code_expired'), new GuestpassError('code_expired'));
   }
 
   const presented = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, request.code);
-  const matches = Boolean(guest && otp?.codeHash && codesMatch(otp.codeHash, presented));
+  const matches = Boolean(otp?.codeHash && codesMatch(otp.codeHash, presented));
 
+  if (!matches && otp?.usedCodeHash && codesMatch(otp.usedCodeHash, presented)) {
+    // The code that was just used, sent again (a double submit, or a parallel one that
+    // lost): not a guess, so it is refused without counting against the guest.
+    await refuse(rt, partition.partitionKey, log('code_already_used'), new GuestpassError('invalid_code'));
+  }
   if (!matches || !guest || !otp) {
-    if (!otp || !codeOpen) await refuse(rt, partition.partitionKey, log('invalid_code'), new GuestpassError('invalid_code'));
     const record: OtpEntity = {
-      codeHash: otp!.codeHash ?? '',
-      codeExpiresAt: otp!.codeExpiresAt,
-      codeAttempts: otp!.codeAttempts + 1,
-      sendTimes: otp!.sendTimes,
+      codeHash: otp?.codeHash ?? '',
+      usedCodeHash: otp?.usedCodeHash ?? '',
+      codeExpiresAt: otp?.codeExpiresAt ?? 0,
+      codeAttempts: (otp?.codeAttempts ?? 0) + 1,
+      sendTimes: otp?.sendTimes ?? '[]',
       failTimes: JSON.stringify([...failTimes, now]),
-      expiresAt: otpExpiry(now, otp!.codeExpiresAt),
+      expiresAt: otpExpiry(now, otp?.codeExpiresAt),
     };
     try {
       await commitOtp(rt, partition, record, log('invalid_code'));
     } catch (error) {
-      if (!isLostRace(error)) throw error;
+      if (isLostRace(error)) return { lostRace: partition, guestId: guest?.guestId };
+      throw error;
     }
     fail('invalid_code');
   }
@@ -301,6 +367,7 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
   });
   const consumed: OtpEntity = {
     codeHash: '',
+    usedCodeHash: otp.codeHash,
     codeExpiresAt: 0,
     codeAttempts: 0,
     sendTimes: otp.sendTimes,
@@ -318,15 +385,19 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
       lastSignInAt: redeemedAt,
     },
     'Merge',
+    // The guest row as read: a guest deleted meanwhile gets no session.
+    { etag: guest.etag },
   ];
   try {
     await commitOtp(rt, partition, consumed, log('signed_in'), [guestUpdate, action]);
   } catch (error) {
-    // Another verification consumed this code first.
-    if (isLostRace(error)) fail('invalid_code');
+    // Another verification changed the code row first (consumed the code, or recorded
+    // a failure): read again and decide anew.
+    if (isLostRace(error)) return { lostRace: partition, guestId: guest.guestId };
+    if (isStatus(error, 404)) fail('invalid_code');
     throw error;
   }
-  return session;
+  return { session };
 }
 
 function delay(ms: number): Promise<void> {

@@ -51,13 +51,14 @@ export const settingsSchema = z.object({
   TENANT_CACHE_SECONDS: z.coerce.number().int().min(0).default(5),
   LOCAL_FUNCTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(7071),
+  STORAGE_TIMEOUT_SECONDS: seconds(5),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
 
 export interface Config {
   development: boolean;
-  storage: { connectionString: string; endpoint?: string; managedIdentityClientId?: string; tablePrefix: string };
+  storage: { connectionString: string; endpoint?: string; managedIdentityClientId?: string; tablePrefix: string; timeoutSeconds?: number };
   publicBaseUrl: string;
   issuer: string;
   code: { ttlSeconds: number; length: number; maxAttempts: number; resendCooldownSeconds: number; pepper: string };
@@ -135,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       endpoint: s.TABLES_ENDPOINT,
       managedIdentityClientId: s.AZURE_CLIENT_ID,
       tablePrefix: s.TABLE_PREFIX,
+      timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS,
     },
     publicBaseUrl,
     issuer: s.SESSION_ISSUER ?? publicBaseUrl,

@@ -32,6 +32,8 @@ export interface GuestEntity {
 /** The newest code and the guest's send and failure history. */
 export interface OtpEntity {
   codeHash?: string;
+  /** The hash of the code consumed last, so a repeat of it is not counted as a wrong guess. */
+  usedCodeHash?: string;
   codeExpiresAt?: number;
   codeAttempts: number;
   sendTimes: string;

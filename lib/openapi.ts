@@ -160,6 +160,13 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       errors: ['tenant_not_found', 'guest_not_found'],
     },
   },
+  manageSignInLogs: {
+    GET: {
+      tag: 'Management', summary: "Read a tenant's sign-in log (send-code and verify-code outcomes)", params: schemas.tenantParams, query: schemas.signInLogsQuery,
+      success: { status: 200, description: 'A page of log entries; one guest at a time, newest first within a guest.', schema: schemas.signInLogPageResponse },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+  },
   devOutbox: {
     GET: {
       tag: 'Development', summary: 'Mail the outbox transport kept (EMAIL_TRANSPORT=outbox only)', query: schemas.outboxQuery,

@@ -17,14 +17,19 @@ export interface Runtime {
 
 /**
  * Recent durations of real mail sends, so that send-code for an address that is not
- * a guest waits about as long as one that mails a code (no enumeration by timing).
+ * a guest waits about as long as one that mails a code (no enumeration by timing):
+ * it waits for a duration drawn from the same recent sends. Until this instance has
+ * timed a real send, it waits `coldStartMs`, a typical send, rather than nothing.
  */
 export interface MailLatency {
   record(ms: number): void;
   sample(): number;
 }
 
-export function createMailLatency(size = 64): MailLatency {
+/** A typical SendGrid v3 mail/send round trip from Azure, used before the first measured send. */
+export const SENDGRID_COLD_START_MS = 250;
+
+export function createMailLatency(coldStartMs = 0, size = 64): MailLatency {
   const samples: number[] = [];
   let next = 0;
   return {
@@ -33,7 +38,7 @@ export function createMailLatency(size = 64): MailLatency {
       next = (next + 1) % size;
     },
     sample() {
-      if (samples.length === 0) return 0;
+      if (samples.length === 0) return coldStartMs;
       return samples[Math.floor(Math.random() * samples.length)]!;
     },
   };
@@ -62,7 +67,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     mailer: options.mailer ?? createMailer(config.email, tables, now),
     now,
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
-    mailLatency: createMailLatency(),
+    mailLatency: createMailLatency(config.email.transport === 'sendgrid' ? SENDGRID_COLD_START_MS : 0),
   };
 }
 

@@ -250,6 +250,21 @@ export const guestPageResponse = z.object({
   nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
 });
 
+export const signInLogPageResponse = z.object({
+  value: z.array(
+    z.object({
+      id: z.string(),
+      createdDateTime: z.iso.datetime(),
+      tenantId: z.string(),
+      userId: z.string().nullable(),
+      event: z.enum(['send-code', 'verify-code']),
+      outcome: z.string(),
+      clientIp: z.string(),
+    }),
+  ),
+  nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
+});
+
 export const invitationResponse = z.object({
   id: z.string(),
   inviteRedeemUrl: z.string(),
@@ -276,3 +291,9 @@ export const outboxResponse = z.object({
     }),
   ),
 });
+export const signInLogsQuery = z.object({
+  $top: z.coerce.number().int().min(1).max(200).default(50),
+  $skiptoken: z.string().min(1).max(4096).optional(),
+  userId: z.uuid().optional(),
+});
+export type SignInLogsQuery = z.infer<typeof signInLogsQuery>;

@@ -40,9 +40,37 @@ export async function countingTransactions<T>(work: () => Promise<T>): Promise<{
 
 export type CredentialFactory = (clientId?: string) => import('@azure/core-auth').TokenCredential;
 
+/**
+ * A Table Storage that accepts connections but never answers must not hold a
+ * request until the Functions timeout: each try gets STORAGE_TIMEOUT_SECONDS, and a
+ * try that runs out becomes a retriable network error (ETIMEDOUT) instead of the
+ * pipeline's AbortError. With two retries a request gives up after about
+ * 3 x timeout + 1.2 s and answers 503 storage_unavailable.
+ */
+function timeoutPolicy(timeoutMs: number): PipelinePolicy {
+  return {
+    name: 'guestpassStorageTimeout',
+    async sendRequest(request, next) {
+      if (!request.timeout) request.timeout = timeoutMs;
+      try {
+        return await next(request);
+      } catch (error) {
+        if ((error as Error)?.name === 'AbortError' && !request.abortSignal?.aborted) {
+          throw new RestError(`Table Storage did not answer within ${timeoutMs} ms`, { code: 'ETIMEDOUT', request });
+        }
+        throw error;
+      }
+    },
+  };
+}
+
 export function openTables(storage: Config['storage'], credentialFactory?: CredentialFactory): Tables {
   const options: TableServiceClientOptions = {
-    additionalPolicies: [{ policy: countTransactions, position: 'perRetry' }],
+    additionalPolicies: [
+      { policy: countTransactions, position: 'perRetry' },
+      { policy: timeoutPolicy((storage.timeoutSeconds ?? 5) * 1000), position: 'perRetry' },
+    ],
+    // Bounded: at most three tries, 200 ms then 400 ms apart (capped at 1 s).
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
   let open: (tableName: string) => TableClient;
@@ -62,7 +90,10 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
 
 const tablesReady = new WeakMap<Tables, Promise<void>>();
 
-/** Creates the tables once per set of clients; later calls share the first attempt unless it failed. */
+/**
+ * Creates the tables once per set of table clients (the app has one per process;
+ * tests open several, with other prefixes); a failed attempt is tried again later.
+ */
 export function ensureTables(tables: Tables): Promise<void> {
   let ready = tablesReady.get(tables);
   if (!ready) {

@@ -69,8 +69,12 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     connectionString: tableConnectionString(options.port),
     process: child,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      // Azurite saves its data (with a location) only on SIGINT; SIGTERM loses the
+      // last few seconds. SIGTERM is the fallback if it does not close in time.
+      if (child.exitCode === null) child.kill('SIGINT');
+      const fallback = setTimeout(() => child.kill('SIGTERM'), 5000);
       await exited;
+      clearTimeout(fallback);
     },
   };
 }

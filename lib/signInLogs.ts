@@ -1,0 +1,117 @@
+import { fail } from './errors.js';
+import { LOG_PREFIX, type SignInEvent } from './guests.js';
+import type { Runtime } from './runtime.js';
+import type { SignInLogsQuery } from './schemas.js';
+import { escapeOData, isStatus } from './storage.js';
+import { resolveTenant } from './tenants.js';
+
+/** One sign-in attempt as the management API shows it; the code is never recorded. */
+export interface SignInLogRecord {
+  id: string;
+  createdDateTime: string;
+  tenantId: string;
+  userId: string | null;
+  event: SignInEvent;
+  outcome: string;
+  clientIp: string;
+}
+
+interface SignInLogRow {
+  partitionKey: string;
+  rowKey: string;
+  tenantId: string;
+  guestId: string;
+  event: SignInEvent;
+  outcome: string;
+  clientIp: string;
+  at: string;
+}
+
+export interface SignInLogPage {
+  value: SignInLogRecord[];
+  /** Opaque; present when there is more. */
+  skipToken?: string;
+}
+
+/** Where the next page starts: the keys of the last row handed out, opaque to callers. */
+interface Position {
+  p: string;
+  r: string;
+}
+
+function encodePosition(position: Position): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodePosition(token: string, tenantId: string): Position {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<Position>;
+    if (typeof parsed.p === 'string' && typeof parsed.r === 'string' && parsed.p.startsWith(`${tenantId}_`) && parsed.r.startsWith(LOG_PREFIX)) {
+      return { p: parsed.p, r: parsed.r };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  return fail('invalid_request', { details: [{ field: 'query.skiptoken', message: 'is not a skiptoken from a nextLink of this tenant' }] });
+}
+
+/**
+ * The tenant's sign-in log: the `log_` rows of every guest partition of the tenant
+ * (`<tenantId>_<digest>`, so one PartitionKey range), or of one guest's partition
+ * with `userId`. Table Storage returns rows in key order, so the order is: grouped
+ * by guest (in the order of the email digests, which is arbitrary but stable), and
+ * newest first within each guest; with `userId` that is simply newest first. Rows
+ * past their expiresAt (SIGN_IN_LOG_RETENTION_DAYS) are left out even before the
+ * cleanup timer deletes them.
+ */
+export async function listSignInLogs(rt: Runtime, tenantRef: string, query: SignInLogsQuery): Promise<SignInLogPage> {
+  const { tenant } = await resolveTenant(rt, tenantRef, { fresh: true });
+  const tenantId = escapeOData(tenant.id);
+  const partitions = query.userId
+    ? `PartitionKey eq '${escapeOData(await guestPartitionOf(rt, tenant.id, query.userId))}'`
+    : `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`;
+  const rows = `RowKey ge '${LOG_PREFIX}' and RowKey lt 'log\`' and expiresAt gt datetime'${new Date(rt.now()).toISOString()}'`;
+  let filter = `${partitions} and ${rows}`;
+  if (query.$skiptoken) {
+    const after = decodePosition(query.$skiptoken, tenant.id);
+    filter += ` and ((PartitionKey eq '${escapeOData(after.p)}' and RowKey gt '${escapeOData(after.r)}') or PartitionKey gt '${escapeOData(after.p)}')`;
+  }
+
+  // One row more than asked for tells whether there is a next page.
+  const found: SignInLogRow[] = [];
+  const pages = rt.tables.guests.listEntities<SignInLogRow>({ queryOptions: { filter } }).byPage({ maxPageSize: query.$top + 1 });
+  for await (const page of pages) {
+    found.push(...page);
+    if (found.length > query.$top) break;
+  }
+  const value = found.slice(0, query.$top);
+  const page: SignInLogPage = { value: value.map(toRecord) };
+  if (found.length > query.$top) {
+    const last = value[value.length - 1]!;
+    page.skipToken = encodePosition({ p: last.partitionKey, r: last.rowKey });
+  }
+  return page;
+}
+
+function toRecord(row: SignInLogRow): SignInLogRecord {
+  return {
+    id: row.rowKey.slice(LOG_PREFIX.length),
+    createdDateTime: row.at,
+    tenantId: row.tenantId,
+    userId: row.guestId || null,
+    event: row.event,
+    outcome: row.outcome,
+    clientIp: row.clientIp,
+  };
+}
+
+/** The guest partition behind a guest id, from the tenant's guest index. */
+async function guestPartitionOf(rt: Runtime, tenantId: string, guestId: string): Promise<string> {
+  try {
+    const index = await rt.tables.tenants.getEntity<{ guestPartition: string }>(tenantId, `guest_${guestId}`);
+    return index.guestPartition;
+  } catch (error) {
+    if (isStatus(error, 404)) fail('guest_not_found');
+    throw error;
+  }
+}

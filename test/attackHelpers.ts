@@ -1,0 +1,102 @@
+import { createHmac, type KeyObject, sign as cryptoSign } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import type { TableEntityResult } from '@azure/data-tables';
+import { ERROR_CODES } from '../lib/errors.js';
+import type { Runtime } from '../lib/runtime.js';
+import { escapeOData, guestPartition } from '../lib/storage.js';
+import type { TestHost } from './helpers.js';
+
+/**
+ * A request to a test host from another loopback address (127.0.0.2, 127.0.0.3, ...):
+ * the local host appends the socket address to X-Forwarded-For like Azure's front
+ * end, so this is how a test plays different clients.
+ */
+export function requestFrom(host: TestHost, localAddress: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  const url = new URL(`${host.baseUrl}/api${path}`);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: init.method ?? 'GET', headers: init.headers, localAddress },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+          }
+          const status = res.statusCode ?? 0;
+          resolve(new Response(status === 204 ? null : Buffer.concat(chunks), { status, headers }));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+export function sendCodeFrom(host: TestHost, localAddress: string, tenant: string, email: string, headers: Record<string, string> = {}): Promise<Response> {
+  return requestFrom(host, localAddress, `/${tenant}/send-code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email }),
+  });
+}
+
+/** Retry-After as whole seconds, failing the test when it is missing or not a positive integer. */
+export function retryAfterSeconds(response: Response): number {
+  const value = response.headers.get('retry-after');
+  if (!value || !/^[1-9][0-9]*$/.test(value)) throw new Error(`Retry-After is ${value}`);
+  return Number(value);
+}
+
+function base64url(value: string | Buffer): string {
+  return Buffer.from(value).toString('base64url');
+}
+
+/** A JWT put together by hand, so a test can make what jsonwebtoken refuses to make. */
+export function forgeJwt(header: Record<string, unknown>, payload: Record<string, unknown>, signature: (signingInput: string) => Buffer | string): string {
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
+  return `${signingInput}.${base64url(signature(signingInput))}`;
+}
+
+export function hs256(secret: string | Buffer): (input: string) => Buffer {
+  return (input) => createHmac('sha256', secret).update(input).digest();
+}
+
+export function es256(privateKey: KeyObject): (input: string) => Buffer {
+  return (input) => cryptoSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+}
+
+export function decodeJwt(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signature: string } {
+  const [header, payload, signature] = token.split('.');
+  return {
+    header: JSON.parse(Buffer.from(header!, 'base64url').toString()) as Record<string, unknown>,
+    payload: JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>,
+    signature: signature!,
+  };
+}
+
+/** Every row of a guest's partition, as stored (with ETag and Timestamp). */
+export async function guestRows(rt: Runtime, tenantId: string, email: string): Promise<TableEntityResult<Record<string, unknown>>[]> {
+  const rows: TableEntityResult<Record<string, unknown>>[] = [];
+  const filter = `PartitionKey eq '${escapeOData(guestPartition(tenantId, email))}'`;
+  for await (const row of rt.tables.guests.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) rows.push(row);
+  return rows;
+}
+
+/** Whether a response carries the contract's error body: `{error, message, details?}` with a known code. */
+export async function contractErrorProblem(response: Response): Promise<string | undefined> {
+  const text = await response.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return `${response.status} with a non-JSON body: ${text.slice(0, 200)}`;
+  }
+  if (typeof body.error !== 'string' || !(body.error in ERROR_CODES)) return `${response.status} with unknown error ${String(body.error)}`;
+  if (ERROR_CODES[body.error as keyof typeof ERROR_CODES].status !== response.status) return `${body.error} answered with ${response.status}`;
+  if (typeof body.message !== 'string' || body.message.length === 0) return `${body.error} without a message`;
+  if (body.details !== undefined && !Array.isArray(body.details)) return `${body.error} with details that are not a list`;
+  if (/\bat .+\(.*:\d+:\d+\)/.test(text)) return `${body.error} shows a stack trace`;
+  return undefined;
+}

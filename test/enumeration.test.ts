@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendCode as sendCodeOp } from '../lib/codes.js';
+import { createMailLatency } from '../lib/runtime.js';
+import { createTenant as createTenantOp } from '../lib/tenants.js';
+import { guestRows } from './attackHelpers.js';
+import {
+  createTenant, expectError, inviteGuest, sendCode, startFakeSendGrid, startHost, stopAllHosts, testRuntime, uniquePrefix, verifyCode,
+  type FakeSendGrid, type TestHost, type TestTenant,
+} from './helpers.js';
+
+let sendgrid: FakeSendGrid;
+
+beforeAll(async () => {
+  sendgrid = await startFakeSendGrid();
+});
+afterAll(async () => {
+  await stopAllHosts();
+  await sendgrid.close();
+});
+
+/** A host that mails through SendGrid (the production transport), so no mail write shows in its storage count. */
+function sendGridHost(settings: Record<string, string> = {}): Promise<TestHost> {
+  return startHost({ EMAIL_TRANSPORT: 'sendgrid', SENDGRID_API_KEY: 'SG.test-key', SENDGRID_BASE_URL: sendgrid.baseUrl, ...settings });
+}
+
+interface Observed {
+  status: number;
+  body: string;
+  transactions: string | null;
+  headerNames: string[];
+}
+
+async function observe(response: Response): Promise<Observed> {
+  const headerNames: string[] = [];
+  response.headers.forEach((_, name) => {
+    if (name !== 'date') headerNames.push(name);
+  });
+  return {
+    status: response.status,
+    body: await response.text(),
+    transactions: response.headers.get('x-guestpass-storage-transactions'),
+    headerNames: headerNames.sort(),
+  };
+}
+
+function lastMailedCode(): string {
+  return /\b(\d{8})\b/.exec(sendgrid.requests.at(-1)!.body.content[0]!.value)![1]!;
+}
+
+function codeMailsTo(address: string): number {
+  return sendgrid.requests.filter((r) => r.body.personalizations[0]?.to[0]?.email === address).length;
+}
+
+describe('send-code does not tell who is invited', () => {
+  let host: TestHost;
+  let tenant: TestTenant;
+
+  beforeAll(async () => {
+    host = await sendGridHost();
+    tenant = await createTenant(host);
+    await inviteGuest(host, tenant.id, 'invited@example.com');
+    await inviteGuest(host, tenant.id, 'redeemed@example.com');
+    // Warm the tenant cache so both requests below do the same lookups.
+    await sendCode(host, tenant.id, 'warm-up@example.com');
+  });
+
+  it('same status, body, headers and storage transactions for an invited and an uninvited address; only the guest gets mail', async () => {
+    const invited = await observe(await sendCode(host, tenant.id, 'invited@example.com'));
+    const stranger = await observe(await sendCode(host, tenant.id, 'stranger@example.com'));
+    expect(invited.status).toBe(202);
+    expect(stranger).toEqual(invited);
+    expect(Number(invited.transactions)).toBeGreaterThan(0);
+    expect(codeMailsTo('invited@example.com')).toBe(1);
+    expect(codeMailsTo('stranger@example.com')).toBe(0);
+  });
+
+  it('the same holds for the 429 of a second request within the cooldown', async () => {
+    const invited = await observe(await sendCode(host, tenant.id, 'invited@example.com'));
+    const stranger = await observe(await sendCode(host, tenant.id, 'stranger@example.com'));
+    expect(invited.status).toBe(429);
+    expect({ ...stranger, body: JSON.parse(stranger.body).error }).toEqual({ ...invited, body: JSON.parse(invited.body).error });
+  });
+
+  it('the same holds for a guest who already redeemed with OTP', async () => {
+    expect((await sendCode(host, tenant.id, 'redeemed@example.com')).status).toBe(202);
+    expect((await verifyCode(host, tenant.id, 'redeemed@example.com', lastMailedCode())).status).toBe(200);
+    const other = await sendGridHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, RESEND_COOLDOWN_SECONDS: '0' });
+    await sendCode(other, tenant.id, 'warm-up@example.com');
+    const redeemed = await observe(await sendCode(other, tenant.id, 'redeemed@example.com'));
+    const stranger = await observe(await sendCode(other, tenant.id, 'stranger-2@example.com'));
+    expect(redeemed.status).toBe(202);
+    expect(stranger).toEqual(redeemed);
+  });
+
+  it('verify-code answers a wrong code for a guest and any code for a stranger alike', async () => {
+    const other = await sendGridHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+    await verifyCode(other, tenant.id, 'warm-up@example.com', '00000000');
+    const guest = await observe(await verifyCode(other, tenant.id, 'invited@example.com', '00000000'));
+    const stranger = await observe(await verifyCode(other, tenant.id, 'stranger@example.com', '00000000'));
+    expect(guest.status).toBe(401);
+    expect(stranger).toEqual(guest);
+  });
+});
+
+describe('answers that depend on the sign-in method do not tell who is invited either', () => {
+  it('a Gmail address in a tenant with Google federation: 409 other_method_required for guest and stranger alike', async () => {
+    const host = await sendGridHost();
+    const tenant = await createTenant(host, { googleFederation: true });
+    await inviteGuest(host, tenant.id, 'guest@gmail.com');
+    await sendCode(host, tenant.id, 'warm-up@example.com');
+    const guest = await observe(await sendCode(host, tenant.id, 'guest@gmail.com'));
+    const stranger = await observe(await sendCode(host, tenant.id, 'stranger@gmail.com'));
+    expect(guest.status).toBe(409);
+    expect(JSON.parse(guest.body)).toMatchObject({ error: 'other_method_required', method: 'Google' });
+    expect(stranger).toEqual(guest);
+    // And again, now that the guest's source is stored.
+    expect(await observe(await sendCode(host, tenant.id, 'stranger@gmail.com'))).toEqual(await observe(await sendCode(host, tenant.id, 'guest@gmail.com')));
+  });
+
+  it('with OTP turned off: send-code and verify-code answer a guest who never redeemed and a stranger alike', async () => {
+    const host = await sendGridHost({ OTP_DEFAULT_ENABLED: 'false' });
+    const tenant = await createTenant(host);
+    await inviteGuest(host, tenant.id, 'guest@example.com');
+    await sendCode(host, tenant.id, 'warm-up@example.com');
+    const guest = await observe(await sendCode(host, tenant.id, 'guest@example.com'));
+    const stranger = await observe(await sendCode(host, tenant.id, 'stranger@example.com'));
+    expect(guest.status).toBe(403);
+    expect(stranger).toEqual(guest);
+    const guestVerify = await verifyCode(host, tenant.id, 'guest@example.com', '12345678');
+    const strangerVerify = await verifyCode(host, tenant.id, 'stranger@example.com', '12345678');
+    await expectError(guestVerify, 403, 'otp_disabled');
+    await expectError(strangerVerify, 403, 'otp_disabled');
+  });
+
+  it('an expired code is code_expired for a guest and for a stranger', async () => {
+    const host = await sendGridHost({ CODE_TTL_SECONDS: '1' });
+    const tenant = await createTenant(host);
+    await inviteGuest(host, tenant.id, 'guest@example.com');
+    expect((await sendCode(host, tenant.id, 'guest@example.com')).status).toBe(202);
+    expect((await sendCode(host, tenant.id, 'stranger@example.com')).status).toBe(202);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expectError(await verifyCode(host, tenant.id, 'guest@example.com', '12345678'), 401, 'code_expired');
+    await expectError(await verifyCode(host, tenant.id, 'stranger@example.com', '12345678'), 401, 'code_expired');
+  });
+
+  it('a stranger gets a code row like a guest, with a code that was never mailed and cannot be used', async () => {
+    const prefix = uniquePrefix();
+    const host = await sendGridHost({ TABLE_PREFIX: prefix });
+    const tenant = await createTenant(host);
+    await sendCode(host, tenant.id, 'stranger@example.com');
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    const otp = (await guestRows(rt, tenant.id, 'stranger@example.com')).find((row) => row.rowKey === 'otp')!;
+    expect(typeof otp.codeHash).toBe('string');
+    expect((otp.codeHash as string).length).toBeGreaterThan(20);
+    expect(Number(otp.codeExpiresAt)).toBeGreaterThan(Date.now());
+    expect(codeMailsTo('stranger@example.com')).toBe(0);
+  });
+});
+
+describe('mail latency is masked', () => {
+  it('before any mail was timed, a stranger waits the cold-start latency; afterwards, a recorded one', () => {
+    const latency = createMailLatency(250);
+    expect(latency.sample()).toBe(250);
+    latency.record(40);
+    latency.record(60);
+    for (let i = 0; i < 20; i += 1) expect([40, 60]).toContain(latency.sample());
+  });
+
+  it('send-code for a stranger waits as long as a mail would take', async () => {
+    const rt = await testRuntime();
+    rt.mailLatency = createMailLatency(400);
+    const tenant = await createTenantOp(rt, { displayName: 'Latency', domains: [], allowedOrigins: [], redirectUris: [], googleFederation: false });
+    const started = performance.now();
+    await sendCodeOp(rt, { tenant: tenant.id, email: 'stranger@example.com', clientIp: '192.0.2.1' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+  });
+});

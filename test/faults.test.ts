@@ -1,0 +1,193 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startAzurite, tableConnectionString, type RunningAzurite } from '../scripts/azurite.js';
+import { contractErrorProblem, guestRows, retryAfterSeconds } from './attackHelpers.js';
+import {
+  createTenant, expectError, inviteGuest, postJson, sendCode, signIn, startFakeSendGrid, startHost, stopAllHosts, testRuntime, verifyCode,
+  type TestHost,
+} from './helpers.js';
+import { freePort } from './ports.js';
+
+afterAll(() => stopAllHosts());
+
+/** The code in the newest code mail to an address, or undefined when the outbox cannot be read. */
+async function mailedCode(host: TestHost, to: string): Promise<string | undefined> {
+  const response = await host.api(`/dev/outbox?to=${encodeURIComponent(to)}`);
+  if (response.status !== 200) return undefined;
+  const mails = ((await response.json()) as { value: { kind: string; text: string }[] }).value;
+  const mail = mails.find((m) => m.kind === 'code');
+  return mail ? /\b(\d{8})\b/.exec(mail.text)?.[1] : undefined;
+}
+
+interface Attempt {
+  email: string;
+  statuses: number[];
+  code?: string;
+  verifyStatus?: number;
+}
+
+/** Calls until the answer is not 503, like a client that honours Retry-After (shortened for the test). */
+async function untilAvailable(call: () => Promise<Response>, seen: (response: Response) => Promise<void>): Promise<Response> {
+  for (let i = 0; ; i += 1) {
+    const response = await call();
+    await seen(response);
+    if (response.status !== 503 || i > 60) return response;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('Table Storage outage', () => {
+  it('answers 503 storage_unavailable with Retry-After while storage is down, and leaves no half-written sign-in', async () => {
+    const location = mkdtempSync(join(tmpdir(), 'guestpass-azurite-'));
+    const port = await freePort();
+    let azurite: RunningAzurite = await startAzurite({ port, location });
+    try {
+      const host = await startHost({
+        TABLES_CONNECTION_STRING: azurite.connectionString,
+        RESEND_COOLDOWN_SECONDS: '0',
+        CODES_PER_GUEST_PER_HOUR: '1000',
+        FAILED_VERIFICATIONS_PER_GUEST_PER_HOUR: '1000',
+        SEND_CODE_PER_IP_PER_HOUR: '100000',
+        STORAGE_TIMEOUT_SECONDS: '2',
+        TENANT_CACHE_SECONDS: '0',
+      });
+      const tenant = await createTenant(host);
+      const attempts: Attempt[] = Array.from({ length: 24 }, (_, i) => ({ email: `outage-${i}@example.com`, statuses: [] }));
+      for (const attempt of attempts) await inviteGuest(host, tenant.id, attempt.email);
+
+      const problems: string[] = [];
+      const unavailable: Response[] = [];
+      const record = (attempt: Attempt) => async (response: Response): Promise<void> => {
+        attempt.statuses.push(response.status);
+        if (response.status < 400) return;
+        const problem = await contractErrorProblem(response.clone());
+        if (problem) problems.push(problem);
+        if (response.status >= 500 && response.status !== 503) problems.push(`unexpected ${response.status}`);
+        if (response.status === 503) unavailable.push(response);
+      };
+
+      let done = 0;
+      let next = 0;
+      async function worker(): Promise<void> {
+        while (next < attempts.length) {
+          const attempt = attempts[next++]!;
+          const seen = record(attempt);
+          const sent = await untilAvailable(() => sendCode(host, tenant.id, attempt.email), seen);
+          expect(sent.status).toBe(202);
+          for (let i = 0; !attempt.code && i < 60; i += 1) {
+            attempt.code = await mailedCode(host, attempt.email);
+            if (!attempt.code) await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+          const verified = await untilAvailable(() => verifyCode(host, tenant.id, attempt.email, attempt.code!), seen);
+          attempt.verifyStatus = verified.status;
+          done += 1;
+        }
+      }
+      const outage = (async () => {
+        while (done < 6) await new Promise((resolve) => setTimeout(resolve, 10));
+        await azurite.stop();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        azurite = await startAzurite({ port, location });
+      })();
+      await Promise.all([worker(), worker(), worker(), worker(), outage]);
+
+      expect(problems).toEqual([]);
+      expect(unavailable.length).toBeGreaterThan(0);
+      for (const response of unavailable) {
+        await expectError(response.clone(), 503, 'storage_unavailable');
+        expect(retryAfterSeconds(response)).toBeGreaterThan(0);
+      }
+      // A verification answered 503 may still have committed: then the retry finds the code used (401).
+      for (const attempt of attempts) expect([200, 401], attempt.email).toContain(attempt.verifyStatus);
+
+      // Afterwards: a session for every consumed code, and every guest can sign in.
+      const rt = await testRuntime({ TABLES_CONNECTION_STRING: azurite.connectionString, TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+      for (const attempt of attempts) {
+        const rows = await guestRows(rt, tenant.id, attempt.email);
+        const sessions = rows.filter((row) => row.rowKey!.startsWith('session_'));
+        const signedIn = rows.filter((row) => row.rowKey!.startsWith('log_') && row.outcome === 'signed_in');
+        expect(sessions.length, attempt.email).toBe(signedIn.length);
+        // No code consumed without a session: whichever attempt consumed the code created exactly one.
+        expect(sessions.length, attempt.email).toBe(1);
+        const again = await signIn(host, tenant.id, attempt.email);
+        expect(again.user.email).toBe(attempt.email);
+      }
+    } finally {
+      await azurite.stop();
+      rmSync(location, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('a Table Storage that accepts connections but never answers gives 503 within a bounded time', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = silent.address() as { port: number };
+    try {
+      const host = await startHost({ TABLES_CONNECTION_STRING: tableConnectionString(port), STORAGE_TIMEOUT_SECONDS: '1' });
+      const started = performance.now();
+      const response = await host.api('/unknown.example/send-code', postJson({ email: 'a@example.com' }));
+      const elapsed = performance.now() - started;
+      await expectError(response.clone(), 503, 'storage_unavailable');
+      expect(retryAfterSeconds(response)).toBeGreaterThan(0);
+      // Three tries of 1 s each plus the retry delays, not the Functions timeout.
+      expect(elapsed).toBeLessThan(8000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('SendGrid failures', () => {
+  it('a SendGrid that hangs gives 502 email_failed within EMAIL_TIMEOUT_SECONDS, and leaves no usable code', async () => {
+    const sendgrid = await startFakeSendGrid();
+    try {
+      const host = await startHost({ EMAIL_TRANSPORT: 'sendgrid', SENDGRID_API_KEY: 'SG.test-key', SENDGRID_BASE_URL: sendgrid.baseUrl, EMAIL_TIMEOUT_SECONDS: '1' });
+      const tenant = await createTenant(host);
+      const guest = await inviteGuest(host, tenant.id, 'hang@example.com');
+      sendgrid.respondWith('hang');
+      const started = performance.now();
+      const failed = await sendCode(host, tenant.id, 'hang@example.com');
+      const elapsed = performance.now() - started;
+      await expectError(failed, 502, 'email_failed');
+      expect(elapsed).toBeLessThan(5000);
+
+      // The code went out in the request SendGrid never answered; it must not work.
+      const stuckCode = /\b(\d{8})\b/.exec(sendgrid.requests.at(-1)!.body.content[0]!.value)![1]!;
+      await expectError(await verifyCode(host, tenant.id, 'hang@example.com', stuckCode), 401, 'invalid_code');
+
+      // The failed send does not hold the guest back: a new code at once, and it works.
+      sendgrid.respondWith(202);
+      expect((await sendCode(host, tenant.id, 'hang@example.com')).status).toBe(202);
+      const code = /\b(\d{8})\b/.exec(sendgrid.requests.at(-1)!.body.content[0]!.value)![1]!;
+      expect((await verifyCode(host, tenant.id, 'hang@example.com', code)).status).toBe(200);
+
+      const log = (await (await host.manage(`/tenants/${tenant.id}/sign-in-logs?userId=${guest.invitedUser.id}`)).json()) as { value: { outcome: string }[] };
+      expect(log.value.map((r) => r.outcome)).toEqual(['signed_in', 'code_sent', 'invalid_code', 'email_failed', 'code_sent']);
+    } finally {
+      await sendgrid.close();
+    }
+  });
+
+  it('a SendGrid 500 gives 502 email_failed and leaves no usable code', async () => {
+    const sendgrid = await startFakeSendGrid();
+    try {
+      const host = await startHost({ EMAIL_TRANSPORT: 'sendgrid', SENDGRID_API_KEY: 'SG.test-key', SENDGRID_BASE_URL: sendgrid.baseUrl });
+      const tenant = await createTenant(host);
+      await inviteGuest(host, tenant.id, 'fail@example.com');
+      sendgrid.respondWith(500);
+      await expectError(await sendCode(host, tenant.id, 'fail@example.com'), 502, 'email_failed');
+      const code = /\b(\d{8})\b/.exec(sendgrid.requests.at(-1)!.body.content[0]!.value)![1]!;
+      await expectError(await verifyCode(host, tenant.id, 'fail@example.com', code), 401, 'invalid_code');
+    } finally {
+      await sendgrid.close();
+    }
+  });
+});

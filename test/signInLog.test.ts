@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSignInLogs } from '../lib/signInLogs.js';
+import { guestRows, sendCodeFrom } from './attackHelpers.js';
+import {
+  createTenant, expectError, inviteGuest, latestCode, sendCode, startHost, testRuntime, uniquePrefix, verifyCode, FUNCTION_KEY,
+  type TestHost, type TestTenant,
+} from './helpers.js';
+
+interface LogRecord {
+  id: string;
+  createdDateTime: string;
+  tenantId: string;
+  userId: string | null;
+  event: string;
+  outcome: string;
+  clientIp: string;
+}
+
+let host: TestHost;
+let tenant: TestTenant;
+const prefix = uniquePrefix();
+
+beforeAll(async () => {
+  host = await startHost({ TABLE_PREFIX: prefix, SEND_CODE_PER_IP_PER_HOUR: '40', CODE_MAX_ATTEMPTS: '2', FAILED_VERIFICATIONS_PER_GUEST_PER_HOUR: '3' });
+  tenant = await createTenant(host, { googleFederation: true });
+});
+afterAll(() => host.stop());
+
+async function logsOf(query: string): Promise<{ value: LogRecord[]; nextLink?: string }> {
+  const response = await host.manage(`/tenants/${tenant.id}/sign-in-logs${query}`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('cache-control')).toBe('no-store');
+  return (await response.json()) as never;
+}
+
+async function allLogs(top: number, userId?: string): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  let page = await logsOf(`?$top=${top}${userId ? `&userId=${userId}` : ''}`);
+  records.push(...page.value);
+  while (page.nextLink) {
+    const next = new URL(page.nextLink);
+    expect(page.value).toHaveLength(top);
+    page = await logsOf(next.search);
+    records.push(...page.value);
+  }
+  return records;
+}
+
+describe('the sign-in log records every send-code and verify-code outcome', () => {
+  it('each outcome, with tenant, guest, client IP and time, and never the code', async () => {
+    const guest = await inviteGuest(host, tenant.id, 'logged@example.com');
+    const codes: string[] = [];
+    expect((await sendCodeFrom(host, '127.0.0.5', tenant.id, 'logged@example.com')).status).toBe(202); // code_sent
+    codes.push(await latestCode(host, 'logged@example.com'));
+    await expectError(await sendCode(host, tenant.id, 'logged@example.com'), 429, 'rate_limited'); // rate_limited
+    const wrong = codes[0] === '00000000' ? '11111111' : '00000000';
+    await expectError(await verifyCode(host, tenant.id, 'logged@example.com', wrong), 401, 'invalid_code'); // invalid_code
+    expect((await verifyCode(host, tenant.id, 'logged@example.com', codes[0]!)).status).toBe(200); // signed_in
+    await expectError(await verifyCode(host, tenant.id, 'logged@example.com', codes[0]!), 401, 'invalid_code'); // code_already_used
+    await expectError(await verifyCode(host, tenant.id, 'logged@example.com', wrong), 401, 'invalid_code');
+    await expectError(await verifyCode(host, tenant.id, 'logged@example.com', wrong), 401, 'invalid_code');
+    await expectError(await verifyCode(host, tenant.id, 'logged@example.com', wrong), 429, 'too_many_attempts'); // too_many_attempts
+
+    const records = await allLogs(50, guest.invitedUser.id);
+    const outcomes = records.map((r) => `${r.event}:${r.outcome}`);
+    expect(outcomes).toEqual([
+      'verify-code:too_many_attempts',
+      'verify-code:invalid_code',
+      'verify-code:invalid_code',
+      'verify-code:code_already_used',
+      'verify-code:signed_in',
+      'verify-code:invalid_code',
+      'send-code:rate_limited',
+      'send-code:code_sent',
+    ]);
+    for (const record of records) {
+      expect(record.tenantId).toBe(tenant.id);
+      expect(record.userId).toBe(guest.invitedUser.id);
+      expect(Date.now() - Date.parse(record.createdDateTime)).toBeLessThan(60_000);
+    }
+    expect(records.at(-1)!.clientIp).toBe('127.0.0.5');
+    expect(records[0]!.clientIp).toBe('127.0.0.1');
+    // Newest first within a guest.
+    const times = records.map((r) => Date.parse(r.createdDateTime));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    const stored = JSON.stringify(await guestRows(rt, tenant.id, 'logged@example.com'));
+    for (const code of codes) expect(stored).not.toContain(code);
+    expect(JSON.stringify(records)).not.toContain(codes[0]!);
+  });
+
+  it('strangers, other methods and the per-IP limit are logged too', async () => {
+    await inviteGuest(host, tenant.id, 'federated@gmail.com');
+    await expectError(await sendCode(host, tenant.id, 'federated@gmail.com'), 409, 'other_method_required');
+    expect((await sendCode(host, tenant.id, 'nobody@example.com')).status).toBe(202);
+    for (let i = 0; i < 40; i += 1) await sendCodeFrom(host, '127.0.0.6', tenant.id, `flood-${i}@example.com`);
+    await expectError(await sendCodeFrom(host, '127.0.0.6', tenant.id, 'flood-last@example.com'), 429, 'rate_limited');
+
+    const records = await allLogs(200);
+    const outcomes = new Set(records.map((r) => `${r.event}:${r.outcome}`));
+    for (const expected of ['send-code:other_method_Google', 'send-code:not_a_guest', 'send-code:rate_limited_ip']) expect(outcomes).toContain(expected);
+    const ipRefusal = records.find((r) => r.outcome === 'rate_limited_ip')!;
+    expect(ipRefusal.clientIp).toBe('127.0.0.6');
+    expect(ipRefusal.userId).toBeNull();
+  });
+
+  it('pages with nextLink cover the whole log once, in a stable order', async () => {
+    const everything = (await logsOf('?$top=200')).value;
+    expect(everything.length).toBeGreaterThan(20);
+    const paged = await allLogs(7);
+    expect(paged.map((r) => r.id)).toEqual(everything.map((r) => r.id));
+    expect(new Set(paged.map((r) => r.id)).size).toBe(paged.length);
+  });
+
+  it('refuses a forged or foreign skiptoken, an unknown guest, no key and an unknown tenant', async () => {
+    const other = await createTenant(host);
+    const foreignToken = Buffer.from(JSON.stringify({ p: `${other.id}_x`, r: 'log_0' })).toString('base64url');
+    for (const token of ['garbage', foreignToken, Buffer.from('{"p":1}').toString('base64url')]) {
+      await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?$skiptoken=${token}`), 400, 'invalid_request');
+    }
+    await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?userId=${crypto.randomUUID()}`), 404, 'guest_not_found');
+    await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?$top=0`), 400, 'invalid_request');
+    await expectError(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`), 401, 'unauthorized');
+    await expectError(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }), 401, 'unauthorized');
+    await expectError(await host.manage(`/tenants/${crypto.randomUUID()}/sign-in-logs`), 404, 'tenant_not_found');
+    // Another tenant's log is its own.
+    expect((await host.manage(`/tenants/${other.id}/sign-in-logs`).then((r) => r.json()) as { value: unknown[] }).value).toEqual([]);
+  });
+
+  it('rows carry expiresAt after SIGN_IN_LOG_RETENTION_DAYS (default 30) and are left out once past it', async () => {
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    const rows = (await guestRows(rt, tenant.id, 'logged@example.com')).filter((row) => row.rowKey!.startsWith('log_'));
+    for (const row of rows) {
+      const kept = (row.expiresAt as Date).getTime() - Date.parse(row.at as string);
+      expect(kept).toBe(30 * 86_400_000);
+    }
+    const later = await testRuntime({ TABLE_PREFIX: prefix }, { now: () => Date.now() + 31 * 86_400_000 });
+    expect((await listSignInLogs(later, tenant.id, { $top: 200 })).value).toEqual([]);
+    const sooner = await testRuntime({ TABLE_PREFIX: prefix }, { now: () => Date.now() + 29 * 86_400_000 });
+    expect((await listSignInLogs(sooner, tenant.id, { $top: 200 })).value.length).toBeGreaterThan(0);
+  });
+});
