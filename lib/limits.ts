@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
 import type { Runtime } from './runtime.js';
 import { isStatus, keyDigest } from './storage.js';
@@ -30,49 +31,55 @@ export function secondsUntilRoom(times: number[], limit: number, now: number, wi
   return Math.max(1, Math.ceil((oldestThatMustLeave + windowMs - now) / 1000));
 }
 
-interface IpLimitEntity {
-  times: string;
-  expiresAt: Date;
+const IP_ROW_PREFIX = 'send-code_';
+
+/** `send-code_<ms, zero-padded>_<random>`: one row per call, sorting by time. */
+function ipCallKey(atMs: number, suffix = ''): string {
+  return `${IP_ROW_PREFIX}${String(Math.max(0, atMs)).padStart(15, '0')}${suffix}`;
 }
 
 /**
  * Counts one send-code call against the client IP (SEND_CODE_PER_IP_PER_HOUR),
- * failing with rate_limited when the hour is full. Two transactions: a read and an
- * ETag-conditional write; a lost race is retried.
+ * failing with rate_limited when the hour is full.
+ *
+ * Each call inserts a row of its own and then counts the rows of the last hour (two
+ * transactions). Inserts never conflict, so many guests behind one address (an
+ * office NAT) asking at once do not race over a shared row — a read-modify-write
+ * of one row under an ETag lost most of those races and answered 429. Admission is
+ * strict: of the calls admitted together, the last to count saw every other. A call
+ * that finds the hour full takes its row back, so refused calls do not extend the wait.
  */
 export async function countSendCodeFromIp(rt: Runtime, clientIp: string): Promise<void> {
   const limit = rt.config.limits.sendCodePerIpPerHour;
   const partitionKey = `ip_${keyDigest(clientIp)}`;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
-    const now = rt.now();
-    let etag: string | undefined;
-    let times: number[] = [];
-    try {
-      const row = await rt.tables.limits.getEntity<IpLimitEntity>(partitionKey, 'send-code');
-      etag = row.etag;
-      times = withinWindow(parseTimes(row.times), now);
-    } catch (error) {
-      if (!isStatus(error, 404)) throw error;
+  const now = rt.now();
+  const rowKey = ipCallKey(now, `_${randomUUID()}`);
+  await rt.tables.limits.createEntity({ partitionKey, rowKey, expiresAt: new Date(now + HOUR_MS) });
+
+  const others: number[] = [];
+  let counted = 0;
+  const pages = rt.tables.limits
+    .listEntities({
+      queryOptions: {
+        filter: `PartitionKey eq '${partitionKey}' and RowKey gt '${ipCallKey(now - HOUR_MS)}' and RowKey lt '${IP_ROW_PREFIX}~'`,
+        select: ['RowKey'],
+      },
+    })
+    .byPage({ maxPageSize: Math.min(limit + 1, 1000) });
+  for await (const page of pages) {
+    for (const row of page) {
+      counted += 1;
+      if (row.rowKey !== rowKey) others.push(Number(row.rowKey!.slice(IP_ROW_PREFIX.length, IP_ROW_PREFIX.length + 15)));
     }
-    if (times.length >= limit) {
-      fail('rate_limited', {
-        message: 'Too many codes were asked for from this network. Try again later.',
-        retryAfterSeconds: secondsUntilRoom(times, limit, now),
-      });
-    }
-    const entity = {
-      partitionKey,
-      rowKey: 'send-code',
-      times: JSON.stringify([...times, now]),
-      expiresAt: new Date(now + HOUR_MS),
-    };
-    try {
-      if (etag) await rt.tables.limits.updateEntity(entity, 'Replace', { etag });
-      else await rt.tables.limits.createEntity(entity);
-      return;
-    } catch (error) {
-      if (!isStatus(error, 409, 412)) throw error;
-    }
+    if (counted > limit) break;
   }
-  fail('rate_limited', { retryAfterSeconds: 1 });
+  if (counted <= limit) return;
+
+  await rt.tables.limits.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+  fail('rate_limited', {
+    message: 'Too many codes were asked for from this network. Try again later.',
+    retryAfterSeconds: secondsUntilRoom(others, limit, now),
+  });
 }

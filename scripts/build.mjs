@@ -23,3 +23,10 @@ await build({
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],
 });
+// The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
+await build({
+  ...common,
+  entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts' },
+  outdir: 'dist',
+  external: [...common.external, 'autocannon'],
+});
