@@ -46,8 +46,10 @@ function ipCallKey(atMs: number, suffix = ''): string {
  * transactions). Inserts never conflict, so many guests behind one address (an
  * office NAT) asking at once do not race over a shared row — a read-modify-write
  * of one row under an ETag lost most of those races and answered 429. Admission is
- * strict: of the calls admitted together, the last to count saw every other. A call
- * that finds the hour full takes its row back, so refused calls do not extend the wait.
+ * strict: of the calls admitted together, the last to count saw every other, so the
+ * limit is never exceeded (calls arriving together just as the hour fills may count
+ * one another and all be refused). A call that finds the hour full takes its row
+ * back, so refused calls do not extend the wait.
  */
 export async function countSendCodeFromIp(rt: Runtime, clientIp: string): Promise<void> {
   const limit = rt.config.limits.sendCodePerIpPerHour;
