@@ -19,7 +19,7 @@ import { freePort } from './ports.js';
  * taken in this one run and storage cost as Table transactions per request.
  */
 
-const FULL: Plan = { rounds: 5, secondsPerRun: 3, warmupSeconds: 3, guests: 200, enumerationSamples: 30, transactionProbes: 3, importSamples: 15, mailDelayMs: 100 };
+const FULL: Plan = { rounds: 8, secondsPerRun: 2, warmupSeconds: 3, guests: 200, enumerationSamples: 30, transactionProbes: 3, importSamples: 15, mailDelayMs: 100 };
 const QUICK: Plan = { rounds: 1, secondsPerRun: 1, warmupSeconds: 1, guests: 200, enumerationSamples: 6, transactionProbes: 3, importSamples: 4, mailDelayMs: 100 };
 
 interface BenchOptions {
