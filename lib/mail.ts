@@ -32,8 +32,9 @@ export function createMailer(email: Config['email'], tables: Tables, now: () => 
 
 /**
  * The SendGrid client (and axios under it) is loaded on the first mail, not when the
- * app is imported: it was the largest part of a cold start (about 50 ms of ~70 ms over
- * a bare `node`), and many instances answer session-checks without ever mailing.
+ * app is imported: it was the largest single part of a cold start (about 35 of the
+ * ~120 ms that importing the app took over a bare `node`), and many instances answer
+ * session-checks without ever mailing.
  */
 async function loadSendGrid(email: Extract<Config['email'], { transport: 'sendgrid' }>): Promise<SendGridMailService> {
   // Both packages export a default instance and, by name, the class (which their typings hide from import()).

@@ -146,7 +146,6 @@ export class LocalHttpRequest implements HttpRequest {
   }
 
   #bytes(): Uint8Array {
-    if (this.#full) throw new TypeError('Body is unusable: it was read as a stream');
     if (this.#bodyRead) throw new TypeError('Body is unusable: it has already been read');
     this.#bodyRead = true;
     const bytes = this.#init.body?.bytes;
