@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
 import type { Runtime } from './runtime.js';
 import { isStatus, keyDigest } from './storage.js';
@@ -31,38 +32,11 @@ export function secondsUntilRoom(times: number[], limit: number, now: number, wi
   return Math.max(1, Math.ceil((oldestThatMustLeave + windowMs - now) / 1000));
 }
 
-interface IpLimitEntity {
-  /** JSON list of [minute since the epoch, count] pairs: bounded at 60 entries whatever the limit. */
-  minutes: string;
-  expiresAt: Date;
-}
+const IP_ROW_PREFIX = 'send-code_';
 
-const MINUTE_MS = 60_000;
-const WINDOW_MINUTES = HOUR_MS / MINUTE_MS;
-
-function parseMinuteCounts(json: string | undefined, nowMinute: number): [number, number][] {
-  if (!json) return [];
-  try {
-    const parsed = JSON.parse(json) as unknown;
-    if (!Array.isArray(parsed)) return [];
-    return parsed.filter(
-      (entry): entry is [number, number] =>
-        Array.isArray(entry) && typeof entry[0] === 'number' && typeof entry[1] === 'number' &&
-        entry[0] > nowMinute - WINDOW_MINUTES && entry[0] <= nowMinute,
-    );
-  } catch {
-    return [];
-  }
-}
-
-/** Seconds until enough of the oldest minutes have left the window to bring the count under `limit`. */
-function secondsUntilMinutesFree(counts: [number, number][], limit: number, now: number): number {
-  let total = counts.reduce((sum, [, n]) => sum + n, 0);
-  for (const [minute, n] of [...counts].sort((a, b) => a[0] - b[0])) {
-    total -= n;
-    if (total < limit) return Math.max(1, Math.ceil(((minute + WINDOW_MINUTES) * MINUTE_MS - now) / 1000));
-  }
-  return 1;
+/** `send-code_<ms, zero-padded>_<random>`: one row per call, sorting by time. */
+function ipCallKey(atMs: number, suffix = ''): string {
+  return `${IP_ROW_PREFIX}${String(Math.max(0, atMs)).padStart(15, '0')}${suffix}`;
 }
 
 /**
@@ -84,44 +58,48 @@ export function ipLimitKey(clientIp: string): string {
 
 /**
  * Counts one send-code call against the client IP (SEND_CODE_PER_IP_PER_HOUR),
- * failing with rate_limited when the last hour is full. The counter is one row of
- * per-minute counts in the limits table, shared by every instance: a read and an
- * ETag-conditional write (two transactions); a lost race is retried.
+ * failing with rate_limited when the hour is full.
+ *
+ * Each call inserts a row of its own and then counts the rows of the last hour (two
+ * transactions). Inserts never conflict, so many guests behind one address (an
+ * office NAT) asking at once do not race over a shared row — a read-modify-write
+ * of one row under an ETag lost most of those races and answered 429. Admission is
+ * strict: of the calls admitted together, the last to count saw every other, so the
+ * limit is never exceeded (calls arriving together just as the hour fills may count
+ * one another and all be refused). A call that finds the hour full takes its row
+ * back, so refused calls do not extend the wait.
  */
 export async function countSendCodeFromIp(rt: Runtime, clientIp: string): Promise<void> {
   const limit = rt.config.limits.sendCodePerIpPerHour;
   const partitionKey = `ip_${keyDigest(ipLimitKey(clientIp))}`;
-  for (let attempt = 0; attempt < 6; attempt += 1) {
-    const now = rt.now();
-    const nowMinute = Math.floor(now / MINUTE_MS);
-    let etag: string | undefined;
-    let counts: [number, number][] = [];
-    try {
-      const row = await rt.tables.limits.getEntity<IpLimitEntity>(partitionKey, 'send-code');
-      etag = row.etag;
-      counts = parseMinuteCounts(row.minutes, nowMinute);
-    } catch (error) {
-      if (!isStatus(error, 404)) throw error;
+  const now = rt.now();
+  const rowKey = ipCallKey(now, `_${randomUUID()}`);
+  await rt.tables.limits.createEntity({ partitionKey, rowKey, expiresAt: new Date(now + HOUR_MS) });
+
+  const others: number[] = [];
+  let counted = 0;
+  const pages = rt.tables.limits
+    .listEntities({
+      queryOptions: {
+        filter: `PartitionKey eq '${partitionKey}' and RowKey gt '${ipCallKey(now - HOUR_MS)}' and RowKey lt '${IP_ROW_PREFIX}~'`,
+        select: ['RowKey'],
+      },
+    })
+    .byPage({ maxPageSize: Math.min(limit + 1, 1000) });
+  for await (const page of pages) {
+    for (const row of page) {
+      counted += 1;
+      if (row.rowKey !== rowKey) others.push(Number(row.rowKey!.slice(IP_ROW_PREFIX.length, IP_ROW_PREFIX.length + 15)));
     }
-    if (counts.reduce((sum, [, n]) => sum + n, 0) >= limit) {
-      fail('rate_limited', {
-        message: 'Too many codes were asked for from this network. Try again later.',
-        retryAfterSeconds: secondsUntilMinutesFree(counts, limit, now),
-      });
-    }
-    const current = counts.find(([minute]) => minute === nowMinute);
-    if (current) current[1] += 1;
-    else counts.push([nowMinute, 1]);
-    const entity = { partitionKey, rowKey: 'send-code', minutes: JSON.stringify(counts), expiresAt: new Date(now + HOUR_MS) };
-    try {
-      if (etag) await rt.tables.limits.updateEntity(entity, 'Replace', { etag });
-      else await rt.tables.limits.createEntity(entity);
-      return;
-    } catch (error) {
-      if (!isStatus(error, 409, 412)) throw error;
-    }
-    // Another instance counted a call from this address at the same moment: read again.
-    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+    if (counted > limit) break;
   }
-  fail('rate_limited', { retryAfterSeconds: 1 });
+  if (counted <= limit) return;
+
+  await rt.tables.limits.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+  fail('rate_limited', {
+    message: 'Too many codes were asked for from this network. Try again later.',
+    retryAfterSeconds: secondsUntilRoom(others, limit, now),
+  });
 }

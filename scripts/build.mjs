@@ -38,3 +38,11 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
+await build({
+  ...common,
+  entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts' },
+  outdir: 'dist',
+  external: [...common.external, 'autocannon'],
+});

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { generateCodePepper, generateSigningKey } from '../lib/keys.js';
+import { startAzurite } from './azurite.js';
+import {
+  apiOf, compareSessionCheck, concurrentSignIns, countTransactions, createTenant, enumerationCheck, guestEmails,
+  importTime, inAtMost, invite, log, processCpuMs, REPO, spawnServer, startSlowSendGrid, type Plan,
+} from './benchHarness.js';
+import { checkTargets, renderLatencyChart, renderTable, type BenchResults } from './benchReport.js';
+import { freePort } from './ports.js';
+
+/*
+ * `npm run bench [-- --quick] [-- --out DIR]`: starts its own Azurite (in memory), a
+ * fake SendGrid that takes a fixed time per mail, the built app under the local host
+ * and a baseline server (each in its own process), then measures speed as ratios
+ * taken in this one run and storage cost as Table transactions per request.
+ */
+
+const FULL: Plan = { rounds: 8, secondsPerRun: 2, warmupSeconds: 3, guests: 200, enumerationSamples: 30, transactionProbes: 3, importSamples: 15, mailDelayMs: 100 };
+const QUICK: Plan = { rounds: 1, secondsPerRun: 1, warmupSeconds: 1, guests: 200, enumerationSamples: 6, transactionProbes: 3, importSamples: 4, mailDelayMs: 100 };
+
+interface BenchOptions {
+  quick: boolean;
+  outDir: string;
+  /** Where the host and the baseline write V8 CPU profiles (--cpu-prof), if anywhere. */
+  profileDir?: string;
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const valueOf = (flag: string) => {
+    const at = argv.indexOf(flag);
+    return at >= 0 && argv[at + 1] ? resolve(argv[at + 1]!) : undefined;
+  };
+  const unknown = argv.filter((arg, i) => arg !== '--quick' && !['--out', '--profile'].includes(arg) && !['--out', '--profile'].includes(argv[i - 1]!));
+  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]} (use --quick, --out DIR, --profile DIR)`);
+  return { quick: argv.includes('--quick'), outDir: valueOf('--out') ?? join(REPO, 'bench', 'results'), profileDir: valueOf('--profile') };
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const plan = options.quick ? QUICK : FULL;
+  const startedAt = new Date();
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  try {
+    log(`${options.quick ? 'quick' : 'full'} run; starting Azurite, a fake SendGrid (${plan.mailDelayMs} ms per mail), guestpass and the baseline`);
+    const azurite = await startAzurite({ port: await freePort() });
+    stops.push(() => azurite.stop());
+    const sendGrid = await startSlowSendGrid(plan.mailDelayMs);
+    stops.push(() => sendGrid.close());
+
+    const signingKey = generateSigningKey();
+    const functionKey = generateCodePepper();
+    const tablePrefix = `bench${randomBytes(4).toString('hex')}`;
+    const publicBaseUrl = 'http://localhost:7071';
+    const hostSettings = {
+      // As deployed: not development, so no development-only instrumentation.
+      AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      TABLE_PREFIX: tablePrefix,
+      PORT: '0',
+      PUBLIC_BASE_URL: publicBaseUrl,
+      LOCAL_FUNCTION_KEY: functionKey,
+      CODE_PEPPER: generateCodePepper(),
+      SIGNING_KEYS: JSON.stringify([signingKey]),
+      // Mail as in production: SendGrid (the outbox transport would add a row per mail).
+      EMAIL_TRANSPORT: 'sendgrid',
+      SENDGRID_API_KEY: 'SG.bench-not-a-real-key',
+      SENDGRID_BASE_URL: sendGrid.baseUrl,
+      // Every guest of the run comes from 127.0.0.1: the per-IP limit must not be what fails.
+      SEND_CODE_PER_IP_PER_HOUR: '1000000',
+    };
+    const hostScript = join(REPO, 'dist', 'scripts', 'host.js');
+    const host = await spawnServer(hostScript, hostSettings, 'host', options.profileDir);
+    stops.push(() => host.stop());
+    // The same app on the same tables in development, where each answer carries its
+    // Table transaction count (x-guestpass-storage-transactions).
+    const devHost = await spawnServer(hostScript, { ...hostSettings, AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }, 'dev-host');
+    stops.push(() => devHost.stop());
+    const { d: _private, ...publicJwk } = signingKey;
+    const baseline = await spawnServer(join(REPO, 'dist', 'scripts', 'benchBaseline.js'), {
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      GUESTS_TABLE: `${tablePrefix}guests`,
+      ISSUER: publicBaseUrl,
+      PUBLIC_JWK: JSON.stringify(publicJwk),
+    }, 'baseline', options.profileDir);
+    stops.push(() => baseline.stop());
+    const api = apiOf(host, functionKey);
+    const devApi = apiOf(devHost, functionKey);
+
+    log('creating tenants and inviting guests');
+    const tenants = {
+      flow: await createTenant(api, 'flow'),
+      counted: await createTenant(api, 'counted'),
+      probe: await createTenant(api, 'probe'),
+    };
+    const flowGuests = guestEmails('guest', plan.guests);
+    const timed = { invited: guestEmails('timed', plan.enumerationSamples * 2), strangers: guestEmails('stranger', plan.enumerationSamples * 2) };
+    await inAtMost(flowGuests, 16, (email) => invite(api, tenants.flow, email));
+    await inAtMost(flowGuests, 16, (email) => invite(api, tenants.counted, email));
+    await inAtMost(timed.invited, 16, (email) => invite(api, tenants.probe, email));
+
+    log('counting Table transactions per request (development host)');
+    const transactions = await countTransactions(devApi, tenants.probe, plan.transactionProbes, sendGrid);
+    const perRequest = (endpoint: string) => transactions.find((t) => t.endpoint === endpoint)?.median ?? Number.NaN;
+    const transactionsPerSignIn = perRequest('send-code (invited)') + perRequest('verify-code') + perRequest('session-check');
+
+    log('send-code latency, invited vs not invited');
+    const half = plan.enumerationSamples;
+    const enumeration = await enumerationCheck(api, tenants.probe, timed.invited.slice(0, half), timed.strangers.slice(0, half), plan.mailDelayMs);
+
+    log(`signing in ${plan.guests} guests at once`);
+    const guestsTable = TableClient.fromConnectionString(azurite.connectionString, `${tablePrefix}guests`, { allowInsecureConnection: true });
+    const sessionRowsOf = (tenantId: string) => async () => {
+      let rows = 0;
+      const filter = `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`' and RowKey ge 'session_' and RowKey lt 'session\`'`;
+      for await (const _row of guestsTable.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) rows += 1;
+      return rows;
+    };
+    const azuriteCpuMs = () => processCpuMs(azurite.process?.pid);
+    const { run: signIn, tokens } = await concurrentSignIns(api, tenants.flow, flowGuests, sendGrid, sessionRowsOf(tenants.flow), azuriteCpuMs);
+    if (tokens.length === 0) throw new Error(`no guest signed in; host output:\n${host.output.slice(-20).join('\n')}`);
+
+    log('send-code latency right after that burst');
+    const enumerationAfterBurst = await enumerationCheck(api, tenants.probe, timed.invited.slice(half), timed.strangers.slice(half), plan.mailDelayMs);
+
+    log(`signing in ${plan.guests} guests at once on the development host, counting transactions`);
+    const { run: signInCounted } = await concurrentSignIns(devApi, tenants.counted, flowGuests, sendGrid, sessionRowsOf(tenants.counted), azuriteCpuMs);
+
+    log('session-check against the baseline');
+    const sessionCheck = await compareSessionCheck(plan, { guestpass: host, baseline }, azuriteCpuMs, tenants.flow, tokens);
+
+    await stopAll();
+    log('import time of the built app');
+    // Production-shaped, as in Azure: a managed-identity table endpoint (nothing connects at import).
+    const imports = await importTime(plan.importSamples, {
+      ...hostSettings,
+      TABLES_ENDPOINT: 'https://stguestpass.table.core.windows.net/',
+      AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
+    });
+
+    const partial: Omit<BenchResults, 'targets'> = {
+      mode: options.quick ? 'quick' : 'full',
+      startedAt: startedAt.toISOString(),
+      machine: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
+      plan: { ...plan },
+      hostSettings: Object.fromEntries(Object.entries(hostSettings).filter(([k]) => !/KEY|PEPPER|CONNECTION/.test(k))),
+      sessionCheck,
+      signIn,
+      signInCounted,
+      enumeration,
+      enumerationAfterBurst,
+      transactions,
+      transactionsPerSignIn,
+      importTime: imports,
+    };
+    const results: BenchResults = { ...partial, targets: checkTargets(partial) };
+    const table = renderTable(results);
+    mkdirSync(options.outDir, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    const chart = renderLatencyChart(sessionCheck, `session-check latency vs connections (${results.mode} run, ${startedAt.toISOString().slice(0, 16)})`);
+    for (const name of [stamp, 'latest']) {
+      writeFileSync(join(options.outDir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+      writeFileSync(join(options.outDir, `${name}.md`), `${table}\n`);
+      writeFileSync(join(options.outDir, `${name}.svg`), chart);
+    }
+    console.log(table);
+    console.log(`\nWritten: ${join(options.outDir, `${stamp}.{json,md,svg}`)} (and latest.*)`);
+    const missed = results.targets.filter((t) => !t.holds);
+    if (missed.length > 0) console.log(`\nTargets missed: ${missed.map((t) => t.name).join('; ')}`);
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  process.exit(1);
+});
