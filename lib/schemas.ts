@@ -245,25 +245,27 @@ export const guestResponse = z.object({
   lastSignInAt: z.iso.datetime().nullable(),
 });
 
-export const guestPageResponse = z.object({
-  value: z.array(guestResponse),
-  nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
-});
+/** A page of a list, Graph style: `nextLink` is the next page's URL, absent on the last page. */
+function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    value: z.array(item),
+    nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
+  });
+}
 
-export const signInLogPageResponse = z.object({
-  value: z.array(
-    z.object({
-      id: z.string(),
-      createdDateTime: z.iso.datetime(),
-      tenantId: z.string(),
-      userId: z.string().nullable(),
-      event: z.enum(['send-code', 'verify-code']),
-      outcome: z.string(),
-      clientIp: z.string(),
-    }),
-  ),
-  nextLink: z.string().optional().meta({ description: 'The next page; absent on the last page.' }),
-});
+export const guestPageResponse = pageOf(guestResponse);
+
+export const signInLogPageResponse = pageOf(
+  z.object({
+    id: z.string(),
+    createdDateTime: z.iso.datetime(),
+    tenantId: z.string(),
+    userId: z.string().nullable(),
+    event: z.enum(['send-code', 'verify-code']),
+    outcome: z.string(),
+    clientIp: z.string(),
+  }),
+);
 
 export const invitationResponse = z.object({
   id: z.string(),

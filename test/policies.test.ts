@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, FUNCTION_KEY, inviteGuest, latestCode, sendCode, sessionCheck, signIn, startHost, verifyCode,
-  type TestHost, type TestTenant,
+  type TestHost,
 } from './helpers.js';
 
 /**
