@@ -52,7 +52,7 @@ function decodePosition(token: string, tenantId: string): Position {
   } catch {
     // falls through to the error below
   }
-  return fail('invalid_request', { details: [{ field: 'query.skiptoken', message: 'is not a skiptoken from a nextLink of this tenant' }] });
+  return fail('invalid_request', { details: [{ field: 'query.$skiptoken', message: 'is not a skiptoken from a nextLink of this tenant' }] });
 }
 
 /**
