@@ -66,11 +66,16 @@ export async function inviteGuest(rt: Runtime, tenantRef: string, input: Invitat
       invitedAt: new Date(rt.now()).toISOString(),
       inviteRedirectUrl: redirect,
     };
+    // The index row first: if the guest row then fails, the index points at no guest
+    // (read as guest_not_found) and is taken back, rather than a guest nobody can
+    // reach by id.
+    const indexKey = `guest_${entity.guestId}`;
+    await rt.tables.tenants.createEntity({ partitionKey: tenant.id, rowKey: indexKey, guestPartition: partitionKey });
     try {
       await rt.tables.guests.createEntity(entity);
-      await rt.tables.tenants.upsertEntity({ partitionKey: tenant.id, rowKey: `guest_${entity.guestId}`, guestPartition: partitionKey });
       guest = entity;
     } catch (error) {
+      await rt.tables.tenants.deleteEntity(tenant.id, indexKey).catch(() => undefined);
       // A concurrent invitation of the same address created the guest first.
       if (!isStatus(error, 409)) throw error;
       guest = (await readGuestPartition(rt, tenant.id, email)).guest!;

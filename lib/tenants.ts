@@ -193,7 +193,13 @@ export async function createTenant(rt: Runtime, input: CreateTenantInput): Promi
     updatedAt: at,
   };
   await claimDomains(rt.tables, tenant.id, tenant.domains);
-  await rt.tables.tenants.createEntity(tenantEntity(tenant));
+  try {
+    await rt.tables.tenants.createEntity(tenantEntity(tenant));
+  } catch (error) {
+    // No tenant, so no claim: the domains stay free for the retry.
+    await releaseDomains(rt.tables, tenant.domains).catch(() => undefined);
+    throw error;
+  }
   return tenant;
 }
 
