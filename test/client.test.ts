@@ -3,14 +3,13 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuestpassApiError, GuestpassClient, parseRetryAfter, type Session } from '../web/src/client.js';
 import { formatWait, MESSAGES, pickLanguage } from '../web/src/messages.js';
-import { createTenant, inviteGuest, latestCode, startHost, type TestHost, type TestTenant } from './helpers.js';
+import { createTenant, hostWithTenant, inviteGuest, latestCode, type TestHost, type TestTenant } from './helpers.js';
 
 let host: TestHost;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  host = await startHost();
-  tenant = await createTenant(host);
+  ({ host, tenant } = await hostWithTenant());
 });
 afterAll(() => host.stop());
 

@@ -4,15 +4,14 @@ import { generateSigningKey } from '../lib/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, signIn,
-  startHost, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant,
+  startHost, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant, hostWithTenant,
 } from './helpers.js';
 
 let host: TestHost;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  host = await startHost();
-  tenant = await createTenant(host);
+  ({ host, tenant } = await hostWithTenant());
 });
 afterAll(() => host.stop());
 

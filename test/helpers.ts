@@ -136,6 +136,12 @@ export async function createTenant(host: TestHost, overrides: Record<string, unk
   return (await response.json()) as TestTenant;
 }
 
+/** A host and a tenant on it: what most suites start with. */
+export async function hostWithTenant(settings: Record<string, string> = {}, tenant: Record<string, unknown> = {}): Promise<{ host: TestHost; tenant: TestTenant }> {
+  const host = await startHost(settings);
+  return { host, tenant: await createTenant(host, tenant) };
+}
+
 export async function inviteGuest(host: TestHost, tenantId: string, email: string, extra: Record<string, unknown> = {}) {
   const response = await host.manage(`/tenants/${tenantId}/invitations`, {
     method: 'POST',

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTenant, expectError, inviteGuest, latestCode, outbox, postJson, sendCode, sessionCheck, signIn,
-  startHost, verifyCode, type TestHost, type TestTenant,
+  expectError, hostWithTenant, inviteGuest, latestCode, outbox, postJson, sendCode, sessionCheck, signIn, verifyCode,
+  type TestHost, type TestTenant,
 } from './helpers.js';
 
 let host: TestHost;
 let tenant: TestTenant;
 
 beforeAll(async () => {
-  host = await startHost();
-  tenant = await createTenant(host);
+  ({ host, tenant } = await hostWithTenant());
 });
 afterAll(() => host.stop());
 
