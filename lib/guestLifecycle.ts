@@ -5,6 +5,7 @@ import type { Runtime } from './runtime.js';
 import type { ListGuestsQuery } from './schemas.js';
 import { HOUR_MS } from './limits.js';
 import { escapeOData, isStatus } from './storage.js';
+import { openSkipToken, sealSkipToken } from './skipToken.js';
 import { resolveTenant } from './tenants.js';
 
 /*
@@ -183,30 +184,6 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
   });
 }
 
-interface SkipToken {
-  /** The tenant the listing belongs to. */
-  t: string;
-  /** The Table service's continuation, as the SDK encodes it. */
-  c: string;
-}
-
-function sealSkipToken(tenantId: string, continuation: string): string {
-  const token: SkipToken = { t: tenantId, c: continuation };
-  return Buffer.from(JSON.stringify(token)).toString('base64url');
-}
-
-function openSkipToken(skipToken: string, tenantId: string): string {
-  let token: Partial<SkipToken> | undefined;
-  try {
-    token = JSON.parse(Buffer.from(skipToken, 'base64url').toString('utf8')) as Partial<SkipToken>;
-  } catch {
-    token = undefined;
-  }
-  if (!token || token.t !== tenantId || typeof token.c !== 'string') {
-    fail('invalid_request', { message: 'The $skiptoken is not one this listing gave out. Start again without it.' });
-  }
-  return token.c;
-}
 
 const LISTED_FIELDS = ['guestId', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'];
 
@@ -219,7 +196,7 @@ export async function listGuests(rt: Runtime, tenantRef: string, query: ListGues
   if (query.state) filters.push(`state eq '${escapeOData(query.state)}'`);
   const filter = filters.join(' and ');
 
-  let continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id) : undefined;
+  let continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id, (c): c is string => typeof c === 'string') : undefined;
   const value: Guest[] = [];
   for (let request = 0; request < MAX_REQUESTS_PER_PAGE && value.length < query.$top; request += 1) {
     const pages = rt.tables.guests

@@ -2,6 +2,7 @@ import { fail } from './errors.js';
 import { LOG_PREFIX, type SignInEvent } from './guests.js';
 import type { Runtime } from './runtime.js';
 import type { SignInLogsQuery } from './schemas.js';
+import { openSkipToken, sealSkipToken } from './skipToken.js';
 import { escapeOData, isStatus } from './storage.js';
 import { resolveTenant } from './tenants.js';
 
@@ -33,26 +34,17 @@ export interface SignInLogPage {
   skipToken?: string;
 }
 
-/** Where the next page starts: the keys of the last row handed out, opaque to callers. */
+/** Where the next page starts: the keys of the last row handed out. */
 interface Position {
   p: string;
   r: string;
 }
 
-function encodePosition(position: Position): string {
-  return Buffer.from(JSON.stringify(position)).toString('base64url');
-}
-
-function decodePosition(token: string, tenantId: string): Position {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<Position>;
-    if (typeof parsed.p === 'string' && typeof parsed.r === 'string' && parsed.p.startsWith(`${tenantId}_`) && parsed.r.startsWith(LOG_PREFIX)) {
-      return { p: parsed.p, r: parsed.r };
-    }
-  } catch {
-    // falls through to the error below
-  }
-  return fail('invalid_request', { details: [{ field: 'query.$skiptoken', message: 'is not a skiptoken from a nextLink of this tenant' }] });
+function isPositionIn(tenantId: string) {
+  return (value: unknown): value is Position => {
+    const { p, r } = (value ?? {}) as Partial<Position>;
+    return typeof p === 'string' && typeof r === 'string' && p.startsWith(`${tenantId}_`) && r.startsWith(LOG_PREFIX);
+  };
 }
 
 /**
@@ -73,7 +65,7 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   const rows = `RowKey ge '${LOG_PREFIX}' and RowKey lt 'log\`' and expiresAt gt datetime'${new Date(rt.now()).toISOString()}'`;
   let filter = `${partitions} and ${rows}`;
   if (query.$skiptoken) {
-    const after = decodePosition(query.$skiptoken, tenant.id);
+    const after = openSkipToken(query.$skiptoken, tenant.id, isPositionIn(tenant.id));
     filter += ` and ((PartitionKey eq '${escapeOData(after.p)}' and RowKey gt '${escapeOData(after.r)}') or PartitionKey gt '${escapeOData(after.p)}')`;
   }
 
@@ -88,7 +80,7 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   const page: SignInLogPage = { value: value.map(toRecord) };
   if (found.length > query.$top) {
     const last = value[value.length - 1]!;
-    page.skipToken = encodePosition({ p: last.partitionKey, r: last.rowKey });
+    page.skipToken = sealSkipToken<Position>(tenant.id, { p: last.partitionKey, r: last.rowKey });
   }
   return page;
 }

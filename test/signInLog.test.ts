@@ -115,8 +115,9 @@ describe('the sign-in log records every send-code and verify-code outcome', () =
 
   it('refuses a forged or foreign skiptoken, an unknown guest, no key and an unknown tenant', async () => {
     const other = await createTenant(host);
-    const foreignToken = Buffer.from(JSON.stringify({ p: `${other.id}_x`, r: 'log_0' })).toString('base64url');
-    for (const token of ['garbage', foreignToken, Buffer.from('{"p":1}').toString('base64url')]) {
+    const foreignToken = Buffer.from(JSON.stringify({ t: other.id, c: { p: `${other.id}_x`, r: 'log_0' } })).toString('base64url');
+    const foreignPosition = Buffer.from(JSON.stringify({ t: tenant.id, c: { p: `${other.id}_x`, r: 'log_0' } })).toString('base64url');
+    for (const token of ['garbage', foreignToken, foreignPosition, Buffer.from('{"p":1}').toString('base64url')]) {
       await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?$skiptoken=${token}`), 400, 'invalid_request');
     }
     await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?userId=${crypto.randomUUID()}`), 404, 'guest_not_found');
