@@ -176,7 +176,7 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
     // The per-request count feeds a development-only header. Counting per request
     // needs async context (AsyncLocalStorage), whose promise hooks slow every promise
     // in the process (about a tenth of a session-check's CPU on Node 20), so outside
-    // development requests are not counted one by one (the process total still is).
+    // development requests are not counted one by one.
     // The settings, not runtime(): with storage down, building the runtime would wait for it again.
     const development = getConfig().development;
     const { result, transactions } = development ? await countingTransactions(handle) : { result: await handle(), transactions: undefined };

@@ -11,16 +11,14 @@ export type Tables = Record<TableName, TableClient>;
 
 /**
  * Each HTTP request to the Table service is one billable transaction. The policy
- * counts them per guestpass request (through async context) and in total, so tests
- * and the benchmark can pin what an endpoint costs.
+ * counts them per guestpass request (through async context), so tests and the
+ * benchmark can pin what an endpoint costs.
  */
 const transactionScope = new AsyncLocalStorage<{ count: number }>();
-export const storageTotals = { transactions: 0 };
 
 const countTransactions: PipelinePolicy = {
   name: 'guestpassTransactionCounter',
   async sendRequest(request, next) {
-    storageTotals.transactions += 1;
     const scope = transactionScope.getStore();
     if (scope) scope.count += 1;
     return next(request);
@@ -29,13 +27,8 @@ const countTransactions: PipelinePolicy = {
 
 export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
   const scope = { count: 0 };
-  try {
-    const result = await transactionScope.run(scope, work);
-    return { result, transactions: scope.count };
-  } catch (error) {
-    (error as { transactions?: number }).transactions = scope.count;
-    throw error;
-  }
+  const result = await transactionScope.run(scope, work);
+  return { result, transactions: scope.count };
 }
 
 export type CredentialFactory = (clientId?: string) => import('@azure/core-auth').TokenCredential;
