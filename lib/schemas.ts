@@ -60,10 +60,6 @@ const tenantChanges = {
   redirectUris: tenantFields.redirectUris.unwrap().optional(),
   googleFederation: tenantFields.googleFederation.unwrap().optional(),
 };
-export const updateTenantBody = z
-  .strictObject(tenantChanges)
-  .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
-export type UpdateTenantInput = z.infer<typeof updateTenantBody>;
 
 export const invitationBody = z.strictObject({
   invitedUserEmailAddress: emailAddress,
@@ -144,6 +140,7 @@ export const tenantSettingsBody = z
   .strictObject({ ...tenantChanges, emailOtp: emailOtpSetting.optional() })
   .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
 export type TenantSettingsInput = z.infer<typeof tenantSettingsBody>;
+export type UpdateTenantInput = Omit<TenantSettingsInput, 'emailOtp'>;
 
 export const guestParams = tenantParams.extend({ id: guid });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTenantBody, updateTenantBody } from '../lib/schemas.js';
+import { createTenantBody, tenantSettingsBody } from '../lib/schemas.js';
 import { createTenant, updateTenant } from '../lib/tenants.js';
 import { testRuntime, uniquePrefix } from './helpers.js';
 
@@ -11,7 +11,7 @@ describe('changing a tenant', () => {
       displayName: 'Before', domains: [domain], allowedOrigins: ['https://app.contoso.test'],
       redirectUris: ['https://app.contoso.test/welcome'], googleFederation: true,
     }));
-    const changed = await updateTenant(rt, tenant.id, updateTenantBody.parse({ displayName: 'After' }));
+    const changed = await updateTenant(rt, tenant.id, tenantSettingsBody.parse({ displayName: 'After' }));
     expect(changed).toMatchObject({
       displayName: 'After', domains: [domain], allowedOrigins: ['https://app.contoso.test'],
       redirectUris: ['https://app.contoso.test/welcome'], googleFederation: true,
@@ -19,6 +19,6 @@ describe('changing a tenant', () => {
   });
 
   it('a PATCH with no setting is refused', () => {
-    expect(updateTenantBody.safeParse({}).success).toBe(false);
+    expect(tenantSettingsBody.safeParse({}).success).toBe(false);
   });
 });
