@@ -16,9 +16,26 @@ export const registrations = {
   timer: [] as { name: string; options: TimerFunctionOptions }[],
 };
 
-// The Functions host always sets FUNCTIONS_WORKER_RUNTIME; outside it app.http would
-// only warn that it is in test mode, so the local host is spared those lines.
-const insideFunctionsHost = Boolean(process.env.FUNCTIONS_WORKER_RUNTIME);
+/**
+ * Whether the Azure Functions Node.js worker runs this process. The worker provides the
+ * module `@azure/functions-core` by intercepting Module.prototype.require
+ * (Azure/azure-functions-nodejs-worker src/setupCoreModule.ts), and @azure/functions
+ * decides the same way whether it runs under the worker or in "test mode"
+ * (Azure/azure-functions-nodejs-library src/utils/tryGetCoreApiLazy.ts). The
+ * environment cannot tell: Flex Consumption forbids the FUNCTIONS_WORKER_RUNTIME app
+ * setting. Outside the worker (the local host, tests) app.http would only warn that it
+ * is in test mode, so those lines are spared.
+ */
+export function insideFunctionsWorker(): boolean {
+  try {
+    // Under vitest (ES modules) there is no require: that is never the worker.
+    return typeof require === 'function' && Boolean(require('@azure/functions-core'));
+  } catch {
+    return false;
+  }
+}
+
+const insideFunctionsHost = insideFunctionsWorker();
 
 export function registerHttp(name: string, options: HttpFunctionOptions): HttpFunctionOptions {
   registrations.http.push({ name, options });

@@ -33,6 +33,24 @@ console.log(JSON.stringify({
   timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
 }));`;
 
+/** What the app registered itself: each function's name and the options the host needs. */
+const DESCRIBE_REGISTRATIONS = `
+const app = require('./' + require('./package.json').main);
+console.log(JSON.stringify({
+  http: app.registrations.http.map((r) => ({ name: r.name, route: r.options.route, methods: r.options.methods, authLevel: r.options.authLevel })),
+  timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
+}));`;
+
+const STAND_IN = join(REPO, 'test', 'fixtures', 'functionsCoreStandIn.cjs');
+
+/** Only what is published, in a folder of its own: nothing to resolve from node_modules. */
+function publishedFolder(): string {
+  const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
+  mkdirSync(join(published, 'dist'));
+  for (const file of ['host.json', 'package.json', 'dist/index.js']) copyFileSync(join(REPO, file), join(published, file));
+  return published;
+}
+
 describe('npm run build, for func azure functionapp publish', () => {
   it('leaves the package alone in a folder loading every function with no node_modules at all', () => {
     expect(pkg.main).toBe('dist/index.js');
@@ -40,10 +58,7 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(host.version).toBe('2.0');
     expect(host.extensionBundle.id).toBe('Microsoft.Azure.Functions.ExtensionBundle');
 
-    // Only what is published, in a folder of its own: nothing to resolve from node_modules.
-    const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
-    mkdirSync(join(published, 'dist'));
-    for (const file of ['host.json', 'package.json', 'dist/index.js']) copyFileSync(join(REPO, file), join(published, file));
+    const published = publishedFolder();
     writeFileSync(join(published, 'describe.js'), DESCRIBE_APP);
     const loaded = JSON.parse(
       execFileSync(process.execPath, ['describe.js'], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
@@ -52,6 +67,34 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(loaded.http.length).toBeGreaterThanOrEqual(8);
     expect(loaded.http).toEqual(expect.arrayContaining(['sendCode', 'verifyCode', 'sessionCheck']));
     expect(loaded.timer).toEqual([{ name: 'cleanup', schedule: '0 */15 * * * *' }]);
+  });
+
+  it("registers every function with the worker when the worker's @azure/functions-core is there, FUNCTIONS_WORKER_RUNTIME unset", () => {
+    const published = publishedFolder();
+    const env = productionSettings();
+    expect(env).not.toHaveProperty('FUNCTIONS_WORKER_RUNTIME');
+    const lines = execFileSync(process.execPath, ['--require', STAND_IN, '-e', `${DESCRIBE_REGISTRATIONS}`], { cwd: published, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const own = lines.find((line) => 'http' in line) as { http: { name: string; route: string; methods: string[]; authLevel: string }[]; timer: { name: string; schedule: string }[] };
+    const { workerReceived } = lines.find((line) => 'workerReceived' in line) as {
+      workerReceived: { programmingModel: string; functions: { name: string; handler: string; bindings: { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string; schedule?: string }[] }[] };
+    };
+    expect(workerReceived.programmingModel).toBe('@azure/functions');
+    expect(own.http.length).toBeGreaterThanOrEqual(8);
+    const triggers = Object.fromEntries(workerReceived.functions.map((f) => [f.name, { handler: f.handler, trigger: f.bindings.find((b) => b.direction === 'in')! }]));
+    expect(Object.keys(triggers).sort()).toEqual([...own.http, ...own.timer].map((f) => f.name).sort());
+    for (const fn of own.http) {
+      expect(triggers[fn.name], fn.name).toEqual({
+        handler: 'function',
+        trigger: expect.objectContaining({ type: 'httpTrigger', route: fn.route, methods: fn.methods, authLevel: fn.authLevel }),
+      });
+    }
+    for (const fn of own.timer) {
+      expect(triggers[fn.name], fn.name).toEqual({ handler: 'function', trigger: expect.objectContaining({ type: 'timerTrigger', schedule: fn.schedule }) });
+    }
   });
 
   it('bundles every dependency: the app entry requires only Node built-ins and the worker-provided @azure/functions-core', () => {
