@@ -32,7 +32,7 @@ export interface OperationDoc {
   /** Needs `Authorization: Bearer <session token>`. */
   bearer?: boolean;
   success: { status: number; description: string; schema?: z.ZodType };
-  /** The domain's error codes; invalid_request, unauthorized, 413/415, 500 and 503 are added from the operation's shape. */
+  /** The domain's error codes; invalid_request, 413/415, 500 and 503 are added from the operation's shape (the host's 401 too). */
   errors?: ErrorCode[];
 }
 
@@ -286,7 +286,6 @@ function operationObject(
   const errors: ErrorCode[] = [...(doc.errors ?? [])];
   if (doc.body || doc.params || doc.query) errors.unshift('invalid_request');
   if (doc.body) errors.push('payload_too_large', 'unsupported_media_type');
-  if (registration.authLevel !== 'anonymous') errors.push('unauthorized');
   errors.push('internal_error', 'storage_unavailable');
   const multiple = registration.methods.filter((m) => m.toUpperCase() !== 'OPTIONS').length > 1;
   return {
@@ -303,9 +302,18 @@ function operationObject(
         ...(doc.success.schema ? { content: { 'application/json': { schema: schemaRef(doc.success.schema, 'output', components) } } } : {}),
       },
       ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status)),
+      ...(registration.authLevel !== 'anonymous' ? HOST_KEY_REFUSED : {}),
     },
   };
 }
+
+/**
+ * The Functions host's own answer to a missing or wrong function key: 401 with an empty
+ * body, before the app runs (azure-functions-host FunctionInvocationMiddleware.cs).
+ */
+const HOST_KEY_REFUSED = {
+  '401': { description: 'The function key (x-functions-key header or code query parameter) is missing or wrong. The Functions host answers with an empty body.' },
+};
 
 function preflightOperation(registration: RouteRegistration, tag: string, routeParams: { name: string }[]): Record<string, unknown> {
   return {
