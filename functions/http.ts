@@ -207,10 +207,20 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, jsonBody: body, headers: { 'Content-Type': 'application/json', ...headers } };
 }
 
-/** A page of a list, with Graph's nextLink: the request's own URL carrying the next $skiptoken. */
-export function page<T>(requestUrl: string, result: { value: T[]; skipToken?: string }): HttpResponseInit {
+/**
+ * A page of a list, with Graph's nextLink: the request's path with the listing's own
+ * query parameters (those its schema parsed, as the caller gave them) and the next
+ * $skiptoken. Nothing else of the request's query is copied: on Azure a caller may
+ * pass the function key as `?code=`, and a link must never carry it.
+ */
+export function page<T>(request: HttpRequest, listingQuery: object, result: { value: T[]; skipToken?: string }): HttpResponseInit {
   if (!result.skipToken) return json(200, { value: result.value });
-  const next = new URL(requestUrl);
+  const next = new URL(request.url);
+  next.search = '';
+  for (const name of Object.keys(listingQuery)) {
+    const given = request.query.get(name);
+    if (name !== '$skiptoken' && given !== null) next.searchParams.set(name, given);
+  }
   next.searchParams.set('$skiptoken', result.skipToken);
   return json(200, { value: result.value, nextLink: next.href });
 }

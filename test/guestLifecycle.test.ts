@@ -87,6 +87,20 @@ describe('listing guests', () => {
     expect(new Set(ids)).toEqual(new Set(invited));
   });
 
+  it("a nextLink carries only the listing's own parameters and $skiptoken, never a function key passed as ?code=", async () => {
+    const tenant = await createTenant(host);
+    for (let i = 0; i < 3; i += 1) await inviteGuest(host, tenant.id, `code${i}@example.test`);
+    const key = host.settings.LOCAL_FUNCTION_KEY!;
+    const first = await list(tenant.id, `?code=${encodeURIComponent(key)}&state=PendingAcceptance&$top=2&utm_source=mail`);
+    const link = new URL(first.nextLink!);
+    expect([...link.searchParams.keys()].sort()).toEqual(['$skiptoken', '$top', 'state']);
+    expect(link.searchParams.get('state')).toBe('PendingAcceptance');
+    expect(first.nextLink).not.toContain(key);
+    const second = await follow(first.nextLink!);
+    expect(second.value).toHaveLength(1);
+    expect(second.nextLink).toBeUndefined();
+  });
+
   it('a page holds at most 100 guests; without $top all fit in one page here', async () => {
     const tenant = await createTenant(host);
     await inviteGuest(host, tenant.id, 'one@example.test');
