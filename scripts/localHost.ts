@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../lib/config.js';
+import { ConfigError, readLocalSettings, settingsSchema, type Config } from '../lib/config.js';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpFunctionOptions, type HttpRequestUser, type HttpResponseInit, type Timer, type TimerFunctionOptions } from '@azure/functions';
 
 /**
@@ -223,6 +223,11 @@ export function findRoute(routes: CompiledRoute[], method: string, parts: string
 }
 
 export function createLocalHost(options: LocalHostOptions): Server {
+  return createServer({ maxHeaderSize: MAX_HEADER_BYTES }, localHostListener(options));
+}
+
+/** The local host's request handling, for a server of its own or one that listens already. */
+export function localHostListener(options: LocalHostOptions): RequestListener {
   const log = options.log ?? ((line: string) => console.log(line));
   // In registration order: the host maps each function's route in turn and ASP.NET
   // routing tries them in that order (WebScriptHostHttpRoutesManager.cs).
@@ -339,19 +344,21 @@ export function createLocalHost(options: LocalHostOptions): Server {
     res.end(payload);
   }
 
-  return createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  return (req, res) => {
     handle(req, res).catch((error) => {
       log(`local host error: ${(error as Error)?.stack ?? String(error)}`);
       if (!res.headersSent) sendEmpty(res, 500);
       else res.end();
     });
-  });
+  };
 }
 
 /** What the built app entry (dist/index.js) exports besides registering its functions. */
 export interface BuiltApp {
   registrations: { http: HttpRegistration[]; timer?: TimerRegistration[] };
   config: Config;
+  /** Reaches Table Storage once; throws a ConfigError naming the setting when it cannot. */
+  checkStorage(): Promise<void>;
 }
 
 export interface TimerRegistration {
@@ -414,16 +421,50 @@ export function loadBuiltApp(): BuiltApp {
   return require('../index.js') as BuiltApp;
 }
 
-export async function serveApp(app: BuiltApp, port: number): Promise<{ server: Server; port: number }> {
-  const server = createLocalHost({
-    registrations: app.registrations.http,
-    functionKey: app.config.localFunctionKey,
-    staticRoot: join(__dirname, '..', '..', 'web'),
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return { server, port: (server.address() as AddressInfo).port };
+/** PORT as the app will read it (environment over local.settings.json), before the app is loaded. */
+export function localPort(): number {
+  const parsed = settingsSchema.shape.PORT.safeParse(process.env.PORT || readLocalSettings().PORT || undefined);
+  if (!parsed.success) throw new ConfigError('PORT', `is invalid: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }
 
+/** Listens on 127.0.0.1:port; a port another program holds is one line naming PORT. */
+export function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new ConfigError('PORT', `is ${port}, which another program already listens on: stop it, or choose a free port (PORT=${port + 1} npm start)`));
+      else if (error.code === 'EACCES') reject(new ConfigError('PORT', `is ${port}, which this user may not listen on: choose a port above 1023`));
+      else reject(error);
+    });
+    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+/**
+ * Serves the built app on PORT (0 picks a free port). It listens before it loads the
+ * app, so PUBLIC_BASE_URL (the sessions' issuer and the links) defaults to the port it
+ * really listens on; then it reaches Table Storage once, so a misconfiguration stops
+ * the start with one line naming the setting.
+ */
+export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+  let listener: RequestListener | undefined;
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    if (listener) return listener(req, res);
+    res.writeHead(503, { 'Content-Length': '0', 'Retry-After': '1' }).end();
+  });
+  const port = await listenOn(server, localPort());
+  try {
+    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
+    const app = loadApp();
+    await app.checkStorage();
+    listener = localHostListener({
+      registrations: app.registrations.http,
+      functionKey: app.config.localFunctionKey,
+      staticRoot: join(__dirname, '..', '..', 'web'),
+    });
+    return { server, port, app };
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+}
