@@ -1,7 +1,7 @@
 // Bundles the function app (dist/index.js, what `func azure functionapp publish`
 // uploads) and the local scripts with esbuild, so a cold start loads few files.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -16,9 +16,10 @@ const common = {
 
 rmSync('dist', { recursive: true, force: true });
 await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
+writeDeployFolder();
 await build({
   ...common,
-  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts', 'scripts/azdHooks': 'scripts/azdHooks.ts' },
   outdir: 'dist',
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],
@@ -46,3 +47,26 @@ await build({
   outdir: 'dist',
   external: [...common.external, 'autocannon'],
 });
+
+/**
+ * deploy/: the function app package, self-contained, for both deployment tools. azd
+ * (azure.yaml `dist: deploy`) runs `npm run build` and zips this folder as it is
+ * (Azure/azure-dev cli/azd/pkg/project/framework_service_node.go Package, then
+ * project_utils.go createDeployableZip); `func azure functionapp publish` run in it zips
+ * it too (Core Tools builds nothing for Node). Every dependency is bundled into the
+ * JavaScript files, so there is no node_modules to install and no remote build.
+ * local.settings.json only tells Core Tools the worker runtime (it reads
+ * FUNCTIONS_WORKER_RUNTIME from there, WorkerRuntimeLanguageHelper.cs); both tools
+ * leave that file out of the zip.
+ */
+function writeDeployFolder() {
+  rmSync('deploy', { recursive: true, force: true });
+  mkdirSync('deploy/dist', { recursive: true });
+  copyFileSync('host.json', 'deploy/host.json');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  const deployed = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, main: pkg.main, engines: pkg.engines };
+  writeFileSync('deploy/package.json', `${JSON.stringify(deployed, null, 2)}\n`);
+  writeFileSync('deploy/local.settings.json', `${JSON.stringify({ IsEncrypted: false, Values: { FUNCTIONS_WORKER_RUNTIME: 'node' } }, null, 2)}\n`);
+  // The app entry and whatever it loads at run time (dist/*.js); the scripts and source maps stay home.
+  for (const file of readdirSync('dist')) if (file.endsWith('.js')) copyFileSync(`dist/${file}`, `deploy/dist/${file}`);
+}
