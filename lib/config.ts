@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './keys.js';
 
 const bool = (fallback: boolean) =>

@@ -1,4 +1,3 @@
-import type { Client as SendGridClient } from '@sendgrid/client';
 import type { MailService as SendGridMailService } from '@sendgrid/mail';
 import type { Config } from './config.js';
 import { GuestpassError } from './errors.js';
@@ -32,23 +31,12 @@ export function createMailer(email: Config['email'], tables: Tables, now: () => 
 
 /**
  * The SendGrid client (and axios under it) is loaded on the first mail, not when the
- * app is imported: it was the largest single part of a cold start (about 35 of the
- * ~120 ms that importing the app took over a bare `node`), and many instances answer
- * session-checks without ever mailing.
+ * app is imported: it was the largest single part of a cold start, and many instances
+ * answer session-checks without ever mailing. It is a bundle of its own (lib/lazy/).
  */
 async function loadSendGrid(email: Extract<Config['email'], { transport: 'sendgrid' }>): Promise<SendGridMailService> {
-  // Both packages export a default instance and, by name, the class (which their typings hide from import()).
-  const [{ Client }, { MailService }] = (await Promise.all([import('@sendgrid/client'), import('@sendgrid/mail')])) as unknown as [
-    { Client: typeof SendGridClient },
-    { MailService: typeof SendGridMailService },
-  ];
-  const client = new Client();
-  client.setApiKey(email.apiKey);
-  if (email.baseUrl) client.setDefaultRequest('baseUrl', email.baseUrl);
-  const service = new MailService();
-  service.setClient(client);
-  service.setTimeout(email.timeoutSeconds * 1000);
-  return service;
+  const { createSendGridService } = await import('./lazy/sendgrid.js');
+  return createSendGridService(email);
 }
 
 function sendGridMailer(email: Extract<Config['email'], { transport: 'sendgrid' }>): Mailer {

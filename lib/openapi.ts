@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import pkg from '../package.json';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import * as schemas from './schemas.js';

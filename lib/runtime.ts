@@ -1,4 +1,4 @@
-import { DefaultAzureCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
 import { createMailer, type Mailer } from './mail.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
@@ -65,8 +65,25 @@ export interface RuntimeOptions {
  * DefaultAzureCredential picks the platform's identity endpoint in Azure (and a
  * developer's Azure CLI login elsewhere); the client id names the user-assigned identity.
  */
-export const managedIdentityCredential: CredentialFactory = (clientId) =>
-  new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+export const managedIdentityCredential: CredentialFactory = (clientId) => new LazyDefaultAzureCredential(clientId);
+
+/**
+ * DefaultAzureCredential, with @azure/identity (and MSAL under it) loaded when the first
+ * token is asked for: an app on a connection string never loads it, and one on
+ * TABLES_ENDPOINT not at import (it is a bundle of its own, lib/lazy/).
+ */
+class LazyDefaultAzureCredential implements TokenCredential {
+  #credential?: Promise<TokenCredential>;
+  constructor(private readonly clientId?: string) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    this.#credential ??= import('./lazy/identity.js').then(
+      ({ DefaultAzureCredential }) => new DefaultAzureCredential(this.clientId ? { managedIdentityClientId: this.clientId } : {}),
+    );
+    this.#credential.catch(() => (this.#credential = undefined));
+    return (await this.#credential).getToken(scopes, options);
+  }
+}
 
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const now = options.now ?? Date.now;

@@ -2,6 +2,7 @@
 // uploads) and the local scripts with esbuild, so a cold start loads few files.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 
 const common = {
   bundle: true,
@@ -15,7 +16,28 @@ const common = {
 };
 
 rmSync('dist', { recursive: true, force: true });
-await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
+/**
+ * lib/lazy/*.ts (lib/lazy/README.md): each is a bundle of its own, dist/lazy/<name>.js,
+ * and the app's `await import('./lazy/<name>.js')` stays a require of that file, run
+ * when the import runs, so a cold start does not parse what no request needs at load.
+ */
+const LAZY_DIR = resolve('lib/lazy');
+const lazyEntries = Object.fromEntries(
+  readdirSync(LAZY_DIR).filter((file) => file.endsWith('.ts')).map((file) => [`lazy/${file.slice(0, -'.ts'.length)}`, `lib/lazy/${file}`]),
+);
+const lazyBundles = {
+  name: 'lazy-bundles',
+  setup(build) {
+    build.onResolve({ filter: /\/lazy\/[\w-]+\.js$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path);
+      if (dirname(target) !== LAZY_DIR) return undefined;
+      if (args.kind !== 'dynamic-import') throw new Error(`${args.importer}: import ${args.path} with await import(), never statically (lib/lazy/README.md)`);
+      return { path: `./lazy/${basename(target)}`, external: true };
+    });
+  },
+};
+await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles] });
+await build({ ...common, entryPoints: lazyEntries, outdir: 'dist' });
 writeDeployFolder();
 await build({
   ...common,
@@ -67,6 +89,9 @@ function writeDeployFolder() {
   const deployed = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, main: pkg.main, engines: pkg.engines };
   writeFileSync('deploy/package.json', `${JSON.stringify(deployed, null, 2)}\n`);
   writeFileSync('deploy/local.settings.json', `${JSON.stringify({ IsEncrypted: false, Values: { FUNCTIONS_WORKER_RUNTIME: 'node' } }, null, 2)}\n`);
-  // The app entry and whatever it loads at run time (dist/*.js); the scripts and source maps stay home.
-  for (const file of readdirSync('dist')) if (file.endsWith('.js')) copyFileSync(`dist/${file}`, `deploy/dist/${file}`);
+  // The app entry and the bundles it loads at run time (dist/*.js, dist/lazy/*.js); the scripts and source maps stay home.
+  mkdirSync('deploy/dist/lazy');
+  for (const dir of ['dist', 'dist/lazy']) {
+    for (const file of readdirSync(dir)) if (file.endsWith('.js')) copyFileSync(`${dir}/${file}`, `deploy/${dir}/${file}`);
+  }
 }

@@ -95,7 +95,7 @@ describe('azure.yaml, as azd reads it', () => {
     const root = join(REPO, service.project, service.dist!);
     const files = deployableZipFiles(root, service.remoteBuild!);
     expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'host.json', 'package.json']));
-    expect(files.filter((file) => !/^(host\.json|package\.json|dist\/[\w.-]+\.js)$/.test(file))).toEqual([]);
+    expect(files.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.main).toBe('dist/index.js');
     expect(pkg).not.toHaveProperty('dependencies');

@@ -107,12 +107,33 @@ describe('npm run build, for azd and func azure functionapp publish (deploy/)', 
     }
   });
 
-  it('bundles every dependency: the app entry requires only Node built-ins and the worker-provided @azure/functions-core', () => {
-    const bundle = readFileSync(join(REPO, 'dist', 'index.js'), 'utf8');
-    const required = new Set([...bundle.matchAll(/\brequire\("([^"]+)"\)/g)].map((match) => match[1]!));
+  it('bundles every dependency: the app entry requires only Node built-ins, the worker-provided @azure/functions-core and its own lazy bundles', () => {
+    const bundle = readFileSync(join(DEPLOY, 'dist', 'index.js'), 'utf8');
+    const required = new Set([...bundle.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((match) => match[1]!));
     const builtins = new Set(require('node:module').builtinModules as string[]);
-    const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name));
+    const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
+    const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
+    expect(lazy.sort()).toEqual(['./lazy/identity.js', './lazy/sendgrid.js']);
+    for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
+  });
+
+  it('loads no lazy bundle at start, and each one loads on its own from the published folder when asked for', () => {
+    const published = publishedFolder();
+    const script = `
+      require('./dist/index.js');
+      const atStart = Object.keys(require.cache).map((file) => require('path').relative(process.cwd(), file));
+      const { DefaultAzureCredential } = require('./dist/lazy/identity.js');
+      const { createSendGridService } = require('./dist/lazy/sendgrid.js');
+      const service = createSendGridService({ transport: 'sendgrid', apiKey: 'SG.x', from: 'a@contoso.com', fromName: 'a', timeoutSeconds: 1 });
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send }));`;
+    const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
+      atStart: string[];
+      identity: string;
+      sendgrid: string;
+    };
+    expect(loaded.atStart).toEqual(['dist/index.js']);
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function' });
   });
 
   it('carries no test code: the bundle is built from functions/ and lib/ and their dependencies only', () => {
@@ -134,6 +155,6 @@ describe('npm run build, for azd and func azure functionapp publish (deploy/)', 
     const shipped = filesIn(DEPLOY).filter((file) => !['.funcignore', '.gitignore', 'local.settings.json', 'project.lock.json'].includes(file.split('/').pop()!));
     expect(existsSync(join(DEPLOY, '.funcignore'))).toBe(false);
     expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'host.json', 'package.json']));
-    expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/[\w.-]+\.js)$/.test(file))).toEqual([]);
+    expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
   });
 });
