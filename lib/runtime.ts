@@ -77,10 +77,13 @@ class LazyDefaultAzureCredential implements TokenCredential {
   constructor(private readonly clientId?: string) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-    this.#credential ??= import('./lazy/identity.js').then(
-      ({ DefaultAzureCredential }) => new DefaultAzureCredential(this.clientId ? { managedIdentityClientId: this.clientId } : {}),
-    );
-    this.#credential.catch(() => (this.#credential = undefined));
+    if (!this.#credential) {
+      this.#credential = import('./lazy/identity.js').then(
+        ({ DefaultAzureCredential }) => new DefaultAzureCredential(this.clientId ? { managedIdentityClientId: this.clientId } : {}),
+      );
+      // A failed load is tried again on the next token.
+      this.#credential.catch(() => (this.#credential = undefined));
+    }
     return (await this.#credential).getToken(scopes, options);
   }
 }
