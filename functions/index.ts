@@ -33,6 +33,9 @@ export async function checkStorage(): Promise<void> {
   try {
     await runtime();
   } catch (error) {
-    throw explainStorageFailure(error, getConfig().storage) ?? error;
+    const explained = explainStorageFailure(error, getConfig().storage);
+    if (explained) throw explained;
+    // Not a setting to fix (storage slow or briefly down): serve; requests answer 503 until it answers.
+    console.warn(`guestpass: Table Storage did not answer at start (${(error as Error).message}); serving, requests answer 503 storage_unavailable until it does.`);
   }
 }

@@ -11,7 +11,10 @@ export function tableServiceUrl(storage: Config['storage']): string {
   return account ? `https://${account}.table.core.windows.net` : 'the account of TABLES_CONNECTION_STRING';
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+// A storage that accepts but does not answer in time (ETIMEDOUT) is not among them: it may
+// be slow or briefly down rather than misconfigured, so the host serves and requests
+// answer 503 storage_unavailable until it answers.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * A first failure to reach Table Storage, said as one line naming the setting and what
