@@ -174,6 +174,8 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
       invitedAt: guest.invitedAt,
       inviteRedirectUrl: guest.inviteRedirectUrl,
       ...(guest.lastSignInAt ? { lastSignInAt: guest.lastSignInAt } : {}),
+      // Codes of attempts started before the reset are void (verify-code compares their send time).
+      codesValidFrom: rt.now(),
     };
     const actions: TransactionAction[] = [
       voidCode(rt, partitionKey, otp),
