@@ -69,8 +69,8 @@ export async function countWrongGuess(rt: Runtime, tenantId: string, read: Guess
   const expiresAt = new Date((Math.floor(rt.now() / DAY_MS) + 1) * DAY_MS);
   await Promise.all(
     [tenantCounter(tenantId), DEPLOYMENT_COUNTER].map(async (partitionKey) => {
-      let known = read.rows.get(`${partitionKey}|s${Math.floor(Math.random() * SHARDS)}`);
-      let rowKey = known?.rowKey ?? `s${Math.floor(Math.random() * SHARDS)}`;
+      let rowKey = `s${Math.floor(Math.random() * SHARDS)}`;
+      let known = read.rows.get(`${partitionKey}|${rowKey}`);
       for (let attempt = 0; attempt < 10; attempt += 1) {
         try {
           if (known) {
