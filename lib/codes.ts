@@ -25,6 +25,7 @@ import {
   ipLimitKey,
   parseTimes,
   recordFailedVerificationFromIp,
+  refuseFromMemory,
   secondsUntilRoom,
   withinWindow,
 } from './limits.js';
@@ -168,6 +169,7 @@ async function commit(rt: Runtime, partition: GuestPartition, actions: Transacti
  * not tell who is invited. Every refusal is decided before anything is written.
  */
 export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<CodeSent> {
+  refuseFromMemory(rt, 'send-code', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
@@ -393,6 +395,7 @@ type Verification = { session: IssuedSession } | { lostRace: true };
  * of each batch counted against the limits.
  */
 export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
+  refuseFromMemory(rt, 'verify-fail', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
   // For guests and strangers alike, so the answer does not tell who is invited.
   if (!context.otpEnabled) fail('otp_disabled');

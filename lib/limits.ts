@@ -104,16 +104,24 @@ function refusalFor(event: AddressEvent, retryAfterSeconds: number): GuestpassEr
  * instance, or this one after the time, counts again).
  */
 export async function checkAddressWindow(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<number> {
+  refuseFromMemory(rt, event, clientIp);
   const partitionKey = addressPartition(clientIp);
   const cacheKey = `${event}:${partitionKey}`;
   const now = rt.now();
-  const blocked = rt.earlyRejection.until(cacheKey, now);
-  if (blocked) throw refusalFor(event, blocked);
   const events = await eventsInWindow(rt, event, partitionKey, now, limit);
   if (events.length < limit) return events.length;
   const retryAfterSeconds = secondsUntilRoom(events.map((e) => e.at), limit, now);
   rt.earlyRejection.block(cacheKey, now + retryAfterSeconds * 1000);
   throw refusalFor(event, retryAfterSeconds);
+}
+
+/**
+ * The cheapest refusal: an address this instance already found over its limit is
+ * answered from memory, before the tenant is even looked up (no storage transaction).
+ */
+export function refuseFromMemory(rt: Runtime, event: AddressEvent, clientIp: string): void {
+  const blocked = rt.earlyRejection.until(`${event}:${addressPartition(clientIp)}`, rt.now());
+  if (blocked) throw refusalFor(event, blocked);
 }
 
 /** Records one event of this address: a row of its own in the day's limits table (inserts never conflict). */

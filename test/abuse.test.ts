@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import { solveChallenge } from 'altcha-lib/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestFrom } from './attackHelpers.js';
+import { tableOpener } from '../lib/storage.js';
 import {
-  createTenant, inviteGuest, outbox, startFakeSendGrid, startHost, stopAllHosts,
+  createTenant, inviteGuest, outbox, startFakeSendGrid, startHost, stopAllHosts, testRuntime,
   type FakeSendGrid, type TestHost, type TestTenant,
 } from './helpers.js';
 
@@ -303,5 +304,81 @@ describe('no enumeration left', () => {
     // The failed send still counts: the cooldown applies to it.
     const other = await startHost({ EMAIL_TRANSPORT: 'sendgrid', SENDGRID_API_KEY: 'SG.test', SENDGRID_BASE_URL: sendgrid.baseUrl, TABLE_PREFIX: host.settings.TABLE_PREFIX! });
     await expectErrorOf(sendFrom(other, '127.0.0.22', tenant.id, { email: 'first@example.com' }), 429, 'rate_limited');
+  });
+});
+
+describe('the guessing bound holds tenant-wide', () => {
+  it("past the tenant's daily ceiling, unfamiliar addresses are refused and a guest's own address still signs in", async () => {
+    const host = await startHost({ TENANT_FAILED_VERIFICATIONS_PER_DAY: '3', RESEND_COOLDOWN_SECONDS: '0' });
+    const tenant = await createTenant(host);
+    const email = 'bounded@example.com';
+    await inviteGuest(host, tenant.id, email);
+    const home = '127.0.0.30';
+    const first = await sendFrom(host, home, tenant.id, { email });
+    expect((await verifyFrom(host, home, tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: first.body.attempt })).status).toBe(200);
+
+    for (const address of ['127.0.0.31', '127.0.0.32', '127.0.0.33']) {
+      const sent = await sendFrom(host, address, tenant.id, { email: `other-${address}@example.com` });
+      await expectErrorOf(verifyFrom(host, address, tenant.id, { email: `other-${address}@example.com`, code: '12345678', attempt: sent.body.attempt }), 401, 'invalid_code');
+    }
+    // The tenant's three unfamiliar wrong codes of the day are spent: no further code is compared from such an address.
+    const refused = await expectErrorOf(verifyFrom(host, '127.0.0.34', tenant.id, { email, code: '12345678' }), 429, 'too_many_attempts');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(86_400);
+    // The guest, from the address it signed in from before, is not held by the ceiling.
+    const again = await sendFrom(host, home, tenant.id, { email });
+    expect((await verifyFrom(host, home, tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: again.body.attempt })).status).toBe(200);
+  });
+});
+
+describe('bounded writes', () => {
+  /** Every row this host's storage holds: the guests table and the day tables of limits. */
+  async function storedRows(prefix: string): Promise<number> {
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    let rows = 0;
+    for await (const _ of rt.tables.guests.listEntities()) rows += 1;
+    const { service, open } = tableOpener(rt.tables);
+    for await (const table of service().listTables()) {
+      if (!table.name?.startsWith(`${prefix}limits`)) continue;
+      for await (const _ of open(table.name).listEntities()) rows += 1;
+    }
+    return rows;
+  }
+
+  it('1,000 refused calls write no row and cost at most one storage transaction each', async () => {
+    const host = await startHost({ SEND_CODE_PER_IP_PER_HOUR: '2', FAILED_VERIFICATIONS_PER_IP_PER_HOUR: '2' });
+    const tenant = await createTenant(host);
+    const from = '127.0.0.40';
+    for (let i = 0; i < 2; i += 1) expect((await sendFrom(host, from, tenant.id, { email: `warm-${i}@example.com` })).status).toBe(202);
+    for (let i = 0; i < 2; i += 1) expect((await verifyFrom(host, from, tenant.id, { email: `warm-${i}@example.com`, code: '12345678' })).status).toBe(401);
+    const refuse = async (i: number) => {
+      const answer = i % 2
+        ? await sendFrom(host, from, tenant.id, { email: `flood-${i}@example.com` })
+        : await verifyFrom(host, from, tenant.id, { email: `flood-${i}@example.com`, code: '12345678' });
+      expect(answer.status).toBe(429);
+      return Number(answer.headers.get('x-guestpass-storage-transactions'));
+    };
+    const firstTen = await inPool(Array.from({ length: 10 }, (_, i) => () => refuse(i)), 4);
+    const before = await storedRows(host.settings.TABLE_PREFIX!);
+    const rest = await inPool(Array.from({ length: 990 }, (_, i) => () => refuse(10 + i)), 8);
+    expect(await storedRows(host.settings.TABLE_PREFIX!)).toBe(before);
+    expect(Math.max(...firstTen, ...rest)).toBeLessThanOrEqual(1);
+  }, 120_000);
+
+  it("strangers never push a guest's events out of the sign-in log nor bury them", async () => {
+    const host = await startHost({});
+    const tenant = await createTenant(host);
+    const guest = await inviteGuest(host, tenant.id, 'logged@example.com');
+    const sent = await sendFrom(host, '127.0.0.50', tenant.id, { email: 'logged@example.com' });
+    await verifyFrom(host, '127.0.0.50', tenant.id, { email: 'logged@example.com', code: (await mailedCodes(host, 'logged@example.com'))[0]!, attempt: sent.body.attempt });
+    await inPool(attackers(60).map((address, i) => async () => {
+      const stranger = await sendFrom(host, address, tenant.id, { email: `stranger-${i}@example.com` });
+      await verifyFrom(host, address, tenant.id, { email: `stranger-${i}@example.com`, code: '12345678', attempt: stranger.body.attempt });
+    }), 8);
+    const log = (await (await host.manage(`/tenants/${tenant.id}/sign-in-logs?$top=10`)).json()) as { value: { userId: string | null; outcome: string }[] };
+    expect(log.value.map((entry) => [entry.userId, entry.outcome])).toEqual([
+      [guest.invitedUser.id, 'signed_in'],
+      [guest.invitedUser.id, 'code_sent'],
+    ]);
   });
 });
