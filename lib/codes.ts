@@ -35,7 +35,7 @@ import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './signin/guessBudget.js';
 import { issueChallenge, stepUpPassed } from './signin/stepUp.js';
 import { resolveSignInMethod } from './signInMethod.js';
-import { isStatus, keyDigest } from './storage.js';
+import { guestPartition, isStatus, keyDigest } from './storage.js';
 import { noteExpiry } from './storage/expiryIndex.js';
 import { resolveTenant, type TenantContext } from './tenants.js';
 
@@ -179,6 +179,10 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const ipCallsBefore = await checkAddressWindow(rt, 'send-code', request.clientIp, limits.sendCodePerIpPerHour);
 
   const tag = addressTag(request.clientIp);
+  // This address's cooldown or hour for this guest, once found full, is answered from memory.
+  const pairKey = `send-code:${guestPartition(tenantId, request.email)}:${tag}`;
+  const pairBlocked = rt.earlyRejection.until(pairKey, rt.now());
+  if (pairBlocked) fail('rate_limited', { message: `Wait ${pairBlocked} seconds before asking for another code.`, retryAfterSeconds: pairBlocked });
   const partition = await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt });
   const guest = partition.guest;
   const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
@@ -195,13 +199,13 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const lastSend = Math.max(0, ...sendTimes);
   const cooldownLeft = Math.ceil((lastSend + codeConfig.resendCooldownSeconds * 1000 - now) / 1000);
   if (sendTimes.length > 0 && cooldownLeft > 0) {
+    rt.earlyRejection.block(pairKey, now + cooldownLeft * 1000);
     fail('rate_limited', { message: `Wait ${cooldownLeft} seconds before asking for another code.`, retryAfterSeconds: cooldownLeft });
   }
   if (sendTimes.length >= limits.codesPerGuestPerHour) {
-    fail('rate_limited', {
-      message: 'Too many codes were asked for this address in the last hour. Try again later.',
-      retryAfterSeconds: secondsUntilRoom(sendTimes, limits.codesPerGuestPerHour, now),
-    });
+    const retryAfterSeconds = secondsUntilRoom(sendTimes, limits.codesPerGuestPerHour, now);
+    rt.earlyRejection.block(pairKey, now + retryAfterSeconds * 1000);
+    fail('rate_limited', { message: 'Too many codes were asked for this address in the last hour. Try again later.', retryAfterSeconds });
   }
   await admitSendCodeFromIp(rt, request.clientIp, ipCallsBefore);
 

@@ -82,7 +82,8 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     service = () => TableServiceClient.fromConnectionString(storage.connectionString, { ...options, allowInsecureConnection: insecure });
   }
   const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, open(`${storage.tablePrefix}${name}`)])) as Tables;
-  openers.set(tables, { prefix: storage.tablePrefix, open, service });
+  // Under a symbol key, so a copy of the set (`{ ...tables, guests: wrapped }`) still knows how to open more.
+  (tables as Tables & { [OPENER]?: TableOpener })[OPENER] = { prefix: storage.tablePrefix, open, service };
   return tables;
 }
 
@@ -93,10 +94,10 @@ interface TableOpener {
   service: () => TableServiceClient;
 }
 
-const openers = new WeakMap<Tables, TableOpener>();
+const OPENER = Symbol('guestpass table opener');
 
 export function tableOpener(tables: Tables): TableOpener {
-  const opener = openers.get(tables);
+  const opener = (tables as Tables & { [OPENER]?: TableOpener })[OPENER];
   if (!opener) throw new Error('these tables were not opened by openTables');
   return opener;
 }
