@@ -150,7 +150,8 @@ export async function readGuestPartition(
     },
   });
   for await (const row of rows) {
-    if (row.rowKey === GUEST_ROW) result.guest = row as unknown as TableEntityResult<GuestEntity>;
+    // A guest row marked deleted (a delete cut short before its last step) is no guest.
+    if (row.rowKey === GUEST_ROW) result.guest = row.deletedAt ? undefined : (row as unknown as TableEntityResult<GuestEntity>);
     else if (row.rowKey === OTP_ROW) result.otp = row as unknown as TableEntityResult<OtpEntity>;
     else if (row.rowKey?.startsWith(ADDRESS_PREFIX)) result.address = row as unknown as TableEntityResult<AddressEntity>;
     else result.attempt = row as unknown as TableEntityResult<AttemptEntity>;

@@ -96,6 +96,13 @@ interface TableOpener {
 
 const OPENER = Symbol('guestpass table opener');
 
+/** A copy of a set of table clients with each client mapped (tests wrap their methods), keeping how to open more. */
+export function mapTables(tables: Tables, map: (client: TableClient) => TableClient): Tables {
+  const copy = Object.fromEntries(Object.entries(tables).map(([name, client]) => [name, map(client)])) as Tables;
+  (copy as Tables & { [OPENER]?: TableOpener })[OPENER] = tableOpener(tables);
+  return copy;
+}
+
 export function tableOpener(tables: Tables): TableOpener {
   const opener = (tables as Tables & { [OPENER]?: TableOpener })[OPENER];
   if (!opener) throw new Error('these tables were not opened by openTables');
