@@ -5,7 +5,6 @@ import {
   ADDRESS_PREFIX,
   ATTEMPT_PREFIX,
   GUEST_ROW,
-  newestAttemptFrom,
   OTP_ROW,
   readGuestPartition,
   signInLogAction,
@@ -417,8 +416,10 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
   const tag = addressTag(request.clientIp);
-  const partition = await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt });
-  if (!request.attempt) partition.attempt = await newestAttemptFrom(rt, partition.partitionKey, tag);
+  const partition = await readGuestPartition(rt, tenantId, request.email, {
+    addressTag: tag,
+    ...(request.attempt ? { attempt: request.attempt } : { newestAttemptOf: tag }),
+  });
   // A guest who signs in with another method is answered exactly as a stranger: no
   // code of it can match, and nothing below tells it apart.
   const guest = partition.guest && (partition.guest.source ?? 'OTP') === 'OTP' ? partition.guest : undefined;

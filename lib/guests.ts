@@ -131,25 +131,30 @@ export interface GuestPartition {
 
 /**
  * One query reads the guest row, the guest-wide row, this client address's row and,
- * given a handle, that attempt's row.
+ * given a handle, that attempt's row (or, given `newestAttemptOf`, that address's
+ * newest attempt: attempt keys sort newest first).
  */
 export async function readGuestPartition(
   rt: Runtime,
   tenantId: string,
   email: string,
-  options: { addressTag?: string; attempt?: string } = {},
+  options: { addressTag?: string; attempt?: string; newestAttemptOf?: string } = {},
 ): Promise<GuestPartition> {
   const partitionKey = guestPartition(tenantId, email);
   const result: GuestPartition = { partitionKey };
   const wanted = [GUEST_ROW, OTP_ROW];
   if (options.addressTag) wanted.push(ADDRESS_PREFIX + options.addressTag);
   if (options.attempt) wanted.push(ATTEMPT_PREFIX + options.attempt);
+  const rowsWanted = wanted.map((key) => `RowKey eq '${escapeOData(key)}'`);
+  // Without a handle: this address's attempts (a few at most), of which the first is the newest.
+  if (options.newestAttemptOf) {
+    rowsWanted.push(`(RowKey ge '${ATTEMPT_PREFIX}' and RowKey lt 'attempt\`' and address eq '${escapeOData(options.newestAttemptOf)}')`);
+  }
   const rows = rt.tables.guests.listEntities<Record<string, unknown>>({
-    queryOptions: {
-      filter: `PartitionKey eq '${escapeOData(partitionKey)}' and (${wanted.map((key) => `RowKey eq '${escapeOData(key)}'`).join(' or ')})`,
-    },
+    queryOptions: { filter: `PartitionKey eq '${escapeOData(partitionKey)}' and (${rowsWanted.join(' or ')})` },
   });
   for await (const row of rows) {
+    if (row.rowKey?.startsWith(ATTEMPT_PREFIX) && result.attempt) continue;
     // A guest row marked deleted (a delete cut short before its last step) is no guest.
     if (row.rowKey === GUEST_ROW) result.guest = row.deletedAt ? undefined : (row as unknown as TableEntityResult<GuestEntity>);
     else if (row.rowKey === OTP_ROW) result.otp = row as unknown as TableEntityResult<OtpEntity>;
@@ -157,21 +162,6 @@ export async function readGuestPartition(
     else result.attempt = row as unknown as TableEntityResult<AttemptEntity>;
   }
   return result;
-}
-
-/** The newest attempt this client address started for the partition (verify-code without a handle). */
-export async function newestAttemptFrom(rt: Runtime, partitionKey: string, addressTag: string): Promise<TableEntityResult<AttemptEntity> | undefined> {
-  const pages = rt.tables.guests
-    .listEntities<AttemptEntity>({
-      queryOptions: {
-        filter: `PartitionKey eq '${escapeOData(partitionKey)}' and RowKey ge '${ATTEMPT_PREFIX}' and RowKey lt 'attempt\`' and address eq '${escapeOData(addressTag)}'`,
-      },
-    })
-    .byPage({ maxPageSize: 1 });
-  for await (const page of pages) {
-    if (page.length > 0) return page[0];
-  }
-  return undefined;
 }
 
 export type SignInEvent = 'send-code' | 'verify-code';

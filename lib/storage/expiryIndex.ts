@@ -1,5 +1,5 @@
 import type { Runtime } from '../runtime.js';
-import { dayStamp, dayTable } from './dayTables.js';
+import { dayTable } from './dayTables.js';
 
 /*
  * Rows that expire inside a guest partition (attempts, per-address rows, sessions,
@@ -16,18 +16,13 @@ export function hourBucket(atMs: number): string {
   return String(new Date(atMs).getUTCHours()).padStart(2, '0');
 }
 
-/** Pairs already noted by this instance, so a busy guest costs one index write per hour, not one per request. */
-const noted = new WeakMap<Runtime, Set<string>>();
-const NOTED_KEPT = 20_000;
-
-/** Notes that `partitionKey` holds a row expiring at `expiresAtMs` (at most one write per partition and hour). */
+/**
+ * Notes that `partitionKey` holds a row expiring at `expiresAtMs`: one upsert, every
+ * time. Remembering what was noted would save it for a busy guest, but would make a
+ * recently active guest's request one transaction (and one round trip) cheaper than a
+ * stranger's, which tells them apart.
+ */
 export async function noteExpiry(rt: Runtime, partitionKey: string, expiresAtMs: number): Promise<void> {
-  const key = `${dayStamp(expiresAtMs)}|${hourBucket(expiresAtMs)}|${partitionKey}`;
-  let seen = noted.get(rt);
-  if (!seen) noted.set(rt, (seen = new Set()));
-  if (seen.has(key)) return;
   const table = await dayTable(rt, 'expiry', expiresAtMs);
   await table.upsertEntity({ partitionKey: hourBucket(expiresAtMs), rowKey: partitionKey }, 'Replace');
-  if (seen.size >= NOTED_KEPT) seen.clear();
-  seen.add(key);
 }
