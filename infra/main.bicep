@@ -157,6 +157,10 @@ var appSettings = {
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   SENDGRID_API_KEY: '${keyVaultReference}${secretNames.sendGridApiKey})'
+  // The guessing bound (SECURITY.md): wrong codes from unfamiliar addresses per tenant and per deployment per day.
+  TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
+  DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
+  STEP_UP_PROVIDER: 'altcha'
 }
 
 module functionApp 'modules/functionApp.bicep' = {

@@ -34,6 +34,10 @@ export const ERROR_CODES = defineErrorCodes({
   domain_taken: { status: 409, message: 'That domain is already verified by another tenant.' },
   origin_not_allowed: { status: 403, message: "This origin is not one of the tenant's allowedOrigins." },
   policy_conflict: { status: 409, message: 'This tenant already has an organisation-default policy of that type.' },
+  challenge_required: {
+    status: 428,
+    message: 'This address is asked for a lot right now: solve the challenge and send the request again with its solution as stepUp.',
+  },
   payload_too_large: { status: 413, message: 'The request body is larger than 16 KiB.' },
   unsupported_media_type: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
   rate_limited: { status: 429, message: 'Too many requests. Wait before asking for another code.' },

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { GuestpassError } from './errors.js';
 import type { RenderedMail } from './mailTemplates.js';
 import { newestFirstKey, type Tables } from './storage.js';
+import { dayTableOf } from './storage/dayTables.js';
 import { randomUUID } from 'node:crypto';
 
 export interface OutgoingMail extends RenderedMail {
@@ -79,7 +80,8 @@ function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
     async send(mail) {
       const sentAtMs = now();
       const id = randomUUID();
-      await tables.outbox.createEntity({
+      const outbox = await dayTableOf(tables, 'outbox', sentAtMs);
+      await outbox.createEntity({
         partitionKey: 'outbox',
         rowKey: newestFirstKey(sentAtMs, id),
         id,
@@ -97,17 +99,22 @@ function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
   };
 }
 
-export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }): Promise<OutboxEntry[]> {
+/** The outbox of today and of yesterday (its retention), newest first. */
+export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }, now = Date.now()): Promise<OutboxEntry[]> {
   const entries: OutboxEntry[] = [];
-  const query = tables.outbox.listEntities<OutboxEntry>({
-    queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${filter.to.replace(/'/g, "''")}'` : `PartitionKey eq 'outbox'` },
-  });
-  for await (const row of query) {
-    entries.push({
-      id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
-      subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+  for (const day of [now, now - OUTBOX_RETENTION_MS]) {
+    const table = await dayTableOf(tables, 'outbox', day);
+    const query = table.listEntities<OutboxEntry & { expiresAt?: Date }>({
+      queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${filter.to.replace(/'/g, "''")}'` : `PartitionKey eq 'outbox'` },
     });
-    if (entries.length >= filter.limit) break;
+    for await (const row of query) {
+      if (row.expiresAt instanceof Date && row.expiresAt.getTime() <= now) continue;
+      entries.push({
+        id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
+        subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+      });
+      if (entries.length >= filter.limit) return entries;
+    }
   }
   return entries;
 }

@@ -54,14 +54,14 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
       description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'email_failed'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'challenge_required', 'email_failed'],
     },
   },
   verifyCode: {
     POST: {
       tag: 'Guest', summary: 'Exchange a code for a session', params: schemas.tenantParams, body: schemas.verifyCodeBody,
       success: { status: 200, description: 'The guest is signed in.', schema: schemas.sessionResponse },
-      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'other_method_required', 'otp_disabled'],
+      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'challenge_required', 'otp_disabled'],
     },
   },
   sessionCheck: {

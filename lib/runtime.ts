@@ -1,5 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
+import { createEarlyRejection, type EarlyRejection } from './limits.js';
 import { createMailer, type Mailer } from './mail.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
 import { createTenantCache, type TenantCache } from './tenants.js';
@@ -13,6 +14,10 @@ export interface Runtime {
   now: () => number;
   tenantCache: TenantCache;
   mailLatency: MailLatency;
+  /** Callers refused recently, answered again without storage (see lib/limits.ts). */
+  earlyRejection: EarlyRejection;
+  /** Until when (ms) this instance answers every send-code 502, after a mail failure (see lib/codes.ts). */
+  mailOutage: { until: number };
 }
 
 /**
@@ -98,6 +103,8 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     now,
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
     mailLatency: createMailLatency(config.email.transport === 'sendgrid' ? SENDGRID_COLD_START_MS : 0),
+    earlyRejection: createEarlyRejection(),
+    mailOutage: { until: 0 },
   };
 }
 
