@@ -655,7 +655,7 @@ keys
 /* lifecycle */
 const lifecycle = program.command('lifecycle').description('guest lifecycle: remove stale invitations, disable then delete inactive guests');
 for (const [name, method, path, verb] of [
-  ['preview', 'GET', '/lifecycle/preview', 'would'],
+  ['preview', 'GET', '/lifecycle/preview', 'would do'],
   ['run', 'POST', '/lifecycle/run', 'did'],
 ] as const) {
   lifecycle
