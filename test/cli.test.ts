@@ -165,6 +165,22 @@ describe('guestpass CLI against the local host', () => {
     expect(await outbox(host, 'ada@fabrikam.example')).toHaveLength(1);
   });
 
+  it('shows a progress bar on a terminal (run under script(1), which gives it a pseudo-terminal)', async () => {
+    const tenant = await newTenant();
+    const file = join(work, 'tty.csv');
+    writeFileSync(file, entraCsv(Array.from({ length: 20 }, (_, i) => `tty${i}@fabrikam.example,https://app.contoso.test/welcome,false,`)));
+    const command = [process.execPath, CLI, 'invite', '--tenant', tenant.id, '--csv', file].map((arg) => `'${arg}'`).join(' ');
+    const run = await new Promise<Run>((r) =>
+      execFile('script', ['-qec', command, '/dev/null'], { cwd: work, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', GUESTPASS_URL: host.baseUrl, GUESTPASS_KEY: FUNCTION_KEY } }, (error, stdout, stderr) =>
+        r({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Inviting \[[█░]+\] 20\/20 rows \| 0 failed/);
+    expect(run.stdout).not.toContain('row 3 tty0@fabrikam.example: Succeeded');
+    expect(run.stdout).toContain('Invited 20, failed 0');
+  });
+
   it('a 1,000-row import: every row invited once, users list pages through all of them with Source and State', async () => {
     const tenant = await newTenant();
     const file = join(work, 'thousand.csv');
