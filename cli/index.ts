@@ -134,6 +134,19 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...ar
   };
 }
 
+/**
+ * A command on one tenant: the client and the tenant (--tenant, GUESTPASS_TENANT or the admin
+ * key's own) are settled before the action runs with the positional arguments.
+ */
+function onTenant<O = object>(action: (context: { api: ManagementClient; tenant: string; opts: O }, ...positional: string[]) => Promise<void>) {
+  return run(async (...args: unknown[]) => {
+    const opts = (args.at(-1) as Command).opts<O & { tenant?: string }>();
+    const api = client();
+    const tenant = await tenantOf(api, opts.tenant);
+    await action({ api, tenant, opts }, ...(args.slice(0, -2) as string[]));
+  });
+}
+
 function tenantTable(tenants: Tenant[]): string {
   return table(
     ['Id', 'Display name', 'Domains', 'Email OTP', 'Created'],
@@ -235,9 +248,8 @@ domains
   .command('list')
   .addOption(tenantOption())
   .action(
-    run(async (o: { tenant?: string }) => {
-      const api = client();
-      const { value } = await api.get<{ value: Domain[] }>(tenantPath(await tenantOf(api, o.tenant), '/domains'));
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: Domain[] }>(tenantPath(tenant, '/domains'));
       print(output(), value, () => domainTable(value));
     }),
   );
@@ -247,9 +259,8 @@ domains
   .addOption(tenantOption())
   .description('add a domain; publish the TXT record it prints, then run domains verify')
   .action(
-    run(async (name: string, o: { tenant?: string }) => {
-      const api = client();
-      const domain = await api.request<Domain>('POST', tenantPath(await tenantOf(api, o.tenant), '/domains'), { name });
+    onTenant(async ({ api, tenant }, name) => {
+      const domain = await api.request<Domain>('POST', tenantPath(tenant, '/domains'), { name });
       print(output(), domain, () =>
         domain.state === 'Verified'
           ? `${domain.name} is verified.\n`
@@ -263,9 +274,8 @@ domains
   .addOption(tenantOption())
   .description('look up the TXT record and mark the domain verified')
   .action(
-    run(async (name: string, o: { tenant?: string }) => {
-      const api = client();
-      const domain = await api.request<Domain>('POST', tenantPath(await tenantOf(api, o.tenant), `/domains/${encodeURIComponent(name)}/verify`));
+    onTenant(async ({ api, tenant }, name) => {
+      const domain = await api.request<Domain>('POST', tenantPath(tenant, `/domains/${encodeURIComponent(name)}/verify`));
       print(output(), domain, () => `${domain.name} is verified (${domain.verifiedAt}); it now works as the tenant in URLs.\n`);
     }),
   );
@@ -274,9 +284,8 @@ domains
   .argument('<domain>')
   .addOption(tenantOption())
   .action(
-    run(async (name: string, o: { tenant?: string }) => {
-      const api = client();
-      await api.request('DELETE', tenantPath(await tenantOf(api, o.tenant), `/domains/${encodeURIComponent(name)}`));
+    onTenant(async ({ api, tenant }, name) => {
+      await api.request('DELETE', tenantPath(tenant, `/domains/${encodeURIComponent(name)}`));
       print(output(), { removed: name }, () => `Removed ${name}.\n`);
     }),
   );
@@ -356,13 +365,12 @@ users
   .option('--search <text>', 'an address prefix or an exact address')
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
   .action(
-    run(async (o: { tenant?: string; source?: string; state?: string; search?: string; csv?: string }) => {
-      const api = client();
+    onTenant<{ source?: string; state?: string; search?: string; csv?: string }>(async ({ api, tenant, opts: o }) => {
       const query = new URLSearchParams();
       if (o.source) query.set('source', o.source);
       if (o.state) query.set('state', o.state);
       if (o.search) query.set('search', o.search);
-      const all = await api.all<Guest>(tenantPath(await tenantOf(api, o.tenant), `/users${query.size ? `?${query}` : ''}`));
+      const all = await api.all<Guest>(tenantPath(tenant, `/users${query.size ? `?${query}` : ''}`));
       if (o.csv) {
         const text = csv(['id', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'], all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.invitedAt, g.redeemedAt, g.lastSignInAt]));
         if (o.csv === '-') process.stdout.write(text);
@@ -380,9 +388,8 @@ users
   .argument('<id>')
   .addOption(tenantOption())
   .action(
-    run(async (id: string, o: { tenant?: string }) => {
-      const api = client();
-      const guest = await api.get<Guest>(tenantPath(await tenantOf(api, o.tenant), `/users/${encodeURIComponent(id)}`));
+    onTenant(async ({ api, tenant }, id) => {
+      const guest = await api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
       print(output(), guest, () => details(USER_COLUMNS.map((column, i) => [column, userRow(guest)[i]] as [string, unknown]).concat([['Redeemed', guest.redeemedAt]])));
     }),
   );
@@ -392,9 +399,8 @@ users
   .addOption(tenantOption())
   .description('delete a guest; its sessions and codes end at once')
   .action(
-    run(async (id: string, o: { tenant?: string }) => {
-      const api = client();
-      await api.request('DELETE', tenantPath(await tenantOf(api, o.tenant), `/users/${encodeURIComponent(id)}`));
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
       print(output(), { deleted: id }, () => `Deleted guest ${id}.\n`);
     }),
   );
@@ -406,9 +412,7 @@ users
   .option('--mail', 'send the invitation mail again')
   .description('make the guest redeem again (Graph resetRedemption): the sign-in method is resolved anew, sessions end')
   .action(
-    run(async (id: string, o: { tenant?: string; redirect?: string; mail?: boolean }) => {
-      const api = client();
-      const tenant = await tenantOf(api, o.tenant);
+    onTenant<{ redirect?: string; mail?: boolean }>(async ({ api, tenant, opts: o }, id) => {
       const guest = await api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
       const redirect = o.redirect ?? (await api.get<Tenant>(tenantPath(tenant))).redirectUris[0];
       if (!redirect) throw new UsageError('The tenant has no redirect URIs: pass --redirect.');
@@ -428,9 +432,7 @@ otp
   .command('status')
   .addOption(tenantOption())
   .action(
-    run(async (o: { tenant?: string }) => {
-      const api = client();
-      const tenant = await tenantOf(api, o.tenant);
+    onTenant(async ({ api, tenant }) => {
       const policy = await organizationDefault(api, tenant);
       const state = policy ? (featuresOf(policy).includes(ONE_TIME_PASSCODE) ? 'enabled' : 'disabled') : 'default';
       const result = { emailOtp: state, policyId: policy?.id ?? null, definition: policy?.definition[0] ?? null };
@@ -449,9 +451,8 @@ for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
     .addOption(tenantOption())
     .description(`${enabled ? 'add' : 'remove'} OneTimePasscode in the organisation-default B2BManagementPolicy (created if missing; other settings kept)`)
     .action(
-      run(async (o: { tenant?: string }) => {
-        const api = client();
-        const { policy, action } = await setOneTimePasscode(api, await tenantOf(api, o.tenant), enabled);
+      onTenant(async ({ api, tenant }) => {
+        const { policy, action } = await setOneTimePasscode(api, tenant, enabled);
         print(output(), { emailOtp: enabled ? 'enabled' : 'disabled', action, policy }, () =>
           `Email one-time passcodes ${enabled ? 'enabled' : 'disabled'} (policy ${policy.id} ${action}).\n`,
         );
@@ -475,9 +476,8 @@ policies
   .command('list')
   .addOption(tenantOption())
   .action(
-    run(async (o: { tenant?: string }) => {
-      const api = client();
-      const { value } = await api.get<{ value: Policy[] }>(tenantPath(await tenantOf(api, o.tenant), '/policies'));
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: Policy[] }>(tenantPath(tenant, '/policies'));
       print(output(), value, () => policyTable(value));
     }),
   );
@@ -486,9 +486,8 @@ policies
   .argument('<id>')
   .addOption(tenantOption())
   .action(
-    run(async (id: string, o: { tenant?: string }) => {
-      const api = client();
-      const policy = await api.get<Policy>(tenantPath(await tenantOf(api, o.tenant), `/policies/${encodeURIComponent(id)}`));
+    onTenant(async ({ api, tenant }, id) => {
+      const policy = await api.get<Policy>(tenantPath(tenant, `/policies/${encodeURIComponent(id)}`));
       print(output(), policy, () => policyTable([policy]));
     }),
   );
@@ -499,9 +498,8 @@ policies
   .option('--display-name <name>', 'display name', 'B2BManagementPolicy')
   .option('--org-default', 'make it the organisation default')
   .action(
-    run(async (o: { tenant?: string; definition: string; displayName: string; orgDefault?: boolean }) => {
-      const api = client();
-      const policy = await api.request<Policy>('POST', tenantPath(await tenantOf(api, o.tenant), '/policies'), {
+    onTenant<{ definition: string; displayName: string; orgDefault?: boolean }>(async ({ api, tenant, opts: o }) => {
+      const policy = await api.request<Policy>('POST', tenantPath(tenant, '/policies'), {
         type: 'B2BManagementPolicy',
         displayName: o.displayName,
         isOrganizationDefault: Boolean(o.orgDefault),
@@ -517,13 +515,12 @@ policies
   .option('--definition <json|@file>', 'the new definition JSON')
   .option('--display-name <name>', 'display name')
   .action(
-    run(async (id: string, o: { tenant?: string; definition?: string; displayName?: string }) => {
-      const api = client();
+    onTenant<{ definition?: string; displayName?: string }>(async ({ api, tenant, opts: o }, id) => {
       const body: Record<string, unknown> = {};
       if (o.definition) body.definition = definitionArg(o.definition);
       if (o.displayName) body.displayName = o.displayName;
       if (Object.keys(body).length === 0) throw new UsageError('Nothing to change: pass --definition or --display-name.');
-      const policy = await api.request<Policy>('PATCH', tenantPath(await tenantOf(api, o.tenant), `/policies/${encodeURIComponent(id)}`), body);
+      const policy = await api.request<Policy>('PATCH', tenantPath(tenant, `/policies/${encodeURIComponent(id)}`), body);
       print(output(), policy, () => policyTable([policy]));
     }),
   );
@@ -532,9 +529,8 @@ policies
   .argument('<id>')
   .addOption(tenantOption())
   .action(
-    run(async (id: string, o: { tenant?: string }) => {
-      const api = client();
-      await api.request('DELETE', tenantPath(await tenantOf(api, o.tenant), `/policies/${encodeURIComponent(id)}`));
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/policies/${encodeURIComponent(id)}`));
       print(output(), { deleted: id }, () => `Deleted policy ${id}.\n`);
     }),
   );
@@ -553,9 +549,7 @@ program
   .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
   .action(
-    run(async (o: { tenant?: string; user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string }) => {
-      const api = client();
-      const tenant = await tenantOf(api, o.tenant);
+    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string }>(async ({ api, tenant, opts: o }) => {
       const fetchSince = async (since: string | undefined) => {
         const query = new URLSearchParams({ $top: '200' });
         if (o.user) query.set('userId', o.user);
@@ -601,11 +595,10 @@ program
   .addOption(tenantOption())
   .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
   .action(
-    run(async (o: { tenant?: string; since?: string }) => {
-      const api = client();
+    onTenant<{ since?: string }>(async ({ api, tenant, opts: o }) => {
       const query = new URLSearchParams({ $top: '200' });
       if (o.since) query.set('since', sinceOption(o.since));
-      const all = await api.all<AuditEntry>(tenantPath(await tenantOf(api, o.tenant), `/audit?${query}`));
+      const all = await api.all<AuditEntry>(tenantPath(tenant, `/audit?${query}`));
       print(output(), all, () =>
         table(['Time', 'Actor', 'Action', 'Target'], all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, `${e.target.type} ${e.target.id}`])),
       );
@@ -619,9 +612,8 @@ keys
   .addOption(tenantOption())
   .requiredOption('--name <name>', 'what the key is for; shown in the audit log')
   .action(
-    run(async (o: { tenant?: string; name: string }) => {
-      const api = client();
-      const created = await api.request<{ id: string; name: string; key: string; createdAt: string }>('POST', tenantPath(await tenantOf(api, o.tenant), '/keys'), { name: o.name });
+    onTenant<{ name: string }>(async ({ api, tenant, opts: o }) => {
+      const created = await api.request<{ id: string; name: string; key: string; createdAt: string }>('POST', tenantPath(tenant, '/keys'), { name: o.name });
       print(output(), created, () =>
         `${details([['Id', created.id], ['Name', created.name], ['Key', created.key]])}Store the key now (for example as GUESTPASS_KEY in a secret store): it is never shown again.\n`,
       );
@@ -631,10 +623,9 @@ keys
   .command('list')
   .addOption(tenantOption())
   .action(
-    run(async (o: { tenant?: string }) => {
-      const api = client();
+    onTenant(async ({ api, tenant }) => {
       const { value } = await api.get<{ value: { id: string; name: string; createdAt: string; createdBy: string; lastUsedAt?: string; revokedAt?: string }[] }>(
-        tenantPath(await tenantOf(api, o.tenant), '/keys'),
+        tenantPath(tenant, '/keys'),
       );
       print(output(), value, () => table(['Id', 'Name', 'Created', 'Created by', 'Last used', 'Revoked'], value.map((k) => [k.id, k.name, k.createdAt, k.createdBy, k.lastUsedAt, k.revokedAt])));
     }),
@@ -645,9 +636,8 @@ keys
   .addOption(tenantOption())
   .description('revoke a key; it stops working at once on every instance')
   .action(
-    run(async (id: string, o: { tenant?: string }) => {
-      const api = client();
-      await api.request('DELETE', tenantPath(await tenantOf(api, o.tenant), `/keys/${encodeURIComponent(id)}`));
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/keys/${encodeURIComponent(id)}`));
       print(output(), { revoked: id }, () => `Revoked key ${id}.\n`);
     }),
   );
@@ -663,9 +653,8 @@ for (const [name, method, path, verb] of [
     .addOption(tenantOption())
     .description(name === 'preview' ? 'what the next run would do' : 'run it now (the cleanup timer also runs it every 15 minutes)')
     .action(
-      run(async (o: { tenant?: string }) => {
-        const api = client();
-        const { value } = await api.request<{ value: { guestId: string; email: string; action: string; reason: string }[] }>(method, tenantPath(await tenantOf(api, o.tenant), path));
+      onTenant(async ({ api, tenant }) => {
+        const { value } = await api.request<{ value: { guestId: string; email: string; action: string; reason: string }[] }>(method, tenantPath(tenant, path));
         print(output(), value, () =>
           value.length === 0
             ? `The lifecycle ${verb} nothing (settings: guestpass tenants show).\n`

@@ -61,7 +61,8 @@ function entraCsv(rows: string[]): string {
   return TEMPLATE + rows.map((row) => `${row}\r\n`).join('');
 }
 
-describe('guestpass CLI against the local host', () => {
+// Each step starts a CLI process, as a user would; on a busy machine a test takes minutes.
+describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
   it('prints help after npm install, and from a fresh clone builds itself on first use', async () => {
     const help = await guestpass(['--help']);
     expect(help.code).toBe(0);
@@ -204,7 +205,7 @@ describe('guestpass CLI against the local host', () => {
     await ok(['users', 'list', '--tenant', tenant.id, '--csv', exported]);
     const rows = parse(readFileSync(exported, 'utf8'), { columns: true }) as { email: string; state: string }[];
     expect(new Set(rows.map((r) => r.email)).size).toBe(1000);
-  }, 300_000);
+  }, 600_000);
 
   it('users list|show|delete|reset-redemption with Source/State and filters; otp status|enable|disable keep the allow/deny list', async () => {
     const tenant = await newTenant();
