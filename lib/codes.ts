@@ -1,6 +1,6 @@
-import { guestAccessRefusal } from './admin/guestAccess.js';
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
+import { guestAccessRefusal } from './admin/guestAccess.js';
 import { fail, GuestpassError } from './errors.js';
 import {
   GUEST_ROW,

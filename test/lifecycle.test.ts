@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { listAudit } from '../lib/admin/audit.js';
+import { listAudit, recordAudit } from '../lib/admin/audit.js';
+import { OPERATOR } from '../lib/admin/credentials.js';
+import { cleanupExpired } from '../lib/cleanup.js';
 import { previewLifecycle, runLifecycle, runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
 import { sendCode, verifyCode } from '../lib/codes.js';
 import { GuestpassError } from '../lib/errors.js';
@@ -123,5 +125,23 @@ describe('guest lifecycle (cleanup timer, injected clock)', () => {
     await updateTenant(rt, tenant.id, { lifecycle: { inactiveDisableDays: null } });
     clock.now = T0 + 400 * DAY;
     expect(await previewLifecycle(rt, await getTenant(rt, tenant.id))).toEqual([]);
+  });
+
+  it('audit rows are kept AUDIT_LOG_RETENTION_DAYS, hidden after it, and the cleanup timer deletes them', async () => {
+    const clock = { now: T0 };
+    const rt = await testRuntime({ AUDIT_LOG_RETENTION_DAYS: '7' }, { now: () => clock.now });
+    const tenantId = '6f1c0c4e-1111-4222-8333-944455556666';
+    await recordAudit(rt, tenantId, OPERATOR, { action: 'tenant.update', target: { type: 'tenant', id: tenantId }, before: { a: 1 }, after: { a: 2 } });
+    clock.now = T0 + 6 * DAY;
+    await recordAudit(rt, tenantId, OPERATOR, { action: 'policy.create', target: { type: 'policy', id: 'p' } });
+    expect((await listAudit(rt, tenantId, { $top: 10 })).value.map((e) => e.action)).toEqual(['policy.create', 'tenant.update']);
+
+    clock.now = T0 + 7 * DAY + 1;
+    expect((await listAudit(rt, tenantId, { $top: 10 })).value.map((e) => e.action)).toEqual(['policy.create']);
+    const report = await cleanupExpired(rt);
+    expect(report.deletedByTable.audit).toBe(1);
+    const left: string[] = [];
+    for await (const row of rt.tables.audit.listEntities<{ action: string }>()) left.push(row.action);
+    expect(left).toEqual(['policy.create']);
   });
 });
