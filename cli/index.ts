@@ -1,6 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import type { AuditEntry } from '../lib/admin/audit.js';
 import { bulkInviteTemplateCsv } from '../lib/admin/bulkInviteCsv.js';
+import type { DomainView } from '../lib/admin/domains.js';
+import type { Guest as GuestView } from '../lib/guests.js';
+import type { TenantSettings } from '../lib/policies.js';
+import type { SignInLogRecord } from '../lib/signInLogs.js';
 import { bulkInvite } from './bulkInvite.js';
 import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';
 import { csv, details, print, table, type Output } from './format.js';
@@ -13,54 +18,11 @@ import { featuresOf, ONE_TIME_PASSCODE, organizationDefault, setOneTimePasscode,
  * line to stderr and exit with status 1.
  */
 
-interface Tenant {
-  id: string;
-  displayName: string;
-  domains: string[];
-  allowedOrigins: string[];
-  redirectUris: string[];
-  googleFederation: boolean;
-  emailOtp: string;
-  lifecycle: Record<string, number | null>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-interface Guest {
-  id: string;
-  email: string;
-  displayName: string;
-  source: string | null;
-  state: string;
-  invitedAt: string;
-  redeemedAt: string | null;
-  lastSignInAt: string | null;
-}
-
-interface SignInLog {
-  id: string;
-  createdDateTime: string;
-  userId: string | null;
-  event: string;
-  outcome: string;
-  clientIp: string;
-}
-
-interface AuditEntry {
-  id: string;
-  at: string;
-  actor: { kind: string; name: string; keyId?: string };
-  action: string;
-  target: { type: string; id: string };
-}
-
-interface Domain {
-  name: string;
-  state: string;
-  txtRecord: { name: string; value: string };
-  addedAt: string;
-  verifiedAt?: string;
-}
+// The answers' shapes, from lib/ (types only: nothing of the server is bundled into the CLI).
+type Tenant = TenantSettings;
+type Guest = GuestView;
+type SignInLog = SignInLogRecord;
+type Domain = DomainView;
 
 const program = new Command();
 program

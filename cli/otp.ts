@@ -1,3 +1,4 @@
+import type { PolicyRecord as Policy } from '../lib/policy.js';
 import { tenantPath, type ManagementClient } from './client.js';
 
 /*
@@ -7,13 +8,7 @@ import { tenantPath, type ManagementClient } from './client.js';
  * the policy if there is none. Everything else in the definition (the allow/deny list of
  * InvitationsAllowedAndBlockedDomainsPolicy among it) is kept as it is.
  */
-export interface Policy {
-  id: string;
-  type: string;
-  displayName: string;
-  isOrganizationDefault: boolean;
-  definition: string[];
-}
+export type { Policy };
 
 export const ONE_TIME_PASSCODE = 'OneTimePasscode';
 
