@@ -1,3 +1,4 @@
+import { runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
 import { cleanupExpired } from '../lib/cleanup.js';
 import { runtime } from '../lib/runtime.js';
 import { countingTransactions } from '../lib/storage.js';
@@ -15,5 +16,9 @@ registerTimer('cleanup', {
         `dropped ${result.droppedTables.length} day tables, left ${result.skipped} rows that changed meanwhile, ${transactions} storage transactions` +
         (result.complete ? '' : '; stopped at its time budget, the next run goes on from its cursor'),
     );
+    // Guest lifecycle, for the tenants that turned it on; every action is audited too.
+    for (const { tenantId, actions } of await runLifecycleForAllTenants(await runtime())) {
+      for (const action of actions) context.log(`lifecycle: tenant ${tenantId} ${action.action} guest ${action.guestId} (${action.reason})`);
+    }
   },
 });

@@ -19,6 +19,15 @@ import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
+import './manageMe.js';
+import './manageKeys.js';
+import './manageKey.js';
+import './manageAudit.js';
+import './manageDomains.js';
+import './manageDomainVerify.js';
+import './manageDomain.js';
+import './manageLifecyclePreview.js';
+import './manageLifecycleRun.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -52,6 +52,10 @@ param codePepper string = ''
 param signingKeys string = ''
 
 @secure()
+@description('OPERATOR_KEY (npm run keys): the deployment operator\'s management credential. Empty: the secret is left as it is.')
+param operatorKey string = ''
+
+@secure()
 @description('SENDGRID_API_KEY (a SendGrid key with Mail Send only). Empty: the secret is left as it is.')
 param sendGridApiKey string = ''
 
@@ -74,6 +78,7 @@ var secretNames = {
   codePepper: 'code-pepper'
   signingKeys: 'signing-keys'
   sendGridApiKey: 'sendgrid-api-key'
+  operatorKey: 'operator-key'
 }
 
 // The one identity the app uses for the host's storage, the guestpass tables, the
@@ -116,6 +121,7 @@ module keyVault 'modules/keyVault.bicep' = {
       '${secretNames.codePepper}': codePepper
       '${secretNames.signingKeys}': signingKeys
       '${secretNames.sendGridApiKey}': sendGridApiKey
+      '${secretNames.operatorKey}': operatorKey
     }
   }
 }
@@ -161,6 +167,7 @@ var appSettings = {
   TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
   STEP_UP_PROVIDER: 'altcha'
+  OPERATOR_KEY: '${keyVaultReference}${secretNames.operatorKey})'
 }
 
 module functionApp 'modules/functionApp.bicep' = {

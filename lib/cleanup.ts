@@ -1,4 +1,5 @@
 import { type TableClient, type TransactionAction } from '@azure/data-tables';
+import { deleteExpiredAudit } from './admin/audit.js';
 import { LOG_PREFIX, SESSION_PREFIX } from './guests.js';
 import type { Runtime } from './runtime.js';
 import { isStatus, tableOpener } from './storage.js';
@@ -55,6 +56,8 @@ export interface CleanupReport extends DeleteOutcome {
   partitions: number;
   hours: number;
   droppedTables: string[];
+  /** Audit rows past AUDIT_LOG_RETENTION_DAYS (also counted in `deleted`). */
+  auditDeleted: number;
   /** False when the time budget ran out before every passed hour was done. */
   complete: boolean;
 }
@@ -91,7 +94,7 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
   const maxDurationMs = options.maxDurationMs ?? 10 * 60_000;
   const started = performance.now();
   const now = rt.now();
-  const report: CleanupReport = { deleted: 0, skipped: 0, partitions: 0, hours: 0, droppedTables: [], complete: true };
+  const report: CleanupReport = { deleted: 0, skipped: 0, partitions: 0, hours: 0, droppedTables: [], auditDeleted: 0, complete: true };
 
   const currentHour = Math.floor(now / HOUR_BUCKET_MS) * HOUR_BUCKET_MS;
   let next = (await readCursor(rt)) ?? (await oldestIndexedHour(rt)) ?? currentHour;
@@ -125,6 +128,8 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
   report.droppedTables.push(...(await dropDayTables(rt, 'expiry', Math.floor(next / DAY_MS) * DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'limits', now - DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'outbox', now - DAY_MS)));
+  report.auditDeleted = await deleteExpiredAudit(rt);
+  report.deleted += report.auditDeleted;
   return report;
 }
 

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
+import { guestAccessRefusal } from './admin/guestAccess.js';
 import { fail, GuestpassError } from './errors.js';
 import {
   ADDRESS_PREFIX,
@@ -186,6 +187,10 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const guest = partition.guest;
   const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
 
+  // A disabled guest, or an address whose domain the allow/deny list now refuses (a pending
+  // guest's or a stranger's alike), is refused before anything is written.
+  const barred = guestAccessRefusal(context, request.email, guest);
+  if (barred) throw barred.error;
   if (guest) await requireOtpMethod(rt, context, partition, guest, log);
   else await answerLikeAnUnredeemedGuest(rt, context, partition, request.email);
 

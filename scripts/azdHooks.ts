@@ -16,6 +16,7 @@ import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
 export const AZD_VALUES = {
   codePepper: 'GUESTPASS_CODE_PEPPER',
   signingKeys: 'GUESTPASS_SIGNING_KEYS',
+  operatorKey: 'GUESTPASS_OPERATOR_KEY',
   sendGridApiKey: 'GUESTPASS_SENDGRID_API_KEY',
   keyVaultSuffix: 'GUESTPASS_KEY_VAULT_SUFFIX',
 } as const;
@@ -46,6 +47,8 @@ async function preprovision(): Promise<number> {
   // Once per environment: a value already there is kept, so redeploying never signs anyone out.
   if (!env[AZD_VALUES.codePepper]) azdEnvSet(AZD_VALUES.codePepper, escapedForParameters(generateCodePepper()));
   if (!env[AZD_VALUES.signingKeys]) azdEnvSet(AZD_VALUES.signingKeys, escapedForParameters(generateSigningKeys()));
+  // The management credential (azd env get-value GUESTPASS_OPERATOR_KEY shows it to the operator).
+  if (!env[AZD_VALUES.operatorKey]) azdEnvSet(AZD_VALUES.operatorKey, escapedForParameters(generateCodePepper()));
   // A Key Vault name of this provisioning's own: `azd down` leaves the old vault soft-deleted
   // (purge protection keeps its name for 90 days), and postdown clears the suffix.
   if (!env[AZD_VALUES.keyVaultSuffix]) azdEnvSet(AZD_VALUES.keyVaultSuffix, randomBytes(2).toString('hex'));
