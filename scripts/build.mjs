@@ -1,7 +1,9 @@
 // Bundles the function app (dist/index.js, what `func azure functionapp publish`
 // uploads) and the local scripts with esbuild, so a cold start loads few files.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const common = {
   bundle: true,
@@ -14,8 +16,51 @@ const common = {
   external: ['@azure/functions-core'],
 };
 
+/**
+ * The operator console (web/console): one browser bundle and one style sheet with content
+ * hashes in their names, and the page that loads them. They are embedded into the function
+ * bundle (functions/consoleAssets.ts is replaced by their contents), so the package that
+ * `func azure functionapp publish` uploads stays host.json, package.json and dist/index.js.
+ */
+async function buildConsoleAssets() {
+  const result = await build({
+    entryPoints: { console: 'web/console/src/main.ts', 'console-style': 'web/console/console.css' },
+    outdir: 'web/console/out',
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    write: false,
+    logLevel: 'warning',
+  });
+  const files = result.outputFiles.map((file) => ({ name: basename(file.path), text: file.text }));
+  const script = files.find((file) => file.name.endsWith('.js'));
+  const style = files.find((file) => file.name.endsWith('.css'));
+  const page = readFileSync('web/console/index.html', 'utf8').replace('{{script}}', script.name).replace('{{style}}', style.name);
+  const asset = (text, contentType, immutable) => ({ contentType, immutable, text, gzip: gzipSync(text, { level: 9 }).toString('base64') });
+  return {
+    'index.html': asset(page, 'text/html; charset=utf-8', false),
+    [script.name]: asset(script.text, 'text/javascript; charset=utf-8', true),
+    [style.name]: asset(style.text, 'text/css; charset=utf-8', true),
+  };
+}
+
+const consoleAssets = await buildConsoleAssets();
+const embedConsoleAssets = {
+  name: 'embed-console-assets',
+  setup(bundler) {
+    bundler.onLoad({ filter: /[\\/]functions[\\/]consoleAssets\.ts$/ }, () => ({
+      contents: `export const consoleAssets = ${JSON.stringify(consoleAssets)};`,
+      loader: 'ts',
+    }));
+  },
+};
+
 rmSync('dist', { recursive: true, force: true });
-await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
+await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,
   entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
