@@ -17,6 +17,7 @@ import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
+import './manageSignInLogSummary.js';
 import './console.js';
 
 export { registrations } from './http.js';
