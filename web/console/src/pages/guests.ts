@@ -5,6 +5,7 @@ import { alertBox, errorText, Pager, run, table, UserError, type Column } from '
 
 const SOURCES = ['OTP', 'AzureAD', 'MSA', 'Google'] as const;
 const STATES = ['PendingAcceptance', 'Accepted', 'Disabled'] as const;
+const PAGE_SIZE = 50;
 
 /** The Guests page: Entra's Users list for guests, with its Source column, filters, paging and actions. */
 export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
@@ -22,7 +23,7 @@ export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
 
   const pager = new Pager<GuestPage>(
     t,
-    (link) => c.api.guests(c.tenantId, { source: filter.source || undefined, state: filter.state || undefined, search: filter.search || undefined }, link),
+    (link) => c.api.guests(c.tenantId, { source: filter.source || undefined, state: filter.state || undefined, search: filter.search || undefined, $top: PAGE_SIZE }, link),
     (page) => replace(results, guestTable(page.value)),
   );
   const reload = async () => {

@@ -12,11 +12,12 @@ function section(title: string, ...children: (Node | null)[]): HTMLElement {
 /** Settings: Entra's tenant properties and External collaboration settings, for one tenant. */
 export async function settingsPage(c: ConsoleContext): Promise<HTMLElement> {
   const policies = (await c.api.policies(c.tenantId)).value;
+  const passcode = passcodeSection(c, policies);
   return h('div', { class: 'stack' },
     generalSection(c),
     await domainsSection(c),
-    passcodeSection(c, policies),
-    domainListSection(c, policies),
+    passcode.element,
+    domainListSection(c, policies, passcode.show),
     await lifecycleSection(c));
 }
 
@@ -104,15 +105,19 @@ async function domainsSection(c: ConsoleContext): Promise<HTMLElement> {
 }
 
 /** Entra's "Email one-time passcode for guests" Yes/No, written into the organisation-default policy. */
-function passcodeSection(c: ConsoleContext, policies: Policy[]): HTMLElement {
+function passcodeSection(c: ConsoleContext, policies: Policy[]): { element: HTMLElement; show: (policy: Policy) => void } {
   const { t } = c;
-  const current = passcodeSetting(organizationDefault(policies));
   const name = uid('otp');
-  const yes = h('input', { type: 'radio', name, value: 'yes', id: `${name}-yes`, checked: current === true });
-  const no = h('input', { type: 'radio', name, value: 'no', id: `${name}-no`, checked: current === false });
+  const yes = h('input', { type: 'radio', name, value: 'yes', id: `${name}-yes` });
+  const no = h('input', { type: 'radio', name, value: 'no', id: `${name}-no` });
   const state = h('p', { class: 'hint', id: `${name}-state` });
-  const describe = (value: boolean | undefined) => (state.textContent = value === undefined ? t.settings.otpDefault : value ? t.settings.otpOn : t.settings.otpOff);
-  describe(current);
+  /** Shows what a policy says (after this switch or another section wrote it). */
+  const describe = (value: boolean | undefined) => {
+    yes.checked = value === true;
+    no.checked = value === false;
+    state.textContent = value === undefined ? t.settings.otpDefault : value ? t.settings.otpOn : t.settings.otpOff;
+  };
+  describe(passcodeSetting(organizationDefault(policies)));
   const alert = alertBox();
   const save = h('button', { type: 'submit' }, t.save);
   const form = h('form', {},
@@ -130,11 +135,11 @@ function passcodeSection(c: ConsoleContext, policies: Policy[]): HTMLElement {
       c.announce(t.saved);
     });
   });
-  return section(t.settings.otp, form);
+  return { element: section(t.settings.otp, form), show: (policy) => describe(passcodeSetting(policy)) };
 }
 
 /** InvitationsAllowedAndBlockedDomainsPolicy: invite any domain, all but a deny list, or only an allow list. */
-function domainListSection(c: ConsoleContext, policies: Policy[]): HTMLElement {
+function domainListSection(c: ConsoleContext, policies: Policy[], policyWritten: (policy: Policy) => void): HTMLElement {
   const { t } = c;
   const rule = domainRule(organizationDefault(policies));
   const name = uid('rule');
@@ -155,7 +160,7 @@ function domainListSection(c: ConsoleContext, policies: Policy[]): HTMLElement {
       const current = organizationDefault((await c.api.policies(c.tenantId)).value);
       // A new policy must also say whether OTP is on; it takes what the tenant has now.
       const passcode = current ? undefined : c.tenant.emailOtp !== 'disabled';
-      await changeOrganizationDefault(c.api, c.tenantId, { domains: kind === 'any' ? { kind } : { kind, domains }, passcode });
+      policyWritten(await changeOrganizationDefault(c.api, c.tenantId, { domains: kind === 'any' ? { kind } : { kind, domains }, passcode }));
       c.announce(t.saved);
     });
   });
