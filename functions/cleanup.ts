@@ -1,3 +1,4 @@
+import { runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
 import { cleanupExpired } from '../lib/cleanup.js';
 import { runtime } from '../lib/runtime.js';
 import { countingTransactions } from '../lib/storage.js';
@@ -10,11 +11,15 @@ registerTimer('cleanup', {
   schedule: CLEANUP_SCHEDULE,
   handler: async (_timer, context) => {
     const { result, transactions } = await countingTransactions(async () => cleanupExpired(await runtime()));
-    const { guests, limits, outbox } = result.deletedByTable;
+    const { guests, limits, outbox, audit } = result.deletedByTable;
     context.log(
-      `cleanup: deleted ${result.deleted} expired rows (guests ${guests}, limits ${limits}, outbox ${outbox}), ` +
+      `cleanup: deleted ${result.deleted} expired rows (guests ${guests}, limits ${limits}, outbox ${outbox}, audit ${audit}), ` +
         `left ${result.skipped} that changed meanwhile, ${transactions} storage transactions` +
         (result.complete ? '' : '; stopped at its time budget, the next run goes on'),
     );
+    // Guest lifecycle, for the tenants that turned it on; every action is audited too.
+    for (const { tenantId, actions } of await runLifecycleForAllTenants(await runtime())) {
+      for (const action of actions) context.log(`lifecycle: tenant ${tenantId} ${action.action} guest ${action.guestId} (${action.reason})`);
+    }
   },
 });

@@ -1,5 +1,6 @@
 import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext, type TimerFunctionOptions } from '@azure/functions';
 import type { z } from 'zod';
+import { authenticate, authorizeTenant, requireOperator, type Actor } from '../lib/admin/credentials.js';
 import { getConfig } from '../lib/config.js';
 import { isOriginAllowed } from '../lib/cors.js';
 import { GuestpassError } from '../lib/errors.js';
@@ -41,6 +42,10 @@ export interface EndpointInput<B, P, Q> {
   request: HttpRequest;
   context: InvocationContext;
   clientIp: string;
+  /** Management endpoints (spec.access): who is calling. */
+  actor: Actor;
+  /** Management endpoints with access 'tenant': the id of the `{tenant}` the caller may manage. */
+  tenantId: string;
 }
 
 export interface EndpointSpec<B, P, Q> {
@@ -51,6 +56,26 @@ export interface EndpointSpec<B, P, Q> {
   tenantCors?: boolean;
   /** Cache-Control of a success; every other answer is `no-store`. */
   cacheControl?: string;
+  /**
+   * A management endpoint: anonymous at the host, the app checks the `x-functions-key`
+   * credential (lib/admin/credentials.ts) before reading anything else. 'operator': the
+   * deployment operator only (403 forbidden for a tenant admin key); 'tenant': the operator
+   * or an admin key of the route's `{tenant}` (any other tenant is 404 tenant_not_found);
+   * 'any': any valid credential.
+   */
+  access?: 'operator' | 'tenant' | 'any';
+}
+
+/** The management credential check; never reads a key from the URL (`?code=` is ignored). */
+async function authorizeManagement(access: 'operator' | 'tenant' | 'any', request: HttpRequest): Promise<{ actor: Actor; tenantId: string }> {
+  const rt = await runtime();
+  const actor = await authenticate(rt, request.headers.get('x-functions-key'));
+  if (access === 'operator') requireOperator(actor);
+  if (access === 'tenant') {
+    const context = await authorizeTenant(rt, actor, request.params.tenant ?? '');
+    return { actor, tenantId: context.tenant.id };
+  }
+  return { actor, tenantId: actor.kind === 'tenantAdmin' ? actor.tenantId : '' };
 }
 
 /**
@@ -149,7 +174,9 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
           }
         }
         const hasBody = spec.body !== undefined;
+        const management = spec.access ? await authorizeManagement(spec.access, request) : { actor: undefined as unknown as Actor, tenantId: '' };
         const input: EndpointInput<B, P, Q> = {
+          ...management,
           params: parsePart(spec.params, { ...request.params }, 'params'),
           query: parsePart(spec.query, Object.fromEntries(request.query.entries()), 'query'),
           body: hasBody ? parsePart(spec.body, await readJsonBody(request), 'body') : (undefined as B),

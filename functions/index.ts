@@ -17,6 +17,15 @@ import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
+import './manageMe.js';
+import './manageKeys.js';
+import './manageKey.js';
+import './manageAudit.js';
+import './manageDomains.js';
+import './manageDomainVerify.js';
+import './manageDomain.js';
+import './manageLifecyclePreview.js';
+import './manageLifecycleRun.js';
 import './manageSignInLogSummary.js';
 import './console.js';
 

@@ -1,4 +1,4 @@
-import { inviteGuest } from '../lib/invitations.js';
+import { inviteAudited } from '../lib/admin/manage.js';
 import { runtime } from '../lib/runtime.js';
 import { invitationBody, tenantParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -6,8 +6,8 @@ import { endpoint, json, registerHttp } from './http.js';
 export default registerHttp('manageInvitations', {
   route: 'manage/tenants/{tenant}/invitations',
   methods: ['POST'],
-  authLevel: 'function',
-  handler: endpoint({ params: tenantParams, body: invitationBody }, async ({ params, body }) =>
-    json(201, await inviteGuest(await runtime(), params.tenant, body)),
+  authLevel: 'anonymous',
+  handler: endpoint({ access: 'tenant', params: tenantParams, body: invitationBody }, async ({ tenantId, body, actor }) =>
+    json(201, await inviteAudited(await runtime(), actor, tenantId, body)),
   ),
 });

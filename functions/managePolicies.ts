@@ -1,4 +1,5 @@
-import { createPolicy, listPolicies } from '../lib/policies.js';
+import { createPolicyAudited } from '../lib/admin/manage.js';
+import { listPolicies } from '../lib/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { createPolicyBody, tenantParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -7,11 +8,11 @@ import { byMethod } from './methods.js';
 export default registerHttp('managePolicies', {
   route: 'manage/tenants/{tenant}/policies',
   methods: ['GET', 'POST'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: byMethod({
-    GET: endpoint({ params: tenantParams }, async ({ params }) => json(200, await listPolicies(await runtime(), params.tenant))),
-    POST: endpoint({ params: tenantParams, body: createPolicyBody }, async ({ params, body }) =>
-      json(201, await createPolicy(await runtime(), params.tenant, body)),
+    GET: endpoint({ access: 'tenant', params: tenantParams }, async ({ tenantId }) => json(200, await listPolicies(await runtime(), tenantId))),
+    POST: endpoint({ access: 'tenant', params: tenantParams, body: createPolicyBody }, async ({ tenantId, body, actor }) =>
+      json(201, await createPolicyAudited(await runtime(), actor, tenantId, body)),
     ),
   }),
 });

@@ -1,4 +1,5 @@
-import { deletePolicy, getPolicy, updatePolicy } from '../lib/policies.js';
+import { deletePolicyAudited, updatePolicyAudited } from '../lib/admin/manage.js';
+import { getPolicy } from '../lib/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { policyParams, updatePolicyBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -7,14 +8,14 @@ import { byMethod } from './methods.js';
 export default registerHttp('managePolicy', {
   route: 'manage/tenants/{tenant}/policies/{id}',
   methods: ['GET', 'PATCH', 'DELETE'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: byMethod({
-    GET: endpoint({ params: policyParams }, async ({ params }) => json(200, await getPolicy(await runtime(), params.tenant, params.id))),
-    PATCH: endpoint({ params: policyParams, body: updatePolicyBody }, async ({ params, body }) =>
-      json(200, await updatePolicy(await runtime(), params.tenant, params.id, body)),
+    GET: endpoint({ access: 'tenant', params: policyParams }, async ({ tenantId, params }) => json(200, await getPolicy(await runtime(), tenantId, params.id))),
+    PATCH: endpoint({ access: 'tenant', params: policyParams, body: updatePolicyBody }, async ({ tenantId, params, body, actor }) =>
+      json(200, await updatePolicyAudited(await runtime(), actor, tenantId, params.id, body)),
     ),
-    DELETE: endpoint({ params: policyParams }, async ({ params }) => {
-      await deletePolicy(await runtime(), params.tenant, params.id);
+    DELETE: endpoint({ access: 'tenant', params: policyParams }, async ({ tenantId, params, actor }) => {
+      await deletePolicyAudited(await runtime(), actor, tenantId, params.id);
       return { status: 204 };
     }),
   }),

@@ -6,8 +6,8 @@ import { endpoint, json, registerHttp } from './http.js';
 export default registerHttp('manageSignInLogSummary', {
   route: 'manage/tenants/{tenant}/sign-in-logs/summary',
   methods: ['GET'],
-  authLevel: 'function',
-  handler: endpoint({ params: tenantParams, query: signInSummaryQuery }, async ({ params, query }) =>
-    json(200, await summarizeSignInLogs(await runtime(), params.tenant, query)),
+  authLevel: 'anonymous',
+  handler: endpoint({ access: 'tenant', params: tenantParams, query: signInSummaryQuery }, async ({ tenantId, query }) =>
+    json(200, await summarizeSignInLogs(await runtime(), tenantId, query)),
   ),
 });

@@ -6,8 +6,8 @@ import { endpoint, page, registerHttp } from './http.js';
 export default registerHttp('manageSignInLogs', {
   route: 'manage/tenants/{tenant}/sign-in-logs',
   methods: ['GET'],
-  authLevel: 'function',
-  handler: endpoint({ params: tenantParams, query: signInLogsQuery }, async ({ params, query, request }) =>
-    page(request.url, await listSignInLogs(await runtime(), params.tenant, query)),
+  authLevel: 'anonymous',
+  handler: endpoint({ access: 'tenant', params: tenantParams, query: signInLogsQuery }, async ({ tenantId, query, request }) =>
+    page(request.url, await listSignInLogs(await runtime(), tenantId, query)),
   ),
 });

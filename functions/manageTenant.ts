@@ -1,4 +1,5 @@
-import { changeTenantSettings, readTenantSettings } from '../lib/policies.js';
+import { updateTenantAudited } from '../lib/admin/manage.js';
+import { readTenantSettings } from '../lib/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams, tenantSettingsBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -7,11 +8,11 @@ import { byMethod } from './methods.js';
 export default registerHttp('manageTenant', {
   route: 'manage/tenants/{tenant}',
   methods: ['GET', 'PATCH'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: byMethod({
-    GET: endpoint({ params: tenantParams }, async ({ params }) => json(200, await readTenantSettings(await runtime(), params.tenant))),
-    PATCH: endpoint({ params: tenantParams, body: tenantSettingsBody }, async ({ params, body }) =>
-      json(200, await changeTenantSettings(await runtime(), params.tenant, body)),
+    GET: endpoint({ access: 'tenant', params: tenantParams }, async ({ tenantId }) => json(200, await readTenantSettings(await runtime(), tenantId))),
+    PATCH: endpoint({ access: 'tenant', params: tenantParams, body: tenantSettingsBody }, async ({ tenantId, body, actor }) =>
+      json(200, await updateTenantAudited(await runtime(), actor, tenantId, body)),
     ),
   }),
 });

@@ -1,4 +1,5 @@
-import { deleteGuest, getGuest } from '../lib/guestLifecycle.js';
+import { deleteGuestAudited } from '../lib/admin/manage.js';
+import { getGuest } from '../lib/guestLifecycle.js';
 import { runtime } from '../lib/runtime.js';
 import { guestParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -7,11 +8,11 @@ import { byMethod } from './methods.js';
 export default registerHttp('manageUser', {
   route: 'manage/tenants/{tenant}/users/{id}',
   methods: ['GET', 'DELETE'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: byMethod({
-    GET: endpoint({ params: guestParams }, async ({ params }) => json(200, await getGuest(await runtime(), params.tenant, params.id))),
-    DELETE: endpoint({ params: guestParams }, async ({ params }) => {
-      await deleteGuest(await runtime(), params.tenant, params.id);
+    GET: endpoint({ access: 'tenant', params: guestParams }, async ({ tenantId, params }) => json(200, await getGuest(await runtime(), tenantId, params.id))),
+    DELETE: endpoint({ access: 'tenant', params: guestParams }, async ({ tenantId, params, actor }) => {
+      await deleteGuestAudited(await runtime(), actor, tenantId, params.id);
       return { status: 204 };
     }),
   }),

@@ -6,8 +6,8 @@ import { endpoint, page, registerHttp } from './http.js';
 export default registerHttp('manageUsers', {
   route: 'manage/tenants/{tenant}/users',
   methods: ['GET'],
-  authLevel: 'function',
-  handler: endpoint({ params: tenantParams, query: listGuestsQuery }, async ({ params, query, request }) =>
-    page(request.url, await listGuests(await runtime(), params.tenant, query)),
+  authLevel: 'anonymous',
+  handler: endpoint({ access: 'tenant', params: tenantParams, query: listGuestsQuery }, async ({ tenantId, query, request }) =>
+    page(request.url, await listGuests(await runtime(), tenantId, query)),
   ),
 });

@@ -50,6 +50,10 @@ param codePepper string = ''
 param signingKeys string = ''
 
 @secure()
+@description('OPERATOR_KEY (npm run keys): the deployment operator\'s management credential. Empty: the secret is left as it is.')
+param operatorKey string = ''
+
+@secure()
 @description('SENDGRID_API_KEY (a SendGrid key with Mail Send only). Empty: the secret is left as it is.')
 param sendGridApiKey string = ''
 
@@ -67,6 +71,7 @@ var secretNames = {
   codePepper: 'code-pepper'
   signingKeys: 'signing-keys'
   sendGridApiKey: 'sendgrid-api-key'
+  operatorKey: 'operator-key'
 }
 
 // The one identity the app uses for the host's storage, the guestpass tables, the
@@ -108,6 +113,7 @@ module keyVault 'modules/keyVault.bicep' = {
       '${secretNames.codePepper}': codePepper
       '${secretNames.signingKeys}': signingKeys
       '${secretNames.sendGridApiKey}': sendGridApiKey
+      '${secretNames.operatorKey}': operatorKey
     }
   }
 }
@@ -149,6 +155,7 @@ var appSettings = {
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   SENDGRID_API_KEY: '${keyVaultReference}${secretNames.sendGridApiKey})'
+  OPERATOR_KEY: '${keyVaultReference}${secretNames.operatorKey})'
 }
 
 module functionApp 'modules/functionApp.bicep' = {

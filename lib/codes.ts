@@ -1,3 +1,4 @@
+import { guestAccessRefusal } from './admin/guestAccess.js';
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { fail, GuestpassError } from './errors.js';
@@ -117,6 +118,8 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     throw error;
   }
 
+  const barred = guest && guestAccessRefusal(context, guest);
+  if (barred) await refuse(rt, partition.partitionKey, log(barred.outcome), barred.error);
   if (guest) await requireOtpMethod(rt, context, partition, guest, log);
   else await answerLikeAnUnredeemedGuest(rt, context, partition.partitionKey, request.email, log);
 

@@ -50,6 +50,14 @@ export const settingsSchema = z.object({
   SIGN_IN_LOG_RETENTION_DAYS: count(30),
   TENANT_CACHE_SECONDS: z.coerce.number().int().min(0).default(5),
   LOCAL_FUNCTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  OPERATOR_KEY: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
+  AUDIT_LOG_RETENTION_DAYS: count(90),
+  DNS_SERVERS: z
+    .string()
+    .regex(/^\s*[0-9a-fA-F.:\[\]]+(\s*,\s*[0-9a-fA-F.:\[\]]+)*\s*$/, 'must be IP addresses (optionally with a port), comma-separated, e.g. 1.1.1.1,8.8.8.8 or 127.0.0.1:5353')
+    .optional(),
+  DEV_TRUST_DOMAINS: bool(false),
+  INVITATION_RESENDS_PER_GUEST_PER_DAY: count(5),
   PORT: z.coerce.number().int().min(0).max(65535).default(7071),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
 });
@@ -72,6 +80,14 @@ export interface Config {
   signInLogRetentionDays: number;
   tenantCacheSeconds: number;
   localFunctionKey?: string;
+  /** The deployment operator's management credential (OPERATOR_KEY; LOCAL_FUNCTION_KEY in development). */
+  operatorKey: string;
+  auditLogRetentionDays: number;
+  /** Resolvers for domain verification; empty: the system's. */
+  dnsServers: string[];
+  /** Development only: domains count as verified without a DNS check. */
+  devTrustDomains: boolean;
+  invitationResendsPerGuestPerDay: number;
   port: number;
 }
 
@@ -128,6 +144,14 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     throw new ConfigError('TABLES_ENDPOINT', '(or TABLES_CONNECTION_STRING) is required outside development: the default is the local emulator');
   }
 
+  if (s.DEV_TRUST_DOMAINS && !development) {
+    throw new ConfigError('DEV_TRUST_DOMAINS', 'may be true only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development): elsewhere a domain is verified by its DNS TXT record');
+  }
+  const localFunctionKey = development
+    ? (s.LOCAL_FUNCTION_KEY ?? devOnly('LOCAL_FUNCTION_KEY', development, warn, generateCodePepper))
+    : s.LOCAL_FUNCTION_KEY;
+  const operatorKey = s.OPERATOR_KEY ?? (development ? localFunctionKey! : devOnly('OPERATOR_KEY', development, warn, generateCodePepper));
+
   const publicBaseUrl = s.PUBLIC_BASE_URL.replace(/\/+$/, '');
   return {
     development,
@@ -162,9 +186,12 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     },
     signInLogRetentionDays: s.SIGN_IN_LOG_RETENTION_DAYS,
     tenantCacheSeconds: s.TENANT_CACHE_SECONDS,
-    localFunctionKey: development
-      ? (s.LOCAL_FUNCTION_KEY ?? devOnly('LOCAL_FUNCTION_KEY', development, warn, generateCodePepper))
-      : s.LOCAL_FUNCTION_KEY,
+    localFunctionKey,
+    operatorKey,
+    auditLogRetentionDays: s.AUDIT_LOG_RETENTION_DAYS,
+    dnsServers: (s.DNS_SERVERS ?? '').split(',').map((server) => server.trim()).filter(Boolean),
+    devTrustDomains: s.DEV_TRUST_DOMAINS,
+    invitationResendsPerGuestPerDay: s.INVITATION_RESENDS_PER_GUEST_PER_DAY,
     port: s.PORT,
   };
 }

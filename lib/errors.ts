@@ -44,6 +44,13 @@ export const ERROR_CODES = defineErrorCodes({
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },
   storage_unavailable: { status: 503, message: 'Storage is unavailable. Try again in a moment.' },
+  forbidden: { status: 403, message: 'This credential may not do that: only the deployment operator may.' },
+  key_not_found: { status: 404, message: 'No admin key has that id in this tenant.' },
+  domain_not_found: { status: 404, message: 'This tenant has no such domain.' },
+  domain_not_verified: { status: 400, message: 'The DNS TXT record that proves control of the domain was not found.' },
+  invitation_domain_blocked: { status: 400, message: "Invitations to this email domain are not allowed by the tenant's B2BManagementPolicy." },
+  domain_blocked: { status: 403, message: 'This organisation no longer accepts guests from this email domain.' },
+  guest_disabled: { status: 403, message: 'This guest account is disabled. Ask the organisation to invite you again.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
 });
 

@@ -41,7 +41,7 @@ interface GuestRows {
 }
 
 /** The rows that make up a guest: the guest row, its code row and its sessions (the sign-in log stays until it expires). */
-async function readGuestRows(rt: Runtime, partitionKey: string): Promise<GuestRows> {
+export async function readGuestRows(rt: Runtime, partitionKey: string): Promise<GuestRows> {
   const rows = rt.tables.guests.listEntities<GuestEntity & OtpEntity & SessionEntity>({
     queryOptions: {
       filter:
@@ -59,7 +59,7 @@ async function readGuestRows(rt: Runtime, partitionKey: string): Promise<GuestRo
 }
 
 /** Commits actions on one partition, at most 100 to an entity-group transaction, the first ones first. */
-async function commitInGroups(rt: Runtime, actions: TransactionAction[]): Promise<void> {
+export async function commitInGroups(rt: Runtime, actions: TransactionAction[]): Promise<void> {
   for (let start = 0; start < actions.length; start += MAX_ACTIONS_PER_TRANSACTION) {
     await rt.tables.guests.submitTransaction(actions.slice(start, start + MAX_ACTIONS_PER_TRANSACTION));
   }
@@ -69,7 +69,7 @@ async function commitInGroups(rt: Runtime, actions: TransactionAction[]): Promis
  * Retries a read-then-conditional-write when another request changed the partition
  * in between (a sign-in, a sign-out): each attempt reads again.
  */
-async function withFreshRead<T>(attempt: () => Promise<T>): Promise<T> {
+export async function withFreshRead<T>(attempt: () => Promise<T>): Promise<T> {
   for (let tries = 1; ; tries += 1) {
     try {
       return await attempt();
@@ -91,7 +91,7 @@ function sessionDeletes(partitionKey: string, sessions: TableEntityResult<Sessio
  * first (the ETag changes, this transaction fails and is retried after a fresh read
  * that sees the new session) or this commits first (and the sign-in finds no code).
  */
-function voidCode(rt: Runtime, partitionKey: string, otp: TableEntityResult<OtpEntity> | undefined): TransactionAction {
+export function voidCode(rt: Runtime, partitionKey: string, otp: TableEntityResult<OtpEntity> | undefined): TransactionAction {
   if (otp) return ['update', { partitionKey, rowKey: OTP_ROW, codeHash: '', codeExpiresAt: 0 }, 'Merge', { etag: otp.etag }];
   const now = rt.now();
   const voided: OtpEntity = { codeHash: '', codeExpiresAt: 0, codeAttempts: 0, sendTimes: '[]', failTimes: '[]', expiresAt: new Date(now + HOUR_MS) };
@@ -194,6 +194,12 @@ export async function listGuests(rt: Runtime, tenantRef: string, query: ListGues
   const filters = [`PartitionKey ge '${tenantId}_'`, `PartitionKey lt '${tenantId}\`'`, `RowKey eq '${GUEST_ROW}'`];
   if (query.source) filters.push(`source eq '${escapeOData(query.source)}'`);
   if (query.state) filters.push(`state eq '${escapeOData(query.state)}'`);
+  // An address prefix; an exact address is its own prefix.
+  if (query.search) {
+    const prefix = query.search;
+    const past = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    filters.push(`email ge '${escapeOData(prefix)}'`, `email lt '${escapeOData(past)}'`);
+  }
   const filter = filters.join(' and ');
 
   let continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id, (c): c is string => typeof c === 'string') : undefined;

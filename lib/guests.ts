@@ -4,7 +4,7 @@ import { escapeOData, guestPartition, keyDigest, newestFirstKey } from './storag
 import { randomUUID } from 'node:crypto';
 
 export type SignInSource = 'OTP' | 'AzureAD' | 'MSA' | 'Google';
-export type GuestState = 'PendingAcceptance' | 'Accepted';
+export type GuestState = 'PendingAcceptance' | 'Accepted' | 'Disabled';
 
 /*
  * One partition per guest (PartitionKey = `<tenantId>_<sha256(normalised email)>`)
@@ -27,6 +27,10 @@ export interface GuestEntity {
   redeemedAt?: string;
   lastSignInAt?: string;
   inviteRedirectUrl: string;
+  /** When the lifecycle disabled the guest (state Disabled). */
+  disabledAt?: string;
+  /** JSON list of ms timestamps of invitation mails, for the per-guest resend limit. */
+  inviteSendTimes?: string;
 }
 
 /** The newest code and the guest's send and failure history. */
@@ -48,6 +52,8 @@ export interface SessionEntity {
   source: SignInSource;
   issuedAt: string;
   expiresAt: Date;
+  /** Set when the lifecycle disables the guest: session-check answers guest_disabled. */
+  disabled?: boolean;
 }
 
 export interface Guest {

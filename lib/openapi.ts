@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import pkg from '../package.json';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import * as adminSchemas from './admin/schemas.js';
 import * as schemas from './schemas.js';
 import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary.js';
 
@@ -55,7 +56,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
       description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'email_failed'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'email_failed'],
     },
   },
   verifyCode: {
@@ -69,7 +70,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     GET: {
       tag: 'Guest', summary: 'Check a session token', params: schemas.tenantParams, bearer: true,
       success: { status: 200, description: 'The session is active.', schema: schemas.sessionStatusResponse },
-      errors: [...sessionErrors, 'otp_disabled'],
+      errors: [...sessionErrors, 'otp_disabled', 'guest_disabled'],
     },
   },
   signOut: {
@@ -88,10 +89,15 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
   },
   tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
   manageTenants: {
+    GET: {
+      tag: 'Management', summary: 'List every tenant (the operator only)', query: adminSchemas.pageQuery,
+      success: { status: 200, description: 'A page of tenants.', schema: adminSchemas.tenantPageResponse },
+      errors: ['forbidden'],
+    },
     POST: {
-      tag: 'Management', summary: 'Create a tenant', body: schemas.createTenantBody,
+      tag: 'Management', summary: 'Create a tenant (the operator only); its domains start Pending', body: schemas.createTenantBody,
       success: { status: 201, description: 'The tenant.', schema: schemas.tenantResponse },
-      errors: ['domain_taken'],
+      errors: ['forbidden', 'domain_taken'],
     },
   },
   manageTenant: {
@@ -110,7 +116,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     POST: {
       tag: 'Management', summary: 'Invite a guest (Microsoft Graph invitation shape)', params: schemas.tenantParams, body: schemas.invitationBody,
       success: { status: 201, description: 'The invitation; inviteRedeemUrl opens the SPA with tenant and login_hint.', schema: schemas.invitationResponse },
-      errors: ['tenant_not_found', 'invalid_redirect_uri', 'email_failed'],
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'email_failed'],
     },
   },
   managePolicies: {
@@ -182,6 +188,78 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       description: '`/api/console/` is the page; the other files have content hashes in their names. Gzipped when the client accepts it; a strict Content-Security-Policy.',
       success: { status: 200, description: 'The file.' },
       errors: ['not_found'],
+    },
+  },
+  manageMe: {
+    GET: {
+      tag: 'Management', summary: 'Who the credential is: the operator, or a tenant admin key and its tenant',
+      success: { status: 200, description: 'The caller.', schema: adminSchemas.meResponse },
+    },
+  },
+  manageKeys: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's admin keys (never their secrets)", params: schemas.tenantParams,
+      success: { status: 200, description: 'The keys, revoked ones with revokedAt.', schema: adminSchemas.keyListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Create a tenant admin key (shown once)', params: schemas.tenantParams, body: adminSchemas.createKeyBody,
+      success: { status: 201, description: 'The key; `key` is never shown again.', schema: adminSchemas.createdKeyResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  manageKey: {
+    DELETE: {
+      tag: 'Management', summary: 'Revoke a tenant admin key, at once on every instance', params: adminSchemas.keyParams,
+      success: { status: 204, description: 'Revoked.' },
+      errors: ['tenant_not_found', 'key_not_found'],
+    },
+  },
+  manageAudit: {
+    GET: {
+      tag: 'Management', summary: "Read a tenant's audit log of management changes, newest first", params: schemas.tenantParams, query: adminSchemas.auditQuery,
+      success: { status: 200, description: 'A page of entries (AUDIT_LOG_RETENTION_DAYS are kept).', schema: adminSchemas.auditPageResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  manageDomains: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's domains and their verification state", params: schemas.tenantParams,
+      success: { status: 200, description: 'The domains.', schema: adminSchemas.domainListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Add a domain (Pending until its DNS TXT record is verified)', params: schemas.tenantParams, body: adminSchemas.addDomainBody,
+      success: { status: 201, description: 'The domain with the TXT record to publish (200 when it was already there).', schema: adminSchemas.domainResponse },
+      errors: ['tenant_not_found', 'domain_taken'],
+    },
+  },
+  manageDomainVerify: {
+    POST: {
+      tag: 'Management', summary: "Verify a domain by its DNS TXT record guestpass-verification=<token>", params: adminSchemas.domainParams,
+      success: { status: 200, description: 'The domain, Verified: it now resolves {tenant}.', schema: adminSchemas.domainResponse },
+      errors: ['tenant_not_found', 'domain_not_found', 'domain_not_verified', 'domain_taken'],
+    },
+  },
+  manageDomain: {
+    DELETE: {
+      tag: 'Management', summary: 'Remove a domain from a tenant', params: adminSchemas.domainParams,
+      success: { status: 204, description: 'Removed; a verified domain no longer resolves {tenant}.' },
+      errors: ['tenant_not_found', 'domain_not_found'],
+    },
+  },
+  manageLifecyclePreview: {
+    GET: {
+      tag: 'Management', summary: 'What the next guest lifecycle run would do', params: schemas.tenantParams,
+      success: { status: 200, description: 'The planned actions.', schema: adminSchemas.lifecycleResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  manageLifecycleRun: {
+    POST: {
+      tag: 'Management', summary: 'Run the guest lifecycle now (the cleanup timer runs it too)', params: schemas.tenantParams,
+      success: { status: 200, description: 'What was done; each action is in the audit log.', schema: adminSchemas.lifecycleResponse },
+      errors: ['tenant_not_found'],
     },
   },
   devOutbox: {
@@ -303,7 +381,9 @@ function operationObject(
   const errors: ErrorCode[] = [...(doc.errors ?? [])];
   if (doc.body || doc.params || doc.query) errors.unshift('invalid_request');
   if (doc.body) errors.push('payload_too_large', 'unsupported_media_type');
-  if (registration.authLevel !== 'anonymous') errors.push('unauthorized');
+  // Management routes are anonymous at the host and check the credential in the app (lib/admin/credentials.ts).
+  const managed = doc.tag === 'Management' || registration.authLevel !== 'anonymous';
+  if (managed) errors.push('unauthorized');
   errors.push('internal_error', 'storage_unavailable');
   const multiple = registration.methods.filter((m) => m.toUpperCase() !== 'OPTIONS').length > 1;
   return {
@@ -313,7 +393,7 @@ function operationObject(
     ...(doc.description ? { description: doc.description } : {}),
     ...(parameters.length ? { parameters } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(doc.body, 'input', components) } } } } : {}),
-    security: registration.authLevel !== 'anonymous' ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : [],
+    security: managed ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : [],
     responses: {
       [String(doc.success.status)]: {
         description: doc.success.description,
@@ -401,7 +481,7 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
     components: {
       schemas: components,
       securitySchemes: {
-        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The Function App key (LOCAL_FUNCTION_KEY locally).' },
+        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The management credential, checked by the app: the operator credential (OPERATOR_KEY; LOCAL_FUNCTION_KEY locally) or a tenant admin key gpa_<id>_<secret> (its own tenant only). Never in a URL.' },
         bearerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token verify-code answered.' },
       },
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailAddress } from './email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { invitationsAllowedAndBlockedDomainsPolicy } from './tenants/invitationDomains.js';
 
 /**
  * The shapes of every request guestpass accepts. Function files validate with these,
@@ -41,12 +42,21 @@ const redirectUri = z
 
 export const tenantParams = z.object({ tenant: z.string().min(1).max(253) });
 
+const days = z.number().int().min(1).max(3650).nullable();
+/** Guest lifecycle, per tenant; null turns a step off (all off by default). */
+export const lifecycleSettings = z.strictObject({
+  pendingInvitationDays: days.optional().meta({ description: 'Invitations still pending after this many days are removed.' }),
+  inactiveDisableDays: days.optional().meta({ description: 'Guests with no sign-in for this many days are disabled.' }),
+  inactiveDeleteAfterDays: days.optional().meta({ description: 'Disabled guests are deleted this many days after being disabled.' }),
+});
+
 export const createTenantBody = z.strictObject({
   displayName: z.string().trim().min(1).max(256),
   domains: z.array(hostname).max(50).default([]),
   allowedOrigins: z.array(origin).max(50).default([]),
   redirectUris: z.array(redirectUri).max(50).default([]),
   googleFederation: z.boolean().default(false),
+  lifecycle: lifecycleSettings.optional(),
 });
 export type CreateTenantInput = z.infer<typeof createTenantBody>;
 
@@ -59,6 +69,7 @@ const tenantChanges = {
   allowedOrigins: tenantFields.allowedOrigins.unwrap().optional(),
   redirectUris: tenantFields.redirectUris.unwrap().optional(),
   googleFederation: tenantFields.googleFederation.unwrap().optional(),
+  lifecycle: lifecycleSettings.optional(),
 };
 
 export const invitationBody = z.strictObject({
@@ -127,6 +138,7 @@ export const policyParams = tenantParams.extend({ id: guid });
 export const b2bManagementPolicyDefinition = z.looseObject({
   B2BManagementPolicy: z.looseObject({
     PreviewPolicy: z.looseObject({ Features: z.array(z.string()).optional() }).optional(),
+    InvitationsAllowedAndBlockedDomainsPolicy: invitationsAllowedAndBlockedDomainsPolicy.optional(),
   }),
 });
 export type B2BManagementPolicyDefinition = z.infer<typeof b2bManagementPolicyDefinition>;
@@ -148,7 +160,8 @@ export const MAX_GUESTS_PER_PAGE = 100;
 
 export const listGuestsQuery = z.object({
   source: z.enum(['OTP', 'AzureAD', 'MSA', 'Google']).optional(),
-  state: z.enum(['PendingAcceptance', 'Accepted']).optional(),
+  state: z.enum(['PendingAcceptance', 'Accepted', 'Disabled']).optional(),
+  search: z.string().trim().toLowerCase().min(1).max(254).optional().meta({ description: 'An address prefix or an exact address.' }),
   $top: z.coerce.number().int().min(1).max(MAX_GUESTS_PER_PAGE).default(MAX_GUESTS_PER_PAGE),
   $skiptoken: z.string().min(1).max(4096).optional(),
 });
@@ -214,6 +227,7 @@ export const tenantResponse = z.object({
   allowedOrigins: z.array(z.string()),
   redirectUris: z.array(z.string()),
   googleFederation: z.boolean(),
+  lifecycle: z.object({ pendingInvitationDays: days, inactiveDisableDays: days, inactiveDeleteAfterDays: days }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   emailOtp: emailOtpSetting.meta({ description: 'The OTP switch, read from the organisation-default B2BManagementPolicy.' }),
@@ -236,7 +250,7 @@ export const guestResponse = z.object({
   email: z.string(),
   displayName: z.string(),
   source: signInSource.nullable(),
-  state: z.enum(['PendingAcceptance', 'Accepted']),
+  state: z.enum(['PendingAcceptance', 'Accepted', 'Disabled']),
   invitedAt: z.iso.datetime(),
   redeemedAt: z.iso.datetime().nullable(),
   lastSignInAt: z.iso.datetime().nullable(),
@@ -294,5 +308,8 @@ export const signInLogsQuery = z.object({
   $top: z.coerce.number().int().min(1).max(200).default(50),
   $skiptoken: z.string().min(1).max(4096).optional(),
   userId: z.uuid().optional(),
+  outcome: z.string().trim().min(1).max(64).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
 });
 export type SignInLogsQuery = z.infer<typeof signInLogsQuery>;

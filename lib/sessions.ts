@@ -129,6 +129,7 @@ export async function checkSession(rt: Runtime, tenantRef: string, token: string
   }
   if (session.guestId !== verified.guestId) fail('invalid_token');
   if (session.expiresAt.getTime() <= rt.now()) fail('session_expired');
+  if (session.disabled) fail('guest_disabled');
   if (session.source === 'OTP' && !context.otpEnabled) fail('otp_disabled');
   return {
     active: true,

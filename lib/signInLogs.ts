@@ -64,6 +64,9 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
     : `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`;
   const rows = `RowKey ge '${LOG_PREFIX}' and RowKey lt 'log\`' and expiresAt gt datetime'${new Date(rt.now()).toISOString()}'`;
   let filter = `${partitions} and ${rows}`;
+  if (query.outcome) filter += ` and outcome eq '${escapeOData(query.outcome)}'`;
+  if (query.since) filter += ` and at ge '${new Date(query.since).toISOString()}'`;
+  if (query.until) filter += ` and at le '${new Date(query.until).toISOString()}'`;
   if (query.$skiptoken) {
     const after = openSkipToken(query.$skiptoken, tenant.id, isPositionIn(tenant.id));
     filter += ` and ((PartitionKey eq '${escapeOData(after.p)}' and RowKey gt '${escapeOData(after.r)}') or PartitionKey gt '${escapeOData(after.p)}')`;

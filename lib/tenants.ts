@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { TableEntityResult } from '@azure/data-tables';
 import { fail } from './errors.js';
 import { isOtpEnabled, type PolicyRecord } from './policy.js';
 import type { Runtime } from './runtime.js';
@@ -12,8 +13,41 @@ export interface Tenant {
   allowedOrigins: string[];
   redirectUris: string[];
   googleFederation: boolean;
+  /** Guest lifecycle (all null: off, the default); the cleanup timer applies it. */
+  lifecycle: LifecycleSettings;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface LifecycleSettings {
+  /** Invitations still pending after this many days are removed. */
+  pendingInvitationDays: number | null;
+  /** Guests with no sign-in for this many days are disabled. */
+  inactiveDisableDays: number | null;
+  /** Disabled guests are deleted this many days after being disabled. */
+  inactiveDeleteAfterDays: number | null;
+}
+
+export const LIFECYCLE_OFF: LifecycleSettings = { pendingInvitationDays: null, inactiveDisableDays: null, inactiveDeleteAfterDays: null };
+
+/**
+ * A domain of a tenant. Pending until a DNS TXT record proves control (lib/admin/domains.ts);
+ * only Verified domains are claimed in the `domains` partition, so only they resolve
+ * `{tenant}` and count for uniqueness.
+ */
+export interface DomainRecord {
+  name: string;
+  state: 'Pending' | 'Verified';
+  token: string;
+  addedAt: string;
+  verifiedAt?: string;
+}
+
+/** A domain newly added to a tenant: Pending, or Verified at once under DEV_TRUST_DOMAINS (development only). */
+export function newDomainRecord(rt: Runtime, name: string): DomainRecord {
+  const at = new Date(rt.now()).toISOString();
+  const trusted = rt.config.devTrustDomains;
+  return { name, state: trusted ? 'Verified' : 'Pending', token: randomBytes(16).toString('hex'), addedAt: at, ...(trusted ? { verifiedAt: at } : {}) };
 }
 
 /** A tenant with what guest requests need of it, cached per instance for TENANT_CACHE_SECONDS. */
@@ -34,14 +68,22 @@ const TENANT_ROW = 'tenant';
 const DOMAIN_PARTITION = 'domains';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface TenantEntity {
+export interface TenantEntity {
   displayName: string;
   domains: string;
+  /** JSON DomainRecord[]; absent on rows written before domains were verified (their domains were claimed, so Verified). */
+  domainRecords?: string;
   allowedOrigins: string;
   redirectUris: string;
   googleFederation: boolean;
+  lifecycle?: string;
   createdAt: string;
   updatedAt: string;
+}
+
+export function domainRecordsOf(row: TenantEntity): DomainRecord[] {
+  if (row.domainRecords) return JSON.parse(row.domainRecords) as DomainRecord[];
+  return (JSON.parse(row.domains) as string[]).map((name) => ({ name, state: 'Verified', token: '', addedAt: row.createdAt, verifiedAt: row.createdAt }));
 }
 
 export interface PolicyEntity {
@@ -88,7 +130,7 @@ export function createTenantCache(ttlSeconds: number, now: () => number): Tenant
   };
 }
 
-function toTenant(id: string, row: TenantEntity): Tenant {
+export function toTenant(id: string, row: TenantEntity): Tenant {
   return {
     id,
     displayName: row.displayName,
@@ -96,6 +138,7 @@ function toTenant(id: string, row: TenantEntity): Tenant {
     allowedOrigins: JSON.parse(row.allowedOrigins) as string[],
     redirectUris: JSON.parse(row.redirectUris) as string[],
     googleFederation: row.googleFederation,
+    lifecycle: row.lifecycle ? { ...LIFECYCLE_OFF, ...(JSON.parse(row.lifecycle) as Partial<LifecycleSettings>) } : LIFECYCLE_OFF,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -113,21 +156,34 @@ export function toPolicy(rowKey: string, row: PolicyEntity): PolicyRecord {
   };
 }
 
-function tenantEntity(tenant: Tenant) {
+/** The tenant row; `domains` lists every domain's name, `domainRecords` their states. */
+export function tenantEntity(tenant: Tenant, records: DomainRecord[]) {
   return {
     partitionKey: tenant.id,
     rowKey: TENANT_ROW,
     displayName: tenant.displayName,
-    domains: JSON.stringify(tenant.domains),
+    domains: JSON.stringify(records.map((record) => record.name)),
+    domainRecords: JSON.stringify(records),
     allowedOrigins: JSON.stringify(tenant.allowedOrigins),
     redirectUris: JSON.stringify(tenant.redirectUris),
     googleFederation: tenant.googleFederation,
+    lifecycle: JSON.stringify(tenant.lifecycle),
     createdAt: tenant.createdAt,
     updatedAt: tenant.updatedAt,
   };
 }
 
-/** One query: the tenant row and its policies. */
+export async function readTenantRow(rt: Runtime, tenantId: string): Promise<TableEntityResult<TenantEntity>> {
+  try {
+    return await rt.tables.tenants.getEntity<TenantEntity>(tenantId, TENANT_ROW);
+  } catch (error) {
+    if (isStatus(error, 404)) fail('tenant_not_found');
+    throw error;
+  }
+}
+
+/** The tenant id a verified domain belongs to, if any. */
+export /** One query: the tenant row and its policies. */
 async function loadTenantContext(rt: Runtime, tenantId: string): Promise<TenantContext | undefined> {
   let tenant: Tenant | undefined;
   const policies: PolicyRecord[] = [];
@@ -189,15 +245,20 @@ export async function createTenant(rt: Runtime, input: CreateTenantInput): Promi
     allowedOrigins: unique(input.allowedOrigins),
     redirectUris: unique(input.redirectUris),
     googleFederation: input.googleFederation,
+    lifecycle: { ...LIFECYCLE_OFF, ...input.lifecycle },
     createdAt: at,
     updatedAt: at,
   };
-  await claimDomains(rt.tables, tenant.id, tenant.domains);
+  const records = tenant.domains.map((name) => newDomainRecord(rt, name));
+  const verified = verifiedNames(records);
+  // A domain verified by another tenant cannot be added even as pending.
+  for (const record of records) await refuseDomainOfAnotherTenant(rt.tables, tenant.id, record.name);
+  await claimDomains(rt.tables, tenant.id, verified);
   try {
-    await rt.tables.tenants.createEntity(tenantEntity(tenant));
+    await rt.tables.tenants.createEntity(tenantEntity(tenant, records));
   } catch (error) {
     // No tenant, so no claim: the domains stay free for the retry.
-    await releaseDomains(rt.tables, tenant.domains).catch(() => undefined);
+    await releaseDomains(rt.tables, verified).catch(() => undefined);
     throw error;
   }
   return tenant;
@@ -209,21 +270,26 @@ export async function getTenant(rt: Runtime, ref: string): Promise<Tenant> {
 
 export async function updateTenant(rt: Runtime, ref: string, input: UpdateTenantInput): Promise<Tenant> {
   const { tenant } = await resolveTenant(rt, ref, { fresh: true });
-  const current = await rt.tables.tenants.getEntity<TenantEntity>(tenant.id, TENANT_ROW);
+  const current = await readTenantRow(rt, tenant.id);
+  const previous = toTenant(tenant.id, current);
   const next: Tenant = {
-    ...toTenant(tenant.id, current),
+    ...previous,
     ...input,
-    domains: unique(input.domains ?? JSON.parse(current.domains)),
-    allowedOrigins: unique(input.allowedOrigins ?? JSON.parse(current.allowedOrigins)),
-    redirectUris: unique(input.redirectUris ?? JSON.parse(current.redirectUris)),
+    domains: unique(input.domains ?? previous.domains),
+    allowedOrigins: unique(input.allowedOrigins ?? previous.allowedOrigins),
+    redirectUris: unique(input.redirectUris ?? previous.redirectUris),
+    lifecycle: { ...previous.lifecycle, ...input.lifecycle },
     updatedAt: new Date(rt.now()).toISOString(),
   };
-  const before = JSON.parse(current.domains) as string[];
-  const added = next.domains.filter((d) => !before.includes(d));
-  const removed = before.filter((d) => !next.domains.includes(d));
+  const before = domainRecordsOf(current);
+  const kept = before.filter((record) => next.domains.includes(record.name));
+  const addedRecords = next.domains.filter((name) => !before.some((record) => record.name === name)).map((name) => newDomainRecord(rt, name));
+  for (const record of addedRecords) await refuseDomainOfAnotherTenant(rt.tables, tenant.id, record.name);
+  const added = verifiedNames(addedRecords);
+  const removed = verifiedNames(before.filter((record) => !next.domains.includes(record.name)));
   await claimDomains(rt.tables, tenant.id, added);
   try {
-    await rt.tables.tenants.updateEntity(tenantEntity(next), 'Replace', { etag: current.etag });
+    await rt.tables.tenants.updateEntity(tenantEntity(next, [...kept, ...addedRecords]), 'Replace', { etag: current.etag });
   } catch (error) {
     await releaseDomains(rt.tables, added);
     throw error;
@@ -233,8 +299,17 @@ export async function updateTenant(rt: Runtime, ref: string, input: UpdateTenant
   return next;
 }
 
+function verifiedNames(records: DomainRecord[]): string[] {
+  return records.filter((record) => record.state === 'Verified').map((record) => record.name);
+}
+
+export async function refuseDomainOfAnotherTenant(tables: Tables, tenantId: string, domain: string): Promise<void> {
+  const owner = await tenantIdForDomain(tables, domain);
+  if (owner && owner !== tenantId) fail('domain_taken', { message: `The domain ${domain} is already verified by another tenant.` });
+}
+
 /** Claims each domain for the tenant; on a clash, gives back what it took and fails with domain_taken. */
-async function claimDomains(tables: Tables, tenantId: string, domains: string[]): Promise<void> {
+export async function claimDomains(tables: Tables, tenantId: string, domains: string[]): Promise<void> {
   const claimed: string[] = [];
   for (const domain of domains) {
     try {
@@ -248,7 +323,7 @@ async function claimDomains(tables: Tables, tenantId: string, domains: string[])
   }
 }
 
-async function releaseDomains(tables: Tables, domains: string[]): Promise<void> {
+export async function releaseDomains(tables: Tables, domains: string[]): Promise<void> {
   for (const domain of domains) {
     await tables.tenants.deleteEntity(DOMAIN_PARTITION, domain).catch((error) => {
       if (!isStatus(error, 404)) throw error;

@@ -8,6 +8,7 @@ const production = {
   SIGNING_KEYS: TEST_SIGNING_KEYS,
   SENDGRID_API_KEY: 'SG.x',
   TABLES_ENDPOINT: 'https://account.table.core.windows.net',
+  OPERATOR_KEY: 'operator-key-0123456789-0123456789-abcdef',
 };
 
 function failureOf(env: Record<string, string>): ConfigError {
@@ -32,7 +33,23 @@ describe('settings', () => {
     expect(config.limits).toEqual({ codesPerGuestPerHour: 5, failedVerificationsPerGuestPerHour: 10, sendCodePerIpPerHour: 100 });
   });
 
-  it.each(['CODE_PEPPER', 'SIGNING_KEYS'])('outside development the app refuses to start without %s', (setting) => {
+  it('DEV_TRUST_DOMAINS (domains verified without DNS) refuses to start outside development', () => {
+    const refused = failureOf({ ...production, DEV_TRUST_DOMAINS: 'true' });
+    expect(refused.setting).toBe('DEV_TRUST_DOMAINS');
+    expect(refused.message).toMatch(/only in development/);
+    expect(loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development', DEV_TRUST_DOMAINS: 'true' }, () => undefined).devTrustDomains).toBe(true);
+  });
+
+  it('the operator credential is OPERATOR_KEY, and in development LOCAL_FUNCTION_KEY when it is unset', () => {
+    expect(loadConfig(production).operatorKey).toBe(production.OPERATOR_KEY);
+    const local = 'local-function-key-0123456789';
+    expect(loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development', LOCAL_FUNCTION_KEY: local }, () => undefined).operatorKey).toBe(local);
+    expect(failureOf({ ...production, OPERATOR_KEY: 'short' }).setting).toBe('OPERATOR_KEY');
+    expect(failureOf({ ...production, DNS_SERVERS: 'dns.example.com' }).setting).toBe('DNS_SERVERS');
+    expect(loadConfig({ ...production, DNS_SERVERS: '127.0.0.1:5353, 1.1.1.1' }).dnsServers).toEqual(['127.0.0.1:5353', '1.1.1.1']);
+  });
+
+  it.each(['CODE_PEPPER', 'SIGNING_KEYS', 'OPERATOR_KEY'])('outside development the app refuses to start without %s', (setting) => {
     const env: Record<string, string> = { ...production };
     delete env[setting];
     expect(failureOf(env).setting).toBe(setting);

@@ -35,6 +35,9 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
     SIGNING_KEYS: TEST_SIGNING_KEYS,
     EMAIL_TRANSPORT: 'outbox',
     PUBLIC_BASE_URL: 'http://localhost:7071',
+    // Tenants created with domains route by them at once, as before domains were verified
+    // by DNS; test/domains.test.ts turns this off to prove the DNS path.
+    DEV_TRUST_DOMAINS: 'true',
     ...overrides,
   };
 }

@@ -33,6 +33,7 @@ const SAMPLE_VALUES: Record<string, string> = {
   CODE_PEPPER: generateCodePepper(),
   SIGNING_KEYS: generateSigningKeys(),
   SENDGRID_API_KEY: 'SG.sample-key',
+  OPERATOR_KEY: generateCodePepper(),
 };
 
 function sample(setting: string): string {
@@ -138,12 +139,12 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     );
   });
 
-  it('takes the three secrets from Key Vault references resolved as the user-assigned identity', () => {
+  it('takes the four secrets from Key Vault references resolved as the user-assigned identity', () => {
     const keyVaultModule = main.modules.get('keyVault')!;
     const secretNames = main.vars.get('secretNames') as Record<string, string>;
     const stored = Object.keys(at(keyVaultModule.body, 'params', 'secretValues') as object);
     expect(stored.sort()).toEqual(Object.keys(secretNames).map((key) => `'\${secretNames.${key}}'`).sort());
-    for (const [setting, key] of [['CODE_PEPPER', 'codePepper'], ['SIGNING_KEYS', 'signingKeys'], ['SENDGRID_API_KEY', 'sendGridApiKey']] as const) {
+    for (const [setting, key] of [['CODE_PEPPER', 'codePepper'], ['SIGNING_KEYS', 'signingKeys'], ['SENDGRID_API_KEY', 'sendGridApiKey'], ['OPERATOR_KEY', 'operatorKey']] as const) {
       expect(text(appSettings[setting]), setting).toBe(`'\${keyVaultReference}\${secretNames.${key}})'`);
     }
     expect(text(main.vars.get('keyVaultReference'))).toBe("'@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='");
@@ -151,7 +152,7 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     expect(text(at(site.body, 'properties', 'keyVaultReferenceIdentity'))).toBe('identityId');
     expect(at(site.body, 'identity', 'type')).toBe('UserAssigned');
     // Never a secret in plain text: only references reach the app settings.
-    for (const param of ['codePepper', 'signingKeys', 'sendGridApiKey']) {
+    for (const param of ['codePepper', 'signingKeys', 'sendGridApiKey', 'operatorKey']) {
       expect(main.params.get(param)!.decorators).toContain('@secure()');
       expect(Object.values(appSettings).map(text).join('\n')).not.toMatch(new RegExp(`(^|[^.\\w])${param}\\b`));
     }

@@ -25,7 +25,7 @@ const USER = { id: 'guest-1', email: 'ada@example.test', displayName: 'Ada', sou
 describe('npm run keys', () => {
   it('prints a fresh ES256 SIGNING_KEYS with a kid and a CODE_PEPPER that a production app accepts', async () => {
     const { values, notes } = await runKeys();
-    expect(Object.keys(values)).toEqual(['SIGNING_KEYS', 'CODE_PEPPER']);
+    expect(Object.keys(values)).toEqual(['SIGNING_KEYS', 'CODE_PEPPER', 'OPERATOR_KEY']);
     const [key, ...others] = parseSigningKeys(values.SIGNING_KEYS!);
     expect(others).toEqual([]);
     expect(key!.kid).toMatch(/^\d{8}-[0-9a-f]{8}$/);

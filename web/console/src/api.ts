@@ -6,6 +6,8 @@
  * (revoked, or mistyped): the console signs out.
  */
 import type { z } from 'zod';
+import type { auditPageResponse, domainResponse, keyListResponse, lifecycleResponse, meResponse } from '../../../lib/admin/schemas.js';
+import type { SignInSummary } from '../../../lib/admin/signInSummary.js';
 import type { guestPageResponse, guestResponse, invitationResponse, policyListResponse, policyResponse, signInLogPageResponse, tenantResponse } from '../../../lib/schemas.js';
 
 export type Guest = z.infer<typeof guestResponse>;
@@ -15,59 +17,14 @@ export type Policy = z.infer<typeof policyResponse>;
 export type PolicyList = z.infer<typeof policyListResponse>;
 export type SignInLogPage = z.infer<typeof signInLogPageResponse>;
 export type SignInLogEntry = SignInLogPage['value'][number];
-
-/** The tenant, with the operators issue's lifecycle settings when the server has them. */
-export type Tenant = z.infer<typeof tenantResponse> & { lifecycle?: Lifecycle };
-
-export interface Lifecycle {
-  pendingInvitationDays: number | null;
-  inactiveDisableDays: number | null;
-  inactiveDeleteAfterDays: number | null;
-}
-
-/* The operators issue's additions, as fixed in its API contract. */
-export type Me = { kind: 'operator' } | { kind: 'tenantAdmin'; tenantId: string; keyId: string; name: string };
-
-export interface AdminKey {
-  id: string;
-  name: string;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt?: string;
-  revokedAt?: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actor: { kind: 'operator' | 'tenantAdmin'; name: string; keyId?: string };
-  action: string;
-  target: { type: string; id: string };
-  before?: unknown;
-  after?: unknown;
-}
-
-export interface Domain {
-  name: string;
-  state: 'Pending' | 'Verified';
-  txtRecord: { name: string; value: string };
-  addedAt: string;
-  verifiedAt?: string;
-}
-
-export interface LifecycleAction {
-  guestId: string;
-  email: string;
-  action: 'delete_pending' | 'disable' | 'delete';
-  reason: string;
-}
-
-export interface HourSummary {
-  hour: string;
-  signIns: number;
-  failures: number;
-  codesSent: number;
-}
+export type Tenant = z.infer<typeof tenantResponse>;
+export type Lifecycle = Tenant['lifecycle'];
+export type Me = z.infer<typeof meResponse>;
+export type AdminKey = z.infer<typeof keyListResponse>['value'][number];
+export type AuditEntry = z.infer<typeof auditPageResponse>['value'][number];
+export type Domain = z.infer<typeof domainResponse>;
+export type LifecycleAction = z.infer<typeof lifecycleResponse>['value'][number];
+export type HourSummary = SignInSummary['value'][number];
 
 export interface Page<T> {
   value: T[];

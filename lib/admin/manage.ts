@@ -1,0 +1,128 @@
+import { deleteGuest, getGuest } from '../guestLifecycle.js';
+import { inviteGuestWithOutcome, type Invitation } from '../invitations.js';
+import {
+  changeTenantSettings,
+  createPolicy,
+  createTenantWithSettings,
+  deletePolicy,
+  getPolicy,
+  readTenantSettings,
+  updatePolicy,
+  type TenantSettings,
+} from '../policies.js';
+import type { PolicyRecord } from '../policy.js';
+import type { Runtime } from '../runtime.js';
+import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSettingsInput, UpdatePolicyInput } from '../schemas.js';
+import { sealSkipToken, openSkipToken } from '../skipToken.js';
+import { toTenant, type TenantEntity } from '../tenants.js';
+import { emailOtpOf } from '../policies.js';
+import { resolveTenant } from '../tenants.js';
+import { recordAudit } from './audit.js';
+import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
+import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';
+import { runLifecycle, type LifecycleAction } from './lifecycle.js';
+
+/*
+ * The management changes, each with its audit entry: the lib operation, then one row in
+ * the tenant's audit log naming the credential (never its secret), the action, the target
+ * and, for settings and policies, the values before and after.
+ */
+
+/** Listing every tenant is the operator's alone (functions check that); paged by the service's continuation. */
+export async function listTenants(rt: Runtime, query: { $top: number; $skiptoken?: string }): Promise<{ value: TenantSettings[]; skipToken?: string }> {
+  const scope = 'tenants';
+  const continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, scope, (c): c is string => typeof c === 'string') : undefined;
+  const pages = rt.tables.tenants.listEntities<TenantEntity>({ queryOptions: { filter: `RowKey eq 'tenant'` } }).byPage({ maxPageSize: query.$top, continuationToken: continuation });
+  const page = await pages.next();
+  if (page.done) return { value: [] };
+  const value: TenantSettings[] = [];
+  for (const row of page.value) {
+    const context = await resolveTenant(rt, row.partitionKey!, { fresh: true });
+    value.push({ ...toTenant(row.partitionKey!, row), emailOtp: emailOtpOf(context.policies) });
+  }
+  const next = page.value.continuationToken;
+  return { value, ...(next ? { skipToken: sealSkipToken(scope, next) } : {}) };
+}
+
+export async function createTenantAudited(rt: Runtime, actor: Actor, input: CreateTenantInput): Promise<TenantSettings> {
+  const tenant = await createTenantWithSettings(rt, input);
+  await recordAudit(rt, tenant.id, actor, { action: 'tenant.create', target: { type: 'tenant', id: tenant.id }, after: tenant });
+  return tenant;
+}
+
+export async function updateTenantAudited(rt: Runtime, actor: Actor, tenantId: string, input: TenantSettingsInput): Promise<TenantSettings> {
+  const before = await readTenantSettings(rt, tenantId);
+  const after = await changeTenantSettings(rt, tenantId, input);
+  await recordAudit(rt, tenantId, actor, { action: 'tenant.update', target: { type: 'tenant', id: tenantId }, before, after });
+  return after;
+}
+
+export async function inviteAudited(rt: Runtime, actor: Actor, tenantId: string, input: InvitationInput): Promise<Invitation> {
+  const { invitation, outcome } = await inviteGuestWithOutcome(rt, tenantId, input);
+  const action = outcome === 'created' ? 'guest.invite' : outcome === 'reset' ? 'guest.resetRedemption' : 'guest.reinvite';
+  await recordAudit(rt, tenantId, actor, {
+    action,
+    target: { type: 'guest', id: invitation.invitedUser.id },
+    after: { email: invitation.invitedUserEmailAddress, status: invitation.status, sendInvitationMessage: invitation.sendInvitationMessage },
+  });
+  return invitation;
+}
+
+export async function deleteGuestAudited(rt: Runtime, actor: Actor, tenantId: string, guestId: string): Promise<void> {
+  const before = await getGuest(rt, tenantId, guestId);
+  await deleteGuest(rt, tenantId, guestId);
+  await recordAudit(rt, tenantId, actor, { action: 'guest.delete', target: { type: 'guest', id: guestId }, before });
+}
+
+export async function createPolicyAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreatePolicyInput): Promise<PolicyRecord> {
+  const policy = await createPolicy(rt, tenantId, input);
+  await recordAudit(rt, tenantId, actor, { action: 'policy.create', target: { type: 'policy', id: policy.id }, after: policy });
+  return policy;
+}
+
+export async function updatePolicyAudited(rt: Runtime, actor: Actor, tenantId: string, id: string, input: UpdatePolicyInput): Promise<PolicyRecord> {
+  const before = await getPolicy(rt, tenantId, id);
+  const after = await updatePolicy(rt, tenantId, id, input);
+  await recordAudit(rt, tenantId, actor, { action: 'policy.update', target: { type: 'policy', id }, before, after });
+  return after;
+}
+
+export async function deletePolicyAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<void> {
+  const before = await getPolicy(rt, tenantId, id);
+  await deletePolicy(rt, tenantId, id);
+  await recordAudit(rt, tenantId, actor, { action: 'policy.delete', target: { type: 'policy', id }, before });
+}
+
+export async function createKeyAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<CreatedAdminKey> {
+  const created = await createAdminKey(rt, tenantId, name, actor);
+  await recordAudit(rt, tenantId, actor, { action: 'key.create', target: { type: 'key', id: created.id }, after: { name, createdAt: created.createdAt } });
+  return created;
+}
+
+export async function revokeKeyAudited(rt: Runtime, actor: Actor, tenantId: string, keyId: string): Promise<void> {
+  const before = await revokeAdminKey(rt, tenantId, keyId);
+  if (before.revokedAt) return;
+  await recordAudit(rt, tenantId, actor, { action: 'key.revoke', target: { type: 'key', id: keyId }, before });
+}
+
+export async function addDomainAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<{ domain: DomainView; created: boolean }> {
+  const result = await addDomain(rt, tenantId, name);
+  if (result.created) await recordAudit(rt, tenantId, actor, { action: 'domain.add', target: { type: 'domain', id: name }, after: result.domain });
+  return result;
+}
+
+export async function verifyDomainAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<DomainView> {
+  const { domain, before } = await verifyDomain(rt, tenantId, name);
+  if (before.state !== domain.state) await recordAudit(rt, tenantId, actor, { action: 'domain.verify', target: { type: 'domain', id: name }, before, after: domain });
+  return domain;
+}
+
+export async function removeDomainAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<void> {
+  const before = await removeDomain(rt, tenantId, name);
+  await recordAudit(rt, tenantId, actor, { action: 'domain.remove', target: { type: 'domain', id: name }, before });
+}
+
+export async function runLifecycleNow(rt: Runtime, actor: Actor, tenantId: string): Promise<LifecycleAction[]> {
+  const { tenant } = await resolveTenant(rt, tenantId, { fresh: true });
+  return runLifecycle(rt, tenant, actor);
+}
