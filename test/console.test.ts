@@ -1,4 +1,6 @@
+import dns2 from 'dns2';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,9 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let browser: Browser;
 let host: TestHost;
+/** TXT records the test DNS server answers (the host resolves through it, DNS_SERVERS). */
+const txtRecords = new Map<string, string[]>();
+let dnsServer: ReturnType<typeof dns2.createServer>;
 let tenant: TestTenant;
 const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
@@ -30,8 +35,22 @@ beforeAll(async () => {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  dnsServer = dns2.createServer({
+    udp: true,
+    handle: (request, send) => {
+      const response = dns2.Packet.createResponseFromRequest(request);
+      const name = request.questions[0]?.name ?? '';
+      for (const data of txtRecords.get(name.toLowerCase()) ?? []) {
+        response.answers.push({ name, type: dns2.Packet.TYPE.TXT, class: dns2.Packet.CLASS.IN, ttl: 1, data } as never);
+      }
+      send(response);
+    },
+  });
+  const listening = await dnsServer.listen({ udp: { port: 0, address: '127.0.0.1' } });
+  const dnsPort = (listening.udp as AddressInfo).port;
   // Policy changes reach session-check at once (no tenant cache), as the OTP switch test needs.
-  host = await startHost({ TENANT_CACHE_SECONDS: '0' });
+  // Domains are verified by their TXT records in the test DNS server, not trusted as in other suites.
+  host = await startHost({ TENANT_CACHE_SECONDS: '0', DNS_SERVERS: `127.0.0.1:${dnsPort}`, DEV_TRUST_DOMAINS: 'false' });
   tenant = await consoleTenant('Contoso');
 });
 
@@ -45,6 +64,7 @@ afterEach(async () => {
 afterAll(async () => {
   await browser?.close();
   await host?.stop();
+  await dnsServer?.close();
 });
 
 /** A tenant whose invitations lead back to the host's own page. */
@@ -103,6 +123,24 @@ async function axeViolations(page: Page): Promise<string[]> {
     return result.violations.map((v) => `${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
   return violations;
+}
+
+async function createKey(tenantId: string, name: string, credential = FUNCTION_KEY): Promise<{ id: string; key: string }> {
+  const response = await fetch(`${host.baseUrl}/api/manage/tenants/${tenantId}/keys`, {
+    method: 'POST',
+    headers: { 'x-functions-key': credential, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { id: string; key: string };
+}
+
+/** A management call from inside the page, with the credential the console keeps. */
+function fetchAsConsole(page: Page, path: string): Promise<{ status: number; body: { error?: string } }> {
+  return page.evaluate(async (url) => {
+    const response = await fetch(url, { headers: { 'x-functions-key': sessionStorage.getItem('guestpass.console.credential') ?? '' } });
+    return { status: response.status, body: (await response.json()) as { error?: string } };
+  }, `${host.baseUrl}/api/manage${path}`);
 }
 
 function rowOf(page: Page, text: string) {
@@ -416,6 +454,104 @@ describe('the operator console in Chromium', () => {
     await german.getByRole('button', { name: 'Anmelden' }).click();
     await german.getByRole('heading', { name: 'Mandanten', level: 1 }).waitFor();
     expect(await german.evaluate(() => document.documentElement.lang)).toBe('de');
+  });
+
+  it('a tenant admin key runs its own tenant only: no tenant list, every other tenant unseen', async () => {
+    const mine = await consoleTenant('Mine');
+    const theirs = await consoleTenant('Theirs');
+    await inviteGuest(host, theirs.id, 'their.guest@example.com', { inviteRedirectUrl: `${host.baseUrl}/` });
+    const { key } = await createKey(mine.id, 'helpdesk');
+    const page = await signInToConsole(key);
+    expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
+    expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys']);
+    await page.goto(`${host.baseUrl}/api/console/#/tenants`);
+    await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
+    expect(await page.getByText('their.guest@example.com').count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.getItem('guestpass.console.tenant'))).toBe(mine.id);
+    // What the console may call with this key: its own tenant, nothing else.
+    expect((await fetchAsConsole(page, `/tenants/${mine.id}`)).status).toBe(200);
+    expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
+    expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
+    expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('creates a key shown once, revokes another, lists both in the audit log, and signs out when its own key is revoked', async () => {
+    const keyed = await consoleTenant('Keyed');
+    const own = await createKey(keyed.id, 'helpdesk');
+    const spare = await createKey(keyed.id, 'spare');
+    const page = await signInToConsole(own.key);
+    await goTo(page, 'Admin keys');
+    expect(await rowOf(page, 'helpdesk').textContent()).toContain('this session');
+
+    await page.getByLabel('Name', { exact: true }).fill('automation');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('The key “automation” is shown this once').waitFor();
+    const shown = await page.getByLabel('Key', { exact: true }).inputValue();
+    expect(shown).toMatch(/^gpa_/);
+    const me = await fetch(`${host.baseUrl}/api/manage/me`, { headers: { 'x-functions-key': shown } });
+    expect(await me.json()).toMatchObject({ kind: 'tenantAdmin', tenantId: keyed.id, name: 'automation' });
+    expect(await rowOf(page, 'automation').locator('td').nth(2).textContent()).toBe('helpdesk');
+
+    await page.getByRole('button', { name: 'Revoke spare' }).click();
+    await page.getByRole('dialog', { name: 'Revoke the key “spare”? Whoever uses it is refused at once.' }).getByRole('button', { name: 'Revoke' }).click();
+    await rowOf(page, 'spare').filter({ hasText: 'Revoked' }).waitFor();
+    expect((await fetch(`${host.baseUrl}/api/manage/me`, { headers: { 'x-functions-key': spare.key } })).status).toBe(401);
+    // Shown once: after a reload the secret is nowhere on the page.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Admin keys', level: 1 }).waitFor();
+    expect(await page.content()).not.toContain(shown);
+
+    await goTo(page, 'Audit log');
+    const audit = await page.locator('main tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).slice(1, 3).map((td) => td.textContent)));
+    expect(audit).toEqual(expect.arrayContaining([
+      ['helpdesk (admin key)', 'key.revoke'],
+      ['helpdesk (admin key)', 'key.create'],
+      ['Operator', 'key.create'],
+    ]));
+
+    await goTo(page, 'Admin keys');
+    await page.getByRole('button', { name: 'Revoke helpdesk' }).click();
+    await page.getByRole('dialog', { name: 'Revoke “helpdesk”, the key you are signed in with? You will be signed out.' }).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('You were signed out: the server no longer accepts this key (it may have been revoked).').waitFor();
+    await page.getByLabel('Admin key or operator key').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('adds a domain, shows the TXT record to publish, and verifies it once the record is in DNS', async () => {
+    const domained = await consoleTenant('Domained');
+    const domain = `${domained.id.slice(0, 8)}.verify.example`;
+    const page = await signInToConsole(FUNCTION_KEY, domained.id);
+    await goTo(page, 'Settings');
+    const domains = page.getByRole('region', { name: 'Domains' });
+    await domains.getByLabel('New domain').fill(domain);
+    await domains.getByRole('button', { name: 'Add domain' }).click();
+    const row = domains.locator('tbody tr').filter({ hasText: domain });
+    await row.filter({ hasText: 'Pending verification' }).waitFor();
+    const [name, value] = await row.locator('code').allTextContents();
+    expect(value).toMatch(/^guestpass-verification=/);
+
+    await domains.getByRole('button', { name: `Verify ${domain}` }).click();
+    await domains.getByRole('alert').filter({ hasText: name! }).waitFor();
+    txtRecords.set(name!.toLowerCase(), [value!]);
+    await domains.getByRole('button', { name: `Verify ${domain}` }).click();
+    await row.filter({ hasText: 'Verified' }).waitFor();
+    expect((await host.manage(`/tenants/${domain}`)).status).toBe(200);
+  });
+
+  it('saves lifecycle settings and previews the next run', async () => {
+    const cycled = await consoleTenant('Cycled');
+    const page = await signInToConsole(FUNCTION_KEY, cycled.id);
+    await goTo(page, 'Settings');
+    const lifecycle = page.getByRole('region', { name: 'Guest lifecycle' });
+    await lifecycle.getByText('The next run would change nothing.').waitFor();
+    await lifecycle.getByLabel('Remove invitations still pending after (days)').fill('30');
+    await lifecycle.getByLabel('Disable guests without a sign-in for (days)').fill('90');
+    await lifecycle.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    const saved = (await (await host.manage(`/tenants/${cycled.id}`)).json()) as { lifecycle: unknown };
+    expect(saved.lifecycle).toEqual({ pendingInvitationDays: 30, inactiveDisableDays: 90, inactiveDeleteAfterDays: null });
+    await lifecycle.getByRole('table', { name: 'Preview of the next lifecycle run' }).or(lifecycle.getByText('The next run would change nothing.')).waitFor();
   });
 
   it('axe-core finds no violation on any page', async () => {
