@@ -3,7 +3,6 @@ import type { ConsoleContext } from './context.js';
 import { h, replace, uid } from './dom.js';
 import { LANGS, messagesFor, pickLang, type Lang, type Messages } from './messages.js';
 import { auditPage } from './pages/audit.js';
-import { bulkInvitePage } from './pages/bulkInvite.js';
 import { guestsPage } from './pages/guests.js';
 import { keysPage } from './pages/keys.js';
 import { settingsPage } from './pages/settings.js';
@@ -29,6 +28,8 @@ let lang: Lang = pickLang(new URLSearchParams(location.search).get('lang') ?? se
 let t: Messages = messagesFor(lang);
 let session: { api: ManagementApi; me: Me; credential: string } | undefined;
 let renderCount = 0;
+/** A tenant read started before it is needed (alongside GET /manage/me when the tab is reloaded). */
+let prefetched: { id: string; tenant: Promise<Tenant> } | undefined;
 
 const announcer = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
 
@@ -187,7 +188,9 @@ async function render(): Promise<void> {
     if (page === 'tenants') {
       replace(main, heading, await tenantsPage({ api, t, date, current: tenantId, open: openTenant }));
     } else {
-      tenant = await api.tenant(tenantId!);
+      const early = prefetched && prefetched.id === tenantId ? prefetched.tenant : undefined;
+      prefetched = undefined;
+      tenant = await (early ?? api.tenant(tenantId!));
       if (render !== renderCount) return;
       replace(tenantLabel, `${t.tenant}: `, h('strong', {}, tenant.displayName));
       const context: ConsoleContext = {
@@ -195,6 +198,8 @@ async function render(): Promise<void> {
         confirm: confirmDialog,
         refreshTenant: async () => (context.tenant = await api.tenant(tenant!.id)),
       };
+      // The bulk invite page (and the CSV parser, most of the console's weight) loads when first opened.
+      const bulkInvitePage = async (c: ConsoleContext) => (await import('./pages/bulkInvite.js')).bulkInvitePage(c);
       const build = { guests: guestsPage, bulk: bulkInvitePage, settings: settingsPage, 'sign-ins': signInLogsPage, audit: auditPage, keys: keysPage }[page];
       const content = await build(context);
       if (render !== renderCount) return;
@@ -229,6 +234,12 @@ const stored = sessionStorage.getItem(CREDENTIAL);
 if (stored) {
   const api = makeApi(stored);
   session = { api, me: { kind: 'operator' }, credential: stored };
+  const storedTenant = sessionStorage.getItem(TENANT);
+  if (storedTenant) {
+    const tenant = api.tenant(storedTenant);
+    tenant.catch(() => undefined); // render() reports it, if it is still wanted
+    prefetched = { id: storedTenant, tenant };
+  }
   api.me().then(
     (me) => {
       if (session?.credential !== stored) return;
