@@ -203,8 +203,8 @@ describe('the operator console in Chromium', () => {
     await page.getByLabel('Admin key or operator key').waitFor();
   });
 
-  it('invites a guest, who gets the mail and shows in the list; resends, resets the redemption, and deletes after confirmation', async () => {
-    const page = await signInToConsole(FUNCTION_KEY, tenant.id);
+  it('with a tenant admin key, invites a guest, who gets the mail and shows in the list; resends, resets the redemption, and deletes after confirmation', async () => {
+    const page = await signInToConsole((await createKey(tenant.id, 'helpdesk')).key);
     const invite = page.getByRole('form', { name: 'Invite a guest' });
     await invite.getByLabel('Email', { exact: true }).fill('ivy.invited@example.com');
     await invite.getByLabel('Display name').fill('Ivy Invited');
@@ -283,7 +283,7 @@ describe('the operator console in Chromium', () => {
       `bulk.maybe@example.com,${redirect},maybe,`,
       `bulk.two@example.com,${redirect},false,`,
     ].join('\r\n');
-    const page = await signInToConsole(FUNCTION_KEY, bulk.id);
+    const page = await signInToConsole((await createKey(bulk.id, 'helpdesk')).key);
     await goTo(page, 'Bulk invite');
     await page.getByLabel('CSV file').setInputFiles({ name: 'BulkInvite.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.getByText('3 rows to invite, 2 rows with errors.').waitFor();
@@ -319,7 +319,7 @@ describe('the operator console in Chromium', () => {
     const { token } = await signIn(host, switched.id, email);
     expect((await sessionCheck(host, switched.id, token)).status).toBe(200);
 
-    const page = await signInToConsole(FUNCTION_KEY, switched.id);
+    const page = await signInToConsole((await createKey(switched.id, 'helpdesk')).key);
     await goTo(page, 'Settings');
     // A deny list first: the switch must keep it when it rewrites the policy.
     const restrictions = page.getByRole('region', { name: 'Collaboration restrictions' });
@@ -367,7 +367,7 @@ describe('the operator console in Chromium', () => {
     await verifyCode(host, logged.id, 'lena.log@example.com', code);
     await signIn(host, logged.id, 'olof.other@example.com');
 
-    const page = await signInToConsole(FUNCTION_KEY, logged.id);
+    const page = await signInToConsole((await createKey(logged.id, 'helpdesk')).key);
     await goTo(page, 'Sign-in logs');
     const chart = page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 7 days' });
     await chart.waitFor();
