@@ -91,6 +91,7 @@ guestpass is running.
   API base URL:              ${base}/api
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
   Management key:            ${app.config.localFunctionKey}   (header x-functions-key)
+  Operator console:          ${base}/api/console/   (sign in with the management key)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}
