@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       TABLE_PREFIX: tablePrefix,
       PORT: '0',
       PUBLIC_BASE_URL: publicBaseUrl,
-      LOCAL_FUNCTION_KEY: functionKey,
+      OPERATOR_KEY: functionKey,
       CODE_PEPPER: generateCodePepper(),
       SIGNING_KEYS: JSON.stringify([signingKey]),
       // Mail as in production: SendGrid (the outbox transport would add a row per mail).

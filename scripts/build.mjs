@@ -79,6 +79,9 @@ await build({
   external: [...common.external, '../index.js'],
 });
 
+// The operator CLI (package.json "bin" runs it through bin/guestpass.js).
+await build({ ...common, entryPoints: { 'cli/guestpass': 'cli/index.ts' }, outdir: 'dist' });
+
 // The SPA side (web/dist, served by the local host next to web/index.html): the client
 // and sign-in element as one browser ES module with no runtime dependency, the client
 // alone, and the demo page's script.

@@ -69,6 +69,9 @@ async function inviteDemoGuest(base: string, key: string, tenantId: string): Pro
 async function main(): Promise<void> {
   ensureLocalSettings();
   const settings = { ...readLocalSettings(), ...process.env };
+  // The demo tenant's domain routes at once, without a DNS record (development only; a
+  // local.settings.json made before this setting existed lacks it).
+  if (settings.DEV_TRUST_DOMAINS === undefined) process.env.DEV_TRUST_DOMAINS = 'true';
   const port = azuritePort(settings.TABLES_CONNECTION_STRING ?? 'UseDevelopmentStorage=true');
   let azurite: RunningAzurite | undefined;
   if (port !== undefined) {
@@ -80,8 +83,8 @@ async function main(): Promise<void> {
   const app = loadBuiltApp();
   const { server, port: hostPort } = await serveApp(app, app.config.port);
   const base = `http://localhost:${hostPort}`;
-  const tenant = await ensureDemoTenant(base, app.config.localFunctionKey!);
-  await inviteDemoGuest(base, app.config.localFunctionKey!, tenant.id);
+  const tenant = await ensureDemoTenant(base, app.config.operatorKey);
+  await inviteDemoGuest(base, app.config.operatorKey, tenant.id);
   const stopTimers = startTimers(app.registrations.timer ?? []);
 
   console.log(`
@@ -90,8 +93,9 @@ guestpass is running.
   Demo page (sign in here):  ${base}/   (as ${DEMO_GUEST}; the code shows on the page)
   API base URL:              ${base}/api
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
-  Management key:            ${app.config.localFunctionKey}   (header x-functions-key)
-  Operator console:          ${base}/api/console/   (sign in with the management key)
+  Operator credential:       ${app.config.operatorKey}   (header x-functions-key)
+  CLI:                       export GUESTPASS_URL=${base} GUESTPASS_KEY=<the credential above>; npx guestpass --help
+  Operator console:          ${base}/api/console/   (sign in with the operator credential)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}

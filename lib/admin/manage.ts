@@ -5,6 +5,7 @@ import {
   createPolicy,
   createTenantWithSettings,
   deletePolicy,
+  emailOtpOf,
   getPolicy,
   readTenantSettings,
   updatePolicy,
@@ -13,10 +14,8 @@ import {
 import type { PolicyRecord } from '../policy.js';
 import type { Runtime } from '../runtime.js';
 import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSettingsInput, UpdatePolicyInput } from '../schemas.js';
-import { sealSkipToken, openSkipToken } from '../skipToken.js';
-import { toTenant, type TenantEntity } from '../tenants.js';
-import { emailOtpOf } from '../policies.js';
-import { resolveTenant } from '../tenants.js';
+import { openSkipToken, sealSkipToken } from '../skipToken.js';
+import { resolveTenant, toTenant, type TenantEntity } from '../tenants.js';
 import { recordAudit } from './audit.js';
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
 import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';

@@ -1,0 +1,94 @@
+/**
+ * The management API over HTTP, as the CLI uses it: one base URL, one credential sent in
+ * the `x-functions-key` header (never in a URL, never printed), the contract's error body
+ * turned into an ApiError that names the code.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A problem with what the user typed or configured; printed as one line, exit status 1. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Page<T> {
+  value: T[];
+  nextLink?: string;
+}
+
+export class ManagementClient {
+  readonly apiBase: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly key: string,
+  ) {
+    const trimmed = baseUrl.replace(/\/+$/, '');
+    // Either the app's root (http://localhost:7071) or its /api base.
+    this.apiBase = trimmed.endsWith('/api') ? trimmed : `${trimmed}/api`;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = /^https?:/.test(path) ? path : `${this.apiBase}/manage${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { 'x-functions-key': this.key, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    } catch (error) {
+      throw new UsageError(`Cannot reach ${this.apiBase} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Check --url or GUESTPASS_URL.`);
+    }
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const error = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; message?: string }[] };
+      const details = (error.details ?? []).map((d) => `${d.field ?? ''} ${d.message ?? ''}`.trim()).filter(Boolean);
+      const retryAfter = Number(response.headers.get('retry-after') ?? '') || undefined;
+      throw new ApiError(
+        response.status,
+        error.error ?? `http_${response.status}`,
+        [error.message ?? `${method} ${path} answered ${response.status}`, ...details].join(' — '),
+        retryAfter,
+      );
+    }
+    return parsed as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  /** Every item of a paged list, following nextLink. */
+  async all<T>(path: string, onPage?: (items: T[]) => void): Promise<T[]> {
+    const items: T[] = [];
+    let next: string | undefined = path;
+    while (next) {
+      const page: Page<T> = await this.get<Page<T>>(next);
+      items.push(...page.value);
+      onPage?.(page.value);
+      next = page.nextLink;
+    }
+    return items;
+  }
+}
+
+export function tenantPath(tenant: string, rest = ''): string {
+  return `/tenants/${encodeURIComponent(tenant)}${rest}`;
+}

@@ -1,0 +1,670 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { bulkInviteTemplateCsv } from '../lib/admin/bulkInviteCsv.js';
+import { bulkInvite } from './bulkInvite.js';
+import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';
+import { csv, details, print, table, type Output } from './format.js';
+import { featuresOf, ONE_TIME_PASSCODE, organizationDefault, setOneTimePasscode, type Policy } from './otp.js';
+
+/*
+ * guestpass: the operator CLI, a client of the management API over HTTP. Base URL and
+ * credential from --url/--key or GUESTPASS_URL/GUESTPASS_KEY; the key is sent in the
+ * x-functions-key header and never printed. Every command takes --json; failures print one
+ * line to stderr and exit with status 1.
+ */
+
+interface Tenant {
+  id: string;
+  displayName: string;
+  domains: string[];
+  allowedOrigins: string[];
+  redirectUris: string[];
+  googleFederation: boolean;
+  emailOtp: string;
+  lifecycle: Record<string, number | null>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Guest {
+  id: string;
+  email: string;
+  displayName: string;
+  source: string | null;
+  state: string;
+  invitedAt: string;
+  redeemedAt: string | null;
+  lastSignInAt: string | null;
+}
+
+interface SignInLog {
+  id: string;
+  createdDateTime: string;
+  userId: string | null;
+  event: string;
+  outcome: string;
+  clientIp: string;
+}
+
+interface AuditEntry {
+  id: string;
+  at: string;
+  actor: { kind: string; name: string; keyId?: string };
+  action: string;
+  target: { type: string; id: string };
+}
+
+interface Domain {
+  name: string;
+  state: string;
+  txtRecord: { name: string; value: string };
+  addedAt: string;
+  verifiedAt?: string;
+}
+
+const program = new Command();
+program
+  .name('guestpass')
+  .description('Operate guestpass tenants, guests and policies through the management API.')
+  .addOption(new Option('--url <url>', 'base URL of the function app, e.g. https://func-guestpass.azurewebsites.net').env('GUESTPASS_URL'))
+  .addOption(new Option('--key <key>', 'operator credential or tenant admin key (prefer GUESTPASS_KEY: a key on the command line lands in shell history)').env('GUESTPASS_KEY'))
+  .option('--json', 'print JSON for scripts instead of tables')
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+function client(): ManagementClient {
+  const { url, key } = program.opts<{ url?: string; key?: string }>();
+  if (!url) throw new UsageError('No base URL: pass --url or set GUESTPASS_URL (npm start prints it, e.g. http://localhost:7071).');
+  if (!key) throw new UsageError('No credential: set GUESTPASS_KEY (or pass --key) to the operator credential or a tenant admin key.');
+  return new ManagementClient(url, key);
+}
+
+function output(): Output {
+  return { json: Boolean(program.opts().json), write: (text) => process.stdout.write(text) };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** --tenant, GUESTPASS_TENANT, or a tenant admin key's own tenant. */
+async function tenantOf(api: ManagementClient, given: string | undefined): Promise<string> {
+  if (given) return given;
+  const me = await api.get<{ kind: string; tenantId?: string }>('/me');
+  if (me.tenantId) return me.tenantId;
+  throw new UsageError('Name the tenant with --tenant <id or verified domain> (or GUESTPASS_TENANT).');
+}
+
+const tenantOption = () => new Option('-t, --tenant <tenant>', 'tenant id or verified domain').env('GUESTPASS_TENANT');
+
+function list(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((item) => item.trim()).filter(Boolean)];
+}
+
+function daysOrOff(value: string): number | null {
+  if (value === 'off') return null;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1) throw new UsageError(`"${value}" is not a number of days (or "off").`);
+  return days;
+}
+
+function sinceOption(value: string): string {
+  // 24h, 7d, 30m or an ISO date.
+  const relative = /^(\d+)([mhd])$/.exec(value);
+  if (relative) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    return new Date(Date.now() - Number(relative[1]) * unit).toISOString();
+  }
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new UsageError(`--since "${value}" is neither a date (2026-11-30T00:00:00Z) nor a duration (30m, 24h, 7d).`);
+  return new Date(at).toISOString();
+}
+
+/** Runs a command's action, turning failures into one line on stderr and exit status 1. */
+function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      if (error instanceof ApiError) log(`error: ${error.code} (${error.status}): ${error.message}`);
+      else if (error instanceof UsageError) log(`error: ${error.message}`);
+      else log(`error: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+/**
+ * A command on one tenant: the client and the tenant (--tenant, GUESTPASS_TENANT or the admin
+ * key's own) are settled before the action runs with the positional arguments.
+ */
+function onTenant<O = object>(action: (context: { api: ManagementClient; tenant: string; opts: O }, ...positional: string[]) => Promise<void>) {
+  return run(async (...args: unknown[]) => {
+    const opts = (args.at(-1) as Command).opts<O & { tenant?: string }>();
+    const api = client();
+    const tenant = await tenantOf(api, opts.tenant);
+    await action({ api, tenant, opts }, ...(args.slice(0, -2) as string[]));
+  });
+}
+
+function tenantTable(tenants: Tenant[]): string {
+  return table(
+    ['Id', 'Display name', 'Domains', 'Email OTP', 'Created'],
+    tenants.map((t) => [t.id, t.displayName, t.domains.join(', '), t.emailOtp, t.createdAt]),
+  );
+}
+
+function tenantDetails(t: Tenant): string {
+  return details([
+    ['Id', t.id],
+    ['Display name', t.displayName],
+    ['Domains', t.domains.join(', ')],
+    ['Allowed origins', t.allowedOrigins.join(', ')],
+    ['Redirect URIs', t.redirectUris.join(', ')],
+    ['Google federation', t.googleFederation],
+    ['Email OTP', t.emailOtp],
+    ['Lifecycle', Object.entries(t.lifecycle).map(([k, v]) => `${k}=${v ?? 'off'}`).join(' ')],
+    ['Created', t.createdAt],
+    ['Updated', t.updatedAt],
+  ]);
+}
+
+/* tenants */
+const tenants = program.command('tenants').description('create, show, change and list tenants');
+tenants
+  .command('list')
+  .description('list every tenant (operator credential only)')
+  .action(
+    run(async () => {
+      const all = await client().all<Tenant>('/tenants');
+      print(output(), all, () => tenantTable(all));
+    }),
+  );
+tenants
+  .command('create')
+  .description('create a tenant (operator credential only); its domains start Pending until verified')
+  .requiredOption('--name <displayName>', 'display name, shown in invitation and code mails')
+  .option('--domain <domain>', 'a domain of the organisation (repeatable or comma-separated)', list, [])
+  .option('--origin <origin>', 'an origin of the SPA allowed to call guestpass (repeatable)', list, [])
+  .option('--redirect-uri <url>', 'an invitation redirect URL (repeatable)', list, [])
+  .option('--google-federation', 'Gmail addresses sign in with Google')
+  .action(
+    run(async (o: { name: string; domain: string[]; origin: string[]; redirectUri: string[]; googleFederation?: boolean }) => {
+      const created = await client().request<Tenant>('POST', '/tenants', {
+        displayName: o.name,
+        domains: o.domain,
+        allowedOrigins: o.origin,
+        redirectUris: o.redirectUri,
+        googleFederation: Boolean(o.googleFederation),
+      });
+      print(output(), created, () => tenantDetails(created));
+    }),
+  );
+tenants
+  .command('show')
+  .description('show a tenant')
+  .argument('[tenant]', 'tenant id or verified domain')
+  .action(
+    run(async (given?: string) => {
+      const api = client();
+      const tenant = await api.get<Tenant>(tenantPath(await tenantOf(api, given ?? process.env.GUESTPASS_TENANT)));
+      print(output(), tenant, () => tenantDetails(tenant));
+    }),
+  );
+tenants
+  .command('update')
+  .description("change a tenant's settings")
+  .argument('[tenant]', 'tenant id or verified domain')
+  .option('--name <displayName>', 'display name')
+  .option('--origins <origins>', 'allowed origins, comma-separated (replaces the list)', list)
+  .option('--redirect-uris <urls>', 'redirect URIs, comma-separated (replaces the list)', list)
+  .option('--google-federation <on|off>', 'Google federation')
+  .option('--pending-invitation-days <days|off>', 'lifecycle: remove invitations pending this long', daysOrOff)
+  .option('--inactive-disable-days <days|off>', 'lifecycle: disable guests without a sign-in this long', daysOrOff)
+  .option('--inactive-delete-after-days <days|off>', 'lifecycle: delete disabled guests after this long', daysOrOff)
+  .action(
+    run(async (given: string | undefined, o: Record<string, unknown>) => {
+      const api = client();
+      const body: Record<string, unknown> = {};
+      if (o.name !== undefined) body.displayName = o.name;
+      if (o.origins !== undefined) body.allowedOrigins = o.origins;
+      if (o.redirectUris !== undefined) body.redirectUris = o.redirectUris;
+      if (o.googleFederation !== undefined) body.googleFederation = o.googleFederation === 'on';
+      const lifecycle: Record<string, unknown> = {};
+      for (const key of ['pendingInvitationDays', 'inactiveDisableDays', 'inactiveDeleteAfterDays']) if (o[key] !== undefined) lifecycle[key] = o[key];
+      if (Object.keys(lifecycle).length > 0) body.lifecycle = lifecycle;
+      if (Object.keys(body).length === 0) throw new UsageError('Nothing to change: name at least one option (see guestpass tenants update --help).');
+      const tenant = await api.request<Tenant>('PATCH', tenantPath(await tenantOf(api, given ?? process.env.GUESTPASS_TENANT)), body);
+      print(output(), tenant, () => tenantDetails(tenant));
+    }),
+  );
+
+/* domains */
+const domains = program.command('domains').description('add, verify, list and remove verified domains (DNS TXT)');
+function domainTable(items: Domain[]): string {
+  return table(['Domain', 'State', 'TXT record name', 'TXT record value', 'Verified'], items.map((d) => [d.name, d.state, d.txtRecord.name, d.txtRecord.value, d.verifiedAt]));
+}
+domains
+  .command('list')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: Domain[] }>(tenantPath(tenant, '/domains'));
+      print(output(), value, () => domainTable(value));
+    }),
+  );
+domains
+  .command('add')
+  .argument('<domain>')
+  .addOption(tenantOption())
+  .description('add a domain; publish the TXT record it prints, then run domains verify')
+  .action(
+    onTenant(async ({ api, tenant }, name) => {
+      const domain = await api.request<Domain>('POST', tenantPath(tenant, '/domains'), { name });
+      print(output(), domain, () =>
+        domain.state === 'Verified'
+          ? `${domain.name} is verified.\n`
+          : `${domain.name} is pending. Publish this DNS TXT record, then run: guestpass domains verify ${domain.name}\n  name:  ${domain.txtRecord.name}\n  value: ${domain.txtRecord.value}\n`,
+      );
+    }),
+  );
+domains
+  .command('verify')
+  .argument('<domain>')
+  .addOption(tenantOption())
+  .description('look up the TXT record and mark the domain verified')
+  .action(
+    onTenant(async ({ api, tenant }, name) => {
+      const domain = await api.request<Domain>('POST', tenantPath(tenant, `/domains/${encodeURIComponent(name)}/verify`));
+      print(output(), domain, () => `${domain.name} is verified (${domain.verifiedAt}); it now works as the tenant in URLs.\n`);
+    }),
+  );
+domains
+  .command('remove')
+  .argument('<domain>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, name) => {
+      await api.request('DELETE', tenantPath(tenant, `/domains/${encodeURIComponent(name)}`));
+      print(output(), { removed: name }, () => `Removed ${name}.\n`);
+    }),
+  );
+
+/* invite */
+program
+  .command('invite')
+  .description("invite one guest, or many from Entra's bulk-invite CSV template (--csv)")
+  .argument('[email]', 'the address to invite')
+  .addOption(tenantOption())
+  .option('--redirect <url>', "where the invitation leads (one of the tenant's redirect URIs; default: its first)")
+  .option('--name <displayName>', 'display name of the guest')
+  .option('--message <text>', 'a customized message in the invitation mail')
+  .option('--no-mail', 'invite without sending the invitation mail')
+  .option('--csv <file>', "Entra's bulk-invite template (version:v1.0, [inviteeEmail] and [inviteRedirectURL] columns)")
+  .option('--results <file>', 'where the per-row results CSV goes (default: <csv>.results.csv); a re-run skips rows it lists as invited')
+  .option('--concurrency <n>', 'invitations in flight at once', (v) => Number(v), 8)
+  .option('--template <file>', 'write an empty template to this file and stop')
+  .action(
+    run(async (email: string | undefined, o: { tenant?: string; redirect?: string; name?: string; message?: string; mail: boolean; csv?: string; results?: string; concurrency: number; template?: string }) => {
+      if (o.template) {
+        writeFileSync(o.template, bulkInviteTemplateCsv());
+        log(`Wrote an empty bulk-invite template to ${o.template}.`);
+        return;
+      }
+      const api = client();
+      const tenant = await tenantOf(api, o.tenant);
+      if (o.csv) {
+        if (email) throw new UsageError('Give either an address or --csv, not both.');
+        if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw new UsageError('--concurrency must be 1 to 64.');
+        const summary = await bulkInvite(api, {
+          tenant,
+          file: o.csv,
+          resultsFile: o.results ?? `${o.csv.replace(/\.csv$/i, '')}.results.csv`,
+          concurrency: o.concurrency,
+          progress: output().json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines',
+          log,
+        });
+        print(output(), summary, () =>
+          `Invited ${summary.succeeded}, failed ${summary.failed}, skipped ${summary.skipped} (already invited) in ${summary.seconds.toFixed(1)} s. Results: ${summary.resultsFile}\n`,
+        );
+        if (summary.failed > 0) process.exitCode = 1;
+        return;
+      }
+      if (!email) throw new UsageError('Give the address to invite, or --csv <file>.');
+      const redirect = o.redirect ?? (await api.get<Tenant>(tenantPath(tenant))).redirectUris[0];
+      if (!redirect) throw new UsageError('The tenant has no redirect URIs: pass --redirect or add one with guestpass tenants update --redirect-uris.');
+      const invitation = await api.request<{ invitedUser: { id: string }; status: string; inviteRedeemUrl: string }>('POST', tenantPath(tenant, '/invitations'), {
+        invitedUserEmailAddress: email,
+        inviteRedirectUrl: redirect,
+        sendInvitationMessage: o.mail,
+        ...(o.name ? { invitedUserDisplayName: o.name } : {}),
+        ...(o.message ? { invitedUserMessageInfo: { customizedMessageBody: o.message } } : {}),
+      });
+      print(output(), invitation, () =>
+        details([
+          ['Invited user id', invitation.invitedUser.id],
+          ['Status', invitation.status],
+          ['Redeem URL', invitation.inviteRedeemUrl],
+          ['Mail sent', o.mail],
+        ]),
+      );
+    }),
+  );
+
+/* users */
+const users = program.command('users').description('list, show, delete guests and reset their redemption');
+const sourceLabel = (guest: Guest) => guest.source ?? (guest.state === 'PendingAcceptance' ? 'Invited user' : '-');
+const USER_COLUMNS = ['Id', 'Email', 'Display name', 'Source', 'State', 'Invited', 'Last sign-in'];
+const userRow = (g: Guest) => [g.id, g.email, g.displayName, sourceLabel(g), g.state, g.invitedAt, g.lastSignInAt];
+users
+  .command('list')
+  .description('every guest of the tenant (pages through all), with its Source and State')
+  .addOption(tenantOption())
+  .addOption(new Option('--source <source>', 'only this sign-in source').choices(['OTP', 'AzureAD', 'MSA', 'Google']))
+  .addOption(new Option('--state <state>', 'only this state').choices(['PendingAcceptance', 'Accepted', 'Disabled']))
+  .option('--search <text>', 'an address prefix or an exact address')
+  .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
+  .action(
+    onTenant<{ source?: string; state?: string; search?: string; csv?: string }>(async ({ api, tenant, opts: o }) => {
+      const query = new URLSearchParams();
+      if (o.source) query.set('source', o.source);
+      if (o.state) query.set('state', o.state);
+      if (o.search) query.set('search', o.search);
+      const all = await api.all<Guest>(tenantPath(tenant, `/users${query.size ? `?${query}` : ''}`));
+      if (o.csv) {
+        const text = csv(['id', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'], all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.invitedAt, g.redeemedAt, g.lastSignInAt]));
+        if (o.csv === '-') process.stdout.write(text);
+        else {
+          writeFileSync(o.csv, text);
+          log(`Wrote ${all.length} guests to ${o.csv}.`);
+        }
+        return;
+      }
+      print(output(), all, () => `${table(USER_COLUMNS, all.map(userRow))}${all.length} guests\n`);
+    }),
+  );
+users
+  .command('show')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const guest = await api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
+      print(output(), guest, () => details(USER_COLUMNS.map((column, i) => [column, userRow(guest)[i]] as [string, unknown]).concat([['Redeemed', guest.redeemedAt]])));
+    }),
+  );
+users
+  .command('delete')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('delete a guest; its sessions and codes end at once')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
+      print(output(), { deleted: id }, () => `Deleted guest ${id}.\n`);
+    }),
+  );
+users
+  .command('reset-redemption')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .option('--redirect <url>', "the invitation's redirect URL (default: the tenant's first)")
+  .option('--mail', 'send the invitation mail again')
+  .description('make the guest redeem again (Graph resetRedemption): the sign-in method is resolved anew, sessions end')
+  .action(
+    onTenant<{ redirect?: string; mail?: boolean }>(async ({ api, tenant, opts: o }, id) => {
+      const guest = await api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(id)}`));
+      const redirect = o.redirect ?? (await api.get<Tenant>(tenantPath(tenant))).redirectUris[0];
+      if (!redirect) throw new UsageError('The tenant has no redirect URIs: pass --redirect.');
+      const invitation = await api.request<{ status: string }>('POST', tenantPath(tenant, '/invitations'), {
+        invitedUserEmailAddress: guest.email,
+        inviteRedirectUrl: redirect,
+        sendInvitationMessage: Boolean(o.mail),
+        resetRedemption: true,
+      });
+      print(output(), invitation, () => `Guest ${id} (${guest.email}) must redeem again: ${invitation.status}.\n`);
+    }),
+  );
+
+/* otp */
+const otp = program.command('otp').description('the email one-time passcode switch (organisation-default B2BManagementPolicy)');
+otp
+  .command('status')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const policy = await organizationDefault(api, tenant);
+      const state = policy ? (featuresOf(policy).includes(ONE_TIME_PASSCODE) ? 'enabled' : 'disabled') : 'default';
+      const result = { emailOtp: state, policyId: policy?.id ?? null, definition: policy?.definition[0] ?? null };
+      print(output(), result, () =>
+        details([
+          ['Email OTP', state === 'default' ? 'default (no organisation-default policy: OTP_DEFAULT_ENABLED decides)' : state],
+          ['Policy', policy?.id],
+          ['Definition', policy?.definition[0]],
+        ]),
+      );
+    }),
+  );
+for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  otp
+    .command(name)
+    .addOption(tenantOption())
+    .description(`${enabled ? 'add' : 'remove'} OneTimePasscode in the organisation-default B2BManagementPolicy (created if missing; other settings kept)`)
+    .action(
+      onTenant(async ({ api, tenant }) => {
+        const { policy, action } = await setOneTimePasscode(api, tenant, enabled);
+        print(output(), { emailOtp: enabled ? 'enabled' : 'disabled', action, policy }, () =>
+          `Email one-time passcodes ${enabled ? 'enabled' : 'disabled'} (policy ${policy.id} ${action}).\n`,
+        );
+      }),
+    );
+}
+
+/* policies */
+const policies = program.command('policies').description('B2BManagementPolicy definitions, as Get/New/Set/Remove-AzureADPolicy');
+const policyTable = (items: Policy[]) => table(['Id', 'Type', 'Display name', 'Org default', 'Definition'], items.map((p) => [p.id, p.type, p.displayName, String(p.isOrganizationDefault), p.definition[0]]));
+function definitionArg(value: string): string[] {
+  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new UsageError('--definition must be JSON (or @file holding JSON), e.g. {"B2BManagementPolicy":{"PreviewPolicy":{"Features":["OneTimePasscode"]}}}');
+  }
+  return [text.trim()];
+}
+policies
+  .command('list')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: Policy[] }>(tenantPath(tenant, '/policies'));
+      print(output(), value, () => policyTable(value));
+    }),
+  );
+policies
+  .command('show')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const policy = await api.get<Policy>(tenantPath(tenant, `/policies/${encodeURIComponent(id)}`));
+      print(output(), policy, () => policyTable([policy]));
+    }),
+  );
+policies
+  .command('create')
+  .addOption(tenantOption())
+  .requiredOption('--definition <json|@file>', 'the definition JSON')
+  .option('--display-name <name>', 'display name', 'B2BManagementPolicy')
+  .option('--org-default', 'make it the organisation default')
+  .action(
+    onTenant<{ definition: string; displayName: string; orgDefault?: boolean }>(async ({ api, tenant, opts: o }) => {
+      const policy = await api.request<Policy>('POST', tenantPath(tenant, '/policies'), {
+        type: 'B2BManagementPolicy',
+        displayName: o.displayName,
+        isOrganizationDefault: Boolean(o.orgDefault),
+        definition: definitionArg(o.definition),
+      });
+      print(output(), policy, () => policyTable([policy]));
+    }),
+  );
+policies
+  .command('update')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .option('--definition <json|@file>', 'the new definition JSON')
+  .option('--display-name <name>', 'display name')
+  .action(
+    onTenant<{ definition?: string; displayName?: string }>(async ({ api, tenant, opts: o }, id) => {
+      const body: Record<string, unknown> = {};
+      if (o.definition) body.definition = definitionArg(o.definition);
+      if (o.displayName) body.displayName = o.displayName;
+      if (Object.keys(body).length === 0) throw new UsageError('Nothing to change: pass --definition or --display-name.');
+      const policy = await api.request<Policy>('PATCH', tenantPath(tenant, `/policies/${encodeURIComponent(id)}`), body);
+      print(output(), policy, () => policyTable([policy]));
+    }),
+  );
+policies
+  .command('delete')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/policies/${encodeURIComponent(id)}`));
+      print(output(), { deleted: id }, () => `Deleted policy ${id}.\n`);
+    }),
+  );
+
+/* sign-in logs */
+const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP'];
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp];
+program
+  .command('sign-in-logs')
+  .description("the tenant's sign-in log, oldest first")
+  .addOption(tenantOption())
+  .option('--user <id>', 'one guest')
+  .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
+  .option('--outcome <outcome>', 'only this outcome, e.g. signed_in, invalid_code, domain_blocked')
+  .option('--follow', 'keep printing new entries (Ctrl-C stops)')
+  .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
+  .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
+  .action(
+    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string }>(async ({ api, tenant, opts: o }) => {
+      const fetchSince = async (since: string | undefined) => {
+        const query = new URLSearchParams({ $top: '200' });
+        if (o.user) query.set('userId', o.user);
+        if (o.outcome) query.set('outcome', o.outcome);
+        if (since) query.set('since', since);
+        const entries = await api.all<SignInLog>(tenantPath(tenant, `/sign-in-logs?${query}`));
+        return entries.sort((a, b) => a.createdDateTime.localeCompare(b.createdDateTime) || a.id.localeCompare(b.id));
+      };
+      const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
+      if (o.csv) {
+        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp'], first.map(logRow));
+        if (o.csv === '-') process.stdout.write(text);
+        else writeFileSync(o.csv, text);
+        return;
+      }
+      const out = output();
+      const emit = (entries: SignInLog[], header: boolean) => {
+        if (out.json) for (const entry of entries) out.write(`${JSON.stringify(entry)}\n`);
+        else if (header) out.write(table(LOG_COLUMNS, entries.map(logRow)));
+        else for (const entry of entries) out.write(`${logRow(entry).map((c) => c ?? '-').join('  ')}\n`);
+      };
+      if (!o.follow) {
+        print(out, first, () => table(LOG_COLUMNS, first.map(logRow)));
+        return;
+      }
+      emit(first, true);
+      const seen = new Set(first.map((e) => e.id));
+      let last = first.at(-1)?.createdDateTime ?? new Date().toISOString();
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, o.interval * 1000));
+        const fresh = (await fetchSince(last)).filter((e) => !seen.has(e.id));
+        for (const e of fresh) seen.add(e.id);
+        if (fresh.length > 0) last = fresh.at(-1)!.createdDateTime;
+        emit(fresh, false);
+      }
+    }),
+  );
+
+/* audit */
+program
+  .command('audit')
+  .description("the tenant's audit log of management changes, newest first")
+  .addOption(tenantOption())
+  .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
+  .action(
+    onTenant<{ since?: string }>(async ({ api, tenant, opts: o }) => {
+      const query = new URLSearchParams({ $top: '200' });
+      if (o.since) query.set('since', sinceOption(o.since));
+      const all = await api.all<AuditEntry>(tenantPath(tenant, `/audit?${query}`));
+      print(output(), all, () =>
+        table(['Time', 'Actor', 'Action', 'Target'], all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, `${e.target.type} ${e.target.id}`])),
+      );
+    }),
+  );
+
+/* keys */
+const keys = program.command('keys').description('tenant admin keys: each manages one tenant only');
+keys
+  .command('create')
+  .addOption(tenantOption())
+  .requiredOption('--name <name>', 'what the key is for; shown in the audit log')
+  .action(
+    onTenant<{ name: string }>(async ({ api, tenant, opts: o }) => {
+      const created = await api.request<{ id: string; name: string; key: string; createdAt: string }>('POST', tenantPath(tenant, '/keys'), { name: o.name });
+      print(output(), created, () =>
+        `${details([['Id', created.id], ['Name', created.name], ['Key', created.key]])}Store the key now (for example as GUESTPASS_KEY in a secret store): it is never shown again.\n`,
+      );
+    }),
+  );
+keys
+  .command('list')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: { id: string; name: string; createdAt: string; createdBy: string; lastUsedAt?: string; revokedAt?: string }[] }>(
+        tenantPath(tenant, '/keys'),
+      );
+      print(output(), value, () => table(['Id', 'Name', 'Created', 'Created by', 'Last used', 'Revoked'], value.map((k) => [k.id, k.name, k.createdAt, k.createdBy, k.lastUsedAt, k.revokedAt])));
+    }),
+  );
+keys
+  .command('revoke')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('revoke a key; it stops working at once on every instance')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/keys/${encodeURIComponent(id)}`));
+      print(output(), { revoked: id }, () => `Revoked key ${id}.\n`);
+    }),
+  );
+
+/* lifecycle */
+const lifecycle = program.command('lifecycle').description('guest lifecycle: remove stale invitations, disable then delete inactive guests');
+for (const [name, method, path, verb] of [
+  ['preview', 'GET', '/lifecycle/preview', 'would do'],
+  ['run', 'POST', '/lifecycle/run', 'did'],
+] as const) {
+  lifecycle
+    .command(name)
+    .addOption(tenantOption())
+    .description(name === 'preview' ? 'what the next run would do' : 'run it now (the cleanup timer also runs it every 15 minutes)')
+    .action(
+      onTenant(async ({ api, tenant }) => {
+        const { value } = await api.request<{ value: { guestId: string; email: string; action: string; reason: string }[] }>(method, tenantPath(tenant, path));
+        print(output(), value, () =>
+          value.length === 0
+            ? `The lifecycle ${verb} nothing (settings: guestpass tenants show).\n`
+            : table(['Guest id', 'Email', 'Action', 'Reason'], value.map((a) => [a.guestId, a.email, a.action, a.reason])),
+        );
+      }),
+    );
+}
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  log(`error: ${error.message}`);
+  process.exitCode = 1;
+});
