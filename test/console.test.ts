@@ -554,7 +554,7 @@ describe('the operator console in Chromium', () => {
     await lifecycle.getByRole('table', { name: 'Preview of the next lifecycle run' }).or(lifecycle.getByText('The next run would change nothing.')).waitFor();
   });
 
-  it('axe-core finds no violation on any page', async () => {
+  it('axe-core finds no violation on the sign-in page, the Guests page and its confirmation dialog', async () => {
     const guest = 'axel.axe@example.com';
     await inviteGuest(host, tenant.id, guest, { inviteRedirectUrl: `${host.baseUrl}/`, invitedUserDisplayName: 'Axel Axe' });
     await signIn(host, tenant.id, guest);
@@ -563,14 +563,18 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(FUNCTION_KEY, tenant.id);
     expect(await axeViolations(page), 'Guests').toEqual([]);
     await page.screenshot({ path: join(DOCS, 'console-guests.png') });
-    for (const [link, heading] of [['Bulk invite'], ['Settings'], ['Sign-in logs'], ['Audit log'], ['Admin keys'], ['Tenants']]) {
-      await goTo(page, link!, heading);
-      expect(await axeViolations(page), link).toEqual([]);
-    }
-    await goTo(page, 'Guests');
     await page.getByRole('button', { name: `Delete ${guest}` }).click();
     await page.getByRole('dialog').waitFor();
     expect(await axeViolations(page), 'the confirmation dialog').toEqual([]);
     await page.keyboard.press('Escape');
   });
+
+  // One test per page: axe-core takes seconds a page on a busy machine.
+  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Tenants']) {
+    it(`axe-core finds no violation on the ${link} page`, async () => {
+      const page = await signInToConsole(FUNCTION_KEY, tenant.id);
+      await goTo(page, link);
+      expect(await axeViolations(page), link).toEqual([]);
+    });
+  }
 });

@@ -41,11 +41,6 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
-
-  /** The server does not have this route (a deployment without the operators issue's additions). */
-  get notAvailable(): boolean {
-    return (this.status === 404 && (this.code === 'not_found' || this.code === 'no_body')) || this.status === 405;
-  }
 }
 
 export interface ApiOptions {
@@ -113,24 +108,9 @@ export class ManagementApi {
     throw new ApiError(response.status, code, message, Array.isArray(parsed?.details) ? parsed.details : undefined);
   }
 
-  /**
-   * What the credential may do. A server without `GET /manage/me` (before the operators
-   * issue) only knows the operator's key: a read of a tenant that cannot exist tells a
-   * good key (404 tenant_not_found) from a bad one (401).
-   */
-  async me(): Promise<Me> {
-    try {
-      return await this.request<Me>('GET', 'manage/me');
-    } catch (error) {
-      if (!(error instanceof ApiError) || !error.notAvailable) throw error;
-    }
-    try {
-      await this.request('GET', `${pathOf('00000000-0000-0000-0000-000000000000')}`);
-    } catch (error) {
-      if (error instanceof ApiError && error.code === 'tenant_not_found') return { kind: 'operator' };
-      throw error;
-    }
-    return { kind: 'operator' };
+  /** What the credential may do: the operator, or a tenant admin key and its tenant. */
+  me(): Promise<Me> {
+    return this.request('GET', 'manage/me');
   }
 
   listTenants(link?: string): Promise<Page<Tenant>> {

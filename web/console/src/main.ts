@@ -1,7 +1,7 @@
 import { ApiError, ManagementApi, type Me, type Tenant } from './api.js';
 import type { ConsoleContext } from './context.js';
 import { h, replace, uid } from './dom.js';
-import { LANGS, messagesFor, pickLang, type Lang, type Messages } from './messages.js';
+import { LANGS, messagesFor, pickLanguage, type Lang, type Messages } from './messages.js';
 import { auditPage } from './pages/audit.js';
 import { guestsPage } from './pages/guests.js';
 import { keysPage } from './pages/keys.js';
@@ -24,7 +24,8 @@ const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'settings', 'sign-ins', 'audit
 
 const root = document.getElementById('app')!;
 const apiBase = new URL('../', location.href).href;
-let lang: Lang = pickLang(new URLSearchParams(location.search).get('lang') ?? sessionStorage.getItem(LANG), navigator.languages);
+// `?lang=`, else the language chosen earlier in this tab, else the browser's.
+let lang: Lang = pickLanguage([new URLSearchParams(location.search).get('lang') ?? sessionStorage.getItem(LANG), ...navigator.languages]);
 let t: Messages = messagesFor(lang);
 let session: { api: ManagementApi; me: Me; credential: string } | undefined;
 let renderCount = 0;

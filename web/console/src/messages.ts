@@ -1,3 +1,5 @@
+import type { Language as Lang } from '../../src/messages.js';
+
 /**
  * Every word the console shows, in English, Swedish and German, like the sign-in
  * element's (web/src/messages.ts). `{name}` marks a value filled in as text. Swedish and
@@ -32,7 +34,6 @@ const en = {
   previousPage: 'Previous page',
   nextPage: 'Next page',
   page: 'Page',
-  notAvailable: 'not available on this server (it needs a newer guestpass).',
   nav: { guests: 'Guests', bulk: 'Bulk invite', settings: 'Settings', signIns: 'Sign-in logs', audit: 'Audit log', keys: 'Admin keys', tenants: 'Tenants' },
   sources: { OTP: 'OTP (email code)', AzureAD: 'AzureAD', MSA: 'Microsoft account', Google: 'Google' },
   states: { PendingAcceptance: 'Pending acceptance', Accepted: 'Accepted', Disabled: 'Disabled' },
@@ -103,7 +104,6 @@ const en = {
     redirectUrisHint: 'One per line: the pages invitation links may lead to.',
     googleFederation: 'Google federation (guests with Gmail addresses sign in with Google)',
     domains: 'Domains',
-    domainVerification: 'Domain verification',
     domainsIntro: 'A domain routes sign-ins to this tenant once it is verified: publish the TXT record in the domain’s DNS, then press Verify.',
     domain: 'Domain',
     noDomains: 'No domains yet.',
@@ -227,7 +227,6 @@ const en = {
     none: 'No admin keys yet.',
   },
   tenants: {
-    list: 'The list of tenants',
     caption: 'Tenants of this deployment',
     name: 'Name',
     domains: 'Domains',
@@ -271,7 +270,6 @@ const sv: Messages = {
   previousPage: 'Föregående sida',
   nextPage: 'Nästa sida',
   page: 'Sida',
-  notAvailable: 'finns inte på den här servern (den behöver en nyare guestpass).',
   nav: { guests: 'Gäster', bulk: 'Massinbjudan', settings: 'Inställningar', signIns: 'Inloggningsloggar', audit: 'Granskningslogg', keys: 'Administratörsnycklar', tenants: 'Klientorganisationer' },
   sources: { OTP: 'OTP (e-postkod)', AzureAD: 'AzureAD', MSA: 'Microsoft-konto', Google: 'Google' },
   states: { PendingAcceptance: 'Väntar på godkännande', Accepted: 'Godkänd', Disabled: 'Inaktiverad' },
@@ -342,7 +340,6 @@ const sv: Messages = {
     redirectUrisHint: 'En per rad: sidorna som inbjudningslänkar får leda till.',
     googleFederation: 'Google-federation (gäster med Gmail-adresser loggar in med Google)',
     domains: 'Domäner',
-    domainVerification: 'Domänverifiering',
     domainsIntro: 'En domän leder inloggningar till den här klientorganisationen när den är verifierad: publicera TXT-posten i domänens DNS och tryck sedan på Verifiera.',
     domain: 'Domän',
     noDomains: 'Inga domäner än.',
@@ -466,7 +463,6 @@ const sv: Messages = {
     none: 'Inga administratörsnycklar än.',
   },
   tenants: {
-    list: 'Listan över klientorganisationer',
     caption: 'Klientorganisationer i den här driftsättningen',
     name: 'Namn',
     domains: 'Domäner',
@@ -508,7 +504,6 @@ const de: Messages = {
   previousPage: 'Vorherige Seite',
   nextPage: 'Nächste Seite',
   page: 'Seite',
-  notAvailable: 'auf diesem Server nicht verfügbar (er braucht ein neueres guestpass).',
   nav: { guests: 'Gäste', bulk: 'Masseneinladung', settings: 'Einstellungen', signIns: 'Anmeldeprotokolle', audit: 'Überwachungsprotokoll', keys: 'Administratorschlüssel', tenants: 'Mandanten' },
   sources: { OTP: 'OTP (E-Mail-Code)', AzureAD: 'AzureAD', MSA: 'Microsoft-Konto', Google: 'Google' },
   states: { PendingAcceptance: 'Annahme ausstehend', Accepted: 'Angenommen', Disabled: 'Deaktiviert' },
@@ -579,7 +574,6 @@ const de: Messages = {
     redirectUrisHint: 'Einer pro Zeile: die Seiten, zu denen Einladungslinks führen dürfen.',
     googleFederation: 'Google-Verbund (Gäste mit Gmail-Adressen melden sich mit Google an)',
     domains: 'Domänen',
-    domainVerification: 'Domänenüberprüfung',
     domainsIntro: 'Eine Domäne leitet Anmeldungen an diesen Mandanten, sobald sie überprüft ist: Veröffentlichen Sie den TXT-Eintrag im DNS der Domäne und klicken Sie dann auf Überprüfen.',
     domain: 'Domäne',
     noDomains: 'Noch keine Domänen.',
@@ -703,7 +697,6 @@ const de: Messages = {
     none: 'Noch keine Administratorschlüssel.',
   },
   tenants: {
-    list: 'Die Liste der Mandanten',
     caption: 'Mandanten dieser Bereitstellung',
     name: 'Name',
     domains: 'Domänen',
@@ -716,19 +709,10 @@ const de: Messages = {
   },
 };
 
-export const LANGS = ['en', 'sv', 'de'] as const;
-export type Lang = (typeof LANGS)[number];
-const MESSAGES: Record<Lang, Messages> = { en, sv, de };
+/** The sign-in element's languages, picked the same way (web/src/messages.ts). */
+export { LANGUAGES as LANGS, pickLanguage, type Language as Lang } from '../../src/messages.js';
+const CONSOLE_MESSAGES: Record<Lang, Messages> = { en, sv, de };
 
 export function messagesFor(lang: Lang): Messages {
-  return MESSAGES[lang];
-}
-
-/** The language asked for (`?lang=`, or the one chosen earlier in this tab), else the browser's first one the console speaks. */
-export function pickLang(asked: string | null, browser: readonly string[]): Lang {
-  for (const tag of [asked, ...browser]) {
-    const base = tag?.toLowerCase().split('-')[0];
-    if (base && (LANGS as readonly string[]).includes(base)) return base as Lang;
-  }
-  return 'en';
+  return CONSOLE_MESSAGES[lang];
 }

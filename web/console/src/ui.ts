@@ -17,15 +17,6 @@ export function alertBox(): HTMLElement {
   return h('p', { class: 'error', role: 'alert' });
 }
 
-/** A part of the console that the server does not offer (an older deployment). */
-export function notAvailable(t: Messages, what: string): HTMLElement {
-  return h('p', { class: 'notice not-available' }, `${what}: ${t.notAvailable}`);
-}
-
-export function isNotAvailable(error: unknown): boolean {
-  return error instanceof ApiError && error.notAvailable;
-}
-
 export interface Column<T> {
   label: string;
   cell: (row: T) => Child;

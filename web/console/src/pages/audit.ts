@@ -1,7 +1,7 @@
 import type { AuditEntry, Page } from '../api.js';
 import type { ConsoleContext } from '../context.js';
 import { h, replace } from '../dom.js';
-import { isNotAvailable, notAvailable, Pager, table } from '../ui.js';
+import { Pager, table } from '../ui.js';
 
 function summary(value: unknown): string {
   if (value === undefined) return '';
@@ -20,11 +20,6 @@ export async function auditPage(c: ConsoleContext): Promise<HTMLElement> {
     { label: t.audit.target, cell: (e) => `${e.target.type} ${e.target.id}` },
     { label: t.audit.change, cell: (e) => h('code', { class: 'change' }, [summary(e.before), e.after === undefined ? '' : ` → ${summary(e.after)}`].join('')) },
   ], page.value, t.audit.none)));
-  try {
-    await pager.reset();
-  } catch (error) {
-    if (!isNotAvailable(error)) throw error;
-    return notAvailable(t, t.nav.audit);
-  }
+  await pager.reset();
   return h('div', {}, results, pager.element);
 }

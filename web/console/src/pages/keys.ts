@@ -1,7 +1,7 @@
 import type { AdminKey } from '../api.js';
 import { fill, type ConsoleContext } from '../context.js';
 import { field, h, replace, uid } from '../dom.js';
-import { alertBox, isNotAvailable, notAvailable, run, table } from '../ui.js';
+import { alertBox, run, table } from '../ui.js';
 
 /** Admin keys of the tenant: create (the key is shown once), list, revoke. */
 export async function keysPage(c: ConsoleContext): Promise<HTMLElement> {
@@ -9,13 +9,7 @@ export async function keysPage(c: ConsoleContext): Promise<HTMLElement> {
   const alert = alertBox();
   const list = h('div', {});
   const created = h('div', { class: 'created' });
-  let keys: AdminKey[];
-  try {
-    keys = (await c.api.keys(c.tenantId)).value;
-  } catch (error) {
-    if (!isNotAvailable(error)) throw error;
-    return notAvailable(t, t.nav.keys);
-  }
+  let keys = (await c.api.keys(c.tenantId)).value;
   const current = c.me.kind === 'tenantAdmin' ? c.me.keyId : undefined;
 
   async function revoke(key: AdminKey, button: HTMLButtonElement) {

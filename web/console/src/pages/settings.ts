@@ -2,7 +2,7 @@ import type { Domain, Lifecycle, LifecycleAction, Policy } from '../api.js';
 import { fill, type ConsoleContext } from '../context.js';
 import { field, h, replace, uid } from '../dom.js';
 import { changeOrganizationDefault, domainRule, organizationDefault, passcodeSetting, type DomainRule } from '../policy.js';
-import { alertBox, errorText, isNotAvailable, lines, notAvailable, run, table, UserError } from '../ui.js';
+import { alertBox, errorText, lines, run, table, UserError } from '../ui.js';
 
 function section(title: string, ...children: (Node | null)[]): HTMLElement {
   const id = uid('section');
@@ -55,14 +55,7 @@ async function domainsSection(c: ConsoleContext): Promise<HTMLElement> {
   const { t } = c;
   const list = h('div', {});
   const alert = alertBox();
-  let domains: Domain[];
-  try {
-    domains = (await c.api.domains(c.tenantId)).value;
-  } catch (error) {
-    if (!isNotAvailable(error)) throw error;
-    return section(t.settings.domains, notAvailable(t, t.settings.domainVerification),
-      table(t.settings.domains, [{ label: t.settings.domain, cell: (d: string) => d }], c.tenant.domains, t.settings.noDomains));
-  }
+  let domains: Domain[] = (await c.api.domains(c.tenantId)).value;
   const show = () => replace(list, table(t.settings.domains, [
     { label: t.settings.domain, cell: (d: Domain) => d.name },
     { label: t.settings.domainState, cell: (d: Domain) => h('span', { class: `badge domain-${d.state}` }, t.settings.domainStates[d.state]) },
@@ -170,7 +163,6 @@ function domainListSection(c: ConsoleContext, policies: Policy[], policyWritten:
 async function lifecycleSection(c: ConsoleContext): Promise<HTMLElement> {
   const { t } = c;
   const lifecycle = c.tenant.lifecycle;
-  if (!lifecycle) return section(t.settings.lifecycle, notAvailable(t, t.settings.lifecycle));
   const inputs = (Object.keys(t.settings.lifecycleFields) as (keyof Lifecycle)[]).map((key) =>
     [key, h('input', { type: 'number', name: key, min: 1, max: 3650, step: 1, inputmode: 'numeric', value: lifecycle[key] ?? '' })] as const);
   const preview = h('div', { class: 'preview' });
@@ -185,7 +177,7 @@ async function lifecycleSection(c: ConsoleContext): Promise<HTMLElement> {
         { label: t.settings.previewReason, cell: (a: LifecycleAction) => a.reason },
       ], actions, t.settings.previewNone));
     } catch (error) {
-      replace(preview, isNotAvailable(error) ? notAvailable(t, t.settings.previewCaption) : h('p', { class: 'error', role: 'alert' }, errorText(t, error)));
+      replace(preview, h('p', { class: 'error', role: 'alert' }, errorText(t, error)));
     }
   };
   const form = h('form', {},

@@ -2,7 +2,7 @@ import type { SignInLogEntry, SignInLogPage } from '../api.js';
 import { hourlyChart, hourlySeries } from '../chart.js';
 import { fill, type ConsoleContext } from '../context.js';
 import { field, h, options, replace, uid } from '../dom.js';
-import { alertBox, errorText, isNotAvailable, notAvailable, Pager, table, UserError } from '../ui.js';
+import { alertBox, errorText, Pager, table, UserError } from '../ui.js';
 
 const WEEK_HOURS = 168;
 
@@ -72,23 +72,18 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
   const { t } = c;
   const id = uid('chart');
   const heading = h('h2', { id }, t.chart.heading);
-  try {
-    const series = hourlySeries((await c.api.signInSummary(c.tenantId, WEEK_HOURS)).value, WEEK_HOURS);
-    const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent > 0);
-    const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
-    return h('section', { class: 'card', 'aria-labelledby': id }, heading,
-      h('figure', {}, hourlyChart(series, t, c.lang),
-        h('figcaption', { class: 'legend' },
-          h('span', { class: 'key codesSent' }, t.chart.codesSent), h('span', { class: 'key signIns' }, t.chart.signIns), h('span', { class: 'key failures' }, t.chart.failures))),
-      h('details', {}, h('summary', {}, t.chart.numbers),
-        table(t.chart.tableCaption, [
-          { label: t.chart.hour, cell: (e) => hourFormat.format(new Date(e.hour)) },
-          { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
-          { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
-          { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
-        ], busy, t.chart.quiet)));
-  } catch (error) {
-    if (!isNotAvailable(error)) throw error;
-    return h('section', { class: 'card', 'aria-labelledby': id }, heading, notAvailable(t, t.chart.heading));
-  }
+  const series = hourlySeries((await c.api.signInSummary(c.tenantId, WEEK_HOURS)).value, WEEK_HOURS);
+  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent > 0);
+  const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
+  return h('section', { class: 'card', 'aria-labelledby': id }, heading,
+    h('figure', {}, hourlyChart(series, t, c.lang),
+      h('figcaption', { class: 'legend' },
+        h('span', { class: 'key codesSent' }, t.chart.codesSent), h('span', { class: 'key signIns' }, t.chart.signIns), h('span', { class: 'key failures' }, t.chart.failures))),
+    h('details', {}, h('summary', {}, t.chart.numbers),
+      table(t.chart.tableCaption, [
+        { label: t.chart.hour, cell: (e) => hourFormat.format(new Date(e.hour)) },
+        { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
+        { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
+        { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
+      ], busy, t.chart.quiet)));
 }

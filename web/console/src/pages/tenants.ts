@@ -1,7 +1,7 @@
 import type { ManagementApi, Page, Tenant } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import type { Messages } from '../messages.js';
-import { alertBox, errorText, isNotAvailable, notAvailable, Pager, table } from '../ui.js';
+import { alertBox, errorText, Pager, table } from '../ui.js';
 
 export interface TenantsContext {
   api: ManagementApi;
@@ -22,12 +22,7 @@ export async function tenantsPage(c: TenantsContext): Promise<HTMLElement> {
     { label: t.tenants.created, cell: (tenant) => c.date(tenant.createdAt) },
     { label: t.actions, cell: (tenant) => h('button', { type: 'button', class: 'small', 'aria-label': `${t.tenants.open} ${tenant.displayName}`, 'aria-pressed': tenant.id === c.current ? 'true' : 'false', onclick: () => c.open(tenant.id) }, t.tenants.open) },
   ], page.value, t.tenants.none)));
-  try {
-    await pager.reset();
-  } catch (error) {
-    if (!isNotAvailable(error)) throw error;
-    return h('div', { class: 'stack' }, notAvailable(t, t.tenants.list), openTenantForm(c));
-  }
+  await pager.reset();
   return h('div', { class: 'stack' }, openTenantForm(c), results, pager.element);
 }
 
