@@ -28,6 +28,8 @@ import './manageDomainVerify.js';
 import './manageDomain.js';
 import './manageLifecyclePreview.js';
 import './manageLifecycleRun.js';
+import './manageSignInLogSummary.js';
+import './console.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

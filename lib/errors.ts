@@ -46,6 +46,7 @@ export const ERROR_CODES = defineErrorCodes({
   email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },
   storage_unavailable: { status: 503, message: 'Storage is unavailable. Try again in a moment.' },
   unauthorized: { status: 401, message: 'A valid management credential is required in the x-functions-key header.' },
+  console_file_not_found: { status: 404, message: 'The console has no such file.' },
   forbidden: { status: 403, message: 'This credential may not do that: only the deployment operator may.' },
   key_not_found: { status: 404, message: 'No admin key has that id in this tenant.' },
   domain_not_found: { status: 404, message: 'This tenant has no such domain.' },

@@ -3,6 +3,7 @@ import pkg from '../package.json';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import * as adminSchemas from './admin/schemas.js';
 import * as schemas from './schemas.js';
+import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -171,6 +172,22 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Management', summary: "Read a tenant's sign-in log (send-code and verify-code outcomes)", params: schemas.tenantParams, query: schemas.signInLogsQuery,
       success: { status: 200, description: 'A page of log entries; one guest at a time, newest first within a guest.', schema: schemas.signInLogPageResponse },
       errors: ['tenant_not_found', 'guest_not_found'],
+    },
+  },
+  manageSignInLogSummary: {
+    GET: {
+      tag: 'Management', summary: "A tenant's sign-ins, failures and codes sent per hour", params: schemas.tenantParams, query: signInSummaryQuery,
+      description: 'Every hour of the window, oldest first, zero when quiet: the operator console draws its chart from it.',
+      success: { status: 200, description: 'One entry per hour.', schema: signInSummaryResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  console: {
+    GET: {
+      tag: 'Discovery', summary: 'The operator console (HTML, script and style sheet)',
+      description: '`/api/console/` is the page; the other files have content hashes in their names. Gzipped when the client accepts it; a strict Content-Security-Policy.',
+      success: { status: 200, description: 'The file.' },
+      errors: ['console_file_not_found'],
     },
   },
   manageMe: {

@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const common = {
   bundle: true,
@@ -13,6 +14,59 @@ const common = {
   logLevel: 'warning',
   // Provided by the Functions worker at run time.
   external: ['@azure/functions-core'],
+};
+
+/**
+ * The operator console (web/console): one browser bundle and one style sheet with content
+ * hashes in their names, and the page that loads them. They are embedded into the function
+ * bundle (functions/consoleAssets.ts is replaced by their contents), so the package that
+ * `func azure functionapp publish` uploads stays host.json, package.json and dist/index.js.
+ */
+async function buildConsoleAssets() {
+  const result = await build({
+    entryPoints: { console: 'web/console/src/main.ts', 'console-style': 'web/console/console.css' },
+    outdir: 'web/console/out',
+    entryNames: '[name]-[hash]',
+    chunkNames: '[name]-[hash]',
+    // Pages that need a large library (the bulk invite page's CSV parser) load it when opened.
+    splitting: true,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: ['es2022'],
+    minify: true,
+    legalComments: 'none',
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const files = result.outputFiles.map((file) => ({ name: basename(file.path), text: file.text }));
+  const script = files.find((file) => file.name.startsWith('console-') && file.name.endsWith('.js'));
+  const style = files.find((file) => file.name.endsWith('.css'));
+  // The chunks the entry imports statically are fetched alongside it, not after it has been parsed.
+  const entryOutput = Object.entries(result.metafile.outputs).find(([path]) => basename(path) === script.name)[1];
+  const preloads = entryOutput.imports.filter((imported) => imported.kind === 'import-statement').map((imported) => `<link rel="modulepreload" href="${basename(imported.path)}">`);
+  const page = readFileSync('web/console/index.html', 'utf8')
+    .replace('{{script}}', script.name)
+    .replace('{{style}}', style.name)
+    .replace('{{preloads}}', preloads.join('\n  '));
+  const asset = (text, contentType, immutable) => ({ contentType, immutable, text, gzip: gzipSync(text, { level: 9 }).toString('base64') });
+  const types = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+  return Object.fromEntries([
+    ['index.html', asset(page, 'text/html; charset=utf-8', false)],
+    ...files.map((file) => [file.name, asset(file.text, types[file.name.slice(file.name.lastIndexOf('.'))], true)]),
+  ]);
+}
+
+const consoleAssets = await buildConsoleAssets();
+const embedConsoleAssets = {
+  name: 'embed-console-assets',
+  setup(bundler) {
+    bundler.onLoad({ filter: /[\\/]functions[\\/]consoleAssets\.ts$/ }, () => ({
+      contents: `export const consoleAssets = ${JSON.stringify(consoleAssets)};`,
+      loader: 'ts',
+    }));
+  },
 };
 
 rmSync('dist', { recursive: true, force: true });
@@ -36,7 +90,7 @@ const lazyBundles = {
     });
   },
 };
-await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles] });
+await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, embedConsoleAssets] });
 await build({ ...common, entryPoints: lazyEntries, outdir: 'dist' });
 writeDeployFolder();
 await build({
@@ -68,9 +122,9 @@ await build({
 // The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
 await build({
   ...common,
-  entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts' },
+  entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts', 'scripts/benchConsole': 'scripts/benchConsole.ts' },
   outdir: 'dist',
-  external: [...common.external, 'autocannon'],
+  external: [...common.external, 'autocannon', 'playwright-core'],
 });
 
 /**

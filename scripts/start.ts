@@ -94,6 +94,7 @@ guestpass is running.
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
   Operator credential:       ${app.config.operatorKey}   (header x-functions-key)
   CLI:                       export GUESTPASS_URL=${base} GUESTPASS_KEY=<the credential above>; npx guestpass --help
+  Operator console:          ${base}/api/console/   (sign in with the operator credential)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}

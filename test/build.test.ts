@@ -79,6 +79,34 @@ describe('npm run build, for azd and func azure functionapp publish (deploy/)', 
     expect(loaded.timer).toEqual([{ name: 'cleanup', schedule: '0 */15 * * * *' }]);
   });
 
+  it('carries the operator console inside dist/index.js: the published package alone serves its page and every file the page loads', () => {
+    const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
+    mkdirSync(join(published, 'dist'));
+    for (const file of ['host.json', 'package.json', 'dist/index.js']) copyFileSync(join(REPO, file), join(published, file));
+    // The console's registration answers as the Functions host would call it: route parameter `asset`.
+    writeFileSync(join(published, 'console.js'), `
+const app = require('./' + require('./package.json').main);
+const { handler } = app.registrations.http.find((r) => r.name === 'console').options;
+const get = (asset) => handler({ params: { asset }, url: 'https://app.example/api/console/' + asset, headers: new Headers() }, {});
+(async () => {
+  const page = await get('');
+  const files = [...page.body.matchAll(/(?:src|href)="([^":]+)"/g)].map((m) => m[1]);
+  const answers = await Promise.all(files.map(async (file) => { const r = await get(file); return { file, status: r.status, type: r.headers['Content-Type'], bytes: r.body.length }; }));
+  console.log(JSON.stringify({ status: page.status, csp: page.headers['Content-Security-Policy'], answers }));
+})();`);
+    const served = JSON.parse(
+      execFileSync(process.execPath, ['console.js'], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
+    ) as { status: number; csp: string; answers: { file: string; status: number; type: string; bytes: number }[] };
+    expect(served.status).toBe(200);
+    expect(served.csp).toContain("default-src 'self'");
+    expect(served.answers.map((a) => a.file)).toEqual(expect.arrayContaining([expect.stringMatching(/^console-[A-Z0-9]+\.js$/), expect.stringMatching(/^console-style-[A-Z0-9]+\.css$/)]));
+    for (const answer of served.answers) {
+      expect(answer.status, answer.file).toBe(200);
+      expect(answer.type).toMatch(/^text\/(javascript|css); charset=utf-8$/);
+      expect(answer.bytes).toBeGreaterThan(1000);
+    }
+  });
+
   it("registers every function with the worker when the worker's @azure/functions-core is there, FUNCTIONS_WORKER_RUNTIME unset", () => {
     const published = publishedFolder();
     const env = productionSettings();

@@ -154,12 +154,14 @@ const de: Messages = {
 
 export const MESSAGES = { en, sv, de } as const;
 export type Language = keyof typeof MESSAGES;
+/** The languages guestpass's pages speak (the sign-in element and the operator console). */
+export const LANGUAGES: readonly Language[] = ['en', 'sv', 'de'];
 
 /** The first supported language among the candidates (`sv-SE` counts as `sv`), else English. */
 export function pickLanguage(candidates: readonly (string | null | undefined)[]): Language {
   for (const candidate of candidates) {
     const base = candidate?.toLowerCase().split('-')[0];
-    if (base && base in MESSAGES) return base as Language;
+    if (base && (LANGUAGES as readonly string[]).includes(base)) return base as Language;
   }
   return 'en';
 }

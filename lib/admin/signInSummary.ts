@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { LOG_PREFIX, type SignInEvent } from '../guests.js';
+import type { Runtime } from '../runtime.js';
+import { escapeOData, newestFirstKey } from '../storage.js';
+import { resolveTenant } from '../tenants.js';
+
+const HOUR_MS = 3_600_000;
+export const MAX_SUMMARY_HOURS = 24 * 31;
+
+export const signInSummaryQuery = z.object({
+  hours: z.coerce.number().int().min(1).max(MAX_SUMMARY_HOURS).default(168),
+});
+export type SignInSummaryQuery = z.infer<typeof signInSummaryQuery>;
+
+export const signInSummaryResponse = z.object({
+  value: z.array(
+    z.object({
+      hour: z.iso.datetime().meta({ description: 'The start of the hour (UTC).' }),
+      signIns: z.number().int().meta({ description: 'verify-code answers that signed a guest in.' }),
+      failures: z.number().int().meta({ description: 'Every other outcome of either call except a code sent: wrong, expired or reused codes, refusals, limits, mail failures, addresses that are not guests.' }),
+      codesSent: z.number().int().meta({ description: 'send-code calls that mailed a code.' }),
+    }),
+  ),
+});
+export type SignInSummary = z.infer<typeof signInSummaryResponse>;
+
+/** What the summary reads of a log row: three short columns. */
+interface SummaryRow {
+  at: string;
+  event: SignInEvent;
+  outcome: string;
+}
+
+/**
+ * The tenant's sign-in log counted per hour over the last `hours` hours, oldest first,
+ * every hour present (zero when quiet): the console's chart. One query over the tenant's
+ * guest partitions, its RowKey range cut to the window (log RowKeys are newest-first
+ * times, lib/storage.ts newestFirstKey) and only three columns selected, so it reads the
+ * window's log rows once and nothing else; Table Storage pages it by 1000 rows (and at
+ * partition boundaries). Rows past SIGN_IN_LOG_RETENTION_DAYS are gone or left out.
+ */
+export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query: SignInSummaryQuery): Promise<SignInSummary> {
+  const { tenant } = await resolveTenant(rt, tenantRef, { fresh: true });
+  const now = rt.now();
+  const firstHour = Math.floor(now / HOUR_MS) * HOUR_MS - (query.hours - 1) * HOUR_MS;
+  const tenantId = escapeOData(tenant.id);
+  // Newer rows have smaller keys: every row at or after firstHour sorts below this key.
+  const windowEnd = LOG_PREFIX + newestFirstKey(firstHour - 1, '').slice(0, -1);
+  const filter = [
+    `PartitionKey ge '${tenantId}_' and PartitionKey lt '${tenantId}\`'`,
+    `RowKey ge '${LOG_PREFIX}' and RowKey lt '${escapeOData(windowEnd)}'`,
+    `expiresAt gt datetime'${new Date(now).toISOString()}'`,
+  ].join(' and ');
+
+  const buckets = Array.from({ length: query.hours }, (_, index) => ({
+    hour: new Date(firstHour + index * HOUR_MS).toISOString().replace('.000Z', 'Z'),
+    signIns: 0,
+    failures: 0,
+    codesSent: 0,
+  }));
+  const rows = rt.tables.guests.listEntities<SummaryRow>({ queryOptions: { filter, select: ['at', 'event', 'outcome'] } });
+  for await (const row of rows) {
+    const bucket = buckets[Math.floor((Date.parse(row.at) - firstHour) / HOUR_MS)];
+    if (!bucket) continue;
+    if (row.outcome === 'signed_in') bucket.signIns += 1;
+    else if (row.outcome === 'code_sent') bucket.codesSent += 1;
+    else bucket.failures += 1;
+  }
+  return { value: buckets };
+}
