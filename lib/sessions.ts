@@ -2,17 +2,49 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { TransactionAction } from '@azure/data-tables';
 import { fail } from './errors.js';
+import { tenantIssuer } from './config.js';
 import { emailDigest, partitionFromDigest, SESSION_PREFIX, type GuestUser, type SessionEntity } from './guests.js';
 import type { PublicJwk } from './keys.js';
+import { opaquePartitionRef, readPartitionRef } from './oidc/sealing.js';
 import type { Runtime } from './runtime.js';
 import { isStatus } from './storage.js';
 import { resolveTenant } from './tenants.js';
 
-/** Claims of a guestpass session token beyond iss, aud (tenant id), sub (guest id), iat and exp. */
+/**
+ * Claims of a guestpass session token beyond iss (the tenant's issuer), aud (tenant
+ * id), sub (guest id), iat and exp. `sid` is `<session row id>.<sealed partition>`: the
+ * server finds the session row from it alone, and no claim is derived from the email
+ * address without a server secret (an unkeyed digest would let anyone holding a token
+ * confirm a guessed address).
+ */
 interface SessionClaims {
   sid: string;
-  /** Digest of the guest's normalised email: names the partition that holds the session row. */
-  gpk: string;
+}
+
+/** The parts of a session a token is signed for. */
+export interface SessionTokenContent {
+  sid: string;
+  guestId: string;
+  issuedAtSeconds: number;
+  expiresAtSeconds: number;
+}
+
+/** Signs a session token; `extra` adds claims such as an OAuth client's `scope`. */
+export function signSessionToken(rt: Runtime, tenantId: string, content: SessionTokenContent, extra: Record<string, unknown> = {}): string {
+  const signer = rt.config.session.signingKeys[0]!;
+  const claims: SessionClaims & { iat: number; exp: number } = {
+    ...extra,
+    sid: content.sid,
+    iat: content.issuedAtSeconds,
+    exp: content.expiresAtSeconds,
+  };
+  return jwt.sign(claims, signer.privateKey!, {
+    algorithm: 'ES256',
+    keyid: signer.kid,
+    issuer: tenantIssuer(rt.config, tenantId),
+    audience: tenantId,
+    subject: content.guestId,
+  });
 }
 
 export interface IssuedSession {
@@ -34,13 +66,14 @@ export interface SessionStatus {
  */
 export function issueSession(rt: Runtime, tenantId: string, user: GuestUser): { action: TransactionAction; session: IssuedSession } {
   const nowMs = rt.now();
-  const sid = randomBytes(18).toString('base64url');
-  const gpk = emailDigest(user.email);
+  const rowId = randomBytes(18).toString('base64url');
+  const digest = emailDigest(user.email);
+  const sid = opaquePartitionRef(rt.config, 'session-partition', tenantId, rowId, digest);
   const ttl = rt.config.session.ttlSeconds;
   const expiresAtMs = (Math.floor(nowMs / 1000) + ttl) * 1000;
   const entity: SessionEntity & { partitionKey: string; rowKey: string } = {
-    partitionKey: partitionFromDigest(tenantId, gpk),
-    rowKey: SESSION_PREFIX + sid,
+    partitionKey: partitionFromDigest(tenantId, digest),
+    rowKey: SESSION_PREFIX + rowId,
     guestId: user.id,
     email: user.email,
     displayName: user.displayName,
@@ -48,38 +81,29 @@ export function issueSession(rt: Runtime, tenantId: string, user: GuestUser): { 
     issuedAt: new Date(nowMs).toISOString(),
     expiresAt: new Date(expiresAtMs),
   };
-  const signer = rt.config.session.signingKeys[0]!;
-  const claims: SessionClaims & { iat: number; exp: number } = {
-    sid,
-    gpk,
-    iat: Math.floor(nowMs / 1000),
-    exp: expiresAtMs / 1000,
-  };
-  const token = jwt.sign(claims, signer.privateKey!, {
-    algorithm: 'ES256',
-    keyid: signer.kid,
-    issuer: rt.config.issuer,
-    audience: tenantId,
-    subject: user.id,
-  });
+  const token = signSessionToken(rt, tenantId, { sid, guestId: user.id, issuedAtSeconds: Math.floor(nowMs / 1000), expiresAtSeconds: expiresAtMs / 1000 });
   return {
     action: ['create', { ...entity }],
     session: { token, tokenType: 'Bearer', expiresAt: new Date(expiresAtMs).toISOString(), user },
   };
 }
 
-interface VerifiedToken {
+export interface VerifiedToken {
   tenantId: string;
   guestId: string;
+  /** The `sid` claim as signed. */
   sid: string;
   partitionKey: string;
+  /** The session row's key within that partition. */
+  rowKey: string;
+  payload: jwt.JwtPayload;
 }
 
 /**
  * Checks a bearer token's signature and claims: ES256 only, a `kid` that is one of
  * our keys, our issuer, the tenant as audience, and an expiry that has not passed.
  */
-export function verifySessionToken(rt: Runtime, tenantId: string, token: string | undefined): VerifiedToken {
+export function verifySessionToken(rt: Runtime, tenantId: string, token: string | undefined, options: { ignoreExpiration?: boolean } = {}): VerifiedToken {
   if (!token) fail('invalid_token');
   const decoded = jwt.decode(token, { complete: true });
   const kid = decoded?.header.kid;
@@ -89,19 +113,20 @@ export function verifySessionToken(rt: Runtime, tenantId: string, token: string 
   try {
     payload = jwt.verify(token, key.publicKey, {
       algorithms: ['ES256'],
-      issuer: rt.config.issuer,
+      issuer: tenantIssuer(rt.config, tenantId),
       audience: tenantId,
       clockTimestamp: Math.floor(rt.now() / 1000),
+      ignoreExpiration: options.ignoreExpiration ?? false,
     }) as jwt.JwtPayload;
   } catch (error) {
     if (error instanceof jwt.TokenExpiredError) fail('session_expired');
     fail('invalid_token');
   }
-  const { sid, gpk, sub } = payload as jwt.JwtPayload & Partial<SessionClaims>;
-  if (typeof sid !== 'string' || typeof gpk !== 'string' || typeof sub !== 'string' || typeof payload.exp !== 'number') {
-    fail('invalid_token');
-  }
-  return { tenantId, guestId: sub, sid, partitionKey: partitionFromDigest(tenantId, gpk) };
+  const { sid, sub } = payload as jwt.JwtPayload & Partial<SessionClaims>;
+  if (typeof sid !== 'string' || typeof sub !== 'string' || typeof payload.exp !== 'number') fail('invalid_token');
+  const ref = readPartitionRef(rt.config, 'session-partition', tenantId, sid);
+  if (!ref) fail('invalid_token');
+  return { tenantId, guestId: sub, sid, partitionKey: partitionFromDigest(tenantId, ref.emailDigest), rowKey: SESSION_PREFIX + ref.rowId, payload };
 }
 
 export function bearerToken(authorization: string | null | undefined): string | undefined {
@@ -122,7 +147,7 @@ export async function checkSession(rt: Runtime, tenantRef: string, token: string
   // session row never outlives its guest (test/guestRaces.test.ts pins the race).
   let session: SessionEntity;
   try {
-    session = await rt.tables.guests.getEntity<SessionEntity>(verified.partitionKey, SESSION_PREFIX + verified.sid);
+    session = await rt.tables.guests.getEntity<SessionEntity>(verified.partitionKey, verified.rowKey);
   } catch (error) {
     if (isStatus(error, 404)) fail('session_revoked');
     throw error;
@@ -142,7 +167,7 @@ export async function signOut(rt: Runtime, tenantRef: string, token: string | un
   const context = await resolveTenant(rt, tenantRef);
   const verified = verifySessionToken(rt, context.tenant.id, token);
   try {
-    await rt.tables.guests.deleteEntity(verified.partitionKey, SESSION_PREFIX + verified.sid);
+    await rt.tables.guests.deleteEntity(verified.partitionKey, verified.rowKey);
   } catch (error) {
     if (!isStatus(error, 404)) throw error;
   }

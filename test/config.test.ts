@@ -32,6 +32,12 @@ describe('settings', () => {
     expect(config.limits).toEqual({ codesPerGuestPerHour: 5, failedVerificationsPerGuestPerHour: 10, sendCodePerIpPerHour: 100 });
   });
 
+  it('SESSION_ISSUER, retired by per-tenant issuers, stops the app naming the setting and what replaces it', () => {
+    const failure = failureOf({ ...production, SESSION_ISSUER: 'https://auth.contoso.com' });
+    expect(failure.setting).toBe('SESSION_ISSUER');
+    expect(failure.message).toContain('{PUBLIC_BASE_URL}/api/{tenantId}');
+  });
+
   it.each(['CODE_PEPPER', 'SIGNING_KEYS'])('outside development the app refuses to start without %s', (setting) => {
     const env: Record<string, string> = { ...production };
     delete env[setting];
