@@ -17,6 +17,15 @@ import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
+import './oidcDiscovery.js';
+import './oidcAuthorize.js';
+import './oidcAuthorizeComplete.js';
+import './oidcToken.js';
+import './oidcUserinfo.js';
+import './oidcLogout.js';
+import './oidcSignInScript.js';
+import './manageApplications.js';
+import './manageApplication.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

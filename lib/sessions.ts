@@ -140,6 +140,17 @@ export function bearerToken(authorization: string | null | undefined): string | 
  * (deleted, even if a session row outlived it) is over.
  */
 export async function checkSession(rt: Runtime, tenantRef: string, token: string | undefined): Promise<SessionStatus> {
+  return (await activeSession(rt, tenantRef, token)).status;
+}
+
+/** A live session as session-check sees it, with what the token said and the row holds. */
+export interface ActiveSession {
+  tenantId: string;
+  verified: VerifiedToken;
+  status: SessionStatus;
+}
+
+export async function activeSession(rt: Runtime, tenantRef: string, token: string | undefined): Promise<ActiveSession> {
   const context = await resolveTenant(rt, tenantRef);
   const verified = verifySessionToken(rt, context.tenant.id, token);
   // One point read, the cheapest transaction there is. Deleting or resetting a guest
@@ -156,21 +167,29 @@ export async function checkSession(rt: Runtime, tenantRef: string, token: string
   if (session.expiresAt.getTime() <= rt.now()) fail('session_expired');
   if (session.source === 'OTP' && !context.otpEnabled) fail('otp_disabled');
   return {
-    active: true,
-    expiresAt: session.expiresAt.toISOString(),
-    user: { id: session.guestId, email: session.email, displayName: session.displayName, source: session.source },
+    tenantId: context.tenant.id,
+    verified,
+    status: {
+      active: true,
+      expiresAt: session.expiresAt.toISOString(),
+      user: { id: session.guestId, email: session.email, displayName: session.displayName, source: session.source },
+    },
   };
+}
+
+/** Deletes a session row; one already gone is not an error. */
+export async function endSession(rt: Runtime, session: Pick<VerifiedToken, 'partitionKey' | 'rowKey'>): Promise<void> {
+  try {
+    await rt.tables.guests.deleteEntity(session.partitionKey, session.rowKey);
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
+  }
 }
 
 /** sign-out: deletes the session row, so the token stops working at once everywhere. */
 export async function signOut(rt: Runtime, tenantRef: string, token: string | undefined): Promise<void> {
   const context = await resolveTenant(rt, tenantRef);
-  const verified = verifySessionToken(rt, context.tenant.id, token);
-  try {
-    await rt.tables.guests.deleteEntity(verified.partitionKey, verified.rowKey);
-  } catch (error) {
-    if (!isStatus(error, 404)) throw error;
-  }
+  await endSession(rt, verifySessionToken(rt, context.tenant.id, token));
 }
 
 export function signingKeySet(rt: Runtime): { keys: PublicJwk[] } {

@@ -1,7 +1,7 @@
 // Bundles the function app (dist/index.js, what `func azure functionapp publish`
 // uploads) and the local scripts with esbuild, so a cold start loads few files.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -29,7 +29,7 @@ await build({
 // alone, and the demo page's script.
 rmSync('web/dist', { recursive: true, force: true });
 await build({
-  entryPoints: { guestpass: 'web/src/index.ts', client: 'web/src/client.ts', demo: 'web/src/demo.ts' },
+  entryPoints: { guestpass: 'web/src/index.ts', client: 'web/src/client.ts', demo: 'web/src/demo.ts', hostedSignIn: 'web/src/hostedSignIn.ts' },
   outdir: 'web/dist',
   bundle: true,
   platform: 'browser',
@@ -38,6 +38,9 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The hosted sign-in page's script ships with the function app (functions/oidcSignInScript.ts serves it).
+copyFileSync('web/dist/hostedSignIn.js', 'dist/hostedSignIn.js');
 
 // The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
 await build({
