@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import * as client from 'openid-client';
@@ -28,6 +28,32 @@ const cspViolations: string[] = [];
 async function startRelyingParty(spaScript: string, settings: () => Record<string, string>): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/client.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(readFileSync(join(__dirname, '..', 'web', 'dist', 'client.js')));
+      return;
+    }
+    if (path === '/client' || path === '/client-callback') {
+      // A page using guestpass's own SPA client (web/dist/client.js) and nothing else.
+      const s = settings();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html><head><title>client</title><script type="module">
+import { GuestpassClient } from '/client.js';
+const client = new GuestpassClient(${JSON.stringify({ tenant: s.tenant, api: s.api, persist: 'session' })});
+const result = document.getElementById('result');
+if (location.pathname === '/client-callback') {
+  client.handleRedirectCallback().then(async (session) => {
+    const status = await client.checkSession();
+    result.textContent = JSON.stringify({ session, status });
+    document.body.dataset.state = 'signed-in';
+  }, (error) => { result.textContent = 'error: ' + error.code + ' ' + error.message; document.body.dataset.state = 'error'; });
+} else {
+  document.getElementById('sign-in').addEventListener('click', () => client.signInWithRedirect(${JSON.stringify({ clientId: s.clientId, redirectUri: `${s.origin}/client-callback`, loginHint: s.loginHint, uiLocales: 'sv' })}));
+  document.body.dataset.state = 'ready';
+}
+</script></head><body><button id="sign-in">Sign in</button><pre id="result"></pre></body></html>`);
+      return;
+    }
     if (path === '/spa.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(spaScript);
@@ -192,6 +218,35 @@ describe('openid-client (OpenID-certified relying party) runs the code + PKCE fl
     await page.goto(url.href);
     await page.getByText('Melden Sie sich an, um mit Contoso Portal fortzufahren').waitFor();
     await page.locator('guestpass-sign-in').getByRole('button', { name: 'Code senden' }).waitFor();
+  });
+});
+
+describe("guestpass's own SPA client: signInWithRedirect", () => {
+  it('signs in through the hosted page with the code flow and PKCE, and the session works with checkSession; a reused callback is refused', async () => {
+    const email = 'redirect.client@example.com';
+    await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Rey Redirect' });
+    const spa = await createApplication(host, tenant.id, { displayName: 'Contoso Intranet', redirectUris: [`${app.origin}/client-callback`] });
+    spaSettings = { tenant: tenant.id, api: `${host.baseUrl}/api`, clientId: spa.clientId, loginHint: email, origin: app.origin };
+
+    const page = await newPage();
+    await page.goto(`${app.origin}/client`);
+    await page.locator('body[data-state="ready"]').waitFor();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Logga in för att fortsätta till Contoso Intranet').waitFor();
+    const authorize = new URL(page.url());
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await signInOnHostedPage(page, email, { send: 'Skicka kod', code: 'Kod', verify: 'Logga in' });
+    await page.waitForURL(`${app.origin}/client-callback?**`);
+    await page.locator('body[data-state="signed-in"]').waitFor();
+    const result = JSON.parse((await page.locator('#result').textContent())!) as { session: { token: string; user: Record<string, unknown> }; status: { active: boolean } };
+    expect(result.session.user).toMatchObject({ email, displayName: 'Rey Redirect', source: 'OTP' });
+    expect(result.status.active).toBe(true);
+    expect((await sessionCheck(host, tenant.id, result.session.token)).status).toBe(200);
+
+    await page.reload();
+    await page.locator('body[data-state="error"]').waitFor();
+    expect(await page.locator('#result').textContent()).toContain('unknown or reused state');
   });
 });
 
