@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupExpired } from '../lib/cleanup.js';
 import { GuestpassError } from '../lib/errors.js';
 import { exchangeCode } from '../lib/oidc/token.js';
 import { inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, type TestHost, type TestTenant } from './helpers.js';
@@ -414,5 +415,45 @@ describe('userinfo and logout', () => {
     const page = await logout({});
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('signed out');
+  });
+});
+
+describe('what the OpenID Connect endpoints cost in Table Storage transactions', () => {
+  const transactions = (response: Response) => Number(response.headers.get('x-guestpass-storage-transactions'));
+
+  it('authorize 1 (the application), complete 3, token 4, userinfo 1, logout 2, with the tenant cached', async () => {
+    const pkce = pkcePair();
+    const email = await freshGuest();
+    const url = authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge });
+    await fetch(url); // warms the tenant cache
+    const page = await fetch(url);
+    expect(transactions(page)).toBe(1);
+    const authorization = /data-authorization="([^"]+)"/.exec(await page.text())![1]!;
+    const session = await signIn(host, tenant.id, email);
+    const completed = await host.api(`/${tenant.id}/oauth2/authorize/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` }, body: JSON.stringify({ authorization }),
+    });
+    // The session row, the application, the code row.
+    expect(transactions(completed)).toBe(3);
+    const code = new URL(((await completed.json()) as { redirectTo: string }).redirectTo).searchParams.get('code')!;
+    const tokenResponse = await redeem(spa, code, pkce.verifier);
+    // The application, the code row read, its ETag-guarded redemption, the session row.
+    expect(transactions(tokenResponse)).toBe(4);
+    const tokens = (await tokenResponse.json()) as { access_token: string; id_token: string };
+    expect(transactions(await host.api(`/${tenant.id}/oauth2/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } }))).toBe(1);
+    const discovery = await host.api(`/${tenant.id}/.well-known/openid-configuration`);
+    expect(transactions(discovery)).toBe(0);
+    const logout = await fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?id_token_hint=${tokens.id_token}`);
+    // The application, the session row's deletion.
+    expect(transactions(logout)).toBe(2);
+  });
+
+  it('the cleanup timer deletes authorization codes once they have expired', async () => {
+    const { code } = await codeFor(spa);
+    expect(code).toBeTruthy();
+    const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! }, { now: () => Date.now() + 120_000 });
+    await cleanupExpired(rt);
+    const left = rt.tables.guests.listEntities({ queryOptions: { filter: "RowKey ge 'authcode_' and RowKey lt 'authcode`'" } });
+    for await (const row of left) throw new Error(`an expired code row is left: ${row.rowKey}`);
   });
 });

@@ -168,6 +168,9 @@ describe('openid-client (OpenID-certified relying party) runs the code + PKCE fl
     const page = await newPage();
     await page.goto(authorizationUrl.href);
     await page.getByText('Sign in to continue to Contoso Portal').waitFor();
+    // The element's own style sheet applies under the page's strict CSP (its hash is listed).
+    const accent = await page.evaluate(() => getComputedStyle(document.querySelector('guestpass-sign-in')!.shadowRoot!.querySelector('button.primary')!).backgroundColor);
+    expect(accent).toBe('rgb(0, 103, 184)');
     await signInOnHostedPage(page, email);
     await page.waitForURL(`${app.origin}/callback?**`);
 
