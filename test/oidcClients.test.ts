@@ -61,7 +61,7 @@ if (location.pathname === '/client-callback') {
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><html><head><title>RP ${path}</title><script type="application/json" id="settings">${JSON.stringify(settings())}</script>
-<script type="module" src="/spa.js"></script></head><body><button id="sign-in">Sign in</button><pre id="result"></pre></body></html>`);
+<script type="module" src="/spa.js"></script></head><body><button id="sign-in">Sign in</button><button id="sign-out">Sign out</button><pre id="result"></pre></body></html>`);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -273,5 +273,10 @@ describe('oidc-client-ts signs in from a plain SPA page', () => {
     expect(result.profile).toMatchObject({ email, name: 'Sam Spa', tid: tenant.id, idp: 'OTP', email_verified: true });
     expect(result.state).toEqual({ returnTo: '/' });
     expect((await sessionCheck(host, tenant.id, result.accessToken)).status).toBe(200);
+
+    // signoutRedirect: RP-initiated logout with the id_token_hint ends the guestpass session.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${app.origin}/`);
+    await expectError(await sessionCheck(host, tenant.id, result.accessToken), 401, 'session_revoked');
   });
 });
