@@ -43,7 +43,7 @@ describe('npm run build, for func azure functionapp publish', () => {
     // Only what is published, in a folder of its own: nothing to resolve from node_modules.
     const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
     mkdirSync(join(published, 'dist'));
-    for (const file of ['host.json', 'package.json', 'dist/index.js']) copyFileSync(join(REPO, file), join(published, file));
+    for (const file of ['host.json', 'package.json', 'dist/index.js', 'dist/hostedSignIn.js']) copyFileSync(join(REPO, file), join(published, file));
     writeFileSync(join(published, 'describe.js'), DESCRIBE_APP);
     const loaded = JSON.parse(
       execFileSync(process.execPath, ['describe.js'], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
@@ -68,16 +68,17 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(sources).toEqual(expect.arrayContaining(['functions/index.ts', 'functions/cleanup.ts', 'lib/cleanup.ts']));
     // Dependencies may chain their own maps (webpack://...); the repository's files are plain relative paths.
     const ownSources = sources.filter((source) => !source.startsWith('node_modules/') && !/^[a-z-]+:\/\//.test(source));
-    // package.json is read for the version the OpenAPI document states.
-    expect(ownSources.filter((source) => !/^(functions|lib)\//.test(source) && source !== 'package.json')).toEqual([]);
+    // package.json is read for the version the OpenAPI document states; the sign-in element's
+    // style sheet for the hash the hosted sign-in page's CSP names.
+    expect(ownSources.filter((source) => !/^(functions|lib)\//.test(source) && source !== 'package.json' && source !== 'web/src/signInStyle.ts')).toEqual([]);
     const testTools = ['vitest', 'azurite', 'tree-sitter', 'tree-sitter-bicep', 'esbuild', 'typescript', 'playwright-core'];
     expect(sources.filter((source) => testTools.some((name) => source.startsWith(`node_modules/${name}/`)))).toEqual([]);
   });
 
-  it('.funcignore publishes host.json, package.json and dist/index.js, and nothing else', () => {
+  it('.funcignore publishes host.json, package.json, dist/index.js and the hosted sign-in script, and nothing else', () => {
     const candidates = [
       ...execFileSync('git', ['ls-files'], { cwd: REPO }).toString().trim().split('\n'),
-      ...['dist/index.js', 'dist/index.js.map', 'dist/scripts/start.js', 'dist/scripts/host.js', 'dist/scripts/keys.js'],
+      ...['dist/index.js', 'dist/index.js.map', 'dist/hostedSignIn.js', 'dist/scripts/start.js', 'dist/scripts/host.js', 'dist/scripts/keys.js'],
       ...['node_modules/zod/package.json', 'local.settings.json', '.azure/dev/.env', '.azurite/__azurite_db_table__.json'],
     ];
     // git reads .funcignore the way Core Tools and azd do for these plain names.
@@ -94,6 +95,6 @@ describe('npm run build, for func azure functionapp publish', () => {
       throw new Error(`git check-ignore: ${String(error)}`);
     }
     const published = candidates.filter((path) => !ignored.includes(path)).sort();
-    expect(published).toEqual(['dist/index.js', 'host.json', 'package.json']);
+    expect(published).toEqual(['dist/hostedSignIn.js', 'dist/index.js', 'host.json', 'package.json']);
   });
 });

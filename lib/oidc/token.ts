@@ -50,7 +50,7 @@ async function authenticateClient(rt: Runtime, tenantId: string, params: TokenPa
   if (!application) fail('invalid_client');
   if (application.clientType === 'confidential') {
     if (!secret || !secretMatches(application, secret)) fail('invalid_client');
-  } else if (secret !== undefined) {
+  } else if (secret) {
     // A public client has no secret; one presented means a misconfigured or impostor client.
     fail('invalid_client');
   }
