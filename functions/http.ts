@@ -211,7 +211,7 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
           query: parsePart(spec.query, Object.fromEntries(request.query.entries()), 'query'),
           body,
           // From the URL itself: the host hands the worker its query as a map, where a repeat is already folded.
-          repeated: repeatedNames(form ?? new URL(request.url).searchParams),
+          repeated: form ? repeatedNames(form) : spec.query ? repeatedNames(new URL(request.url).searchParams) : [],
           request,
           context,
           clientIp: clientIpOf(request),

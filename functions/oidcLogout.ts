@@ -1,18 +1,16 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { endSessionByHint } from '../lib/oidc/logout.js';
-import { errorPage, PAGE_CSP, signedOutPage } from '../lib/oidc/pages.js';
+import { PAGE_CSP, signedOutPage } from '../lib/oidc/pages.js';
 import { logoutParams } from '../lib/oidc/schemas.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { endpoint, html, redirect, registerHttp, type EndpointInput } from './http.js';
+import { endpoint, html, registerHttp, type EndpointInput } from './http.js';
 import { byMethod } from './methods.js';
+import { browserAnswer } from './oidcAuthorize.js';
 
 async function logout({ params, query, body, request }: EndpointInput<unknown, { tenant: string }, unknown>): Promise<HttpResponseInit> {
-  const input = logoutParams.parse(request.method === 'POST' ? body : query);
-  const outcome = await endSessionByHint(await runtime(), params.tenant, input);
-  if (outcome.kind === 'redirect') return redirect(outcome.location);
-  if (outcome.kind === 'error-page') return html(outcome.error.status, errorPage(outcome.error), PAGE_CSP);
-  return html(200, signedOutPage(), PAGE_CSP);
+  const outcome = await endSessionByHint(await runtime(), params.tenant, logoutParams.parse(request.method === 'POST' ? body : query));
+  return outcome.kind === 'signed-out' ? html(200, signedOutPage(), PAGE_CSP) : browserAnswer(outcome);
 }
 
 /** RP-Initiated Logout 1.0 §2: the end_session_endpoint takes GET and form-encoded POST. */

@@ -48,7 +48,6 @@ export const ERROR_CODES = defineErrorCodes({
   // endpoint also sends each message as error_description.
   invalid_grant: { status: 400, message: 'The authorization code is not valid: unknown, expired, already used, or issued to another client, redirect URI or code verifier.' },
   invalid_client: { status: 401, message: 'Client authentication failed: unknown client_id, or a missing or wrong client secret.' },
-  unauthorized_client: { status: 400, message: 'This client may not use that grant.' },
   unsupported_grant_type: { status: 400, message: 'guestpass supports only grant_type=authorization_code.' },
   unsupported_response_type: { status: 400, message: 'guestpass supports only response_type=code (the authorization code flow with PKCE).' },
   invalid_scope: { status: 400, message: 'The scope must include openid.' },

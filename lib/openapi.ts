@@ -52,6 +52,26 @@ const withoutTenant: OperationDoc = {
   success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
 };
 
+const authorizeDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'Authorization endpoint: the hosted sign-in page (code flow with PKCE S256 only)', params: schemas.tenantParams, query: oidc.authorizeParams,
+  description: 'client_id, redirect_uri (exactly registered), response_type=code, scope with openid, state, nonce and code_challenge (S256) are required. Until client_id and redirect_uri are known to match, errors are an HTML page and never a redirect.',
+  successMedia: 'text/html', redirect: 'Back to the redirect_uri with code, state and iss after sign-in, or with error, error_description, state and iss (RFC 6749 §4.1.2.1).',
+  success: { status: 200, description: 'The hosted sign-in page (strict Content-Security-Policy).' },
+  errors: ['tenant_not_found'],
+};
+const userinfoDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'UserInfo endpoint (OIDC Core §5.3)', params: schemas.tenantParams, bearer: true,
+  success: { status: 200, description: "The guest's claims allowed by the access token's scope.", schema: oidc.userInfoResponse },
+  errors: [...sessionErrors, 'otp_disabled'],
+};
+const logoutDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'End-session endpoint (RP-Initiated Logout 1.0)', params: schemas.tenantParams, query: oidc.logoutParams,
+  description: "id_token_hint names the session, which ends at once; the browser returns only to a post_logout_redirect_uri registered for the hint's application.",
+  successMedia: 'text/html', redirect: 'To the registered post_logout_redirect_uri, with state.',
+  success: { status: 200, description: 'A signed-out page.' },
+  errors: ['tenant_not_found'],
+};
+
 /**
  * One entry per function name (the first argument of registerHttp), one operation per
  * method it registers (OPTIONS preflights are documented on their own). A function
@@ -190,21 +210,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       errors: ['tenant_not_found'],
     },
   },
-  oidcAuthorize: {
-    GET: {
-      tag: 'OpenID Connect', summary: 'Authorization endpoint: the hosted sign-in page (code flow with PKCE S256 only)', params: schemas.tenantParams, query: oidc.authorizeParams,
-      description: 'client_id, redirect_uri (exactly registered), response_type=code, scope with openid, state, nonce and code_challenge (S256) are required. Until client_id and redirect_uri are known to match, errors are an HTML page and never a redirect.',
-      successMedia: 'text/html', redirect: 'Back to the redirect_uri with code, state and iss after sign-in, or with error, error_description, state and iss (RFC 6749 §4.1.2.1).',
-      success: { status: 200, description: 'The hosted sign-in page (strict Content-Security-Policy).' },
-      errors: ['tenant_not_found'],
-    },
-    POST: {
-      tag: 'OpenID Connect', summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', params: schemas.tenantParams, form: oidc.authorizeParams,
-      successMedia: 'text/html', redirect: 'As with GET.',
-      success: { status: 200, description: 'The hosted sign-in page.' },
-      errors: ['tenant_not_found'],
-    },
-  },
+  oidcAuthorize: { GET: authorizeDoc, POST: { ...authorizeDoc, summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', query: undefined, form: oidc.authorizeParams } },
   oidcAuthorizeComplete: {
     POST: {
       tag: 'OpenID Connect', summary: 'Finish an authorization once signed in (called by the hosted sign-in page)', params: schemas.tenantParams, body: oidc.authorizeCompleteBody, bearer: true,
@@ -220,33 +226,8 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       errors: ['tenant_not_found', 'invalid_client', 'invalid_grant', 'unsupported_grant_type', 'origin_not_allowed'],
     },
   },
-  oidcUserinfo: {
-    GET: {
-      tag: 'OpenID Connect', summary: 'UserInfo endpoint (OIDC Core §5.3)', params: schemas.tenantParams, bearer: true,
-      success: { status: 200, description: "The guest's claims allowed by the access token's scope.", schema: oidc.userInfoResponse },
-      errors: [...sessionErrors, 'otp_disabled'],
-    },
-    POST: {
-      tag: 'OpenID Connect', summary: 'UserInfo endpoint, POST (OIDC Core §5.3.1)', params: schemas.tenantParams, bearer: true,
-      success: { status: 200, description: "The guest's claims allowed by the access token's scope.", schema: oidc.userInfoResponse },
-      errors: [...sessionErrors, 'otp_disabled'],
-    },
-  },
-  oidcLogout: {
-    GET: {
-      tag: 'OpenID Connect', summary: 'End-session endpoint (RP-Initiated Logout 1.0)', params: schemas.tenantParams, query: oidc.logoutParams,
-      description: "id_token_hint names the session, which ends at once; the browser returns only to a post_logout_redirect_uri registered for the hint's application.",
-      successMedia: 'text/html', redirect: 'To the registered post_logout_redirect_uri, with state.',
-      success: { status: 200, description: 'A signed-out page.' },
-      errors: ['tenant_not_found'],
-    },
-    POST: {
-      tag: 'OpenID Connect', summary: 'End-session endpoint, form-posted', params: schemas.tenantParams, form: oidc.logoutParams,
-      successMedia: 'text/html', redirect: 'As with GET.',
-      success: { status: 200, description: 'A signed-out page.' },
-      errors: ['tenant_not_found'],
-    },
-  },
+  oidcUserinfo: { GET: userinfoDoc, POST: { ...userinfoDoc, summary: 'UserInfo endpoint, POST (OIDC Core §5.3.1)' } },
+  oidcLogout: { GET: logoutDoc, POST: { ...logoutDoc, summary: 'End-session endpoint, form-posted', query: undefined, form: oidc.logoutParams } },
   oidcSignInScript: {
     GET: {
       tag: 'OpenID Connect', summary: "The hosted sign-in page's script (the <guestpass-sign-in> element)",

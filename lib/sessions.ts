@@ -103,7 +103,7 @@ export interface VerifiedToken {
  * Checks a bearer token's signature and claims: ES256 only, a `kid` that is one of
  * our keys, our issuer, the tenant as audience, and an expiry that has not passed.
  */
-export function verifySessionToken(rt: Runtime, tenantId: string, token: string | undefined, options: { ignoreExpiration?: boolean } = {}): VerifiedToken {
+export function verifySessionToken(rt: Runtime, tenantId: string, token: string | undefined): VerifiedToken {
   if (!token) fail('invalid_token');
   const decoded = jwt.decode(token, { complete: true });
   const kid = decoded?.header.kid;
@@ -116,7 +116,6 @@ export function verifySessionToken(rt: Runtime, tenantId: string, token: string 
       issuer: tenantIssuer(rt.config, tenantId),
       audience: tenantId,
       clockTimestamp: Math.floor(rt.now() / 1000),
-      ignoreExpiration: options.ignoreExpiration ?? false,
     }) as jwt.JwtPayload;
   } catch (error) {
     if (error instanceof jwt.TokenExpiredError) fail('session_expired');

@@ -90,6 +90,7 @@ guestpass is running.
   Demo page (sign in here):  ${base}/   (as ${DEMO_GUEST}; the code shows on the page)
   API base URL:              ${base}/api
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
+  OpenID Connect issuer:     ${app.config.publicBaseUrl}/api/${tenant.id}
   Management key:            ${app.config.localFunctionKey}   (header x-functions-key)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}

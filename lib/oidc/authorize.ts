@@ -70,6 +70,16 @@ function errorRedirect(rt: Runtime, tenantId: string, redirectUri: string, state
   };
 }
 
+/** The tenant's id, or, for a browser (which gets a page, not JSON), the error to show. */
+export async function tenantIdForBrowser(rt: Runtime, tenantRef: string): Promise<string | GuestpassError> {
+  try {
+    return (await resolveTenant(rt, tenantRef)).tenant.id;
+  } catch (error) {
+    if (error instanceof GuestpassError) return error;
+    throw error;
+  }
+}
+
 function pickLanguage(uiLocales: string | undefined): string | undefined {
   for (const tag of (uiLocales ?? '').split(/\s+/).filter(Boolean)) {
     const primary = tag.toLowerCase().split('-')[0]!;
@@ -85,13 +95,8 @@ function pickLanguage(uiLocales: string | undefined): string | undefined {
  * hosted sign-in page, carrying the request sealed (nothing is stored for it).
  */
 export async function beginAuthorization(rt: Runtime, tenantRef: string, params: AuthorizeParams, repeated: string[]): Promise<AuthorizeOutcome> {
-  let tenantId: string;
-  try {
-    tenantId = (await resolveTenant(rt, tenantRef)).tenant.id;
-  } catch (error) {
-    if (error instanceof GuestpassError) return { kind: 'error-page', error };
-    throw error;
-  }
+  const tenantId = await tenantIdForBrowser(rt, tenantRef);
+  if (tenantId instanceof GuestpassError) return { kind: 'error-page', error: tenantId };
   const pageError = (message: string): AuthorizeOutcome => ({ kind: 'error-page', error: new GuestpassError('invalid_request', { message }) });
   if (repeated.includes('client_id') || repeated.includes('redirect_uri')) return pageError('client_id and redirect_uri may each appear only once.');
   if (!params.client_id) return pageError('The request has no client_id: the app that sent you here is not set up correctly.');

@@ -2,9 +2,8 @@ import { GuestpassError } from '../errors.js';
 import { partitionFromDigest, SESSION_PREFIX } from '../guests.js';
 import type { Runtime } from '../runtime.js';
 import { endSession } from '../sessions.js';
-import { resolveTenant } from '../tenants.js';
 import { findApplication } from './applications.js';
-import { clientRedirect } from './authorize.js';
+import { clientRedirect, tenantIdForBrowser } from './authorize.js';
 import { readPartitionRef } from './sealing.js';
 import type { LogoutParams } from './schemas.js';
 import { readIdTokenHint } from './token.js';
@@ -21,13 +20,8 @@ export type LogoutOutcome =
  * exactly; anything else shows a signed-out page and redirects nowhere.
  */
 export async function endSessionByHint(rt: Runtime, tenantRef: string, params: LogoutParams): Promise<LogoutOutcome> {
-  let tenantId: string;
-  try {
-    tenantId = (await resolveTenant(rt, tenantRef)).tenant.id;
-  } catch (error) {
-    if (error instanceof GuestpassError) return { kind: 'error-page', error };
-    throw error;
-  }
+  const tenantId = await tenantIdForBrowser(rt, tenantRef);
+  if (tenantId instanceof GuestpassError) return { kind: 'error-page', error: tenantId };
   const invalid = (message: string): LogoutOutcome => ({ kind: 'error-page', error: new GuestpassError('invalid_request', { message }) });
   const hint = params.id_token_hint ? readIdTokenHint(rt, tenantId, params.id_token_hint) : undefined;
   if (params.id_token_hint && !hint) return invalid('The id_token_hint is not an ID token this organisation issued.');
