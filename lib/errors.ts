@@ -56,6 +56,7 @@ export const ERROR_CODES = defineErrorCodes({
   request_uri_not_supported: { status: 400, message: 'guestpass does not accept request_uri.' },
   authorization_request_expired: { status: 400, message: 'The sign-in took too long or its request is not valid. Go back to the app and sign in again.' },
   application_not_found: { status: 404, message: 'No application has that client id in this tenant.' },
+  application_conflict: { status: 409, message: 'The application was changed or removed at the same time. Read it again and retry.' },
   not_confidential_client: { status: 400, message: 'Only a confidential client has a secret to rotate.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
 });

@@ -257,7 +257,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     PATCH: {
       tag: 'Management', summary: "Change an application's name or URIs, or rotate a confidential client's secret", params: oidc.applicationParams, body: oidc.updateApplicationBody,
       success: { status: 200, description: 'The changed application (with clientSecret once, when rotated).', schema: oidc.applicationResponse },
-      errors: ['tenant_not_found', 'application_not_found', 'not_confidential_client'],
+      errors: ['tenant_not_found', 'application_not_found', 'not_confidential_client', 'application_conflict'],
     },
     DELETE: {
       tag: 'Management', summary: 'Delete an application: new sign-ins and code redemptions for it stop at once', params: oidc.applicationParams,

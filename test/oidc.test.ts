@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupExpired } from '../lib/cleanup.js';
 import { GuestpassError } from '../lib/errors.js';
+import { getApplication, updateApplication } from '../lib/oidc/applications.js';
 import { exchangeCode } from '../lib/oidc/token.js';
 import { inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, type TestHost, type TestTenant } from './helpers.js';
 import {
@@ -102,6 +103,22 @@ describe('applications: registered per tenant through the management API', () =>
 
     expect((await host.manage(`/tenants/${tenant.id}/applications/${created.clientId}`, { method: 'DELETE' })).status).toBe(204);
     await expectError(await host.manage(`/tenants/${tenant.id}/applications/${created.clientId}`), 404, 'application_not_found');
+  });
+
+  it('an application changed between the read and the write of a PATCH answers 409 application_conflict and keeps the other change', async () => {
+    const created = await createApplication(host, tenant.id, { displayName: 'Race', redirectUris: [CALLBACK] });
+    const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+    const write = rt.tables.tenants.updateEntity.bind(rt.tables.tenants);
+    let interloped = false;
+    rt.tables.tenants.updateEntity = async (entity, mode, options) => {
+      if (!interloped) {
+        interloped = true;
+        await write({ ...entity, displayName: 'theirs' }, 'Merge');
+      }
+      return write(entity, mode, options);
+    };
+    await expect(updateApplication(rt, tenant.id, created.clientId, { displayName: 'mine' })).rejects.toMatchObject({ code: 'application_conflict', status: 409 });
+    expect((await getApplication(rt, tenant.id, created.clientId)).displayName).toBe('theirs');
   });
 
   it("another tenant's routes do not see the application", async () => {

@@ -157,7 +157,12 @@ export async function updateApplication(rt: Runtime, tenantRef: string, clientId
     updatedAt: new Date(rt.now()).toISOString(),
   };
   // Replace, guarded by the ETag read: two concurrent changes never merge into a mix.
-  await rt.tables.tenants.updateEntity(entity(stored.tenantId, next, secret?.hash ?? stored.secretHash), 'Replace', { etag });
+  try {
+    await rt.tables.tenants.updateEntity(entity(stored.tenantId, next, secret?.hash ?? stored.secretHash), 'Replace', { etag });
+  } catch (error) {
+    if (isStatus(error, 404, 412)) fail('application_conflict');
+    throw error;
+  }
   return secret ? { ...next, clientSecret: secret.secret } : next;
 }
 
