@@ -10,11 +10,10 @@ registerTimer('cleanup', {
   schedule: CLEANUP_SCHEDULE,
   handler: async (_timer, context) => {
     const { result, transactions } = await countingTransactions(async () => cleanupExpired(await runtime()));
-    const { guests, limits, outbox } = result.deletedByTable;
     context.log(
-      `cleanup: deleted ${result.deleted} expired rows (guests ${guests}, limits ${limits}, outbox ${outbox}), ` +
-        `left ${result.skipped} that changed meanwhile, ${transactions} storage transactions` +
-        (result.complete ? '' : '; stopped at its time budget, the next run goes on'),
+      `cleanup: deleted ${result.deleted} expired rows in ${result.partitions} guest partitions over ${result.hours} hours of the expiry index, ` +
+        `dropped ${result.droppedTables.length} day tables, left ${result.skipped} rows that changed meanwhile, ${transactions} storage transactions` +
+        (result.complete ? '' : '; stopped at its time budget, the next run goes on from its cursor'),
     );
   },
 });

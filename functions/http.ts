@@ -16,9 +16,26 @@ export const registrations = {
   timer: [] as { name: string; options: TimerFunctionOptions }[],
 };
 
-// The Functions host always sets FUNCTIONS_WORKER_RUNTIME; outside it app.http would
-// only warn that it is in test mode, so the local host is spared those lines.
-const insideFunctionsHost = Boolean(process.env.FUNCTIONS_WORKER_RUNTIME);
+/**
+ * Whether the Azure Functions Node.js worker runs this process. The worker provides the
+ * module `@azure/functions-core` by intercepting Module.prototype.require
+ * (Azure/azure-functions-nodejs-worker src/setupCoreModule.ts), and @azure/functions
+ * decides the same way whether it runs under the worker or in "test mode"
+ * (Azure/azure-functions-nodejs-library src/utils/tryGetCoreApiLazy.ts). The
+ * environment cannot tell: Flex Consumption forbids the FUNCTIONS_WORKER_RUNTIME app
+ * setting. Outside the worker (the local host, tests) app.http would only warn that it
+ * is in test mode, so those lines are spared.
+ */
+export function insideFunctionsWorker(): boolean {
+  try {
+    // Under vitest (ES modules) there is no require: that is never the worker.
+    return typeof require === 'function' && Boolean(require('@azure/functions-core'));
+  } catch {
+    return false;
+  }
+}
+
+const insideFunctionsHost = insideFunctionsWorker();
 
 export function registerHttp(name: string, options: HttpFunctionOptions): HttpFunctionOptions {
   registrations.http.push({ name, options });
@@ -250,10 +267,20 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, jsonBody: body, headers: { 'Content-Type': 'application/json', ...headers } };
 }
 
-/** A page of a list, with Graph's nextLink: the request's own URL carrying the next $skiptoken. */
-export function page<T>(requestUrl: string, result: { value: T[]; skipToken?: string }): HttpResponseInit {
+/**
+ * A page of a list, with Graph's nextLink: the request's path with the listing's own
+ * query parameters (those its schema parsed, as the caller gave them) and the next
+ * $skiptoken. Nothing else of the request's query is copied: on Azure a caller may
+ * pass the function key as `?code=`, and a link must never carry it.
+ */
+export function page<T>(request: HttpRequest, listingQuery: object, result: { value: T[]; skipToken?: string }): HttpResponseInit {
   if (!result.skipToken) return json(200, { value: result.value });
-  const next = new URL(requestUrl);
+  const next = new URL(request.url);
+  next.search = '';
+  for (const name of Object.keys(listingQuery)) {
+    const given = request.query.get(name);
+    if (name !== '$skiptoken' && given !== null) next.searchParams.set(name, given);
+  }
   next.searchParams.set('$skiptoken', result.skipToken);
   return json(200, { value: result.value, nextLink: next.href });
 }

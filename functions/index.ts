@@ -1,5 +1,7 @@
 // The app entry the Functions host loads (package.json "main" after the build).
 import { getConfig } from '../lib/config.js';
+import { runtime } from '../lib/runtime.js';
+import { explainStorageFailure } from '../lib/storage/startupCheck.js';
 import './sendCode.js';
 import './verifyCode.js';
 import './sessionCheck.js';
@@ -30,3 +32,19 @@ import './manageApplication.js';
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.
 export const config = getConfig();
+
+/**
+ * For the local host: reach Table Storage once at start (creating the tables), so a
+ * wrong key or endpoint is one line naming the setting rather than a stack trace on
+ * the first request. The Functions host never calls it.
+ */
+export async function checkStorage(): Promise<void> {
+  try {
+    await runtime();
+  } catch (error) {
+    const explained = explainStorageFailure(error, getConfig().storage);
+    if (explained) throw explained;
+    // Not a setting to fix (storage slow or briefly down): serve; requests answer 503 until it answers.
+    console.warn(`guestpass: Table Storage did not answer at start (${(error as Error).message}); serving, requests answer 503 storage_unavailable until it does.`);
+  }
+}

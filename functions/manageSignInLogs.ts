@@ -8,6 +8,6 @@ export default registerHttp('manageSignInLogs', {
   methods: ['GET'],
   authLevel: 'function',
   handler: endpoint({ params: tenantParams, query: signInLogsQuery }, async ({ params, query, request }) =>
-    page(request.url, await listSignInLogs(await runtime(), params.tenant, query)),
+    page(request, query, await listSignInLogs(await runtime(), params.tenant, query)),
   ),
 });

@@ -8,6 +8,6 @@ export default registerHttp('manageUsers', {
   methods: ['GET'],
   authLevel: 'function',
   handler: endpoint({ params: tenantParams, query: listGuestsQuery }, async ({ params, query, request }) =>
-    page(request.url, await listGuests(await runtime(), params.tenant, query)),
+    page(request, query, await listGuests(await runtime(), params.tenant, query)),
   ),
 });

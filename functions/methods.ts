@@ -1,15 +1,14 @@
 import type { HttpHandler } from '@azure/functions';
-import { GuestpassError } from '../lib/errors.js';
-import { errorResponse } from './http.js';
 
 /**
  * One registration that serves a route's methods with one endpoint each. The host
- * already answers 405 for methods the registration does not list; this is the guard
- * for the rest.
+ * routes only the methods the registration lists (any other is its 404), so every
+ * method that arrives has its handler here.
  */
 export function byMethod(handlers: Record<string, HttpHandler>): HttpHandler {
   return async (request, context) => {
     const handler = handlers[request.method.toUpperCase()];
-    return handler ? handler(request, context) : errorResponse(new GuestpassError('method_not_allowed'));
+    if (!handler) throw new Error(`byMethod: no handler for ${request.method}, which the registration lists`);
+    return handler(request, context);
   };
 }

@@ -3,8 +3,10 @@
 // storage keys, no secrets in app settings: the three secrets live in Key Vault and
 // reach the app as Key Vault references resolved with that identity.
 //
-//   azd up                                   (azure.yaml, infra/main.parameters.json)
+//   azd up                                   (azure.yaml, infra/main.parameters.json; its
+//                                            preprovision hook makes the secrets)
 //   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name> emailFrom=<address>
+//                                            (then store the secrets: README, "Store the secrets")
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -42,11 +44,11 @@ param maximumInstanceCount int = 100
 param keyVaultPurgeProtection bool = true
 
 @secure()
-@description('CODE_PEPPER (npm run keys). Empty: the secret is left as it is; set it with az keyvault secret set.')
+@description('CODE_PEPPER (npm run keys; azd: the preprovision hook). Empty: the secret is left as it is; set it with az keyvault secret set.')
 param codePepper string = ''
 
 @secure()
-@description('SIGNING_KEYS (npm run keys). Empty: the secret is left as it is; set it with az keyvault secret set.')
+@description('SIGNING_KEYS (npm run keys; azd: the preprovision hook). Empty: the secret is left as it is; set it with az keyvault secret set.')
 param signingKeys string = ''
 
 @secure()
@@ -56,8 +58,13 @@ param sendGridApiKey string = ''
 @description('Object id of whoever runs the deployment (azd sets AZURE_PRINCIPAL_ID): may then store the secrets (Key Vault Secrets Officer). Empty: no such assignment.')
 param principalId string = ''
 
+@description('Kind of principal principalId is: azd passes AZURE_PRINCIPAL_TYPE, ServicePrincipal when a pipeline provisions.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
+
+@description('Appended to the Key Vault name. azd gives each provisioning after `azd down` a new one (the preprovision hook), because the deleted vault keeps its name for 90 days under purge protection. Empty: the plain name.')
+@maxLength(4)
+param keyVaultSuffix string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, application: 'guestpass' }
@@ -102,7 +109,8 @@ module keyVault 'modules/keyVault.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'kv-gp-${resourceToken}'
+    // At most 24 characters: 6 + 13 (uniqueString) + 4.
+    name: 'kv-gp-${resourceToken}${keyVaultSuffix}'
     purgeProtection: keyVaultPurgeProtection
     secretValues: {
       '${secretNames.codePepper}': codePepper
@@ -149,6 +157,10 @@ var appSettings = {
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   SENDGRID_API_KEY: '${keyVaultReference}${secretNames.sendGridApiKey})'
+  // The guessing bound (SECURITY.md): wrong codes from unfamiliar addresses per tenant and per deployment per day.
+  TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
+  DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
+  STEP_UP_PROVIDER: 'altcha'
 }
 
 module functionApp 'modules/functionApp.bicep' = {

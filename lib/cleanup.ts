@@ -1,15 +1,23 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { type TableClient, type TransactionAction } from '@azure/data-tables';
 import { LOG_PREFIX, SESSION_PREFIX } from './guests.js';
 import type { Runtime } from './runtime.js';
-import { isStatus, type TableName } from './storage.js';
+import { isStatus, tableOpener } from './storage.js';
+import { DAY_MS, dayTableName, dropDayTables } from './storage/dayTables.js';
+import { HOUR_BUCKET_MS, hourBucket, noteExpiry } from './storage/expiryIndex.js';
 
 /*
- * Table Storage has no TTL: every expiring row carries `expiresAt` (Edm.DateTime) and
- * the cleanup timer deletes the rows whose time has passed. The tenants table holds
- * nothing that expires.
+ * Table Storage has no TTL: every expiring row carries `expiresAt` (Edm.DateTime), is
+ * checked on every read, and is deleted here. The cost of a run is proportional to
+ * what expired, never to what is stored (DESIGN §5):
+ *
+ * - rate-limit windows, used step-up challenges and the development outbox live in
+ *   tables of a day (lib/storage/dayTables.ts), dropped whole once the day is past
+ *   their lifetime: one transaction per table;
+ * - rows that expire in guest partitions are found through the expiry index
+ *   (lib/storage/expiryIndex.ts): each hour of expiry that has passed names the
+ *   partitions to clean, and the run resumes from a cursor row where the last one
+ *   stopped.
  */
-export const CLEANED_TABLES = ['guests', 'limits', 'outbox'] as const satisfies readonly TableName[];
-export type CleanedTable = (typeof CLEANED_TABLES)[number];
 
 /** The most operations one entity-group transaction may hold. */
 export const MAX_BATCH = 100;
@@ -17,14 +25,10 @@ export const MAX_BATCH = 100;
 /**
  * Rows written once and never changed stay expired once expired, so a batch may delete
  * them (a delete inside an entity-group transaction cannot carry an ETag). Every other
- * expiring row — a guest's code row, a rate-limit window — is rewritten while it is in
- * use, so it is deleted alone and only if it still has the ETag it had when found expired.
+ * expiring row — an attempt, a per-address row — is rewritten while it is in use, so
+ * it is deleted alone and only if it still has the ETag it had when found expired.
  */
-const WRITE_ONCE: Record<CleanedTable, (rowKey: string) => boolean> = {
-  guests: (rowKey) => rowKey.startsWith(SESSION_PREFIX) || rowKey.startsWith(LOG_PREFIX),
-  outbox: () => true,
-  limits: () => false,
-};
+export const isWriteOnce = (rowKey: string) => rowKey.startsWith(SESSION_PREFIX) || rowKey.startsWith(LOG_PREFIX);
 
 /** An expired row as read: its keys and its ETag at that moment. */
 export interface ExpiredRow {
@@ -34,11 +38,9 @@ export interface ExpiredRow {
 }
 
 export interface CleanupOptions {
-  /** Rows per query page; the Table service returns at most 1000. */
-  pageSize?: number;
   /** Deletes (transactions) in flight at once. */
   concurrency?: number;
-  /** No new page is started after this long; the next run carries on where this one stopped. */
+  /** No new hour is started after this long; the next run carries on from the cursor. */
   maxDurationMs?: number;
 }
 
@@ -49,44 +51,100 @@ export interface DeleteOutcome {
 }
 
 export interface CleanupReport extends DeleteOutcome {
-  deletedByTable: Record<CleanedTable, number>;
-  /** False when the time budget ran out before every table was read to its end. */
+  /** Guest partitions cleaned, hours of the expiry index done, whole day tables dropped. */
+  partitions: number;
+  hours: number;
+  droppedTables: string[];
+  /** False when the time budget ran out before every passed hour was done. */
   complete: boolean;
 }
 
+/** Where the expiry index was read up to: the start (ms) of the next hour to clean. */
+const CURSOR = { partitionKey: 'cleanup', rowKey: 'cursor' };
+
+async function readCursor(rt: Runtime): Promise<number | undefined> {
+  try {
+    return (await rt.tables.limits.getEntity<{ next: number }>(CURSOR.partitionKey, CURSOR.rowKey)).next;
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+/** The first hour of the oldest expiry table, for a first run. */
+async function oldestIndexedHour(rt: Runtime): Promise<number | undefined> {
+  const opener = tableOpener(rt.tables);
+  const prefix = `${opener.prefix}expiry`;
+  for await (const table of opener.service().listTables({ queryOptions: { filter: `TableName ge '${prefix}0' and TableName le '${prefix}9'` } })) {
+    const stamp = (table.name ?? '').slice(prefix.length);
+    if (/^\d{8}$/.test(stamp)) return Date.UTC(Number(stamp.slice(0, 4)), Number(stamp.slice(4, 6)) - 1, Number(stamp.slice(6, 8)));
+  }
+  return undefined;
+}
+
 /**
- * Deletes every row whose `expiresAt` lies before the runtime's clock, table by table
- * and page by page, never holding more than a page in memory.
+ * One run: every hour of the expiry index that has fully passed, from the cursor on,
+ * then the day tables that are past their lifetime.
  */
 export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}): Promise<CleanupReport> {
-  const pageSize = options.pageSize ?? 1000;
   const concurrency = options.concurrency ?? 8;
   const maxDurationMs = options.maxDurationMs ?? 10 * 60_000;
   const started = performance.now();
-  const cutoff = new Date(rt.now());
-  const filter = odata`expiresAt lt ${cutoff}`;
-  const report: CleanupReport = { deleted: 0, skipped: 0, deletedByTable: { guests: 0, limits: 0, outbox: 0 }, complete: true };
+  const now = rt.now();
+  const report: CleanupReport = { deleted: 0, skipped: 0, partitions: 0, hours: 0, droppedTables: [], complete: true };
 
-  for (const name of CLEANED_TABLES) {
-    const pages = rt.tables[name]
-      .listEntities<{ expiresAt?: Date }>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'expiresAt'] } })
-      .byPage({ maxPageSize: pageSize });
-    for await (const page of pages) {
-      // The filter already chose these; the check again is cheap insurance that a live row is never touched.
-      const expired = page
-        .filter((row) => row.expiresAt instanceof Date && row.expiresAt.getTime() < cutoff.getTime())
-        .map((row) => ({ partitionKey: row.partitionKey!, rowKey: row.rowKey!, etag: row.etag }));
-      const outcome = await deleteExpiredRows(rt.tables[name], expired, WRITE_ONCE[name], concurrency);
-      report.deleted += outcome.deleted;
-      report.skipped += outcome.skipped;
-      report.deletedByTable[name] += outcome.deleted;
-      if (performance.now() - started > maxDurationMs) {
-        report.complete = false;
-        return report;
-      }
+  const currentHour = Math.floor(now / HOUR_BUCKET_MS) * HOUR_BUCKET_MS;
+  let next = (await readCursor(rt)) ?? (await oldestIndexedHour(rt)) ?? currentHour;
+  const opener = tableOpener(rt.tables);
+  while (next < currentHour) {
+    if (performance.now() - started > maxDurationMs) {
+      report.complete = false;
+      break;
     }
+    const index = opener.open(dayTableName(opener.prefix, 'expiry', next));
+    const bucket = hourBucket(next);
+    try {
+      for await (const page of index.listEntities({ queryOptions: { filter: `PartitionKey eq '${bucket}'`, select: ['RowKey'] } }).byPage({ maxPageSize: 1000 })) {
+        const partitions = page.map((row) => row.rowKey!);
+        const outcomes = await inPool(partitions.map((partitionKey) => () => cleanPartition(rt, partitionKey, now, concurrency)), concurrency);
+        const outcome = sumOutcomes(outcomes);
+        report.deleted += outcome.deleted;
+        report.skipped += outcome.skipped;
+        report.partitions += partitions.length;
+      }
+    } catch (error) {
+      if (!isStatus(error, 404)) throw error; // no table for that day: nothing expired then
+    }
+    next += HOUR_BUCKET_MS;
+    report.hours += 1;
+    await rt.tables.limits.upsertEntity({ ...CURSOR, next }, 'Replace');
   }
+
+  // Index tables of days wholly behind the cursor; limits a day after their last hour-long
+  // window; the outbox after its day of retention.
+  report.droppedTables.push(...(await dropDayTables(rt, 'expiry', Math.floor(next / DAY_MS) * DAY_MS)));
+  report.droppedTables.push(...(await dropDayTables(rt, 'limits', now - DAY_MS)));
+  report.droppedTables.push(...(await dropDayTables(rt, 'outbox', now - DAY_MS)));
   return report;
+}
+
+/**
+ * Deletes the expired rows of one guest partition (one query reads the partition's
+ * keys and expiries) and notes the partition again for its next expiring row.
+ */
+async function cleanPartition(rt: Runtime, partitionKey: string, now: number, concurrency: number): Promise<DeleteOutcome> {
+  const expired: ExpiredRow[] = [];
+  let nextExpiry = Infinity;
+  const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
+  for await (const row of rt.tables.guests.listEntities<{ expiresAt?: Date }>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'expiresAt'] } })) {
+    if (!(row.expiresAt instanceof Date)) continue;
+    const at = row.expiresAt.getTime();
+    if (at < now) expired.push({ partitionKey, rowKey: row.rowKey!, etag: row.etag });
+    else nextExpiry = Math.min(nextExpiry, at);
+  }
+  const outcome = await deleteExpiredRows(rt.tables.guests, expired, isWriteOnce, concurrency);
+  if (nextExpiry !== Infinity) await noteExpiry(rt, partitionKey, nextExpiry);
+  return outcome;
 }
 
 /**

@@ -1,29 +1,50 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { fail, GuestpassError } from './errors.js';
 import {
+  ADDRESS_PREFIX,
+  ATTEMPT_PREFIX,
   GUEST_ROW,
   OTP_ROW,
   readGuestPartition,
   signInLogAction,
+  type AddressEntity,
+  type AttemptCode,
+  type AttemptEntity,
   type GuestEntity,
   type GuestPartition,
-  type OtpEntity,
   type SignInLogEntry,
   type SignInSource,
 } from './guests.js';
-import { HOUR_MS, countSendCodeFromIp, parseTimes, secondsUntilRoom, withinWindow } from './limits.js';
+import {
+  HOUR_MS,
+  admitSendCodeFromIp,
+  checkAddressWindow,
+  checkFailedVerificationsFromIp,
+  ipLimitKey,
+  parseTimes,
+  recordFailedVerificationFromIp,
+  refuseFromMemory,
+  secondsUntilRoom,
+  withinWindow,
+} from './limits.js';
 import { renderCodeMail } from './mailTemplates.js';
 import type { Runtime } from './runtime.js';
 import { issueSession, type IssuedSession } from './sessions.js';
+import { checkGuessBudget, countWrongGuess, type GuessCounts } from './signin/guessBudget.js';
+import { issueChallenge, stepUpPassed } from './signin/stepUp.js';
 import { resolveSignInMethod } from './signInMethod.js';
-import { isStatus } from './storage.js';
+import { guestPartition, isStatus, keyDigest } from './storage.js';
+import { noteExpiry } from './storage/expiryIndex.js';
 import { resolveTenant, type TenantContext } from './tenants.js';
 
 export interface SendCodeRequest {
   tenant: string;
   email: string;
   locale?: string;
+  /** The handle of the attempt to resend within; a new attempt starts without one. */
+  attempt?: string;
+  stepUp?: string;
   clientIp: string;
 }
 
@@ -31,14 +52,24 @@ export interface CodeSent {
   status: 'code_sent';
   expiresInSeconds: number;
   resendAfterSeconds: number;
+  attempt: string;
 }
 
 export interface VerifyCodeRequest {
   tenant: string;
   email: string;
   code: string;
+  attempt?: string;
+  stepUp?: string;
   clientIp: string;
 }
+
+/** How many addresses a guest's row remembers as ones it signed in from. */
+export const KNOWN_ADDRESSES = 5;
+/** The codes of an attempt that stay valid: the newest two (a mail can arrive late). */
+const CODES_PER_ATTEMPT = 2;
+/** How many guest-wide events from unfamiliar addresses the guest row keeps (beyond the ceiling they only repeat it). */
+const STRANGER_TIMES_KEPT = 64;
 
 export function generateCode(length: number): string {
   return String(randomInt(0, 10 ** length)).padStart(length, '0');
@@ -55,158 +86,235 @@ function codesMatch(expectedHash: string, actualHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function otpExpiry(now: number, codeExpiresAt: number | undefined): Date {
-  return new Date(Math.max(now + HOUR_MS, codeExpiresAt ?? 0));
+/** The key-safe tag of a client address (IPv6 per /64), as the per-(guest, address) rows and known addresses hold it. */
+export function addressTag(clientIp: string): string {
+  return keyDigest(ipLimitKey(clientIp)).slice(0, 22);
 }
 
-/** Writes the code row (conditionally on its ETag) and the log entry in one entity-group transaction. */
-async function commitOtp(
-  rt: Runtime,
-  partition: GuestPartition,
-  otp: OtpEntity,
-  log: SignInLogEntry,
-  extra: TransactionAction[] = [],
-): Promise<string | undefined> {
-  const entity = { partitionKey: partition.partitionKey, rowKey: OTP_ROW, ...otp };
-  const write: TransactionAction = partition.otp
-    ? ['update', entity, 'Replace', { etag: partition.otp.etag }]
-    : ['create', entity];
-  const response = await rt.tables.guests.submitTransaction([write, ...extra, signInLogAction(rt, partition.partitionKey, log)]);
-  return response.subResponses.find((sub) => sub.rowKey === OTP_ROW)?.etag;
+/** A new attempt handle: sorts newest first (so the newest attempt of an address is one short query away), then 96 random bits. */
+function newAttemptHandle(now: number): string {
+  return `${String(8_640_000_000_000_000 - now).padStart(16, '0')}${randomBytes(12).toString('base64url')}`;
+}
+
+function parseJsonList<T>(json: string | undefined): T[] {
+  try {
+    const parsed = JSON.parse(json ?? '[]') as unknown;
+    return Array.isArray(parsed) ? (parsed as T[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 function isLostRace(error: unknown): boolean {
   return isStatus(error, 409, 412);
 }
 
-/** Records an outcome that writes nothing else, then fails with it. */
-async function refuse(rt: Runtime, partitionKey: string, log: SignInLogEntry, error: GuestpassError): Promise<never> {
-  await rt.tables.guests.submitTransaction([signInLogAction(rt, partitionKey, log)]);
-  throw error;
+/** Whether this client address is one the guest signed in from before: such calls never meet the guest-wide ceiling. */
+function isFamiliar(partition: GuestPartition, tag: string): boolean {
+  return parseJsonList<string>(partition.guest?.knownAddresses).includes(tag);
+}
+
+/** Guest-wide events from unfamiliar addresses in the last hour. */
+function strangerTimes(partition: GuestPartition, now: number): number[] {
+  return withinWindow(parseTimes(partition.otp?.strangerTimes), now);
+}
+
+/**
+ * Past GUEST_STEP_UP_AFTER_PER_HOUR events from unfamiliar addresses, a call from
+ * such an address must carry a solved step-up; otherwise it answers 428
+ * challenge_required with a fresh challenge (and writes nothing).
+ */
+async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<boolean> {
+  if (familiar) return false;
+  if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return false;
+  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) return true;
+  throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
+}
+
+/** The guest-wide row with one more unfamiliar event; written unconditionally (a soft ceiling: a concurrent write may drop one). */
+function strangerEventAction(rt: Runtime, partition: GuestPartition, now: number): TransactionAction {
+  const times = [...strangerTimes(partition, now), now].slice(-STRANGER_TIMES_KEPT);
+  return ['upsert', { partitionKey: partition.partitionKey, rowKey: OTP_ROW, strangerTimes: JSON.stringify(times), expiresAt: new Date(now + HOUR_MS) }, 'Merge'];
+}
+
+/** This address's row for the guest, conditional on what was read (or on its absence). */
+function addressAction(rt: Runtime, partition: GuestPartition, tag: string, row: AddressEntity): TransactionAction {
+  const entity = { partitionKey: partition.partitionKey, rowKey: ADDRESS_PREFIX + tag, ...row };
+  return partition.address ? ['update', entity, 'Replace', { etag: partition.address.etag }] : ['create', entity];
+}
+
+function attemptAction(partitionKey: string, handle: string, read: TableEntityResult<AttemptEntity> | undefined, row: AttemptEntity): TransactionAction {
+  const entity = { partitionKey, rowKey: ATTEMPT_PREFIX + handle, ...row };
+  return read ? ['update', entity, 'Replace', { etag: read.etag }] : ['create', entity];
+}
+
+/**
+ * Commits one request's writes to the guest partition in one entity-group
+ * transaction. A sign-in log row is added only for a real guest: a stranger's calls
+ * leave nothing a person must see, and so never bury a guest's events. Either way it
+ * is one transaction, so guests and strangers cost the same.
+ */
+async function commit(rt: Runtime, partition: GuestPartition, actions: TransactionAction[], log: SignInLogEntry | undefined, firstExpiryMs: number): Promise<void> {
+  const all = log && partition.guest ? [...actions, signInLogAction(rt, partition.partitionKey, log)] : actions;
+  if (all.length === 0) return;
+  await rt.tables.guests.submitTransaction(all);
+  // Cleanup finds the partition through the expiry index; it notes the partition again for what expires later.
+  await noteExpiry(rt, partition.partitionKey, firstExpiryMs);
 }
 
 /**
  * send-code. For an address that is not a guest it does the same reads and writes
  * and waits about as long as a real mail takes, but sends nothing, so the answer does
- * not tell who is invited.
+ * not tell who is invited. Every refusal is decided before anything is written.
  */
 export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<CodeSent> {
+  refuseFromMemory(rt, 'send-code', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
+
+  // A mail outage answers every address alike, at once, until it has passed (see mailCode).
+  if (rt.mailOutage.until > rt.now()) fail('email_failed');
+  const ipCallsBefore = await checkAddressWindow(rt, 'send-code', request.clientIp, limits.sendCodePerIpPerHour);
+
+  const tag = addressTag(request.clientIp);
+  // This address's cooldown or hour for this guest, once found full, is answered from memory.
+  const pairKey = `send-code:${guestPartition(tenantId, request.email)}:${tag}`;
+  const pairBlocked = rt.earlyRejection.until(pairKey, rt.now());
+  if (pairBlocked) fail('rate_limited', { message: `Wait ${pairBlocked} seconds before asking for another code.`, retryAfterSeconds: pairBlocked });
+  const partition = await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt });
+  const guest = partition.guest;
+  const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
+
+  if (guest) await requireOtpMethod(rt, context, partition, guest, log);
+  else await answerLikeAnUnredeemedGuest(rt, context, partition, request.email);
+
+  const familiar = isFamiliar(partition, tag);
+  // A step-up solved for an attempt holds for its codes: verify-code does not ask again.
+  const steppedUp = (await requireStepUpPastCeiling(rt, partition, familiar, request)) || Boolean(resendingAttempt(partition)?.steppedUp);
+
+  const now = rt.now();
+  const sendTimes = withinWindow(parseTimes(partition.address?.sendTimes), now);
+  const lastSend = Math.max(0, ...sendTimes);
+  const cooldownLeft = Math.ceil((lastSend + codeConfig.resendCooldownSeconds * 1000 - now) / 1000);
+  if (sendTimes.length > 0 && cooldownLeft > 0) {
+    rt.earlyRejection.block(pairKey, now + cooldownLeft * 1000);
+    fail('rate_limited', { message: `Wait ${cooldownLeft} seconds before asking for another code.`, retryAfterSeconds: cooldownLeft });
+  }
+  if (sendTimes.length >= limits.codesPerGuestPerHour) {
+    const retryAfterSeconds = secondsUntilRoom(sendTimes, limits.codesPerGuestPerHour, now);
+    rt.earlyRejection.block(pairKey, now + retryAfterSeconds * 1000);
+    fail('rate_limited', { message: 'Too many codes were asked for this address in the last hour. Try again later.', retryAfterSeconds });
+  }
+  await admitSendCodeFromIp(rt, request.clientIp, ipCallsBefore);
+
+  // An address that is not a guest gets a code too, hashed and stored like a real one
+  // but never mailed: verify-code then takes the very same paths for both, and still
+  // refuses it because there is no guest.
+  const code = generateCode(codeConfig.length);
+  const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
+  const resending = resendingAttempt(partition) !== undefined;
+  const handle = resending && request.attempt ? request.attempt : newAttemptHandle(now);
+  const previous = resending ? parseJsonList<AttemptCode>(partition.attempt!.codes).filter((c) => c.x > now) : [];
+  const newCode: AttemptCode = { h: hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, code), x: codeExpiresAt, s: now };
+  const attempt: AttemptEntity = {
+    address: resending ? partition.attempt!.address : tag,
+    codes: JSON.stringify([...previous, newCode].slice(-CODES_PER_ATTEMPT)),
+    usedHashes: '[]',
+    // A resend never resets the attempt's wrong tries.
+    failures: resending ? partition.attempt!.failures : 0,
+    lastSentAt: now,
+    expiresAt: new Date(codeExpiresAt),
+    steppedUp,
+  };
+  const actions: TransactionAction[] = [
+    attemptAction(partition.partitionKey, handle, resending ? partition.attempt : undefined, attempt),
+    addressAction(rt, partition, tag, {
+      sendTimes: JSON.stringify([...sendTimes, now]),
+      failTimes: partition.address?.failTimes ?? '[]',
+      expiresAt: new Date(now + HOUR_MS),
+    }),
+  ];
+  if (!familiar) actions.push(strangerEventAction(rt, partition, now));
+  try {
+    await commit(rt, partition, actions, log('code_sent'), codeExpiresAt);
+  } catch (error) {
+    // A concurrent send-code for the same address and attempt wrote first: that one counts.
+    if (isLostRace(error)) fail('rate_limited', { retryAfterSeconds: Math.max(1, codeConfig.resendCooldownSeconds) });
+    throw error;
+  }
+
   const accepted: CodeSent = {
     status: 'code_sent',
     expiresInSeconds: codeConfig.ttlSeconds,
     resendAfterSeconds: codeConfig.resendCooldownSeconds,
+    attempt: handle,
   };
-
-  const partition = await readGuestPartition(rt, tenantId, request.email);
-  const guest = partition.guest;
-  const log = (outcome: string): SignInLogEntry => ({
-    tenantId,
-    guestId: guest?.guestId,
-    event: 'send-code',
-    outcome,
-    clientIp: request.clientIp,
-  });
-
-  try {
-    await countSendCodeFromIp(rt, request.clientIp);
-  } catch (error) {
-    if (error instanceof GuestpassError) await refuse(rt, partition.partitionKey, log('rate_limited_ip'), error);
-    throw error;
-  }
-
-  if (guest) await requireOtpMethod(rt, context, partition, guest, log);
-  else await answerLikeAnUnredeemedGuest(rt, context, partition.partitionKey, request.email, log);
-
-  const now = rt.now();
-  const sendTimes = withinWindow(parseTimes(partition.otp?.sendTimes), now);
-  const lastSend = Math.max(0, ...sendTimes);
-  const cooldownLeft = Math.ceil((lastSend + codeConfig.resendCooldownSeconds * 1000 - now) / 1000);
-  if (sendTimes.length > 0 && cooldownLeft > 0) {
-    await refuse(rt, partition.partitionKey, log('rate_limited'), new GuestpassError('rate_limited', {
-      message: `Wait ${cooldownLeft} seconds before asking for another code.`,
-      retryAfterSeconds: cooldownLeft,
-    }));
-  }
-  if (sendTimes.length >= limits.codesPerGuestPerHour) {
-    await refuse(rt, partition.partitionKey, log('rate_limited'), new GuestpassError('rate_limited', {
-      message: 'Too many codes were asked for this address in the last hour. Try again later.',
-      retryAfterSeconds: secondsUntilRoom(sendTimes, limits.codesPerGuestPerHour, now),
-    }));
-  }
-
-  // An address that is not a guest gets a code too, hashed and stored like a real one
-  // but never mailed: verify-code then takes the very same paths (attempts, expiry)
-  // for both, and still refuses it because there is no guest.
-  const code = generateCode(codeConfig.length);
-  const codeHash = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, code);
-  const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
-  const otp: OtpEntity = {
-    codeHash,
-    codeExpiresAt,
-    codeAttempts: 0,
-    sendTimes: JSON.stringify([...sendTimes, now]),
-    failTimes: partition.otp?.failTimes ?? '[]',
-    expiresAt: otpExpiry(now, codeExpiresAt),
-  };
-  let otpEtag: string | undefined;
-  try {
-    otpEtag = await commitOtp(rt, partition, otp, log(guest ? 'code_sent' : 'not_a_guest'));
-  } catch (error) {
-    // A concurrent send-code for the same address wrote first: that one counts.
-    if (isLostRace(error)) {
-      await refuse(rt, partition.partitionKey, log('rate_limited'), new GuestpassError('rate_limited', {
-        retryAfterSeconds: Math.max(1, codeConfig.resendCooldownSeconds),
-      }));
-    }
-    throw error;
-  }
-
   if (!guest) {
     // As long as a real mail would take, so the answer's timing does not tell either.
     await delay(rt.mailLatency.sample());
     return accepted;
   }
+  await mailCode(rt, context, partition, guest, { handle, attempt, newCode, code, locale: request.locale, log });
+  return accepted;
+}
+
+/** The attempt a send-code resends within: the one its handle names, unless that was already used to sign in. */
+function resendingAttempt(partition: GuestPartition): TableEntityResult<AttemptEntity> | undefined {
+  const attempt = partition.attempt;
+  return attempt && parseJsonList<string>(attempt.usedHashes).length === 0 ? attempt : undefined;
+}
+
+/**
+ * Mails the code: the one place a code leaves the server. A failed mail voids the new
+ * code (the send stays on the guest's history: its cooldown and hourly cap still
+ * apply) and opens an outage window of MAIL_OUTAGE_SECONDS in which send-code answers
+ * 502 for guests and strangers alike, before writing anything. The failure is answered
+ * no sooner than a stranger's 202 would be, so its timing tells nothing either.
+ */
+async function mailCode(
+  rt: Runtime,
+  context: TenantContext,
+  partition: GuestPartition,
+  guest: GuestEntity,
+  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; code: string; locale?: string; log: (outcome: string) => SignInLogEntry },
+): Promise<void> {
   const started = performance.now();
+  const latency = rt.mailLatency.sample();
   try {
     await rt.mailer.send({
       to: guest.email,
       kind: 'code',
-      tenantId,
+      tenantId: context.tenant.id,
       ...renderCodeMail({
-        code,
+        code: sent.code,
         tenantDisplayName: context.tenant.displayName,
-        validMinutes: Math.round(codeConfig.ttlSeconds / 60),
-        locale: request.locale,
+        validMinutes: Math.round(rt.config.code.ttlSeconds / 60),
+        locale: sent.locale,
       }),
     });
     rt.mailLatency.record(performance.now() - started);
   } catch (error) {
+    rt.mailOutage.until = rt.now() + rt.config.mailOutageSeconds * 1000;
     const failure = error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
-    await withdrawCode(rt, partition.partitionKey, otpEtag, partition.otp?.sendTimes ?? '[]', log('email_failed'));
+    await voidCode(rt, partition, sent);
+    await delay(latency - (performance.now() - started));
     throw failure;
   }
-  return accepted;
 }
 
-/**
- * After a failed mail, the code just written must not be usable, and the failed
- * send should not hold the guest back: the send is taken off the history. The
- * write is conditional on the code row still being ours (a newer send-code has
- * already replaced the code otherwise) and carries the log entry.
- */
-async function withdrawCode(rt: Runtime, partitionKey: string, etag: string | undefined, previousSendTimes: string, log: SignInLogEntry): Promise<void> {
-  const withdrawn = { partitionKey, rowKey: OTP_ROW, codeHash: '', codeExpiresAt: 0, sendTimes: previousSendTimes };
+/** Takes the code that was not mailed out of its attempt (if the attempt is still as written), with the log entry. */
+async function voidCode(rt: Runtime, partition: GuestPartition, sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; log: (outcome: string) => SignInLogEntry }): Promise<void> {
+  const rowKey = ATTEMPT_PREFIX + sent.handle;
+  const codes = parseJsonList<AttemptCode>(sent.attempt.codes).filter((c) => c.h !== sent.newCode.h);
   try {
+    const current = await rt.tables.guests.getEntity<AttemptEntity>(partition.partitionKey, rowKey);
     await rt.tables.guests.submitTransaction([
-      ['update', withdrawn, 'Merge', { etag: etag ?? '*' }],
-      signInLogAction(rt, partitionKey, log),
+      ['update', { partitionKey: partition.partitionKey, rowKey, codes: JSON.stringify(codes) }, 'Merge', { etag: current.etag }],
+      signInLogAction(rt, partition.partitionKey, sent.log('email_failed')),
     ]);
   } catch (error) {
-    if (!isLostRace(error)) throw error;
-    await rt.tables.guests.submitTransaction([signInLogAction(rt, partitionKey, log)]);
+    if (!isLostRace(error) && !isStatus(error, 404)) throw error;
   }
 }
 
@@ -236,164 +344,186 @@ async function requireOtpMethod(
         ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source }, 'Merge', { etag: guest.etag }],
         signInLogAction(rt, partition.partitionKey, log(refusal.outcome)),
       ]);
+      // Its log row expires; a stranger's first resolution notes its row the same way.
+      await noteExpiry(rt, partition.partitionKey, rt.now() + HOUR_MS);
     } catch (error) {
       // A concurrent request resolved (or an admin reset or deleted) the guest first; its answer stands.
       if (!isLostRace(error) && !isStatus(error, 404)) throw error;
     }
     throw refusal.error;
   }
-  if (refusal) await refuse(rt, partition.partitionKey, log(refusal.outcome), refusal.error);
-  if (!context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
+  if (refusal) throw refusal.error;
+  if (!context.otpEnabled) fail('otp_disabled');
 }
 
 /**
  * For an address that is not a guest, answers what a guest who never redeemed would
- * get from requireOtpMethod (409 for a Google or Microsoft address, 403 when no
- * method is left), with the same one write, so the answer does not tell who is invited.
+ * get from requireOtpMethod (409 for a Google or Microsoft address, 403 when no method
+ * is left), with the same one write the first time (the resolved method, kept on the
+ * guest-wide row as a guest keeps it on its row), so the answer does not tell who is invited.
  */
-async function answerLikeAnUnredeemedGuest(
-  rt: Runtime,
-  context: TenantContext,
-  partitionKey: string,
-  email: string,
-  log: (outcome: string) => SignInLogEntry,
-): Promise<void> {
-  const refusal = methodRefusal(await resolveSignInMethod(rt, context, email));
-  if (refusal) await refuse(rt, partitionKey, log(refusal.outcome), refusal.error);
+async function answerLikeAnUnredeemedGuest(rt: Runtime, context: TenantContext, partition: GuestPartition, email: string): Promise<void> {
+  const stored = partition.otp?.method as SignInSource | undefined;
+  const method = stored ?? (await resolveSignInMethod(rt, context, email));
+  const refusal = methodRefusal(method);
+  if (refusal && method && !stored) {
+    const now = rt.now();
+    await rt.tables.guests.submitTransaction([
+      ['upsert', { partitionKey: partition.partitionKey, rowKey: OTP_ROW, method, expiresAt: new Date(now + HOUR_MS) }, 'Merge'],
+    ]);
+    await noteExpiry(rt, partition.partitionKey, now + HOUR_MS);
+  }
+  if (refusal) throw refusal.error;
+  if (!context.otpEnabled) fail('otp_disabled');
 }
 
-/** How often verify-code reads again after losing a race on the code row before it gives up. */
+/** How often verify-code reads again after losing a race on the attempt row before it gives up. */
 const VERIFY_ATTEMPTS = 8;
 
-type Verification = { session: IssuedSession } | { lostRace: GuestPartition; guestId?: string };
+type Verification = { session: IssuedSession } | { lostRace: true };
 
 /**
- * verify-code: checks the newest code in constant time and, when it matches,
- * consumes it, marks the guest redeemed and creates the session in one
- * entity-group transaction that is conditional on the code row's ETag, so
- * concurrent verifications of one code yield exactly one session.
+ * verify-code: checks the code against the attempt's live codes in constant time
+ * and, when one matches, consumes the attempt, marks the guest redeemed and creates
+ * the session in one entity-group transaction conditional on the attempt's and the
+ * guest's ETags, so concurrent verifications of one code yield exactly one session.
+ *
+ * Without an attempt handle, the newest attempt this client address started is
+ * checked: a client that ignores the handle works as long as it verifies from the
+ * address it asked from.
  *
  * A wrong code is answered only after its failure is recorded (also conditional on
- * the ETag). A verification that loses the race to another one reads the row again
- * and starts over; otherwise an attacker could send guesses in parallel and have
- * only one of each batch counted against the limits.
+ * the ETags). A verification that loses the race to another one reads again and
+ * starts over; otherwise an attacker could send guesses in parallel and have only one
+ * of each batch counted against the limits.
  */
 export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
+  refuseFromMemory(rt, 'verify-fail', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
-  let outcome: Verification | undefined;
+  // For guests and strangers alike, so the answer does not tell who is invited.
+  if (!context.otpEnabled) fail('otp_disabled');
+  await checkFailedVerificationsFromIp(rt, request.clientIp);
   for (let attempt = 0; attempt < VERIFY_ATTEMPTS; attempt += 1) {
     if (attempt > 0) await delay(5 + Math.random() * 20 * attempt);
-    outcome = await attemptVerification(rt, context, request);
+    const outcome = await attemptVerification(rt, context, request);
     if ('session' in outcome) return outcome.session;
   }
   // Still losing after every retry: answer without telling whether this code was right.
-  const lost = outcome as Extract<Verification, { lostRace: GuestPartition }>;
-  return refuse(
-    rt,
-    lost.lostRace.partitionKey,
-    { tenantId: context.tenant.id, guestId: lost.guestId, event: 'verify-code', outcome: 'too_many_attempts', clientIp: request.clientIp },
-    new GuestpassError('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 }),
-  );
+  fail('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 });
 }
 
 async function attemptVerification(rt: Runtime, context: TenantContext, request: VerifyCodeRequest): Promise<Verification> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
-  const partition = await readGuestPartition(rt, tenantId, request.email);
-  const { guest, otp } = partition;
-  const now = rt.now();
-  const log = (outcome: string): SignInLogEntry => ({
-    tenantId,
-    guestId: guest?.guestId,
-    event: 'verify-code',
-    outcome,
-    clientIp: request.clientIp,
+  const tag = addressTag(request.clientIp);
+  const partition = await readGuestPartition(rt, tenantId, request.email, {
+    addressTag: tag,
+    ...(request.attempt ? { attempt: request.attempt } : { newestAttemptOf: tag }),
   });
+  // A guest who signs in with another method is answered exactly as a stranger: no
+  // code of it can match, and nothing below tells it apart.
+  const guest = partition.guest && (partition.guest.source ?? 'OTP') === 'OTP' ? partition.guest : undefined;
+  const { attempt } = partition;
+  const now = rt.now();
+  const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: partition.guest?.guestId, event: 'verify-code', outcome, clientIp: request.clientIp });
 
-  const failTimes = withinWindow(parseTimes(otp?.failTimes), now);
+  const failTimes = withinWindow(parseTimes(partition.address?.failTimes), now);
   if (failTimes.length >= limits.failedVerificationsPerGuestPerHour) {
-    await refuse(rt, partition.partitionKey, log('too_many_attempts'), new GuestpassError('too_many_attempts', {
-      message: 'Too many wrong codes in the last hour. Try again later.',
+    fail('too_many_attempts', {
+      message: 'Too many wrong codes from this network for this address in the last hour. Try again later.',
       retryAfterSeconds: secondsUntilRoom(failTimes, limits.failedVerificationsPerGuestPerHour, now),
-    }));
+    });
   }
-  if (guest && guest.source && guest.source !== 'OTP') {
-    await refuse(rt, partition.partitionKey, log(`other_method_${guest.source}`), new GuestpassError('other_method_required', { extra: { method: guest.source } }));
-  }
-  // For guests and strangers alike, so the answer does not tell who is invited.
-  if (!context.otpEnabled) await refuse(rt, partition.partitionKey, log('otp_disabled'), new GuestpassError('otp_disabled'));
-  if (otp?.codeHash && otp.codeAttempts >= codeConfig.maxAttempts) {
-    await refuse(rt, partition.partitionKey, log('too_many_attempts'), new GuestpassError('too_many_attempts', {
-      message: 'Too many wrong tries for this code. Ask for a new code.',
-    }));
-  }
-  if (otp?.codeHash && otp.codeExpiresAt !== undefined && otp.codeExpiresAt <= now) {
-    await refuse(rt, partition.partitionKey, log('code_expired'), new GuestpassError('code_expired'));
-  }
+  const familiar = isFamiliar(partition, tag);
+  // Wrong codes from unfamiliar addresses are what the guessing bound counts.
+  const budget: GuessCounts | undefined = familiar ? undefined : await checkGuessBudget(rt, tenantId);
+  if (!attempt?.steppedUp) await requireStepUpPastCeiling(rt, partition, familiar, request);
 
-  const presented = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, request.code);
-  const matches = Boolean(otp?.codeHash && codesMatch(otp.codeHash, presented));
-
-  if (!matches && otp?.usedCodeHash && codesMatch(otp.usedCodeHash, presented)) {
-    // The code that was just used, sent again (a double submit, or a parallel one that
-    // lost): not a guess, so it is refused without counting against the guest.
-    await refuse(rt, partition.partitionKey, log('code_already_used'), new GuestpassError('invalid_code'));
+  if (attempt && attempt.failures >= codeConfig.maxAttempts) {
+    fail('too_many_attempts', { message: 'Too many wrong tries for this code. Ask for a new code.' });
   }
-  if (!matches || !guest || !otp) {
-    const record: OtpEntity = {
-      codeHash: otp?.codeHash ?? '',
-      usedCodeHash: otp?.usedCodeHash ?? '',
-      codeExpiresAt: otp?.codeExpiresAt ?? 0,
-      codeAttempts: (otp?.codeAttempts ?? 0) + 1,
-      sendTimes: otp?.sendTimes ?? '[]',
-      failTimes: JSON.stringify([...failTimes, now]),
-      expiresAt: otpExpiry(now, otp?.codeExpiresAt),
-    };
+  const validFrom = guest ? Math.max(guest.codesValidFrom ?? 0, Date.parse(guest.invitedAt) || 0) : 0;
+  const codes = parseJsonList<AttemptCode>(attempt?.codes);
+  const live = codes.filter((c) => c.x > now && c.s >= validFrom);
+  if (codes.length > 0 && live.length === 0 && codes.some((c) => c.x <= now)) fail('code_expired');
+
+  const presented = hashCode(codeConfig.pepper, tenantId, partition.guest?.guestId ?? partition.partitionKey, request.code);
+  // Every live code is compared, so the time taken does not tell which matched.
+  const matched = live.filter((c) => codesMatch(c.h, presented)).length > 0;
+
+  if (!matched && parseJsonList<string>(attempt?.usedHashes).some((h) => codesMatch(h, presented))) {
+    // A code of this attempt that was just used, sent again (a double submit, or a
+    // parallel one that lost): not a guess, so it is refused without counting.
+    fail('invalid_code');
+  }
+  if (!matched || !guest || !attempt) {
+    const actions: TransactionAction[] = [
+      addressAction(rt, partition, tag, {
+        sendTimes: partition.address?.sendTimes ?? '[]',
+        failTimes: JSON.stringify([...failTimes, now]),
+        expiresAt: new Date(now + HOUR_MS),
+      }),
+    ];
+    if (attempt) {
+      actions.push(attemptAction(partition.partitionKey, attempt.rowKey!.slice(ATTEMPT_PREFIX.length), attempt, {
+        address: attempt.address,
+        codes: attempt.codes,
+        usedHashes: attempt.usedHashes,
+        failures: attempt.failures + 1,
+        lastSentAt: attempt.lastSentAt,
+        expiresAt: attempt.expiresAt,
+        steppedUp: Boolean(attempt.steppedUp),
+      }));
+    }
+    if (!familiar) actions.push(strangerEventAction(rt, partition, now));
     try {
-      await commitOtp(rt, partition, record, log('invalid_code'));
+      await commit(rt, partition, actions, log('invalid_code'), now + HOUR_MS);
     } catch (error) {
-      if (isLostRace(error)) return { lostRace: partition, guestId: guest?.guestId };
+      if (isLostRace(error)) return { lostRace: true };
       throw error;
     }
+    await recordFailedVerificationFromIp(rt, request.clientIp);
+    if (budget) await countWrongGuess(rt, tenantId, budget);
     fail('invalid_code');
   }
 
   const redeemedAt = new Date(now).toISOString();
-  const { action, session } = issueSession(rt, tenantId, {
-    id: guest.guestId,
-    email: guest.email,
-    displayName: guest.displayName,
-    source: 'OTP',
-  });
-  const consumed: OtpEntity = {
-    codeHash: '',
-    usedCodeHash: otp.codeHash,
-    codeExpiresAt: 0,
-    codeAttempts: 0,
-    sendTimes: otp.sendTimes,
-    failTimes: JSON.stringify(failTimes),
-    expiresAt: otpExpiry(now, undefined),
-  };
-  const guestUpdate: TransactionAction = [
-    'update',
-    {
-      partitionKey: partition.partitionKey,
-      rowKey: GUEST_ROW,
-      state: 'Accepted',
-      source: 'OTP',
-      redeemedAt: guest.redeemedAt ?? redeemedAt,
-      lastSignInAt: redeemedAt,
-    },
-    'Merge',
-    // The guest row as read: a guest deleted meanwhile gets no session.
-    { etag: guest.etag },
+  const { action, session } = issueSession(rt, tenantId, { id: guest.guestId, email: guest.email, displayName: guest.displayName, source: 'OTP' });
+  const known = [tag, ...parseJsonList<string>(guest.knownAddresses).filter((t) => t !== tag)].slice(0, KNOWN_ADDRESSES);
+  const actions: TransactionAction[] = [
+    // The whole attempt is consumed: its other code cannot be used after this one.
+    attemptAction(partition.partitionKey, attempt.rowKey!.slice(ATTEMPT_PREFIX.length), attempt, {
+      address: attempt.address,
+      codes: '[]',
+      usedHashes: JSON.stringify(codes.map((c) => c.h)),
+      failures: attempt.failures,
+      lastSentAt: attempt.lastSentAt,
+      expiresAt: attempt.expiresAt,
+      steppedUp: Boolean(attempt.steppedUp),
+    }),
+    [
+      'update',
+      {
+        partitionKey: partition.partitionKey,
+        rowKey: GUEST_ROW,
+        state: 'Accepted',
+        source: 'OTP',
+        redeemedAt: guest.redeemedAt ?? redeemedAt,
+        lastSignInAt: redeemedAt,
+        knownAddresses: JSON.stringify(known),
+      },
+      'Merge',
+      // The guest row as read: a guest deleted or reset meanwhile gets no session.
+      { etag: guest.etag },
+    ],
+    action,
   ];
   try {
-    await commitOtp(rt, partition, consumed, log('signed_in'), [guestUpdate, action]);
+    await commit(rt, partition, actions, log('signed_in'), attempt.expiresAt.getTime());
   } catch (error) {
-    // Another verification changed the code row first (consumed the code, or recorded
-    // a failure): read again and decide anew.
-    if (isLostRace(error)) return { lostRace: partition, guestId: guest.guestId };
+    // Another verification changed the attempt first (consumed it, or recorded a
+    // failure), or the guest changed: read again and decide anew.
+    if (isLostRace(error)) return { lostRace: true };
     if (isStatus(error, 404)) fail('invalid_code');
     throw error;
   }
@@ -403,3 +533,4 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
 function delay(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
+

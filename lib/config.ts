@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './keys.js';
 
 const bool = (fallback: boolean) =>
@@ -34,6 +35,17 @@ export const settingsSchema = z.object({
   CODES_PER_GUEST_PER_HOUR: count(5),
   FAILED_VERIFICATIONS_PER_GUEST_PER_HOUR: count(10),
   SEND_CODE_PER_IP_PER_HOUR: count(100),
+  FAILED_VERIFICATIONS_PER_IP_PER_HOUR: count(30),
+  GUEST_STEP_UP_AFTER_PER_HOUR: count(10),
+  TENANT_FAILED_VERIFICATIONS_PER_DAY: count(150),
+  DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: count(1500),
+  STEP_UP_PROVIDER: z.enum(['altcha', 'turnstile', 'hcaptcha']).default('altcha'),
+  STEP_UP_SECRET: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
+  STEP_UP_POW_MAX_NUMBER: z.coerce.number().int().min(1000).max(10_000_000).default(100_000),
+  CAPTCHA_SITE_KEY: z.string().min(1).optional(),
+  CAPTCHA_SECRET: z.string().min(1).optional(),
+  CAPTCHA_VERIFY_URL: z.url().optional(),
+  MAIL_OUTAGE_SECONDS: z.coerce.number().int().min(0).default(30),
   OTP_DEFAULT_ENABLED: bool(true),
   CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   SIGNING_KEYS: z.string().min(1).optional(),
@@ -55,12 +67,36 @@ export const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+export type StepUpConfig =
+  | { provider: 'altcha'; secret: string; maxNumber: number }
+  | { provider: 'turnstile' | 'hcaptcha'; secret: string; siteKey: string; verifyUrl: string };
+
+/** The providers' documented siteverify endpoints. */
+export const CAPTCHA_VERIFY_URLS = {
+  turnstile: 'https://challenges.cloudflare.com/turnstile/v0/siteverify',
+  hcaptcha: 'https://api.hcaptcha.com/siteverify',
+} as const;
+
 export interface Config {
   development: boolean;
   storage: { connectionString: string; endpoint?: string; managedIdentityClientId?: string; tablePrefix: string; timeoutSeconds?: number };
   publicBaseUrl: string;
   code: { ttlSeconds: number; length: number; maxAttempts: number; resendCooldownSeconds: number; pepper: string };
-  limits: { codesPerGuestPerHour: number; failedVerificationsPerGuestPerHour: number; sendCodePerIpPerHour: number };
+  limits: {
+    /** Codes one client address may ask for one guest in an hour. */
+    codesPerGuestPerHour: number;
+    /** Wrong codes one client address may send for one guest in an hour. */
+    failedVerificationsPerGuestPerHour: number;
+    sendCodePerIpPerHour: number;
+    failedVerificationsPerIpPerHour: number;
+    /** Send-code calls and wrong codes for one guest from addresses it never signed in from, per hour, before a step-up is asked. */
+    guestStepUpAfterPerHour: number;
+    /** Wrong codes from unfamiliar addresses a tenant (a deployment) admits per UTC day: what bounds guessing (SECURITY.md). */
+    tenantFailedVerificationsPerDay: number;
+    deploymentFailedVerificationsPerDay: number;
+  };
+  stepUp: StepUpConfig;
+  mailOutageSeconds: number;
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
   email:
@@ -149,7 +185,13 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       codesPerGuestPerHour: s.CODES_PER_GUEST_PER_HOUR,
       failedVerificationsPerGuestPerHour: s.FAILED_VERIFICATIONS_PER_GUEST_PER_HOUR,
       sendCodePerIpPerHour: s.SEND_CODE_PER_IP_PER_HOUR,
+      failedVerificationsPerIpPerHour: s.FAILED_VERIFICATIONS_PER_IP_PER_HOUR,
+      guestStepUpAfterPerHour: s.GUEST_STEP_UP_AFTER_PER_HOUR,
+      tenantFailedVerificationsPerDay: s.TENANT_FAILED_VERIFICATIONS_PER_DAY,
+      deploymentFailedVerificationsPerDay: s.DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY,
     },
+    stepUp: stepUpConfig(s, pepper),
+    mailOutageSeconds: s.MAIL_OUTAGE_SECONDS,
     session: { ttlSeconds: s.SESSION_TTL_SECONDS, signingKeys },
     otpDefaultEnabled: s.OTP_DEFAULT_ENABLED,
     email,
@@ -188,6 +230,26 @@ function refuseRetiredSettings(env: Record<string, string | undefined>): void {
       'is no longer read: each tenant issues tokens as {PUBLIC_BASE_URL}/api/{tenantId}; set PUBLIC_BASE_URL to the public address and remove SESSION_ISSUER',
     );
   }
+}
+
+/**
+ * The ALTCHA challenge is signed with STEP_UP_SECRET, or else with a key derived from
+ * CODE_PEPPER (an HMAC under a fixed label, so the pepper itself never signs anything
+ * a client sees). A CAPTCHA provider needs its own site key and secret.
+ */
+function stepUpConfig(s: Settings, pepper: string): StepUpConfig {
+  if (s.STEP_UP_PROVIDER === 'altcha') {
+    const secret = s.STEP_UP_SECRET ?? createHmac('sha256', pepper).update('guestpass step-up challenge key').digest('base64url');
+    return { provider: 'altcha', secret, maxNumber: s.STEP_UP_POW_MAX_NUMBER };
+  }
+  if (!s.CAPTCHA_SITE_KEY) throw new ConfigError('CAPTCHA_SITE_KEY', `is required when STEP_UP_PROVIDER is ${s.STEP_UP_PROVIDER}`);
+  if (!s.CAPTCHA_SECRET) throw new ConfigError('CAPTCHA_SECRET', `is required when STEP_UP_PROVIDER is ${s.STEP_UP_PROVIDER}`);
+  return {
+    provider: s.STEP_UP_PROVIDER,
+    siteKey: s.CAPTCHA_SITE_KEY,
+    secret: s.CAPTCHA_SECRET,
+    verifyUrl: s.CAPTCHA_VERIFY_URL ?? CAPTCHA_VERIFY_URLS[s.STEP_UP_PROVIDER],
+  };
 }
 
 function devOnly(setting: string, development: boolean, warn: (message: string) => void, generate: () => string): string {

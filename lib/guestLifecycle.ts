@@ -124,7 +124,7 @@ export async function getGuest(rt: Runtime, tenantRef: string, guestId: string):
     if (isStatus(error, 404)) fail('guest_not_found');
     throw error;
   }
-  if (guest.guestId !== guestId) fail('guest_not_found');
+  if (guest.guestId !== guestId || (guest as { deletedAt?: number }).deletedAt) fail('guest_not_found');
   return toGuest(guest);
 }
 
@@ -145,13 +145,19 @@ export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: strin
       fail('guest_not_found');
     }
     const actions: TransactionAction[] = [voidCode(rt, partitionKey, otp)];
-    if (guest) actions.push(['delete', { partitionKey, rowKey: GUEST_ROW }]);
+    // The guest row is marked deleted under its ETag (a delete in a transaction cannot
+    // carry one): a sign-in that commits between this read and this write changes that
+    // ETag, so this fails and reads again, seeing the new session; a sign-in after it
+    // finds no guest (readGuestPartition skips a marked row).
+    if (guest) actions.push(['update', { partitionKey, rowKey: GUEST_ROW, deletedAt: rt.now() }, 'Merge', { etag: guest.etag }]);
     await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
   });
-  // The voided code row goes last; nothing can sign in with it any more.
-  await rt.tables.guests.deleteEntity(partitionKey, OTP_ROW).catch((error) => {
-    if (!isStatus(error, 404)) throw error;
-  });
+  // The marked guest row and the voided code row go last; nothing can sign in with them any more.
+  for (const rowKey of [GUEST_ROW, OTP_ROW]) {
+    await rt.tables.guests.deleteEntity(partitionKey, rowKey).catch((error) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
   await deleteIndex(rt, tenant.id, guestId);
 }
 
@@ -174,6 +180,8 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
       invitedAt: guest.invitedAt,
       inviteRedirectUrl: guest.inviteRedirectUrl,
       ...(guest.lastSignInAt ? { lastSignInAt: guest.lastSignInAt } : {}),
+      // Codes of attempts started before the reset are void (verify-code compares their send time).
+      codesValidFrom: rt.now(),
     };
     const actions: TransactionAction[] = [
       voidCode(rt, partitionKey, otp),

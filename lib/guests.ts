@@ -15,6 +15,10 @@ export const GUEST_ROW = 'guest';
 export const OTP_ROW = 'otp';
 export const SESSION_PREFIX = 'session_';
 export const LOG_PREFIX = 'log_';
+/** `attempt_<handle>`: one sign-in attempt (send-code's handle), its two newest codes and its wrong tries. */
+export const ATTEMPT_PREFIX = 'attempt_';
+/** `address_<tag>`: what one client address did for this guest in the last hour. */
+export const ADDRESS_PREFIX = 'address_';
 
 export interface GuestEntity {
   guestId: string;
@@ -27,15 +31,51 @@ export interface GuestEntity {
   redeemedAt?: string;
   lastSignInAt?: string;
   inviteRedirectUrl: string;
+  /** JSON list of the address tags this guest last signed in from (at most KNOWN_ADDRESSES). */
+  knownAddresses?: string;
+  /** Codes sent before this time (ms) are void: set by resetRedemption. */
+  codesValidFrom?: number;
 }
 
-/** The newest code and the guest's send and failure history. */
+/**
+ * The guest-wide row: send-code calls and wrong codes for this address from client
+ * addresses it never signed in from, in the last hour (the step-up ceiling), and for
+ * an address that is not a guest the sign-in method once resolved. The older fields
+ * are written only by guest deletion and reset, which void through this row's ETag.
+ */
 export interface OtpEntity {
+  strangerTimes?: string;
+  method?: string;
   codeHash?: string;
-  /** The hash of the code consumed last, so a repeat of it is not counted as a wrong guess. */
-  usedCodeHash?: string;
   codeExpiresAt?: number;
-  codeAttempts: number;
+  codeAttempts?: number;
+  sendTimes?: string;
+  failTimes?: string;
+  expiresAt: Date;
+}
+
+/** One code of an attempt: its hash, expiry and send time (ms). */
+export interface AttemptCode {
+  h: string;
+  x: number;
+  s: number;
+}
+
+export interface AttemptEntity {
+  /** Tag of the client address that started the attempt. */
+  address: string;
+  /** JSON AttemptCode[]: the two newest codes, oldest first. */
+  codes: string;
+  /** JSON list of hashes already consumed, so a repeat is not counted as a wrong guess. */
+  usedHashes: string;
+  failures: number;
+  lastSentAt: number;
+  expiresAt: Date;
+  /** Started past the guest-wide ceiling with a solved step-up: its verifications are not asked again. */
+  steppedUp?: boolean;
+}
+
+export interface AddressEntity {
   sendTimes: string;
   failTimes: string;
   expiresAt: Date;
@@ -85,20 +125,41 @@ export interface GuestPartition {
   partitionKey: string;
   guest?: TableEntityResult<GuestEntity>;
   otp?: TableEntityResult<OtpEntity>;
+  address?: TableEntityResult<AddressEntity>;
+  attempt?: TableEntityResult<AttemptEntity>;
 }
 
-/** One query reads the guest row and its code row. */
-export async function readGuestPartition(rt: Runtime, tenantId: string, email: string): Promise<GuestPartition> {
+/**
+ * One query reads the guest row, the guest-wide row, this client address's row and,
+ * given a handle, that attempt's row (or, given `newestAttemptOf`, that address's
+ * newest attempt: attempt keys sort newest first).
+ */
+export async function readGuestPartition(
+  rt: Runtime,
+  tenantId: string,
+  email: string,
+  options: { addressTag?: string; attempt?: string; newestAttemptOf?: string } = {},
+): Promise<GuestPartition> {
   const partitionKey = guestPartition(tenantId, email);
   const result: GuestPartition = { partitionKey };
-  const rows = rt.tables.guests.listEntities<GuestEntity & OtpEntity>({
-    queryOptions: {
-      filter: `PartitionKey eq '${escapeOData(partitionKey)}' and (RowKey eq '${GUEST_ROW}' or RowKey eq '${OTP_ROW}')`,
-    },
+  const wanted = [GUEST_ROW, OTP_ROW];
+  if (options.addressTag) wanted.push(ADDRESS_PREFIX + options.addressTag);
+  if (options.attempt) wanted.push(ATTEMPT_PREFIX + options.attempt);
+  const rowsWanted = wanted.map((key) => `RowKey eq '${escapeOData(key)}'`);
+  // Without a handle: this address's attempts (a few at most), of which the first is the newest.
+  if (options.newestAttemptOf) {
+    rowsWanted.push(`(RowKey ge '${ATTEMPT_PREFIX}' and RowKey lt 'attempt\`' and address eq '${escapeOData(options.newestAttemptOf)}')`);
+  }
+  const rows = rt.tables.guests.listEntities<Record<string, unknown>>({
+    queryOptions: { filter: `PartitionKey eq '${escapeOData(partitionKey)}' and (${rowsWanted.join(' or ')})` },
   });
   for await (const row of rows) {
-    if (row.rowKey === GUEST_ROW) result.guest = row as TableEntityResult<GuestEntity>;
-    else result.otp = row as TableEntityResult<OtpEntity>;
+    if (row.rowKey?.startsWith(ATTEMPT_PREFIX) && result.attempt) continue;
+    // A guest row marked deleted (a delete cut short before its last step) is no guest.
+    if (row.rowKey === GUEST_ROW) result.guest = row.deletedAt ? undefined : (row as unknown as TableEntityResult<GuestEntity>);
+    else if (row.rowKey === OTP_ROW) result.otp = row as unknown as TableEntityResult<OtpEntity>;
+    else if (row.rowKey?.startsWith(ADDRESS_PREFIX)) result.address = row as unknown as TableEntityResult<AddressEntity>;
+    else result.attempt = row as unknown as TableEntityResult<AttemptEntity>;
   }
   return result;
 }

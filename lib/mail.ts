@@ -1,9 +1,9 @@
-import type { Client as SendGridClient } from '@sendgrid/client';
 import type { MailService as SendGridMailService } from '@sendgrid/mail';
 import type { Config } from './config.js';
 import { GuestpassError } from './errors.js';
 import type { RenderedMail } from './mailTemplates.js';
 import { newestFirstKey, type Tables } from './storage.js';
+import { dayTableOf } from './storage/dayTables.js';
 import { randomUUID } from 'node:crypto';
 
 export interface OutgoingMail extends RenderedMail {
@@ -32,23 +32,12 @@ export function createMailer(email: Config['email'], tables: Tables, now: () => 
 
 /**
  * The SendGrid client (and axios under it) is loaded on the first mail, not when the
- * app is imported: it was the largest single part of a cold start (about 35 of the
- * ~120 ms that importing the app took over a bare `node`), and many instances answer
- * session-checks without ever mailing.
+ * app is imported: it was the largest single part of a cold start, and many instances
+ * answer session-checks without ever mailing. It is a bundle of its own (lib/lazy/).
  */
 async function loadSendGrid(email: Extract<Config['email'], { transport: 'sendgrid' }>): Promise<SendGridMailService> {
-  // Both packages export a default instance and, by name, the class (which their typings hide from import()).
-  const [{ Client }, { MailService }] = (await Promise.all([import('@sendgrid/client'), import('@sendgrid/mail')])) as unknown as [
-    { Client: typeof SendGridClient },
-    { MailService: typeof SendGridMailService },
-  ];
-  const client = new Client();
-  client.setApiKey(email.apiKey);
-  if (email.baseUrl) client.setDefaultRequest('baseUrl', email.baseUrl);
-  const service = new MailService();
-  service.setClient(client);
-  service.setTimeout(email.timeoutSeconds * 1000);
-  return service;
+  const { createSendGridService } = await import('./lazy/sendgrid.js');
+  return createSendGridService(email);
 }
 
 function sendGridMailer(email: Extract<Config['email'], { transport: 'sendgrid' }>): Mailer {
@@ -91,7 +80,8 @@ function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
     async send(mail) {
       const sentAtMs = now();
       const id = randomUUID();
-      await tables.outbox.createEntity({
+      const outbox = await dayTableOf(tables, 'outbox', sentAtMs);
+      await outbox.createEntity({
         partitionKey: 'outbox',
         rowKey: newestFirstKey(sentAtMs, id),
         id,
@@ -109,17 +99,22 @@ function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
   };
 }
 
-export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }): Promise<OutboxEntry[]> {
+/** The outbox of today and of yesterday (its retention), newest first. */
+export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }, now = Date.now()): Promise<OutboxEntry[]> {
   const entries: OutboxEntry[] = [];
-  const query = tables.outbox.listEntities<OutboxEntry>({
-    queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${filter.to.replace(/'/g, "''")}'` : `PartitionKey eq 'outbox'` },
-  });
-  for await (const row of query) {
-    entries.push({
-      id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
-      subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+  for (const day of [now, now - OUTBOX_RETENTION_MS]) {
+    const table = await dayTableOf(tables, 'outbox', day);
+    const query = table.listEntities<OutboxEntry & { expiresAt?: Date }>({
+      queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${filter.to.replace(/'/g, "''")}'` : `PartitionKey eq 'outbox'` },
     });
-    if (entries.length >= filter.limit) break;
+    for await (const row of query) {
+      if (row.expiresAt instanceof Date && row.expiresAt.getTime() <= now) continue;
+      entries.push({
+        id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
+        subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+      });
+      if (entries.length >= filter.limit) return entries;
+    }
   }
   return entries;
 }

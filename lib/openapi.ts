@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import pkg from '../package.json';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import * as schemas from './schemas.js';
@@ -41,7 +41,7 @@ export interface OperationDoc {
   /** The operation may answer 302 to a client's registered URI; says when. */
   redirect?: string;
   success: { status: number; description: string; schema?: z.ZodType };
-  /** The domain's error codes; invalid_request, unauthorized, 413/415, 500 and 503 are added from the operation's shape. */
+  /** The domain's error codes; invalid_request, 413/415, 500 and 503 are added from the operation's shape (the host's 401 too). */
   errors?: ErrorCode[];
 }
 
@@ -83,14 +83,14 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
       description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'email_failed'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'challenge_required', 'email_failed'],
     },
   },
   verifyCode: {
     POST: {
       tag: 'Guest', summary: 'Exchange a code for a session', params: schemas.tenantParams, body: schemas.verifyCodeBody,
       success: { status: 200, description: 'The guest is signed in.', schema: schemas.sessionResponse },
-      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'other_method_required', 'otp_disabled'],
+      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'challenge_required', 'otp_disabled'],
     },
   },
   sessionCheck: {
@@ -383,7 +383,6 @@ function operationObject(
   const errors: ErrorCode[] = [...(doc.errors ?? [])];
   if (doc.body || doc.form || doc.params || doc.query) errors.unshift('invalid_request');
   if (doc.body || doc.form) errors.push('payload_too_large', 'unsupported_media_type');
-  if (registration.authLevel !== 'anonymous') errors.push('unauthorized');
   errors.push('internal_error', 'storage_unavailable');
   const multiple = registration.methods.filter((m) => m.toUpperCase() !== 'OPTIONS').length > 1;
   return {
@@ -403,9 +402,18 @@ function operationObject(
       },
       ...(doc.redirect ? { '302': { description: doc.redirect, headers: { Location: { schema: { type: 'string', format: 'uri' } } } } } : {}),
       ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status)),
+      ...(registration.authLevel !== 'anonymous' ? HOST_KEY_REFUSED : {}),
     },
   };
 }
+
+/**
+ * The Functions host's own answer to a missing or wrong function key: 401 with an empty
+ * body, before the app runs (azure-functions-host FunctionInvocationMiddleware.cs).
+ */
+const HOST_KEY_REFUSED = {
+  '401': { description: 'The function key (x-functions-key header or code query parameter) is missing or wrong. The Functions host answers with an empty body.' },
+};
 
 function preflightOperation(registration: RouteRegistration, tag: string, routeParams: { name: string }[]): Record<string, unknown> {
   return {

@@ -1,5 +1,6 @@
-import { DefaultAzureCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
+import { createEarlyRejection, type EarlyRejection } from './limits.js';
 import { createMailer, type Mailer } from './mail.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
 import { createTenantCache, type TenantCache } from './tenants.js';
@@ -13,6 +14,10 @@ export interface Runtime {
   now: () => number;
   tenantCache: TenantCache;
   mailLatency: MailLatency;
+  /** Callers refused recently, answered again without storage (see lib/limits.ts). */
+  earlyRejection: EarlyRejection;
+  /** Until when (ms) this instance answers every send-code 502, after a mail failure (see lib/codes.ts). */
+  mailOutage: { until: number };
 }
 
 /**
@@ -65,8 +70,28 @@ export interface RuntimeOptions {
  * DefaultAzureCredential picks the platform's identity endpoint in Azure (and a
  * developer's Azure CLI login elsewhere); the client id names the user-assigned identity.
  */
-export const managedIdentityCredential: CredentialFactory = (clientId) =>
-  new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+export const managedIdentityCredential: CredentialFactory = (clientId) => new LazyDefaultAzureCredential(clientId);
+
+/**
+ * DefaultAzureCredential, with @azure/identity (and MSAL under it) loaded when the first
+ * token is asked for: an app on a connection string never loads it, and one on
+ * TABLES_ENDPOINT not at import (it is a bundle of its own, lib/lazy/).
+ */
+class LazyDefaultAzureCredential implements TokenCredential {
+  #credential?: Promise<TokenCredential>;
+  constructor(private readonly clientId?: string) {}
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    if (!this.#credential) {
+      this.#credential = import('./lazy/identity.js').then(
+        ({ DefaultAzureCredential }) => new DefaultAzureCredential(this.clientId ? { managedIdentityClientId: this.clientId } : {}),
+      );
+      // A failed load is tried again on the next token.
+      this.#credential.catch(() => (this.#credential = undefined));
+    }
+    return (await this.#credential).getToken(scopes, options);
+  }
+}
 
 export function createRuntime(config: Config, options: RuntimeOptions = {}): Runtime {
   const now = options.now ?? Date.now;
@@ -78,6 +103,8 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     now,
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
     mailLatency: createMailLatency(config.email.transport === 'sendgrid' ? SENDGRID_COLD_START_MS : 0),
+    earlyRejection: createEarlyRejection(),
+    mailOutage: { until: 0 },
   };
 }
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { emailAddress } from './email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
@@ -78,14 +78,35 @@ export type InvitationInput = z.infer<typeof invitationBody>;
 
 export const locale = z.string().trim().max(35).regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as en or sv-SE');
 
+/** The opaque sign-in attempt handle send-code answers; verify-code and a resend take it back. */
+export const attemptHandle = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the attempt handle send-code answered')
+  .meta({
+    description:
+      'Opaque sign-in attempt handle from the send-code answer. A code belongs to its attempt: wrong codes sent for other attempts never burn it. ' +
+      'Send it back with verify-code, and with send-code to resend within the same attempt.',
+  });
+
+/** A solved step-up challenge: the base64 ALTCHA payload, or the CAPTCHA provider's response token. */
+export const stepUpSolution = z
+  .string()
+  .min(1)
+  .max(4096)
+  .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' });
+
 export const sendCodeBody = z.strictObject({
   email: emailAddress,
   locale: locale.optional(),
+  attempt: attemptHandle.optional(),
+  stepUp: stepUpSolution.optional(),
 });
 
 export const verifyCodeBody = z.strictObject({
   email: emailAddress,
   code: z.string().trim().regex(/^[0-9]{6,12}$/, 'must be the digits from the email'),
+  attempt: attemptHandle.optional(),
+  stepUp: stepUpSolution.optional(),
 });
 
 export const outboxQuery = z.object({
@@ -171,7 +192,21 @@ export const codeSentResponse = z.object({
   status: z.literal('code_sent'),
   expiresInSeconds: z.number().int(),
   resendAfterSeconds: z.number().int(),
+  attempt: attemptHandle,
 });
+
+/** What a 428 challenge_required carries: an ALTCHA proof-of-work challenge or a CAPTCHA widget's site key. */
+export const stepUpChallenge = z.union([
+  z.object({
+    provider: z.literal('altcha'),
+    algorithm: z.string(),
+    challenge: z.string(),
+    maxnumber: z.number().int(),
+    salt: z.string(),
+    signature: z.string(),
+  }),
+  z.object({ provider: z.enum(['turnstile', 'hcaptcha']), siteKey: z.string() }),
+]);
 
 export const sessionResponse = z.object({
   token: z.string().meta({ description: 'ES256 JWT: send it as `Authorization: Bearer <token>`.' }),
@@ -205,6 +240,7 @@ export const errorResponse = z.object({
   message: z.string().meta({ description: 'One human sentence.' }),
   details: z.array(z.unknown()).optional(),
   method: signInSource.optional().meta({ description: 'With other_method_required: how this guest signs in.' }),
+  challenge: stepUpChallenge.optional().meta({ description: 'With challenge_required: the step-up to solve; send its solution as stepUp.' }),
 });
 
 export const tenantResponse = z.object({

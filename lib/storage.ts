@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { RestError, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { RestError, TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from './config.js';
 import { GuestpassError } from './errors.js';
@@ -67,6 +67,7 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
   let open: (tableName: string) => TableClient;
+  let service: () => TableServiceClient;
   if (storage.endpoint) {
     if (!credentialFactory) throw new Error('TABLES_ENDPOINT needs a credential factory');
     const endpoint = storage.endpoint;
@@ -74,11 +75,38 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
     const credential = credentialFactory(storage.managedIdentityClientId);
     // The SDK sends a bearer token over TLS only (an http:// endpoint fails every request).
     open = (tableName) => new TableClient(endpoint, tableName, credential, options);
+    service = () => new TableServiceClient(endpoint, credential, options);
   } else {
     const insecure = /UseDevelopmentStorage=true|=http:\/\//i.test(storage.connectionString);
     open = (tableName) => TableClient.fromConnectionString(storage.connectionString, tableName, { ...options, allowInsecureConnection: insecure });
+    service = () => TableServiceClient.fromConnectionString(storage.connectionString, { ...options, allowInsecureConnection: insecure });
   }
-  return Object.fromEntries(TABLE_NAMES.map((name) => [name, open(`${storage.tablePrefix}${name}`)])) as Tables;
+  const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, open(`${storage.tablePrefix}${name}`)])) as Tables;
+  // Under a symbol key, so a copy of the set (`{ ...tables, guests: wrapped }`) still knows how to open more.
+  (tables as Tables & { [OPENER]?: TableOpener })[OPENER] = { prefix: storage.tablePrefix, open, service };
+  return tables;
+}
+
+/** How to open more tables (the tables of a day) beside a set of table clients, with the same credential and policies. */
+interface TableOpener {
+  prefix: string;
+  open: (tableName: string) => TableClient;
+  service: () => TableServiceClient;
+}
+
+const OPENER = Symbol('guestpass table opener');
+
+/** A copy of a set of table clients with each client mapped (tests wrap their methods), keeping how to open more. */
+export function mapTables(tables: Tables, map: (client: TableClient) => TableClient): Tables {
+  const copy = Object.fromEntries(Object.entries(tables).map(([name, client]) => [name, map(client)])) as Tables;
+  (copy as Tables & { [OPENER]?: TableOpener })[OPENER] = tableOpener(tables);
+  return copy;
+}
+
+export function tableOpener(tables: Tables): TableOpener {
+  const opener = (tables as Tables & { [OPENER]?: TableOpener })[OPENER];
+  if (!opener) throw new Error('these tables were not opened by openTables');
+  return opener;
 }
 
 const tablesReady = new WeakMap<Tables, Promise<void>>();

@@ -9,6 +9,7 @@ import {
   apiOf, compareSessionCheck, concurrentSignIns, countTransactions, createTenant, enumerationCheck, guestEmails,
   importTime, inAtMost, invite, log, processCpuMs, REPO, spawnServer, startSlowSendGrid, type Plan,
 } from './benchHarness.js';
+import { cleanupCost, floodRatio, refusedAndAnonymousCost, type AbuseFigures } from './benchAbuse.js';
 import { checkTargets, renderLatencyChart, renderTable, type BenchResults } from './benchReport.js';
 import { freePort } from './ports.js';
 
@@ -21,6 +22,10 @@ import { freePort } from './ports.js';
 
 const FULL: Plan = { rounds: 8, secondsPerRun: 2, warmupSeconds: 3, guests: 200, enumerationSamples: 30, transactionProbes: 3, importSamples: 15, mailDelayMs: 100 };
 const QUICK: Plan = { rounds: 1, secondsPerRun: 1, warmupSeconds: 1, guests: 200, enumerationSamples: 6, transactionProbes: 3, importSamples: 4, mailDelayMs: 100 };
+
+/** The abuse measurements (scripts/benchAbuse.ts): refused calls, cleanup sizes, the flood. */
+const ABUSE_FULL = { refusedCalls: 1000, cleanupStored: [10_000, 100_000], floodSamples: 30, floodAttackers: 1000, floodConcurrency: 32 };
+const ABUSE_QUICK = { refusedCalls: 100, cleanupStored: [1_000, 10_000], floodSamples: 6, floodAttackers: 200, floodConcurrency: 16 };
 
 interface BenchOptions {
   quick: boolean;
@@ -74,8 +79,13 @@ async function main(): Promise<void> {
       EMAIL_TRANSPORT: 'sendgrid',
       SENDGRID_API_KEY: 'SG.bench-not-a-real-key',
       SENDGRID_BASE_URL: sendGrid.baseUrl,
-      // Every guest of the run comes from 127.0.0.1: the per-IP limit must not be what fails.
+      // Every guest of the run comes from 127.0.0.1: the per-IP limits must not be what fails.
       SEND_CODE_PER_IP_PER_HOUR: '1000000',
+      FAILED_VERIFICATIONS_PER_IP_PER_HOUR: '1000000',
+      // The flood measurement signs each guest in more than once from its own address.
+      RESEND_COOLDOWN_SECONDS: '0',
+      // On a shared, loaded machine Azurite may take seconds under the 200-guest burst; that is measured, not an outage.
+      STORAGE_TIMEOUT_SECONDS: '30',
     };
     const hostScript = join(REPO, 'dist', 'scripts', 'host.js');
     const host = await spawnServer(hostScript, hostSettings, 'host', options.profileDir);
@@ -138,6 +148,26 @@ async function main(): Promise<void> {
     log('session-check against the baseline');
     const sessionCheck = await compareSessionCheck(plan, { guestpass: host, baseline }, azuriteCpuMs, tenants.flow, tokens);
 
+    const abusePlan = options.quick ? ABUSE_QUICK : ABUSE_FULL;
+    log(`abuse: ${abusePlan.refusedCalls} refused calls and as many anonymous ones, on a development host with the default limits`);
+    const abusePrefix = `${tablePrefix}a`;
+    const { FAILED_VERIFICATIONS_PER_IP_PER_HOUR: _v, SEND_CODE_PER_IP_PER_HOUR: _s, ...defaultLimits } = hostSettings;
+    const abuseHost = await spawnServer(hostScript, { ...defaultLimits, AZURE_FUNCTIONS_ENVIRONMENT: 'Development', TABLE_PREFIX: abusePrefix }, 'abuse-host');
+    stops.push(() => abuseHost.stop());
+    const abuseTenant = await createTenant(apiOf(abuseHost, functionKey), 'abuse');
+    const costs = await refusedAndAnonymousCost(abuseHost, abuseTenant, azurite.connectionString, abusePrefix, abusePlan.refusedCalls);
+    log(`abuse: cleanup over ${abusePlan.cleanupStored.join(' and ')} stored rows, 100 expired`);
+    const cleanup = [];
+    for (const stored of abusePlan.cleanupStored) cleanup.push(await cleanupCost(azurite.connectionString, stored));
+    log(`abuse: a real guest signing in, quiet and during a flood from ${abusePlan.floodAttackers} addresses`);
+    const floodTenant = await createTenant(api, 'flood');
+    const floodGuests = guestEmails('flooded', abusePlan.floodSamples);
+    await inAtMost(floodGuests, 16, (email) => invite(api, floodTenant, email));
+    const flood = await floodRatio(host, floodTenant, floodGuests, sendGrid, azuriteCpuMs, {
+      attackers: abusePlan.floodAttackers, concurrency: abusePlan.floodConcurrency,
+    });
+    const abuse: AbuseFigures = { ...costs, cleanup, flood };
+
     await stopAll();
     log('import time of the built app');
     // Production-shaped, as in Azure: a managed-identity table endpoint (nothing connects at import).
@@ -161,6 +191,7 @@ async function main(): Promise<void> {
       transactions,
       transactionsPerSignIn,
       importTime: imports,
+      abuse,
     };
     const results: BenchResults = { ...partial, targets: checkTargets(partial) };
     const table = renderTable(results);

@@ -524,7 +524,8 @@ function timeProcess(args: string[], env: Record<string, string>, cwd: string): 
 
 /** Cold import of the built function app against a bare node start, alternating, medians. */
 export async function importTime(samples: number, env: Record<string, string>): Promise<ImportTime> {
-  const app = join(REPO, 'dist', 'index.js');
+  // The published package (what azd and Core Tools upload), with its lazy bundles beside it.
+  const app = join(REPO, 'deploy', 'dist', 'index.js');
   const cwd = mkdtempSync(join(tmpdir(), 'guestpass-import-'));
   const childEnv = { PATH: process.env.PATH ?? '', ...env };
   const times = { app: [] as number[], node: [] as number[] };

@@ -1,7 +1,8 @@
 // Bundles the function app (dist/index.js, what `func azure functionapp publish`
 // uploads) and the local scripts with esbuild, so a cold start loads few files.
 import { build } from 'esbuild';
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 
 const common = {
   bundle: true,
@@ -15,10 +16,31 @@ const common = {
 };
 
 rmSync('dist', { recursive: true, force: true });
-await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist' });
+/**
+ * lib/lazy/*.ts (lib/lazy/README.md): each is a bundle of its own, dist/lazy/<name>.js,
+ * and the app's `await import('./lazy/<name>.js')` stays a require of that file, run
+ * when the import runs, so a cold start does not parse what no request needs at load.
+ */
+const LAZY_DIR = resolve('lib/lazy');
+const lazyEntries = Object.fromEntries(
+  readdirSync(LAZY_DIR).filter((file) => file.endsWith('.ts')).map((file) => [`lazy/${file.slice(0, -'.ts'.length)}`, `lib/lazy/${file}`]),
+);
+const lazyBundles = {
+  name: 'lazy-bundles',
+  setup(build) {
+    build.onResolve({ filter: /\/lazy\/[\w-]+\.js$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path);
+      if (dirname(target) !== LAZY_DIR) return undefined;
+      if (args.kind !== 'dynamic-import') throw new Error(`${args.importer}: import ${args.path} with await import(), never statically (lib/lazy/README.md)`);
+      return { path: `./lazy/${basename(target)}`, external: true };
+    });
+  },
+};
+await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles] });
+await build({ ...common, entryPoints: lazyEntries, outdir: 'dist' });
 await build({
   ...common,
-  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts', 'scripts/azdHooks': 'scripts/azdHooks.ts' },
   outdir: 'dist',
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],
@@ -39,8 +61,10 @@ await build({
   logLevel: 'warning',
 });
 
-// The hosted sign-in page's script ships with the function app (functions/oidcSignInScript.ts serves it).
+// The hosted sign-in page's script ships with the function app (functions/oidcSignInScript.ts
+// serves it): beside dist/index.js, so the deploy folder below takes it along.
 copyFileSync('web/dist/hostedSignIn.js', 'dist/hostedSignIn.js');
+writeDeployFolder();
 
 // The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
 await build({
@@ -49,3 +73,29 @@ await build({
   outdir: 'dist',
   external: [...common.external, 'autocannon'],
 });
+
+/**
+ * deploy/: the function app package, self-contained, for both deployment tools. azd
+ * (azure.yaml `dist: deploy`) runs `npm run build` and zips this folder as it is
+ * (Azure/azure-dev cli/azd/pkg/project/framework_service_node.go Package, then
+ * project_utils.go createDeployableZip); `func azure functionapp publish` run in it zips
+ * it too (Core Tools builds nothing for Node). Every dependency is bundled into the
+ * JavaScript files, so there is no node_modules to install and no remote build.
+ * local.settings.json only tells Core Tools the worker runtime (it reads
+ * FUNCTIONS_WORKER_RUNTIME from there, WorkerRuntimeLanguageHelper.cs); both tools
+ * leave that file out of the zip.
+ */
+function writeDeployFolder() {
+  rmSync('deploy', { recursive: true, force: true });
+  mkdirSync('deploy/dist', { recursive: true });
+  copyFileSync('host.json', 'deploy/host.json');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  const deployed = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, main: pkg.main, engines: pkg.engines };
+  writeFileSync('deploy/package.json', `${JSON.stringify(deployed, null, 2)}\n`);
+  writeFileSync('deploy/local.settings.json', `${JSON.stringify({ IsEncrypted: false, Values: { FUNCTIONS_WORKER_RUNTIME: 'node' } }, null, 2)}\n`);
+  // The app entry and the bundles it loads at run time (dist/*.js, dist/lazy/*.js); the scripts and source maps stay home.
+  mkdirSync('deploy/dist/lazy');
+  for (const dir of ['dist', 'dist/lazy']) {
+    for (const file of readdirSync(dir)) if (file.endsWith('.js')) copyFileSync(`${dir}/${file}`, `deploy/${dir}/${file}`);
+  }
+}

@@ -1,15 +1,15 @@
-import { loadBuiltApp, serveApp } from './localHost.js';
+import { serveApp } from './localHost.js';
 
 /** Serves the built app on PORT (0 picks a free port) and prints the port as a JSON line. */
 async function main(): Promise<void> {
-  const app = loadBuiltApp();
-  const { server, port } = await serveApp(app, app.config.port);
+  const { server, port } = await serveApp();
   console.log(JSON.stringify({ listening: port }));
   const stop = () => server.close(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }
 
+// One line, no stack trace: start-up failures are settings to fix (ConfigError names the setting).
 main().catch((error) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);

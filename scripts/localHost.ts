@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../lib/config.js';
+import { ConfigError, readLocalSettings, settingsSchema, type Config } from '../lib/config.js';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpFunctionOptions, type HttpRequestUser, type HttpResponseInit, type Timer, type TimerFunctionOptions } from '@azure/functions';
 
 /**
  * A stand-in for the Azure Functions host's HTTP front end, for running locally
  * (Core Tools cannot be installed here). It serves the app's own registrations:
- * their route templates, methods, authLevel and handlers, under `/api`.
+ * their route templates, methods, authLevel and handlers, under `/api`, and answers
+ * what the host itself answers as Azure/azure-functions-host does (each answer names
+ * the source file it follows): host-level refusals have an empty body.
  */
 export interface HttpRegistration {
   name: string;
@@ -18,7 +20,7 @@ export interface HttpRegistration {
 
 export interface LocalHostOptions {
   registrations: HttpRegistration[];
-  /** The key `function`-level routes require in `x-functions-key`. */
+  /** The key routes of authLevel `function` (or `admin`) require, in `x-functions-key` or `?code=`. */
   functionKey?: string;
   /** Files served outside /api (the demo page). */
   staticRoot?: string;
@@ -29,10 +31,11 @@ type Segment =
   | { kind: 'literal'; value: string }
   | { kind: 'param'; name: string; optional: boolean; pattern?: RegExp; catchAll: boolean };
 
-interface CompiledRoute {
+export interface CompiledRoute {
   registration: HttpRegistration;
   segments: Segment[];
-  methods: string[];
+  /** Undefined: every method, as an httpTrigger without `methods`. */
+  methods?: string[];
 }
 
 /** Route templates as the Functions host reads them: `a/{b}`, `{b?}`, `{b:regex(...)}`, `{*rest}`. */
@@ -50,7 +53,7 @@ export function compileRoute(template: string): Segment[] {
     });
 }
 
-function matchRoute(segments: Segment[], parts: string[]): Record<string, string> | undefined {
+export function matchRoute(segments: Segment[], parts: string[]): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   for (let i = 0; i < segments.length; i += 1) {
     const segment = segments[i]!;
@@ -73,23 +76,16 @@ function matchRoute(segments: Segment[], parts: string[]): Record<string, string
   return parts.length <= segments.length ? params : undefined;
 }
 
-/** Literal segments win over constrained parameters, which win over plain ones. */
-function precedence(route: CompiledRoute): number[] {
-  return route.segments.map((s) => (s.kind === 'literal' ? 0 : s.catchAll ? 3 : s.pattern ? 1 : 2));
-}
-
-function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
-  const pa = precedence(a);
-  const pb = precedence(b);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i += 1) {
-    const diff = (pa[i] ?? -1) - (pb[i] ?? -1);
-    if (diff !== 0) return diff;
-  }
-  return 0;
-}
-
-function errorBody(error: string, message: string) {
-  return JSON.stringify({ error, message });
+/**
+ * The function key of a request: the `x-functions-key` header, else the `code` query
+ * parameter; the header wins even when wrong (azure-functions-host
+ * src/WebJobs.Script.WebHost/Security/Authentication/Keys/AuthenticationLevelHandler.cs,
+ * GetAuthorizationKeyInfoAsync).
+ */
+export function presentedKey(headers: IncomingMessage['headers'], query: URLSearchParams): string | undefined {
+  const header = headers['x-functions-key'];
+  if (header !== undefined) return Array.isArray(header) ? header[0] : header;
+  return query.get('code') ?? undefined;
 }
 
 function keyMatches(expected: string | undefined, presented: string | undefined): boolean {
@@ -99,7 +95,15 @@ function keyMatches(expected: string | undefined, presented: string | undefined)
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const MAX_REQUEST_BYTES = 1024 * 1024;
+/**
+ * Kestrel's limits in the Functions host: request bodies up to 100 MB
+ * (src/WebJobs.Script.WebHost/Program.cs sets MaxRequestBodySize to
+ * ScriptConstants.DefaultMaxRequestBodySize, 104857600) and 32 KiB of request headers
+ * (Kestrel's default MaxRequestHeadersTotalSize, which Program.cs leaves as it is).
+ * Node's parser stops at 16 KiB unless told otherwise.
+ */
+export const MAX_REQUEST_BYTES = 104_857_600;
+export const MAX_HEADER_BYTES = 32 * 1024;
 const EMPTY_BODY = Buffer.alloc(0);
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -200,15 +204,34 @@ export function plainResponse(result: HttpResponseInit | HttpResponse | void): {
   return undefined;
 }
 
+export function compileRoutes(registrations: HttpRegistration[]): CompiledRoute[] {
+  return registrations.map((registration) => ({
+    registration,
+    segments: compileRoute(registration.options.route ?? registration.name),
+    methods: registration.options.methods?.map((m) => m.toUpperCase()),
+  }));
+}
+
+/** The first route, in registration order, whose template and method constraint both match. */
+export function findRoute(routes: CompiledRoute[], method: string, parts: string[]): { route: CompiledRoute; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    if (route.methods && !route.methods.includes(method)) continue;
+    const params = matchRoute(route.segments, parts);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
 export function createLocalHost(options: LocalHostOptions): Server {
+  return createServer({ maxHeaderSize: MAX_HEADER_BYTES }, localHostListener(options));
+}
+
+/** The local host's request handling, for a server of its own or one that listens already. */
+export function localHostListener(options: LocalHostOptions): RequestListener {
   const log = options.log ?? ((line: string) => console.log(line));
-  const routes: CompiledRoute[] = options.registrations
-    .map((registration) => ({
-      registration,
-      segments: compileRoute(registration.options.route ?? registration.name),
-      methods: (registration.options.methods ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
-    }))
-    .sort(comparePrecedence);
+  // In registration order: the host maps each function's route in turn and ASP.NET
+  // routing tries them in that order (WebScriptHostHttpRoutesManager.cs).
+  const routes: CompiledRoute[] = compileRoutes(options.registrations);
 
   async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
     // No Content-Length and no Transfer-Encoding: the request has no body to wait for.
@@ -223,21 +246,28 @@ export function createLocalHost(options: LocalHostOptions): Server {
     return Buffer.concat(chunks);
   }
 
-  function send(res: ServerResponse, status: number, body: string | Buffer, headers: Record<string, string> = {}) {
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
-    res.end(body);
+  /** A host-level answer: a status and no body, as the Functions host gives it. */
+  function sendEmpty(res: ServerResponse, status: number) {
+    res.writeHead(status, { 'Content-Length': '0' });
+    res.end();
   }
 
   async function serveStatic(pathname: string, res: ServerResponse): Promise<void> {
-    if (!options.staticRoot) return send(res, 404, errorBody('not_found', 'No function serves that route.'));
+    if (!options.staticRoot) return sendEmpty(res, 404);
     const root = resolve(options.staticRoot);
-    const file = normalize(join(root, pathname === '/' ? 'index.html' : decodeURIComponent(pathname)));
-    if (!file.startsWith(root)) return send(res, 404, errorBody('not_found', 'No such file.'));
+    let file: string;
+    try {
+      file = normalize(join(root, pathname === '/' ? 'index.html' : decodeURIComponent(pathname)));
+    } catch {
+      return sendEmpty(res, 404);
+    }
+    if (!file.startsWith(root)) return sendEmpty(res, 404);
     try {
       const content = await readFile(file);
-      send(res, 200, content, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+      res.end(content);
     } catch {
-      send(res, 404, errorBody('not_found', 'No such file.'));
+      sendEmpty(res, 404);
     }
   }
 
@@ -252,28 +282,20 @@ export function createLocalHost(options: LocalHostOptions): Server {
       }
     });
     const method = (req.method ?? 'GET').toUpperCase();
-    // The first route in precedence order that matches the path and the method wins;
-    // a path that only matches with other methods is a 405 naming the first one's.
-    let chosen: { route: CompiledRoute; params: Record<string, string> } | undefined;
-    let pathMatch: CompiledRoute | undefined;
-    for (const route of routes) {
-      const params = matchRoute(route.segments, parts);
-      if (!params) continue;
-      pathMatch ??= route;
-      if (route.methods.includes(method)) {
-        chosen = { route, params };
-        break;
-      }
-    }
-    if (!pathMatch) return send(res, 404, errorBody('not_found', 'No function serves that route.'));
-    if (!chosen) return send(res, 405, errorBody('method_not_allowed', 'That method is not allowed on this route.'), { Allow: pathMatch.methods.join(', ') });
+    // The methods are a route constraint (WebScriptHostHttpRoutesManager.cs adds an
+    // HttpMethodRouteConstraint), so a method the route does not list is no match at
+    // all: like a path no route has, it is the host's 404 with an empty body.
+    const chosen = findRoute(routes, method, parts);
+    if (!chosen) return sendEmpty(res, 404);
     const { registration } = chosen.route;
     const authLevel = registration.options.authLevel ?? 'anonymous';
-    if (authLevel !== 'anonymous' && !keyMatches(options.functionKey, req.headers['x-functions-key'] as string | undefined)) {
-      return send(res, 401, errorBody('unauthorized', 'A valid x-functions-key header is required.'));
+    // A missing or wrong key: UnauthorizedResult, 401 with an empty body
+    // (src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs, GetResultAsync).
+    if (authLevel !== 'anonymous' && !keyMatches(options.functionKey, presentedKey(req.headers, url.searchParams))) {
+      return sendEmpty(res, 401);
     }
     const body = await readBody(req);
-    if (body === 'too_large') return send(res, 413, errorBody('payload_too_large', 'The request body is too large.'));
+    if (body === 'too_large') return sendEmpty(res, 413);
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -300,8 +322,10 @@ export function createLocalHost(options: LocalHostOptions): Server {
     try {
       result = await registration.options.handler(request, context);
     } catch (error) {
+      // A handler that throws: the host's bare 500 with an empty body
+      // (src/WebJobs.Script.WebHost/Middleware/ExceptionMiddleware.cs).
       log(`[${registration.name}] unhandled: ${(error as Error)?.stack ?? String(error)}`);
-      return send(res, 500, errorBody('internal_error', 'Something went wrong on our side.'));
+      return sendEmpty(res, 500);
     }
     const plain = plainResponse(result);
     if (plain) {
@@ -320,19 +344,21 @@ export function createLocalHost(options: LocalHostOptions): Server {
     res.end(payload);
   }
 
-  return createServer((req, res) => {
+  return (req, res) => {
     handle(req, res).catch((error) => {
       log(`local host error: ${(error as Error)?.stack ?? String(error)}`);
-      if (!res.headersSent) send(res, 500, errorBody('internal_error', 'Something went wrong on our side.'));
+      if (!res.headersSent) sendEmpty(res, 500);
       else res.end();
     });
-  });
+  };
 }
 
 /** What the built app entry (dist/index.js) exports besides registering its functions. */
 export interface BuiltApp {
   registrations: { http: HttpRegistration[]; timer?: TimerRegistration[] };
   config: Config;
+  /** Reaches Table Storage once; throws a ConfigError naming the setting when it cannot. */
+  checkStorage(): Promise<void>;
 }
 
 export interface TimerRegistration {
@@ -395,16 +421,50 @@ export function loadBuiltApp(): BuiltApp {
   return require('../index.js') as BuiltApp;
 }
 
-export async function serveApp(app: BuiltApp, port: number): Promise<{ server: Server; port: number }> {
-  const server = createLocalHost({
-    registrations: app.registrations.http,
-    functionKey: app.config.localFunctionKey,
-    staticRoot: join(__dirname, '..', '..', 'web'),
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  return { server, port: (server.address() as AddressInfo).port };
+/** PORT as the app will read it (environment over local.settings.json), before the app is loaded. */
+export function localPort(): number {
+  const parsed = settingsSchema.shape.PORT.safeParse(process.env.PORT || readLocalSettings().PORT || undefined);
+  if (!parsed.success) throw new ConfigError('PORT', `is invalid: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }
 
+/** Listens on 127.0.0.1:port; a port another program holds is one line naming PORT. */
+export function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new ConfigError('PORT', `is ${port}, which another program already listens on: stop it, or choose a free port (PORT=${port + 1} npm start)`));
+      else if (error.code === 'EACCES') reject(new ConfigError('PORT', `is ${port}, which this user may not listen on: choose a port above 1023`));
+      else reject(error);
+    });
+    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+/**
+ * Serves the built app on PORT (0 picks a free port). It listens before it loads the
+ * app, so PUBLIC_BASE_URL (the sessions' issuer and the links) defaults to the port it
+ * really listens on; then it reaches Table Storage once, so a misconfiguration stops
+ * the start with one line naming the setting.
+ */
+export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+  let listener: RequestListener | undefined;
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    if (listener) return listener(req, res);
+    res.writeHead(503, { 'Content-Length': '0', 'Retry-After': '1' }).end();
+  });
+  const port = await listenOn(server, localPort());
+  try {
+    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
+    const app = loadApp();
+    await app.checkStorage();
+    listener = localHostListener({
+      registrations: app.registrations.http,
+      functionKey: app.config.localFunctionKey,
+      staticRoot: join(__dirname, '..', '..', 'web'),
+    });
+    return { server, port, app };
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+}

@@ -3,7 +3,7 @@ import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
-import { loadBuiltApp, serveApp, startTimers } from './localHost.js';
+import { serveApp, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -77,8 +77,7 @@ async function main(): Promise<void> {
   }
 
   // The app reads local.settings.json itself, as it would under Core Tools.
-  const app = loadBuiltApp();
-  const { server, port: hostPort } = await serveApp(app, app.config.port);
+  const { server, port: hostPort, app } = await serveApp();
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.localFunctionKey!);
   await inviteDemoGuest(base, app.config.localFunctionKey!, tenant.id);

@@ -84,9 +84,12 @@ export async function guestRows(rt: Runtime, tenantId: string, email: string): P
   return rows;
 }
 
-/** Whether a response carries the contract's error body: `{error, message, details?}` with a known code. */
+/** Whether a response carries the contract's error body (`{error, message, details?}` with a known code) or is one of the host's bare answers. */
 export async function contractErrorProblem(response: Response): Promise<string | undefined> {
   const text = await response.text();
+  // The Functions host's own answers, before the app runs: an unmatched route or method
+  // 404 and a missing or wrong function key 401, each with an empty body (DESIGN §2).
+  if (text === '' && (response.status === 404 || response.status === 401)) return undefined;
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /*
- * What `npm run build` leaves for `func azure functionapp publish` (globalSetup has
+ * What `npm run build` leaves in deploy/ for azd and `func azure functionapp publish` (globalSetup has
  * just built it): the package the Functions host loads, and nothing else.
  */
 const REPO = resolve(__dirname, '..');
@@ -33,17 +33,42 @@ console.log(JSON.stringify({
   timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
 }));`;
 
-describe('npm run build, for func azure functionapp publish', () => {
+/** What the app registered itself: each function's name and the options the host needs. */
+const DESCRIBE_REGISTRATIONS = `
+const app = require('./' + require('./package.json').main);
+console.log(JSON.stringify({
+  http: app.registrations.http.map((r) => ({ name: r.name, route: r.options.route, methods: r.options.methods, authLevel: r.options.authLevel })),
+  timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
+}));`;
+
+const STAND_IN = join(REPO, 'test', 'fixtures', 'functionsCoreStandIn.cjs');
+
+const DEPLOY = join(REPO, 'deploy');
+
+function filesIn(root: string, dir = root): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesIn(root, join(dir, entry.name)) : [relative(root, join(dir, entry.name)).split('\\').join('/')],
+  );
+}
+
+/** Only what is published (deploy/ without local.settings.json), in a folder of its own: nothing to resolve from node_modules. */
+function publishedFolder(): string {
+  const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
+  for (const file of filesIn(DEPLOY).filter((name) => name !== 'local.settings.json')) {
+    mkdirSync(dirname(join(published, file)), { recursive: true });
+    copyFileSync(join(DEPLOY, file), join(published, file));
+  }
+  return published;
+}
+
+describe('npm run build, for azd and func azure functionapp publish (deploy/)', () => {
   it('leaves the package alone in a folder loading every function with no node_modules at all', () => {
     expect(pkg.main).toBe('dist/index.js');
     const host = JSON.parse(readFileSync(join(REPO, 'host.json'), 'utf8'));
     expect(host.version).toBe('2.0');
     expect(host.extensionBundle.id).toBe('Microsoft.Azure.Functions.ExtensionBundle');
 
-    // Only what is published, in a folder of its own: nothing to resolve from node_modules.
-    const published = mkdtempSync(join(tmpdir(), 'guestpass-publish-'));
-    mkdirSync(join(published, 'dist'));
-    for (const file of ['host.json', 'package.json', 'dist/index.js', 'dist/hostedSignIn.js']) copyFileSync(join(REPO, file), join(published, file));
+    const published = publishedFolder();
     writeFileSync(join(published, 'describe.js'), DESCRIBE_APP);
     const loaded = JSON.parse(
       execFileSync(process.execPath, ['describe.js'], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
@@ -54,12 +79,61 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(loaded.timer).toEqual([{ name: 'cleanup', schedule: '0 */15 * * * *' }]);
   });
 
-  it('bundles every dependency: the app entry requires only Node built-ins and the worker-provided @azure/functions-core', () => {
-    const bundle = readFileSync(join(REPO, 'dist', 'index.js'), 'utf8');
-    const required = new Set([...bundle.matchAll(/\brequire\("([^"]+)"\)/g)].map((match) => match[1]!));
+  it("registers every function with the worker when the worker's @azure/functions-core is there, FUNCTIONS_WORKER_RUNTIME unset", () => {
+    const published = publishedFolder();
+    const env = productionSettings();
+    expect(env).not.toHaveProperty('FUNCTIONS_WORKER_RUNTIME');
+    const lines = execFileSync(process.execPath, ['--require', STAND_IN, '-e', `${DESCRIBE_REGISTRATIONS}`], { cwd: published, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const own = lines.find((line) => 'http' in line) as { http: { name: string; route: string; methods: string[]; authLevel: string }[]; timer: { name: string; schedule: string }[] };
+    const { workerReceived } = lines.find((line) => 'workerReceived' in line) as {
+      workerReceived: { programmingModel: string; functions: { name: string; handler: string; bindings: { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string; schedule?: string }[] }[] };
+    };
+    expect(workerReceived.programmingModel).toBe('@azure/functions');
+    expect(own.http.length).toBeGreaterThanOrEqual(8);
+    const triggers = Object.fromEntries(workerReceived.functions.map((f) => [f.name, { handler: f.handler, trigger: f.bindings.find((b) => b.direction === 'in')! }]));
+    expect(Object.keys(triggers).sort()).toEqual([...own.http, ...own.timer].map((f) => f.name).sort());
+    for (const fn of own.http) {
+      expect(triggers[fn.name], fn.name).toEqual({
+        handler: 'function',
+        trigger: expect.objectContaining({ type: 'httpTrigger', route: fn.route, methods: fn.methods, authLevel: fn.authLevel }),
+      });
+    }
+    for (const fn of own.timer) {
+      expect(triggers[fn.name], fn.name).toEqual({ handler: 'function', trigger: expect.objectContaining({ type: 'timerTrigger', schedule: fn.schedule }) });
+    }
+  });
+
+  it('bundles every dependency: the app entry requires only Node built-ins, the worker-provided @azure/functions-core and its own lazy bundles', () => {
+    const bundle = readFileSync(join(DEPLOY, 'dist', 'index.js'), 'utf8');
+    const required = new Set([...bundle.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((match) => match[1]!));
     const builtins = new Set(require('node:module').builtinModules as string[]);
-    const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name));
+    const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
+    const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
+    expect(lazy.sort()).toEqual(['./lazy/identity.js', './lazy/sendgrid.js']);
+    for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
+  });
+
+  it('loads no lazy bundle at start, and each one loads on its own from the published folder when asked for', () => {
+    const published = publishedFolder();
+    const script = `
+      require('./dist/index.js');
+      const atStart = Object.keys(require.cache).map((file) => require('path').relative(process.cwd(), file));
+      const { DefaultAzureCredential } = require('./dist/lazy/identity.js');
+      const { createSendGridService } = require('./dist/lazy/sendgrid.js');
+      const service = createSendGridService({ transport: 'sendgrid', apiKey: 'SG.x', from: 'a@contoso.com', fromName: 'a', timeoutSeconds: 1 });
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send }));`;
+    const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
+      atStart: string[];
+      identity: string;
+      sendgrid: string;
+    };
+    expect(loaded.atStart).toEqual(['dist/index.js']);
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function' });
   });
 
   it('carries no test code: the bundle is built from functions/ and lib/ and their dependencies only', () => {
@@ -75,26 +149,14 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(sources.filter((source) => testTools.some((name) => source.startsWith(`node_modules/${name}/`)))).toEqual([]);
   });
 
-  it('.funcignore publishes host.json, package.json, dist/index.js and the hosted sign-in script, and nothing else', () => {
-    const candidates = [
-      ...execFileSync('git', ['ls-files'], { cwd: REPO }).toString().trim().split('\n'),
-      ...['dist/index.js', 'dist/index.js.map', 'dist/hostedSignIn.js', 'dist/scripts/start.js', 'dist/scripts/host.js', 'dist/scripts/keys.js'],
-      ...['node_modules/zod/package.json', 'local.settings.json', '.azure/dev/.env', '.azurite/__azurite_db_table__.json'],
-    ];
-    // git reads .funcignore the way Core Tools and azd do for these plain names.
-    const probe = mkdtempSync(join(tmpdir(), 'guestpass-funcignore-'));
-    execFileSync('git', ['init', '-q'], { cwd: probe });
-    copyFileSync(join(REPO, '.funcignore'), join(probe, '.git', 'info', 'exclude'));
-    let ignored: string[] = [];
-    try {
-      ignored = execFileSync('git', ['check-ignore', '--no-index', '--stdin'], { cwd: probe, input: candidates.join('\n') })
-        .toString()
-        .trim()
-        .split('\n');
-    } catch (error) {
-      throw new Error(`git check-ignore: ${String(error)}`);
-    }
-    const published = candidates.filter((path) => !ignored.includes(path)).sort();
-    expect(published).toEqual(['dist/hostedSignIn.js', 'dist/index.js', 'host.json', 'package.json']);
+  it('func azure functionapp publish, run in deploy/, ships host.json, package.json and dist/*.js, and nothing else', () => {
+    // Core Tools zips the folder it runs in, leaving out .git, .vscode, .funcignore, .gitignore,
+    // local.settings.json and project.lock.json (Azure/azure-functions-core-tools
+    // src/Cli/func/Common/FileSystemHelpers.cs, GetLocalFiles); there is no .funcignore in deploy/.
+    const shipped = filesIn(DEPLOY).filter((file) => !['.funcignore', '.gitignore', 'local.settings.json', 'project.lock.json'].includes(file.split('/').pop()!));
+    expect(existsSync(join(DEPLOY, '.funcignore'))).toBe(false);
+    // dist/hostedSignIn.js: the hosted sign-in page's script, which functions/oidcSignInScript.ts serves.
+    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/hostedSignIn.js', 'host.json', 'package.json']));
+    expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
   });
 });

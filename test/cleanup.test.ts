@@ -7,7 +7,10 @@ import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js
 import { inviteGuest } from '../lib/invitations.js';
 import { listOutbox } from '../lib/mail.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
-import { countingTransactions, newestFirstKey } from '../lib/storage.js';
+import type { Runtime } from '../lib/runtime.js';
+import { countingTransactions, newestFirstKey, tableOpener } from '../lib/storage.js';
+import { dayTable } from '../lib/storage/dayTables.js';
+import { noteExpiry } from '../lib/storage/expiryIndex.js';
 import { createTenant } from '../lib/tenants.js';
 import { everyNMinutes, startTimers } from '../scripts/localHost.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
@@ -44,11 +47,31 @@ async function allRows(table: TableClient): Promise<(TableEntity & { expiresAt?:
 
 const at = (ms: number) => new Date(ms);
 
+/** Inserts rows into guest partitions as the app does: each partition noted in the expiry index for its earliest expiry. */
+async function insertNoted(rt: Runtime, rows: TableEntity[]): Promise<void> {
+  await insertAll(rt.tables.guests, rows);
+  const earliest = new Map<string, number>();
+  for (const row of rows) {
+    const expiresAt = (row as { expiresAt?: Date }).expiresAt;
+    if (expiresAt) earliest.set(row.partitionKey, Math.min(earliest.get(row.partitionKey) ?? Infinity, expiresAt.getTime()));
+  }
+  const notes = [...earliest].map(([partitionKey, expiresAt]) => () => noteExpiry(rt, partitionKey, expiresAt));
+  for (let i = 0; i < notes.length; i += 32) await Promise.all(notes.slice(i, i + 32).map((note) => note()));
+}
+
+/** The names of this runtime's day tables of one kind. */
+async function dayTables(rt: Runtime, kind: string): Promise<string[]> {
+  const { prefix, service } = tableOpener(rt.tables);
+  const names: string[] = [];
+  for await (const table of service().listTables()) if (table.name?.startsWith(`${prefix}${kind}`) && /\d{8}$/.test(table.name)) names.push(table.name);
+  return names.sort();
+}
+
 describe('cleanup timer', () => {
   it('deletes thousands of expired rows in pages and batches, and every live row survives', async () => {
     const { rt } = await clockedRuntime();
     const expired = at(T0 - MINUTE);
-    const live = at(T0 + MINUTE);
+    const live = at(T0 + DAY);
 
     // 20 busy guests with 150 expired and 5 live sign-in log rows each, and their guest rows (which never expire).
     const busy: TableEntity[] = [];
@@ -58,60 +81,72 @@ describe('cleanup timer', () => {
       for (let i = 0; i < 150; i += 1) busy.push({ partitionKey, rowKey: LOG_PREFIX + newestFirstKey(T0 - DAY - i, `old${i}`), expiresAt: expired });
       for (let i = 0; i < 5; i += 1) busy.push({ partitionKey, rowKey: LOG_PREFIX + newestFirstKey(T0 - i, `new${i}`), expiresAt: live });
     }
-    // 200 quiet guests, each with an expired and a live session and an expired code row.
+    // 200 quiet guests, each with an expired and a live session and an expired guest-wide row.
     const quiet: TableEntity[] = [];
     for (let g = 0; g < 200; g += 1) {
       const partitionKey = `tenant_quiet${g}`;
       quiet.push({ partitionKey, rowKey: GUEST_ROW, email: `quiet${g}@example.test` });
       quiet.push({ partitionKey, rowKey: `${SESSION_PREFIX}old`, expiresAt: expired });
       quiet.push({ partitionKey, rowKey: `${SESSION_PREFIX}new`, expiresAt: live });
-      quiet.push({ partitionKey, rowKey: OTP_ROW, codeAttempts: 0, sendTimes: '[]', failTimes: '[]', expiresAt: expired });
+      quiet.push({ partitionKey, rowKey: OTP_ROW, strangerTimes: '[]', expiresAt: expired });
     }
-    const limits: TableEntity[] = [];
-    for (let i = 0; i < 120; i += 1) limits.push({ partitionKey: `ip_${i}`, rowKey: 'send-code', times: '[]', expiresAt: i < 100 ? expired : live });
-    const outbox: TableEntity[] = [];
-    for (let i = 0; i < 60; i += 1) {
-      const sentAt = i < 50 ? T0 - 2 * DAY : T0 - HOUR;
-      outbox.push({ partitionKey: 'outbox', rowKey: newestFirstKey(sentAt, `m${i}`), subject: 'Your code', expiresAt: at(sentAt + DAY) });
+    await insertNoted(rt, [...busy, ...quiet]);
+    // Rate-limit rows and mail of two days ago, and of today, in their day tables.
+    for (const day of [T0 - 2 * DAY, T0]) {
+      const limits = await dayTable(rt, 'limits', day);
+      await limits.createEntity({ partitionKey: 'ip_x', rowKey: `send-code_${day}`, expiresAt: at(day + HOUR) });
+      const outbox = await dayTable(rt, 'outbox', day);
+      await outbox.createEntity({ partitionKey: 'outbox', rowKey: newestFirstKey(day, 'm'), subject: 'Your code', expiresAt: at(day + DAY) });
     }
-    await insertAll(rt.tables.guests, [...busy, ...quiet]);
-    await insertAll(rt.tables.limits, limits);
-    await insertAll(rt.tables.outbox, outbox);
 
-    const { result, transactions } = await countingTransactions(() => cleanupExpired(rt, { pageSize: 500 }));
+    const { result } = await countingTransactions(() => cleanupExpired(rt));
 
-    const expiredCount = { guests: 20 * 150 + 200 * 2, limits: 100, outbox: 50 };
-    expect(result).toEqual({
-      deleted: expiredCount.guests + expiredCount.limits + expiredCount.outbox,
-      skipped: 0,
-      deletedByTable: expiredCount,
-      complete: true,
-    });
-    // Batched: 2 transactions per busy guest, one delete per session and code row, one per
-    // rate-limit row, one for the outbox — plus the query pages (500 rows each at most).
-    const deletes = 20 * 2 + 200 * 2 + 100 + 1;
-    const pages = Math.ceil(expiredCount.guests / 500) + 1 + 1;
-    expect(transactions).toBeGreaterThanOrEqual(deletes + pages);
-    expect(transactions).toBeLessThanOrEqual(deletes + pages + 10);
+    expect(result).toMatchObject({ deleted: 20 * 150 + 200 * 2, skipped: 0, partitions: 220, complete: true });
+    const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+    expect(result.droppedTables.sort()).toEqual(
+      expect.arrayContaining([`${rt.config.storage.tablePrefix}limits${stamp(T0 - 2 * DAY)}`, `${rt.config.storage.tablePrefix}outbox${stamp(T0 - 2 * DAY)}`]),
+    );
+    expect(await dayTables(rt, 'limits')).toEqual([`${rt.config.storage.tablePrefix}limits${stamp(T0)}`]);
 
     const guests = await allRows(rt.tables.guests);
     expect(guests).toHaveLength(20 * (1 + 5) + 200 * 2);
     expect(guests.every((row) => row.expiresAt === undefined || row.expiresAt.getTime() > T0)).toBe(true);
-    expect(guests.filter((row) => row.rowKey === GUEST_ROW)).toHaveLength(220);
-    expect((await allRows(rt.tables.limits)).map((row) => row.partitionKey).sort()).toEqual(limits.slice(100).map((row) => row.partitionKey).sort());
-    expect(await allRows(rt.tables.outbox)).toHaveLength(10);
 
-    // A second run finds nothing left to do.
-    expect((await cleanupExpired(rt)).deleted).toBe(0);
+    // A second run finds nothing left to do, and starts where the first stopped.
+    const again = await cleanupExpired(rt);
+    expect({ deleted: again.deleted, hours: again.hours }).toEqual({ deleted: 0, hours: 0 });
   });
 
+  it('costs the same transactions over 10,000 stored rows as over 1,000 when the same 100 rows expired', async () => {
+    const cost = async (stored: number) => {
+      const { rt } = await clockedRuntime();
+      const live = at(T0 + 7 * DAY);
+      const rows: TableEntity[] = [];
+      // The live rows: guests with sign-in log rows that expire next week.
+      for (let i = 0; i < stored - 100; i += 1) rows.push({ partitionKey: `tenant_live${i % 500}`, rowKey: LOG_PREFIX + newestFirstKey(T0 - i, `l${i}`), expiresAt: live });
+      // The 100 rows that expired: 10 guests' logs and sessions.
+      for (let i = 0; i < 100; i += 1) rows.push({ partitionKey: `tenant_gone${i % 10}`, rowKey: `${i % 2 ? SESSION_PREFIX : LOG_PREFIX}${i}`, expiresAt: at(T0 - 2 * HOUR) });
+      await insertNoted(rt, rows);
+      // The live rows were noted for next week; a run now reads only the hours that passed.
+      const { result, transactions } = await countingTransactions(() => cleanupExpired(rt));
+      expect(result.deleted).toBe(100);
+      return transactions;
+    };
+    const small = await cost(1_000);
+    const large = await cost(10_000);
+    expect(large).toBe(small);
+    // About one transaction per expired row at most: 10 partitions read, batches of their rows deleted.
+    expect(small).toBeLessThanOrEqual(100);
+  }, 120_000);
+
   it('deletes a row whose expiry has just passed and keeps one that expires now or later', async () => {
-    const { rt } = await clockedRuntime();
-    await insertAll(rt.tables.guests, [
+    const { rt, clock } = await clockedRuntime();
+    await insertNoted(rt, [
       { partitionKey: 'edge', rowKey: `${SESSION_PREFIX}past`, expiresAt: at(T0 - 1) },
-      { partitionKey: 'edge', rowKey: `${SESSION_PREFIX}now`, expiresAt: at(T0) },
-      { partitionKey: 'edge', rowKey: `${SESSION_PREFIX}later`, expiresAt: at(T0 + 1) },
+      { partitionKey: 'edge', rowKey: `${SESSION_PREFIX}now`, expiresAt: at(T0 + HOUR) },
+      { partitionKey: 'edge', rowKey: `${SESSION_PREFIX}later`, expiresAt: at(T0 + HOUR + 1) },
     ]);
+    clock.now = T0 + HOUR;
     const report = await cleanupExpired(rt);
     expect(report.deleted).toBe(1);
     expect((await allRows(rt.tables.guests)).map((row) => row.rowKey).sort()).toEqual([`${SESSION_PREFIX}later`, `${SESSION_PREFIX}now`]);
@@ -154,26 +189,22 @@ describe('cleanup timer', () => {
     const tenant = await createTenant(rt, createTenantBody.parse({ displayName: 'Contoso', redirectUris: [REDIRECT_URI] }));
     const email = 'ada@example.test';
     await inviteGuest(rt, tenant.id, invitationBody.parse({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI }));
-    await sendCode(rt, { tenant: tenant.id, email, clientIp: '203.0.113.7' });
-    const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 });
+    const { attempt } = await sendCode(rt, { tenant: tenant.id, email, clientIp: '203.0.113.7' });
+    const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, clock.now);
     const code = /\b(\d{8})\b/.exec(mail!.text)![1]!;
-    await verifyCode(rt, { tenant: tenant.id, email, code, clientIp: '203.0.113.7' });
+    await verifyCode(rt, { tenant: tenant.id, email, code, attempt, clientIp: '203.0.113.7' });
 
     const kinds = async () => {
       const keys = (await allRows(rt.tables.guests)).map((row) => row.rowKey.replace(/_.*/, '_'));
-      return {
-        guests: [...new Set(keys)].sort(),
-        limits: (await allRows(rt.tables.limits)).length,
-        outbox: (await allRows(rt.tables.outbox)).length,
-      };
+      return { guests: [...new Set(keys)].sort(), limits: (await dayTables(rt, 'limits')).length, outbox: (await dayTables(rt, 'outbox')).length };
     };
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1 });
+    expect(await kinds()).toEqual({ guests: ['address_', 'attempt_', GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1 });
 
-    clock.now = T0 + 2 * HOUR; // the code row and the per-IP window are an hour past their use
+    clock.now = T0 + 2 * HOUR; // the attempt, the per-address row and the guest-wide row are past their time
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 0, outbox: 1 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 1, outbox: 1 });
 
-    clock.now = T0 + DAY + HOUR; // the 24-hour session and the day-old outbox mail
+    clock.now = T0 + 2 * DAY; // the 24-hour session; the day tables of rate limits and mail
     await cleanupExpired(rt);
     expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0 });
 

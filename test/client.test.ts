@@ -31,7 +31,10 @@ describe('the SPA client (web/src/client.ts) against a local host', () => {
     const changes: (Session | null)[] = [];
     guestpass.addEventListener('sessionchange', (event) => changes.push((event as CustomEvent<Session | null>).detail));
 
-    expect(await guestpass.sendCode(email, { locale: 'sv' })).toEqual({ status: 'code_sent', expiresInSeconds: 1800, resendAfterSeconds: 60 });
+    const sent = await guestpass.sendCode(email, { locale: 'sv' });
+    expect(sent).toEqual({ status: 'code_sent', expiresInSeconds: 1800, resendAfterSeconds: 60, attempt: expect.stringMatching(/^[A-Za-z0-9_-]{16,64}$/) });
+    // The client keeps the attempt and sends it back with the code.
+    expect(guestpass.attempt).toBe(sent.attempt);
     const session = await guestpass.verifyCode(email, ` ${await latestCode(host, email)} `);
     expect(session).toMatchObject({ tokenType: 'Bearer', user: { email, displayName: 'Cleo Client', source: 'OTP' } });
     expect(guestpass.session).toEqual(session);

@@ -29,7 +29,16 @@ describe('settings', () => {
     expect(loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }, () => undefined).storage.connectionString).toBe('UseDevelopmentStorage=true');
     expect(config.otpDefaultEnabled).toBe(true);
     expect(config.email.transport).toBe('sendgrid');
-    expect(config.limits).toEqual({ codesPerGuestPerHour: 5, failedVerificationsPerGuestPerHour: 10, sendCodePerIpPerHour: 100 });
+    expect(config.limits).toEqual({
+      codesPerGuestPerHour: 5,
+      failedVerificationsPerGuestPerHour: 10,
+      sendCodePerIpPerHour: 100,
+      failedVerificationsPerIpPerHour: 30,
+      guestStepUpAfterPerHour: 10,
+      tenantFailedVerificationsPerDay: 150,
+      deploymentFailedVerificationsPerDay: 1500,
+    });
+    expect(config.stepUp).toMatchObject({ provider: 'altcha', maxNumber: 100_000 });
   });
 
   it('SESSION_ISSUER, retired by per-tenant issuers, stops the app naming the setting and what replaces it', () => {

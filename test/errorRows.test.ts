@@ -5,6 +5,7 @@ import { createPrivateKey } from 'node:crypto';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, signIn,
   startHost, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant, hostWithTenant,
+  expectHostAnswer,
 } from './helpers.js';
 
 let host: TestHost;
@@ -193,8 +194,8 @@ describe('session tokens', () => {
 
 describe('management API', () => {
   it('management routes need the function key', async () => {
-    await expectError(await host.api('/manage/tenants', postJson({ displayName: 'x' })), 401, 'unauthorized');
-    await expectError(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }), 401, 'unauthorized');
+    await expectHostAnswer(await host.api('/manage/tenants', postJson({ displayName: 'x' })), 401);
+    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }), 401);
   });
 
   it('an invitation whose redirect is not one of the tenant redirectUris is refused with 400 invalid_redirect_uri', async () => {
@@ -238,8 +239,8 @@ describe('management API', () => {
     await expectError(response, 400, 'invalid_request');
   });
 
-  it('an unknown route answers 404 and a wrong method 405, both with the contract body', async () => {
-    await expectError(await host.api('/no/such/route/here'), 404, 'not_found');
-    await expectError(await host.api(`/${tenant.id}/send-code`), 405, 'method_not_allowed');
+  it("an unknown route and a method the route does not list both answer the host's 404 with an empty body", async () => {
+    await expectHostAnswer(await host.api('/no/such/route/here'), 404);
+    await expectHostAnswer(await host.api(`/${tenant.id}/send-code`), 404);
   });
 });

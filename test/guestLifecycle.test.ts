@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, sessionCheck, signIn, startHost, verifyCode,
   type TestHost,
+  expectHostAnswer,
 } from './helpers.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 
@@ -86,6 +87,20 @@ describe('listing guests', () => {
     expect(new Set(ids)).toEqual(new Set(invited));
   });
 
+  it("a nextLink carries only the listing's own parameters and $skiptoken, never a function key passed as ?code=", async () => {
+    const tenant = await createTenant(host);
+    for (let i = 0; i < 3; i += 1) await inviteGuest(host, tenant.id, `code${i}@example.test`);
+    const key = host.settings.LOCAL_FUNCTION_KEY!;
+    const first = await list(tenant.id, `?code=${encodeURIComponent(key)}&state=PendingAcceptance&$top=2&utm_source=mail`);
+    const link = new URL(first.nextLink!);
+    expect([...link.searchParams.keys()].sort()).toEqual(['$skiptoken', '$top', 'state']);
+    expect(link.searchParams.get('state')).toBe('PendingAcceptance');
+    expect(first.nextLink).not.toContain(key);
+    const second = await follow(first.nextLink!);
+    expect(second.value).toHaveLength(1);
+    expect(second.nextLink).toBeUndefined();
+  });
+
   it('a page holds at most 100 guests; without $top all fit in one page here', async () => {
     const tenant = await createTenant(host);
     await inviteGuest(host, tenant.id, 'one@example.test');
@@ -161,8 +176,8 @@ describe('listing guests', () => {
 
   it('the user routes need the function key, a known tenant and a GUID id', async () => {
     const tenant = await createTenant(host);
-    await expectError(await host.api(`/manage/tenants/${tenant.id}/users`), 401, 'unauthorized');
-    await expectError(await host.api(`/manage/tenants/${tenant.id}/users/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }), 401, 'unauthorized');
+    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/users`), 401);
+    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/users/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }), 401);
     await expectError(await host.manage('/tenants/unknown.example.test/users'), 404, 'tenant_not_found');
     await expectError(await user(tenant.id, 'not-a-guid'), 400, 'invalid_request');
     await expectError(await user(tenant.id, '00000000-0000-4000-8000-000000000000'), 404, 'guest_not_found');

@@ -209,6 +209,16 @@ export async function expectError(response: Response, status: number, error: str
   return body;
 }
 
+/**
+ * Asserts an answer the Functions host gives itself, before or instead of the app: a
+ * status with an empty body (a wrong key 401, an unmatched route or method 404, a
+ * handler that threw 500).
+ */
+export async function expectHostAnswer(response: Response, status: number): Promise<void> {
+  const text = await response.text();
+  if (response.status !== status || text !== '') throw new Error(`expected the host's bare ${status}, got ${response.status} ${text}`);
+}
+
 /** An in-process runtime on the shared Azurite, for tests of lib operations (an injected clock, for one). */
 export async function testRuntime(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<Runtime & { config: Config }> {
   const config = loadConfig(testSettings(overrides), () => undefined);

@@ -266,6 +266,27 @@ describe('azd', () => {
     expect(required.filter((name) => !(name in file.parameters))).toEqual([]);
   });
 
+  it('names the Key Vault with the per-provisioning suffix azd gives it, within Key Vault\'s 24 characters', () => {
+    expect(text(at(main.modules.get('keyVault')!.body, 'params', 'name'))).toBe("'kv-gp-${resourceToken}${keyVaultSuffix}'");
+    const suffix = main.params.get('keyVaultSuffix')!;
+    expect(suffix.default).toBe('');
+    expect(suffix.decorators.join(' ')).toContain('@maxLength(4)');
+    // uniqueString is 13 characters.
+    expect('kv-gp-'.length + 13 + 4).toBeLessThanOrEqual(24);
+  });
+
+  it("passes the secrets azd's preprovision hook makes as secure parameters that become the Key Vault secrets", () => {
+    const file = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
+    for (const [param, variable] of [['codePepper', 'GUESTPASS_CODE_PEPPER'], ['signingKeys', 'GUESTPASS_SIGNING_KEYS'], ['sendGridApiKey', 'GUESTPASS_SENDGRID_API_KEY']] as const) {
+      expect(file.parameters[param]!.value).toBe(`\${${variable}}`);
+      expect(main.params.get(param)!.decorators.join(' '), param).toContain('@secure()');
+    }
+    expect(file.parameters.principalType!.value).toBe('${AZURE_PRINCIPAL_TYPE}');
+    expect(file.parameters.keyVaultSuffix!.value).toBe('${GUESTPASS_KEY_VAULT_SUFFIX}');
+    const secretValues = at(main.modules.get('keyVault')!.body, 'params', 'secretValues') as Record<string, BicepValue>;
+    expect(Object.values(secretValues).map(text).sort()).toEqual(['codePepper', 'sendGridApiKey', 'signingKeys']);
+  });
+
   it('azure.yaml deploys the function app that main.bicep tags for it, from a local build', () => {
     const yaml = readFileSync(join(REPO, 'azure.yaml'), 'utf8');
     const service = /^services:\n {2}(\w[\w-]*):\n((?: {4}.*\n)+)/m.exec(yaml);

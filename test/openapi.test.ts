@@ -72,7 +72,7 @@ describe('the OpenAPI document', () => {
   it('describes request bodies from the zod schemas the functions validate with', () => {
     const sendCodeRequest = document.components.schemas.SendCodeRequest as { properties: Record<string, unknown>; required: string[]; additionalProperties: boolean };
     expect(sendCodeRequest.required).toEqual(['email']);
-    expect(Object.keys(sendCodeRequest.properties)).toEqual(['email', 'locale']);
+    expect(Object.keys(sendCodeRequest.properties)).toEqual(['email', 'locale', 'attempt', 'stepUp']);
     expect(sendCodeRequest.additionalProperties).toBe(false);
     const verify = document.paths['/{tenant}/verify-code']!.post as { responses: Record<string, { headers?: unknown }> };
     expect(Object.keys(verify.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '404', '429']));

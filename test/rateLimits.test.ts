@@ -30,7 +30,7 @@ describe('limits hold across instances (Table Storage, not memory)', () => {
     expect(wait).toBeLessThanOrEqual(60);
   });
 
-  it('at most 5 codes per guest per hour, counted across both instances', async () => {
+  it('at most 5 codes per guest and client address per hour, counted across both instances', async () => {
     const [a, b] = await twoInstances({ RESEND_COOLDOWN_SECONDS: '0' });
     const tenant = await createTenant(a);
     await inviteGuest(a, tenant.id, 'five@example.com');
@@ -61,8 +61,9 @@ describe('limits hold across instances (Table Storage, not memory)', () => {
     await expectError(await verifyCode(a, tenant.id, 'tries@example.com', code), 429, 'too_many_attempts');
   });
 
-  it('at most 10 failed verifications per guest per hour across codes; a resend does not reset the count', async () => {
-    const [a, b] = await twoInstances({ RESEND_COOLDOWN_SECONDS: '0' });
+  it('at most 10 failed verifications per guest and client address per hour across codes; a resend does not reset the count', async () => {
+    // The guest-wide step-up ceiling is set out of the way: this pins the per-(guest, address) budget.
+    const [a, b] = await twoInstances({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '100' });
     const tenant = await createTenant(a);
     const email = 'tenfails@example.com';
     await inviteGuest(a, tenant.id, email);
@@ -76,7 +77,7 @@ describe('limits hold across instances (Table Storage, not memory)', () => {
       }
     }
     expect(failures).toBe(10);
-    // A fresh code, never tried, is refused: the hour's failures belong to the guest, not the code.
+    // A fresh code, never tried, is refused from this address: the hour's failures belong to (guest, address), not the code.
     expect((await sendCode(a, tenant.id, email)).status).toBe(202);
     const refused = await verifyCode(b, tenant.id, email, await latestCode(a, email));
     await expectError(refused.clone(), 429, 'too_many_attempts');

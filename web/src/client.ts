@@ -5,10 +5,11 @@
  * kept in memory or, when asked, in sessionStorage. Never in localStorage: a token
  * there would outlive the tab and be readable by every later script of the origin.
  */
+import { solveChallenge as solveProofOfWork } from 'altcha-lib/v1';
 import type { z } from 'zod';
 import type { ErrorCode } from '../../lib/errors.js';
 import type {
-  codeSentResponse, errorResponse, sendCodeBody, sessionResponse, sessionStatusResponse, signInSource, verifyCodeBody,
+  codeSentResponse, errorResponse, sendCodeBody, sessionResponse, sessionStatusResponse, signInSource, stepUpChallenge, verifyCodeBody,
 } from '../../lib/schemas.js';
 
 export type SendCodeInput = z.input<typeof sendCodeBody>;
@@ -19,6 +20,20 @@ export type SessionStatus = z.infer<typeof sessionStatusResponse>;
 export type GuestUser = Session['user'];
 export type SignInSource = z.infer<typeof signInSource>;
 export type ErrorBody = z.infer<typeof errorResponse>;
+export type StepUpChallenge = z.infer<typeof stepUpChallenge>;
+
+/**
+ * Solves an ALTCHA proof-of-work challenge with altcha-lib in this page (a few hundred
+ * milliseconds of hashing, no user step) and answers the payload the server verifies.
+ * Other providers (Turnstile, hCaptcha) need their widget: pass `solveChallenge`.
+ */
+export async function solveAltcha(challenge: StepUpChallenge): Promise<string | undefined> {
+  if (challenge.provider !== 'altcha') return undefined;
+  const solution = await solveProofOfWork(challenge.challenge, challenge.salt, challenge.algorithm, challenge.maxnumber).promise;
+  if (!solution) return undefined;
+  const payload = { algorithm: challenge.algorithm, challenge: challenge.challenge, number: solution.number, salt: challenge.salt, signature: challenge.signature };
+  return btoa(JSON.stringify(payload));
+}
 
 /** The contract's error codes, plus the two a browser meets before an answer: no answer at all, or not guestpass's. */
 export type GuestpassErrorCode = ErrorCode | 'network_error' | 'unexpected_response';
@@ -31,8 +46,14 @@ export class GuestpassApiError extends Error {
   readonly details?: unknown[];
   /** With other_method_required: how this guest signs in instead. */
   readonly method?: SignInSource;
+  /** With challenge_required: the step-up the client could not solve by itself. */
+  readonly challenge?: StepUpChallenge;
 
-  constructor(code: GuestpassErrorCode, message: string, options: { status?: number; retryAfterSeconds?: number; details?: unknown[]; method?: SignInSource; cause?: unknown } = {}) {
+  constructor(
+    code: GuestpassErrorCode,
+    message: string,
+    options: { status?: number; retryAfterSeconds?: number; details?: unknown[]; method?: SignInSource; challenge?: StepUpChallenge; cause?: unknown } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'GuestpassApiError';
     this.code = code;
@@ -40,6 +61,7 @@ export class GuestpassApiError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.details = options.details;
     this.method = options.method;
+    this.challenge = options.challenge;
   }
 }
 
@@ -52,6 +74,11 @@ export interface GuestpassClientOptions {
   persist?: 'memory' | 'session';
   /** For tests and non-browser hosts. */
   fetch?: typeof fetch;
+  /**
+   * Answers a step-up challenge (428 challenge_required) with its solution, or undefined
+   * to give up. Default: solveAltcha, which solves the self-hosted proof of work.
+   */
+  solveChallenge?: (challenge: StepUpChallenge) => Promise<string | undefined>;
 }
 
 /** `signInWithRedirect`: an application registered for the tenant (a public client) and where to come back. */
@@ -95,6 +122,10 @@ function jwtPayload(token: string): Record<string, unknown> {
 /** Answers that mean the stored token is of no further use. */
 const SESSION_GONE: ReadonlySet<GuestpassErrorCode> = new Set(['session_expired', 'session_revoked', 'invalid_token']);
 
+function normalise(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 /** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === '') return undefined;
@@ -124,7 +155,10 @@ export class GuestpassClient extends EventTarget {
   readonly api: string;
   readonly persist: 'memory' | 'session';
   readonly #fetch: typeof fetch;
+  readonly #solveChallenge: (challenge: StepUpChallenge) => Promise<string | undefined>;
   #session: Session | undefined;
+  /** The sign-in attempt send-code started: its codes are checked only against it. */
+  #attempt: { email: string; handle: string } | undefined;
 
   constructor(options: GuestpassClientOptions) {
     super();
@@ -133,7 +167,13 @@ export class GuestpassClient extends EventTarget {
     this.api = (options.api ?? defaultApiBase()).replace(/\/+$/, '');
     this.persist = options.persist ?? 'memory';
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#solveChallenge = options.solveChallenge ?? solveAltcha;
     this.#session = this.#readStored();
+  }
+
+  /** The handle of the current sign-in attempt, if send-code started one. */
+  get attempt(): string | undefined {
+    return this.#attempt?.handle;
   }
 
   /** The session this client holds, if any. */
@@ -146,18 +186,43 @@ export class GuestpassClient extends EventTarget {
     return this.#session ? `${this.#session.tokenType} ${this.#session.token}` : undefined;
   }
 
-  /** Mails a code to the guest. Answers the same for an address that is not invited. */
-  sendCode(email: string, options: { locale?: string } = {}): Promise<CodeSent> {
-    const body: SendCodeInput = { email, ...(options.locale ? { locale: options.locale } : {}) };
-    return this.#call<CodeSent>('POST', 'send-code', { body });
+  /**
+   * Mails a code to the guest. Answers the same for an address that is not invited.
+   * A second call for the same address resends within the same attempt, so the code
+   * mailed first stays valid too (mail can arrive late).
+   */
+  async sendCode(email: string, options: { locale?: string } = {}): Promise<CodeSent> {
+    const attempt = this.#attemptFor(email);
+    const body: SendCodeInput = { email, ...(options.locale ? { locale: options.locale } : {}), ...(attempt ? { attempt } : {}) };
+    const sent = await this.#withStepUp<CodeSent>('send-code', body);
+    this.#attempt = { email: normalise(email), handle: sent.attempt };
+    return sent;
   }
 
-  /** Exchanges the code for a session and keeps it. */
+  /** Exchanges the code for a session and keeps it; the code is checked against this client's attempt. */
   async verifyCode(email: string, code: string): Promise<Session> {
-    const body: VerifyCodeInput = { email, code: code.replace(/\s+/g, '') };
-    const session = await this.#call<Session>('POST', 'verify-code', { body });
+    const attempt = this.#attemptFor(email);
+    const body: VerifyCodeInput = { email, code: code.replace(/\s+/g, ''), ...(attempt ? { attempt } : {}) };
+    const session = await this.#withStepUp<Session>('verify-code', body);
+    this.#attempt = undefined;
     this.#keep(session);
     return session;
+  }
+
+  #attemptFor(email: string): string | undefined {
+    return this.#attempt?.email === normalise(email) ? this.#attempt.handle : undefined;
+  }
+
+  /** A call that, answered 428 challenge_required, solves the challenge and is sent once more with the solution. */
+  async #withStepUp<T>(endpoint: 'send-code' | 'verify-code', body: SendCodeInput | VerifyCodeInput): Promise<T> {
+    try {
+      return await this.#call<T>('POST', endpoint, { body });
+    } catch (error) {
+      if (!(error instanceof GuestpassApiError && error.code === 'challenge_required' && error.challenge)) throw error;
+      const stepUp = await this.#solveChallenge(error.challenge);
+      if (!stepUp) throw error;
+      return this.#call<T>('POST', endpoint, { body: { ...body, stepUp } });
+    }
   }
 
   /**
@@ -334,6 +399,7 @@ export class GuestpassClient extends EventTarget {
       retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')),
       details: body.details,
       method: body.method,
+      challenge: body.challenge,
     });
   }
 }

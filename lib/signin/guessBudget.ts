@@ -1,0 +1,94 @@
+import type { TableEntityResult } from '@azure/data-tables';
+import { GuestpassError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { escapeOData, isStatus } from '../storage.js';
+import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
+
+/*
+ * The guessing bound (SECURITY.md): wrong codes sent from addresses a guest never
+ * signed in from are counted per tenant and per deployment per UTC day, and past
+ * TENANT_FAILED_VERIFICATIONS_PER_DAY (DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY) no
+ * further code from such an address is compared that day. The counters are a few
+ * shard rows each (concurrent increments spread over them instead of racing over
+ * one row) in the day's limits table, so they go with it.
+ */
+const SHARDS = 8;
+
+interface ShardRow {
+  count: number;
+}
+
+function tenantCounter(tenantId: string): string {
+  return `guesses_tenant_${tenantId}`;
+}
+const DEPLOYMENT_COUNTER = 'guesses_deployment';
+
+export interface GuessCounts {
+  tenant: number;
+  deployment: number;
+  rows: Map<string, TableEntityResult<ShardRow>>;
+}
+
+function secondsToNextDay(now: number): number {
+  return Math.max(1, Math.ceil(((Math.floor(now / DAY_MS) + 1) * DAY_MS - now) / 1000));
+}
+
+/**
+ * Fails with too_many_attempts when today's unfamiliar wrong codes have reached the
+ * tenant's or the deployment's ceiling: one query reads both counters' shards. A
+ * tenant found over its ceiling is refused from memory until the day ends.
+ */
+export async function checkGuessBudget(rt: Runtime, tenantId: string): Promise<GuessCounts> {
+  const now = rt.now();
+  const cacheKey = `guesses:${tenantId}:${dayStamp(now)}`;
+  const refuse = () =>
+    new GuestpassError('too_many_attempts', {
+      message: 'Too many wrong codes were sent to this organisation today. Sign in from a network you used before, or try again tomorrow.',
+      retryAfterSeconds: secondsToNextDay(rt.now()),
+    });
+  if (rt.earlyRejection.until(cacheKey, now)) throw refuse();
+  const table = await dayTable(rt, 'limits', now);
+  const counts: GuessCounts = { tenant: 0, deployment: 0, rows: new Map() };
+  const filter = `PartitionKey eq '${escapeOData(tenantCounter(tenantId))}' or PartitionKey eq '${DEPLOYMENT_COUNTER}'`;
+  for await (const row of table.listEntities<ShardRow>({ queryOptions: { filter } })) {
+    counts.rows.set(`${row.partitionKey}|${row.rowKey}`, row);
+    if (row.partitionKey === DEPLOYMENT_COUNTER) counts.deployment += row.count;
+    else counts.tenant += row.count;
+  }
+  const { tenantFailedVerificationsPerDay, deploymentFailedVerificationsPerDay } = rt.config.limits;
+  if (counts.tenant >= tenantFailedVerificationsPerDay || counts.deployment >= deploymentFailedVerificationsPerDay) {
+    rt.earlyRejection.block(cacheKey, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
+    throw refuse();
+  }
+  return counts;
+}
+
+/** Adds one wrong code to the tenant's and the deployment's counters of the day. */
+export async function countWrongGuess(rt: Runtime, tenantId: string, read: GuessCounts): Promise<void> {
+  const table = await dayTable(rt, 'limits', rt.now());
+  const expiresAt = new Date((Math.floor(rt.now() / DAY_MS) + 1) * DAY_MS);
+  await Promise.all(
+    [tenantCounter(tenantId), DEPLOYMENT_COUNTER].map(async (partitionKey) => {
+      let rowKey = `s${Math.floor(Math.random() * SHARDS)}`;
+      let known = read.rows.get(`${partitionKey}|${rowKey}`);
+      for (let attempt = 0; attempt < 10; attempt += 1) {
+        try {
+          if (known) {
+            await table.updateEntity({ partitionKey, rowKey, count: known.count + 1, expiresAt }, 'Merge', { etag: known.etag });
+          } else {
+            await table.createEntity({ partitionKey, rowKey, count: 1, expiresAt });
+          }
+          return;
+        } catch (error) {
+          if (!isStatus(error, 409, 412)) throw error;
+          // Another increment of this shard came first: read it again, or try another shard.
+          rowKey = `s${Math.floor(Math.random() * SHARDS)}`;
+          known = await table.getEntity<ShardRow>(partitionKey, rowKey).catch((caught: unknown) => {
+            if (isStatus(caught, 404)) return undefined;
+            throw caught;
+          });
+        }
+      }
+    }),
+  );
+}

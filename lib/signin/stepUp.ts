@@ -1,0 +1,73 @@
+import { createChallenge, verifySolution } from 'altcha-lib/v1';
+import type { StepUpConfig } from '../config.js';
+import type { Runtime } from '../runtime.js';
+import { isStatus, keyDigest } from '../storage.js';
+import { dayTable } from '../storage/dayTables.js';
+
+/**
+ * The step-up asked for past a guest's ceiling (DESIGN §4): a self-hosted proof of work
+ * (ALTCHA, signed with a server secret and usable once), or a CAPTCHA provider that
+ * answers the same siteverify protocol (Cloudflare Turnstile, hCaptcha).
+ */
+export type StepUpChallenge =
+  | { provider: 'altcha'; algorithm: string; challenge: string; maxnumber: number; salt: string; signature: string }
+  | { provider: 'turnstile' | 'hcaptcha'; siteKey: string };
+
+/** How long a proof-of-work challenge may be solved for. */
+export const CHALLENGE_TTL_MS = 5 * 60_000;
+
+export async function issueChallenge(rt: Runtime): Promise<StepUpChallenge> {
+  const config = rt.config.stepUp;
+  if (config.provider !== 'altcha') return { provider: config.provider, siteKey: config.siteKey };
+  const challenge = await createChallenge({
+    hmacKey: config.secret,
+    maxnumber: config.maxNumber,
+    expires: new Date(rt.now() + CHALLENGE_TTL_MS),
+  });
+  return { provider: 'altcha', ...challenge, maxnumber: challenge.maxnumber ?? config.maxNumber };
+}
+
+/** Whether `solution` solves a challenge this deployment issued, and was not used before. */
+export async function stepUpPassed(rt: Runtime, solution: string, clientIp: string): Promise<boolean> {
+  const config = rt.config.stepUp;
+  if (config.provider === 'altcha') return altchaPassed(rt, config, solution);
+  return captchaPassed(config, solution, clientIp);
+}
+
+async function altchaPassed(rt: Runtime, config: Extract<StepUpConfig, { provider: 'altcha' }>, solution: string): Promise<boolean> {
+  let payload: { signature?: unknown };
+  try {
+    payload = JSON.parse(Buffer.from(solution, 'base64').toString('utf8')) as { signature?: unknown };
+  } catch {
+    return false;
+  }
+  // verifySolution checks the HMAC signature, the expiry in the salt and the work.
+  if (typeof payload.signature !== 'string' || !(await verifySolution(solution, config.secret, true).catch(() => false))) return false;
+  // Usable once: the first to record the signature wins. The row lives in the table of
+  // the day, dropped whole by cleanup; the challenge expires long before.
+  const table = await dayTable(rt, 'limits', rt.now());
+  try {
+    await table.createEntity({ partitionKey: 'step-up', rowKey: keyDigest(payload.signature), expiresAt: new Date(rt.now() + CHALLENGE_TTL_MS) });
+    return true;
+  } catch (error) {
+    if (isStatus(error, 409)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Turnstile and hCaptcha share the siteverify protocol: a form POST of secret,
+ * response and remoteip answering `{"success": true|false, ...}`. The provider
+ * itself refuses a token used twice.
+ */
+async function captchaPassed(config: Extract<StepUpConfig, { provider: 'turnstile' | 'hcaptcha' }>, token: string, clientIp: string): Promise<boolean> {
+  const body = new URLSearchParams({ secret: config.secret, response: token, remoteip: clientIp });
+  try {
+    const response = await fetch(config.verifyUrl, { method: 'POST', body, signal: AbortSignal.timeout(5000) });
+    if (!response.ok) return false;
+    const result = (await response.json()) as { success?: unknown };
+    return result.success === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,224 @@
+import { request as httpRequest, Agent } from 'node:http';
+import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { cleanupExpired } from '../lib/cleanup.js';
+import { loadConfig } from '../lib/config.js';
+import { LOG_PREFIX, SESSION_PREFIX } from '../lib/guests.js';
+import { createRuntime } from '../lib/runtime.js';
+import { countingTransactions, ensureTables, newestFirstKey } from '../lib/storage.js';
+import { noteExpiry } from '../lib/storage/expiryIndex.js';
+import type { ServerProcess, SlowSendGrid } from './benchHarness.js';
+
+/*
+ * The abuse measurements of `npm run bench` (issue 11): what a refused call costs,
+ * how many rows an anonymous call leaves, what cleanup costs per expired row as the
+ * tables grow, and how a real guest fares while many addresses flood the instance.
+ * Client addresses are loopback addresses the requests are bound to (the local host
+ * takes the socket address as the client's, as Azure's front end does).
+ */
+
+export interface AbuseFigures {
+  refused: { calls: number; maxTransactions: number; meanTransactions: number; rowsWritten: number };
+  anonymous: { calls: number; rowsPerCall: number };
+  cleanup: { stored: number; expired: number; transactions: number; perExpiredRow: number }[];
+  flood: {
+    quietP50Ms: number;
+    floodP50Ms: number;
+    ratio: number;
+    floodCalls: number;
+    floodCallsPerSecond: number;
+    hostCpuUsPerFloodCall: number;
+    azuriteCpuUsPerFloodCall: number;
+  };
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  transactions: number;
+}
+
+const agents = new Map<string, Agent>();
+
+/** A POST bound to a loopback client address, with keep-alive per address. */
+export function postFrom(baseUrl: string, from: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const url = new URL(`${baseUrl}/api${path}`);
+  let agent = agents.get(from);
+  if (!agent) agents.set(from, (agent = new Agent({ keepAlive: true, localAddress: from, maxSockets: 4 })));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+            transactions: Number(res.headers['x-guestpass-storage-transactions'] ?? Number.NaN),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** 127.0.<10+>.<1..250>: the n-th attacking address. */
+export const attackerAddress = (n: number) => `127.0.${10 + Math.floor(n / 250)}.${1 + (n % 250)}`;
+
+/** Every row of every table whose name starts with the prefix (but the tenants table). */
+async function rowsUnder(connectionString: string, prefix: string): Promise<number> {
+  const service = TableServiceClient.fromConnectionString(connectionString, { allowInsecureConnection: true });
+  let rows = 0;
+  for await (const table of service.listTables()) {
+    if (!table.name?.startsWith(prefix) || table.name === `${prefix}tenants`) continue;
+    const client = TableClient.fromConnectionString(connectionString, table.name, { allowInsecureConnection: true });
+    for await (const _ of client.listEntities({ queryOptions: { select: ['RowKey'] } })) rows += 1;
+  }
+  return rows;
+}
+
+/**
+ * On a development host with the default per-address limits: `calls` refused calls
+ * from one address (send-code and verify-code in turn, past its limits) — their
+ * transactions (the development header) and the rows they left; and `calls`
+ * admitted stranger send-codes and wrong verify-codes from as many addresses — rows per call.
+ */
+export async function refusedAndAnonymousCost(devHost: ServerProcess, tenantId: string, connectionString: string, prefix: string, calls: number) {
+  const from = '127.0.9.1';
+  for (let i = 0; i < 200 && (await postFrom(devHost.baseUrl, from, `/${tenantId}/send-code`, { email: `fill-${i}@strangers.bench.test` })).status === 202; i += 1);
+  for (let i = 0; i < 60 && (await postFrom(devHost.baseUrl, from, `/${tenantId}/verify-code`, { email: `fill-${i}@strangers.bench.test`, code: '12345678' })).status === 401; i += 1);
+  const rowsBefore = await rowsUnder(connectionString, prefix);
+  const transactions: number[] = [];
+  for (let i = 0; i < calls; i += 1) {
+    const endpoint = i % 2 ? 'send-code' : 'verify-code';
+    const email = `refused-${i}@strangers.bench.test`;
+    const answer = await postFrom(devHost.baseUrl, from, `/${tenantId}/${endpoint}`, endpoint === 'send-code' ? { email } : { email, code: '12345678' });
+    if (answer.status !== 429) throw new Error(`a call past the limits answered ${answer.status}`);
+    transactions.push(answer.transactions);
+  }
+  const rowsAfterRefused = await rowsUnder(connectionString, prefix);
+
+  // Admitted anonymous calls: each address asks a code for a stranger and sends one wrong code.
+  for (let i = 0; i < calls / 2; i += 1) {
+    const address = attackerAddress(2000 + i);
+    const sent = await postFrom(devHost.baseUrl, address, `/${tenantId}/send-code`, { email: `anon-${i}@strangers.bench.test` });
+    await postFrom(devHost.baseUrl, address, `/${tenantId}/verify-code`, { email: `anon-${i}@strangers.bench.test`, code: '12345678', attempt: sent.body.attempt });
+  }
+  const rowsAfterAnonymous = await rowsUnder(connectionString, prefix);
+  return {
+    refused: {
+      calls,
+      maxTransactions: Math.max(...transactions),
+      meanTransactions: transactions.reduce((a, b) => a + b, 0) / transactions.length,
+      rowsWritten: rowsAfterRefused - rowsBefore,
+    },
+    anonymous: { calls, rowsPerCall: (rowsAfterAnonymous - rowsAfterRefused) / calls },
+  };
+}
+
+/**
+ * Cleanup over `stored` rows of which 100 expired, in a runtime of its own on the
+ * bench's Azurite with a clock set past their expiry: the Table transactions of one run.
+ */
+export async function cleanupCost(connectionString: string, stored: number): Promise<AbuseFigures['cleanup'][number]> {
+  const now = Date.now();
+  const config = loadConfig({
+    AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+    TABLES_CONNECTION_STRING: connectionString,
+    TABLE_PREFIX: `benchclean${stored}${Math.floor(Math.random() * 1e6)}`,
+    EMAIL_TRANSPORT: 'outbox',
+  }, () => undefined);
+  const rt = createRuntime(config, { now: () => now });
+  await ensureTables(rt.tables);
+  const expired = 100;
+  const rows: TableEntity[] = [];
+  for (let i = 0; i < stored - expired; i += 1) {
+    rows.push({ partitionKey: `tenant_live${i % 1000}`, rowKey: LOG_PREFIX + newestFirstKey(now - i, `l${i}`), expiresAt: new Date(now + 7 * 86_400_000) });
+  }
+  for (let i = 0; i < expired; i += 1) {
+    rows.push({ partitionKey: `tenant_gone${i % 10}`, rowKey: `${i % 2 ? SESSION_PREFIX : LOG_PREFIX}${i}`, expiresAt: new Date(now - 2 * 3_600_000) });
+  }
+  const byPartition = new Map<string, TableEntity[]>();
+  for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row]);
+  const batches: TableEntity[][] = [];
+  for (const group of byPartition.values()) for (let i = 0; i < group.length; i += 100) batches.push(group.slice(i, i + 100));
+  for (let i = 0; i < batches.length; i += 16) {
+    await Promise.all(batches.slice(i, i + 16).map((batch) => rt.tables.guests.submitTransaction(batch.map((row): TransactionAction => ['create', row]))));
+  }
+  // As the app notes them: each partition for its earliest expiry.
+  for (const [partitionKey, group] of byPartition) await noteExpiry(rt, partitionKey, Math.min(...group.map((r) => (r.expiresAt as Date).getTime())));
+  const { result, transactions } = await countingTransactions(() => cleanupExpired(rt));
+  if (result.deleted !== expired) throw new Error(`cleanup deleted ${result.deleted} of ${expired} expired rows`);
+  return { stored, expired, transactions, perExpiredRow: transactions / expired };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * A real guest's sign-in (send-code, then verify-code with its attempt) from its own
+ * address, once per guest quiet and once per guest while `attackers` addresses flood
+ * the same instance with stranger send-codes and wrong verify-codes.
+ */
+export async function floodRatio(
+  host: ServerProcess,
+  tenantId: string,
+  guests: string[],
+  sendGrid: SlowSendGrid,
+  azuriteCpuMs: () => number,
+  options: { attackers: number; concurrency: number },
+): Promise<AbuseFigures['flood']> {
+  const guestAddress = '127.0.8.1';
+  const signIn = async (email: string) => {
+    const started = performance.now();
+    const sent = await postFrom(host.baseUrl, guestAddress, `/${tenantId}/send-code`, { email });
+    if (sent.status !== 202) throw new Error(`guest send-code answered ${sent.status}`);
+    const verified = await postFrom(host.baseUrl, guestAddress, `/${tenantId}/verify-code`, { email, code: sendGrid.codes.get(email), attempt: sent.body.attempt });
+    if (verified.status !== 200) throw new Error(`guest verify-code answered ${verified.status} ${JSON.stringify(verified.body)}`);
+    return performance.now() - started;
+  };
+  // Each guest signs in once from its own address first, as a returning guest would have.
+  for (const email of guests) await signIn(email);
+  const quiet: number[] = [];
+  for (const email of guests) quiet.push(await signIn(email));
+
+  let flooding = true;
+  let floodCalls = 0;
+  let n = 0;
+  const cpuBefore = { host: host.cpuMs(), azurite: azuriteCpuMs() };
+  const floodStarted = performance.now();
+  const attacker = async () => {
+    while (flooding) {
+      const i = n++;
+      const address = attackerAddress(i % options.attackers);
+      const email = `flood-${i}@strangers.bench.test`;
+      const sent = await postFrom(host.baseUrl, address, `/${tenantId}/send-code`, { email }).catch(() => undefined);
+      await postFrom(host.baseUrl, address, `/${tenantId}/verify-code`, { email, code: '12345678', attempt: sent?.body.attempt }).catch(() => undefined);
+      floodCalls += 2;
+    }
+  };
+  const attackers = Array.from({ length: options.concurrency }, attacker);
+  await new Promise((r) => setTimeout(r, 1000));
+  const loud: number[] = [];
+  for (const email of guests) loud.push(await signIn(email));
+  flooding = false;
+  await Promise.all(attackers);
+  const floodMs = performance.now() - floodStarted;
+  const cpu = { host: host.cpuMs() - cpuBefore.host, azurite: azuriteCpuMs() - cpuBefore.azurite };
+  const quietP50Ms = median(quiet);
+  const floodP50Ms = median(loud);
+  return {
+    quietP50Ms,
+    floodP50Ms,
+    ratio: floodP50Ms / quietP50Ms,
+    floodCalls,
+    floodCallsPerSecond: floodCalls / (floodMs / 1000),
+    hostCpuUsPerFloodCall: (cpu.host * 1000) / floodCalls,
+    azuriteCpuUsPerFloodCall: (cpu.azurite * 1000) / floodCalls,
+  };
+}
