@@ -56,6 +56,8 @@ export interface EndpointInput<B, P, Q> {
   body: B;
   params: P;
   query: Q;
+  /** Names that appear more than once in the query or form body (OAuth forbids repeats, RFC 6749 §3.1). */
+  repeated: string[];
   request: HttpRequest;
   context: InvocationContext;
   clientIp: string;
@@ -67,12 +69,20 @@ export interface EndpointInput<B, P, Q> {
 
 export interface EndpointSpec<B, P, Q> {
   body?: z.ZodType<B, any>;
+  /** The body as application/x-www-form-urlencoded (OAuth's token endpoint, form-posted requests) instead of JSON. */
+  form?: z.ZodType<B, any>;
   params?: z.ZodType<P, any>;
   query?: z.ZodType<Q, any>;
   /** Guest endpoints answer CORS for the `{tenant}` route parameter's allowedOrigins. */
   tenantCors?: boolean;
   /** Cache-Control of a success; every other answer is `no-store`. */
   cacheControl?: string;
+  /**
+   * OAuth error answers (RFC 6749 §5.2, RFC 6750 §3): the body also carries
+   * error_description, a 401 names its scheme in WWW-Authenticate (`Basic` for client
+   * authentication at the token endpoint, `Bearer` for userinfo).
+   */
+  oauthErrors?: 'Basic' | 'Bearer';
   /**
    * A management endpoint: anonymous at the host, the app checks the `x-functions-key`
    * credential (lib/admin/credentials.ts) before reading anything else. 'operator': the
@@ -114,6 +124,35 @@ export function errorResponse(error: GuestpassError): HttpResponseInit {
   return { status: error.status, jsonBody: error.toBody(), headers };
 }
 
+/**
+ * The contract's error body, plus what OAuth clients read: `error_description`
+ * (RFC 6749 §5.2) and, on a 401, the scheme to authenticate with (RFC 6749 §5.2 for
+ * invalid_client, RFC 6750 §3 for a bearer token).
+ */
+export function oauthErrorResponse(error: GuestpassError, scheme: 'Basic' | 'Bearer'): HttpResponseInit {
+  const response = errorResponse(error);
+  const headers = response.headers as Record<string, string>;
+  headers['Pragma'] = 'no-cache';
+  if (error.status === 401) {
+    headers['WWW-Authenticate'] = scheme === 'Basic' ? 'Basic realm="guestpass", charset="UTF-8"' : `Bearer error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`;
+  }
+  return { ...response, jsonBody: { ...error.toBody(), error_description: error.message } };
+}
+
+/** An HTML page (its own CSP) with the status given. */
+export function html(status: number, body: string, contentSecurityPolicy: string): HttpResponseInit {
+  return {
+    status,
+    body,
+    headers: { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': contentSecurityPolicy, 'Referrer-Policy': 'no-referrer' },
+  };
+}
+
+/** A redirect that no cache keeps. */
+export function redirect(location: string): HttpResponseInit {
+  return { status: 302, headers: { Location: location, 'Referrer-Policy': 'no-referrer' } };
+}
+
 function zodDetails(issues: z.core.$ZodIssue[], where: string): unknown[] {
   return issues.map((issue) => ({ field: [where, ...issue.path.map(String)].join('.'), message: issue.message }));
 }
@@ -127,19 +166,34 @@ function parsePart<T>(schema: z.ZodType<T, any> | undefined, value: unknown, whe
   return result.data;
 }
 
-async function readJsonBody(request: HttpRequest): Promise<unknown> {
+async function readBodyText(request: HttpRequest, contentTypePattern: RegExp, mediaTypeMessage?: string): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw new GuestpassError('payload_too_large');
   const contentType = request.headers.get('content-type') ?? '';
-  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType)) throw new GuestpassError('unsupported_media_type');
+  if (!contentTypePattern.test(contentType)) throw new GuestpassError('unsupported_media_type', mediaTypeMessage ? { message: mediaTypeMessage } : {});
   const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > MAX_BODY_BYTES) throw new GuestpassError('payload_too_large');
-  let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new GuestpassError('invalid_request', { message: 'The request body is not valid UTF-8.' });
   }
+}
+
+function repeatedNames(params: URLSearchParams): string[] {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const name of params.keys()) (seen.has(name) ? repeated : seen).add(name);
+  return [...repeated];
+}
+
+async function readFormBody(request: HttpRequest): Promise<URLSearchParams> {
+  const text = await readBodyText(request, /^application\/x-www-form-urlencoded\s*(;|$)/i, 'The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
+  return new URLSearchParams(text);
+}
+
+async function readJsonBody(request: HttpRequest): Promise<unknown> {
+  const text = await readBodyText(request, /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i);
   try {
     return JSON.parse(text) as unknown;
   } catch {
@@ -190,13 +244,18 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
             };
           }
         }
-        const hasBody = spec.body !== undefined;
         const management = spec.access ? await authorizeManagement(spec.access, request) : { actor: undefined as unknown as Actor, tenantId: '' };
+        const form = spec.form ? await readFormBody(request) : undefined;
+        let body = undefined as B;
+        if (form) body = parsePart(spec.form, Object.fromEntries(form.entries()), 'body');
+        else if (spec.body) body = parsePart(spec.body, await readJsonBody(request), 'body');
         const input: EndpointInput<B, P, Q> = {
           ...management,
           params: parsePart(spec.params, { ...request.params }, 'params'),
           query: parsePart(spec.query, Object.fromEntries(request.query.entries()), 'query'),
-          body: hasBody ? parsePart(spec.body, await readJsonBody(request), 'body') : (undefined as B),
+          body,
+          // From the URL itself: the host hands the worker its query as a map, where a repeat is already folded.
+          repeated: form ? repeatedNames(form) : spec.query ? repeatedNames(new URL(request.url).searchParams) : [],
           request,
           context,
           clientIp: clientIpOf(request),
@@ -211,7 +270,7 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         if (error instanceof GuestpassError) {
           if (error.code === 'storage_unavailable') context.warn(`storage unavailable: ${String((caught as Error).message)}`);
           if (error.cause) context.warn(`${error.code}: ${String((error.cause as Error).message ?? error.cause)}`);
-          return errorResponse(error);
+          return spec.oauthErrors ? oauthErrorResponse(error, spec.oauthErrors) : errorResponse(error);
         }
         context.error('unhandled error', error);
         return errorResponse(new GuestpassError('internal_error'));
@@ -224,7 +283,8 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
     // The settings, not runtime(): with storage down, building the runtime would wait for it again.
     const development = getConfig().development;
     const { result, transactions } = development ? await countingTransactions(handle) : { result: await handle(), transactions: undefined };
-    const headers: Record<string, string> = { ...(result.headers as Record<string, string>), ...corsHeaders, ...API_SECURITY_HEADERS };
+    // A page brings its own Content-Security-Policy (the hosted sign-in page); JSON gets the API's.
+    const headers: Record<string, string> = { ...API_SECURITY_HEADERS, ...(result.headers as Record<string, string>), ...corsHeaders };
     if (transactions !== undefined) headers['x-guestpass-storage-transactions'] = String(transactions);
     return { ...result, headers };
   };

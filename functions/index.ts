@@ -30,6 +30,15 @@ import './manageLifecyclePreview.js';
 import './manageLifecycleRun.js';
 import './manageSignInLogSummary.js';
 import './console.js';
+import './oidcDiscovery.js';
+import './oidcAuthorize.js';
+import './oidcAuthorizeComplete.js';
+import './oidcToken.js';
+import './oidcUserinfo.js';
+import './oidcLogout.js';
+import './oidcSignInScript.js';
+import './manageApplications.js';
+import './manageApplication.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -27,7 +27,6 @@ export const settingsSchema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9]{0,39}$/, 'must start with a letter and hold only letters and digits (at most 40)')
     .default('guestpass'),
   PUBLIC_BASE_URL: z.url().default('http://localhost:7071'),
-  SESSION_ISSUER: z.string().min(1).optional(),
   CODE_TTL_SECONDS: seconds(1800),
   CODE_LENGTH: z.coerce.number().int().min(6).max(12).default(8),
   CODE_MAX_ATTEMPTS: count(5),
@@ -90,7 +89,6 @@ export interface Config {
   development: boolean;
   storage: { connectionString: string; endpoint?: string; managedIdentityClientId?: string; tablePrefix: string; timeoutSeconds?: number };
   publicBaseUrl: string;
-  issuer: string;
   code: { ttlSeconds: number; length: number; maxAttempts: number; resendCooldownSeconds: number; pepper: string };
   limits: {
     /** Codes one client address may ask for one guest in an hour. */
@@ -145,6 +143,7 @@ export function readLocalSettings(dir = process.cwd()): Record<string, string> {
 export function loadConfig(env: Record<string, string | undefined>, warn: (message: string) => void = console.warn): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   refuseUnresolvedKeyVaultReferences(cleaned);
+  refuseRetiredSettings(cleaned);
   const parsed = settingsSchema.safeParse(cleaned);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -199,7 +198,6 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS,
     },
     publicBaseUrl,
-    issuer: s.SESSION_ISSUER ?? publicBaseUrl,
     code: {
       ttlSeconds: s.CODE_TTL_SECONDS,
       length: s.CODE_LENGTH,
@@ -236,6 +234,29 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     invitationResendsPerGuestPerDay: s.INVITATION_RESENDS_PER_GUEST_PER_DAY,
     port: s.PORT,
   };
+}
+
+/**
+ * The issuer of a tenant's tokens: `{PUBLIC_BASE_URL}/api/{tenantId}`, always the id
+ * form (a verified domain in a route resolves to the same tenant), as Entra's
+ * per-tenant authority. Discovery, tokens and verification all use this one string.
+ */
+export function tenantIssuer(config: Pick<Config, 'publicBaseUrl'>, tenantId: string): string {
+  return `${config.publicBaseUrl}/api/${tenantId}`;
+}
+
+/**
+ * SESSION_ISSUER named one issuer for every tenant. Each tenant is now its own issuer
+ * under PUBLIC_BASE_URL, so a value there would be silently ignored: it stops the app
+ * instead, so a deployment that set it learns why its tokens' `iss` changed.
+ */
+function refuseRetiredSettings(env: Record<string, string | undefined>): void {
+  if (env.SESSION_ISSUER !== undefined) {
+    throw new ConfigError(
+      'SESSION_ISSUER',
+      'is no longer read: each tenant issues tokens as {PUBLIC_BASE_URL}/api/{tenantId}; set PUBLIC_BASE_URL to the public address and remove SESSION_ISSUER',
+    );
+  }
 }
 
 /**

@@ -54,6 +54,20 @@ export const ERROR_CODES = defineErrorCodes({
   invitation_domain_blocked: { status: 400, message: "Invitations to this email domain are not allowed by the tenant's B2BManagementPolicy." },
   domain_blocked: { status: 403, message: 'This organisation no longer accepts guests from this email domain.' },
   guest_disabled: { status: 403, message: 'This guest account is disabled. Ask the organisation to invite you again.' },
+  // OAuth 2.0 / OpenID Connect: RFC 6749 §4.1.2.1 and §5.2 name these codes; the token
+  // endpoint also sends each message as error_description.
+  invalid_grant: { status: 400, message: 'The authorization code is not valid: unknown, expired, already used, or issued to another client, redirect URI or code verifier.' },
+  invalid_client: { status: 401, message: 'Client authentication failed: unknown client_id, or a missing or wrong client secret.' },
+  unsupported_grant_type: { status: 400, message: 'guestpass supports only grant_type=authorization_code.' },
+  unsupported_response_type: { status: 400, message: 'guestpass supports only response_type=code (the authorization code flow with PKCE).' },
+  invalid_scope: { status: 400, message: 'The scope must include openid.' },
+  login_required: { status: 400, message: 'The guest must sign in: prompt=none cannot be honoured.' },
+  request_not_supported: { status: 400, message: 'guestpass does not accept request objects.' },
+  request_uri_not_supported: { status: 400, message: 'guestpass does not accept request_uri.' },
+  authorization_request_expired: { status: 400, message: 'The sign-in took too long or its request is not valid. Go back to the app and sign in again.' },
+  application_not_found: { status: 404, message: 'No application has that client id in this tenant.' },
+  application_conflict: { status: 409, message: 'The application was changed or removed at the same time. Read it again and retry.' },
+  not_confidential_client: { status: 400, message: 'Only a confidential client has a secret to rotate.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
 });
 

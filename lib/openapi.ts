@@ -4,6 +4,7 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
 import * as adminSchemas from './admin/schemas.js';
 import * as schemas from './schemas.js';
 import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary.js';
+import * as oidc from './oidc/schemas.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -26,13 +27,21 @@ type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface OperationDoc {
   summary: string;
   description?: string;
-  tag: 'Guest' | 'Management' | 'Discovery' | 'Development' | 'Undocumented';
+  tag: 'Guest' | 'Management' | 'Discovery' | 'OpenID Connect' | 'Development' | 'Undocumented';
   /** Path parameters; every `{name}` of the route is documented even without this. */
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** A form-encoded body (application/x-www-form-urlencoded), as OAuth's endpoints take. */
+  form?: z.ZodType;
   /** Needs `Authorization: Bearer <session token>`. */
   bearer?: boolean;
+  /** OAuth client authentication: HTTP Basic for confidential clients, or none for public ones. */
+  clientAuth?: boolean;
+  /** A success that is not JSON: an HTML page or a script. */
+  successMedia?: 'text/html' | 'text/javascript';
+  /** The operation may answer 302 to a client's registered URI; says when. */
+  redirect?: string;
   success: { status: number; description: string; schema?: z.ZodType };
   /** The domain's error codes; invalid_request, 413/415, 500 and 503 are added from the operation's shape (the host's 401 too). */
   errors?: ErrorCode[];
@@ -43,6 +52,26 @@ const sessionErrors: ErrorCode[] = ['invalid_token', 'session_expired', 'session
 const withoutTenant: OperationDoc = {
   tag: 'Guest', summary: 'A guest route called without a tenant', description: 'Always answers 400 tenant_context_required with the form to use.',
   success: { status: 400, description: 'tenant_context_required', schema: schemas.errorResponse },
+};
+
+const authorizeDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'Authorization endpoint: the hosted sign-in page (code flow with PKCE S256 only)', params: schemas.tenantParams, query: oidc.authorizeParams,
+  description: 'client_id, redirect_uri (exactly registered), response_type=code, scope with openid, state, nonce and code_challenge (S256) are required. Until client_id and redirect_uri are known to match, errors are an HTML page and never a redirect.',
+  successMedia: 'text/html', redirect: 'Back to the redirect_uri with code, state and iss after sign-in, or with error, error_description, state and iss (RFC 6749 §4.1.2.1).',
+  success: { status: 200, description: 'The hosted sign-in page (strict Content-Security-Policy).' },
+  errors: ['tenant_not_found'],
+};
+const userinfoDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'UserInfo endpoint (OIDC Core §5.3)', params: schemas.tenantParams, bearer: true,
+  success: { status: 200, description: "The guest's claims allowed by the access token's scope.", schema: oidc.userInfoResponse },
+  errors: [...sessionErrors, 'otp_disabled'],
+};
+const logoutDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: 'End-session endpoint (RP-Initiated Logout 1.0)', params: schemas.tenantParams, query: oidc.logoutParams,
+  description: "id_token_hint names the session, which ends at once; the browser returns only to a post_logout_redirect_uri registered for the hint's application.",
+  successMedia: 'text/html', redirect: 'To the registered post_logout_redirect_uri, with state.',
+  success: { status: 200, description: 'A signed-out page.' },
+  errors: ['tenant_not_found'],
 };
 
 /**
@@ -268,6 +297,69 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       success: { status: 200, description: 'Newest first.', schema: schemas.outboxResponse },
     },
   },
+  oidcDiscovery: {
+    GET: {
+      tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
+      description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
+      success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  oidcAuthorize: { GET: authorizeDoc, POST: { ...authorizeDoc, summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', query: undefined, form: oidc.authorizeParams } },
+  oidcAuthorizeComplete: {
+    POST: {
+      tag: 'OpenID Connect', summary: 'Finish an authorization once signed in (called by the hosted sign-in page)', params: schemas.tenantParams, body: oidc.authorizeCompleteBody, bearer: true,
+      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use).', schema: oidc.authorizeCompleteResponse },
+      errors: [...sessionErrors, 'authorization_request_expired', 'otp_disabled'],
+    },
+  },
+  oidcToken: {
+    POST: {
+      tag: 'OpenID Connect', summary: 'Token endpoint: redeem an authorization code (RFC 6749 §4.1.3, RFC 7636)', params: schemas.tenantParams, form: oidc.tokenBody, clientAuth: true,
+      description: 'Errors also carry error_description (RFC 6749 §5.2); invalid_client answers 401 with WWW-Authenticate: Basic.',
+      success: { status: 200, description: 'An ID token and an access token (a session token session-check accepts).', schema: oidc.tokenResponse },
+      errors: ['tenant_not_found', 'invalid_client', 'invalid_grant', 'unsupported_grant_type', 'origin_not_allowed'],
+    },
+  },
+  oidcUserinfo: { GET: userinfoDoc, POST: { ...userinfoDoc, summary: 'UserInfo endpoint, POST (OIDC Core §5.3.1)' } },
+  oidcLogout: { GET: logoutDoc, POST: { ...logoutDoc, summary: 'End-session endpoint, form-posted', query: undefined, form: oidc.logoutParams } },
+  oidcSignInScript: {
+    GET: {
+      tag: 'OpenID Connect', summary: "The hosted sign-in page's script (the <guestpass-sign-in> element)",
+      successMedia: 'text/javascript',
+      success: { status: 200, description: 'An ES module.' },
+    },
+  },
+  manageApplications: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's OpenID Connect applications", params: schemas.tenantParams,
+      success: { status: 200, description: 'The applications (never a secret).', schema: oidc.applicationListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Register an OpenID Connect application (client)', params: schemas.tenantParams, body: oidc.createApplicationBody,
+      description: 'A confidential client gets clientSecret in this answer only; it is stored as a hash.',
+      success: { status: 201, description: 'The application, with its client id.', schema: oidc.applicationResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  manageApplication: {
+    GET: {
+      tag: 'Management', summary: 'Read an application', params: oidc.applicationParams,
+      success: { status: 200, description: 'The application.', schema: oidc.applicationResponse },
+      errors: ['tenant_not_found', 'application_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: "Change an application's name or URIs, or rotate a confidential client's secret", params: oidc.applicationParams, body: oidc.updateApplicationBody,
+      success: { status: 200, description: 'The changed application (with clientSecret once, when rotated).', schema: oidc.applicationResponse },
+      errors: ['tenant_not_found', 'application_not_found', 'not_confidential_client', 'application_conflict'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete an application: new sign-ins and code redemptions for it stop at once', params: oidc.applicationParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'application_not_found'],
+    },
+  },
   openapi: {
     GET: {
       tag: 'Discovery', summary: 'This OpenAPI document',
@@ -295,6 +387,11 @@ const NAMED_SCHEMAS: [z.ZodType, string][] = [
   [schemas.invitationResponse, 'Invitation'],
   [schemas.outboxResponse, 'Outbox'],
   [schemas.errorResponse, 'Error'],
+  [oidc.createApplicationBody, 'CreateApplicationRequest'],
+  [oidc.updateApplicationBody, 'UpdateApplicationRequest'],
+  [oidc.applicationResponse, 'Application'],
+  [oidc.tokenResponse, 'TokenResponse'],
+  [oidc.openIdConfigurationResponse, 'OpenIdConfiguration'],
 ];
 
 const PARAM_DESCRIPTIONS: Record<string, string> = {
@@ -379,8 +476,8 @@ function operationObject(
     }
   }
   const errors: ErrorCode[] = [...(doc.errors ?? [])];
-  if (doc.body || doc.params || doc.query) errors.unshift('invalid_request');
-  if (doc.body) errors.push('payload_too_large', 'unsupported_media_type');
+  if (doc.body || doc.form || doc.params || doc.query) errors.unshift('invalid_request');
+  if (doc.body || doc.form) errors.push('payload_too_large', 'unsupported_media_type');
   // Management routes are anonymous at the host and check the credential in the app (lib/admin/credentials.ts).
   const managed = doc.tag === 'Management' || registration.authLevel !== 'anonymous';
   if (managed) errors.push('unauthorized');
@@ -393,12 +490,15 @@ function operationObject(
     ...(doc.description ? { description: doc.description } : {}),
     ...(parameters.length ? { parameters } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(doc.body, 'input', components) } } } } : {}),
-    security: managed ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : [],
+    ...(doc.form ? { requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: schemaRef(doc.form, 'input', components) } } } } : {}),
+    security: managed ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : doc.clientAuth ? [{ clientSecretBasic: [] }, {}] : [],
     responses: {
       [String(doc.success.status)]: {
         description: doc.success.description,
         ...(doc.success.schema ? { content: { 'application/json': { schema: schemaRef(doc.success.schema, 'output', components) } } } : {}),
+        ...(doc.successMedia ? { content: { [doc.successMedia]: { schema: { type: 'string' } } } } : {}),
       },
+      ...(doc.redirect ? { '302': { description: doc.redirect, headers: { Location: { schema: { type: 'string', format: 'uri' } } } } } : {}),
       ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status)),
       ...(registration.authLevel !== 'anonymous' ? HOST_KEY_REFUSED : {}),
     },
@@ -484,6 +584,7 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
       { name: 'Guest', description: "A guest's sign-in; CORS limited to the tenant's allowedOrigins." },
       { name: 'Management', description: 'Needs the function key (header x-functions-key).' },
       { name: 'Discovery' },
+      { name: 'OpenID Connect', description: 'Each tenant is an OpenID Connect provider with the issuer {PUBLIC_BASE_URL}/api/{tenantId}.' },
       { name: 'Development' },
     ],
     paths,
@@ -491,7 +592,8 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
       schemas: components,
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The management credential, checked by the app: the operator credential (OPERATOR_KEY; LOCAL_FUNCTION_KEY locally) or a tenant admin key gpa_<id>_<secret> (its own tenant only). Never in a URL.' },
-        bearerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token verify-code answered.' },
+        bearerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token verify-code answered, or an access token from the token endpoint.' },
+        clientSecretBasic: { type: 'http', scheme: 'basic', description: "A confidential application's client id and secret (client_secret_basic); client_secret_post and public clients (none) are also accepted." },
       },
     },
   };

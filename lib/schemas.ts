@@ -26,7 +26,7 @@ const origin = z
   }, 'must be an origin such as https://app.contoso.com (scheme, host and port only)')
   .transform((value) => new URL(value).origin);
 
-const redirectUri = z
+export const redirectUri = z
   .string()
   .trim()
   .max(2000)

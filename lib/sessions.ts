@@ -2,17 +2,49 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { TransactionAction } from '@azure/data-tables';
 import { fail } from './errors.js';
+import { tenantIssuer } from './config.js';
 import { emailDigest, partitionFromDigest, SESSION_PREFIX, type GuestUser, type SessionEntity } from './guests.js';
 import type { PublicJwk } from './keys.js';
+import { opaquePartitionRef, readPartitionRef } from './oidc/sealing.js';
 import type { Runtime } from './runtime.js';
 import { isStatus } from './storage.js';
 import { resolveTenant } from './tenants.js';
 
-/** Claims of a guestpass session token beyond iss, aud (tenant id), sub (guest id), iat and exp. */
+/**
+ * Claims of a guestpass session token beyond iss (the tenant's issuer), aud (tenant
+ * id), sub (guest id), iat and exp. `sid` is `<session row id>.<sealed partition>`: the
+ * server finds the session row from it alone, and no claim is derived from the email
+ * address without a server secret (an unkeyed digest would let anyone holding a token
+ * confirm a guessed address).
+ */
 interface SessionClaims {
   sid: string;
-  /** Digest of the guest's normalised email: names the partition that holds the session row. */
-  gpk: string;
+}
+
+/** The parts of a session a token is signed for. */
+export interface SessionTokenContent {
+  sid: string;
+  guestId: string;
+  issuedAtSeconds: number;
+  expiresAtSeconds: number;
+}
+
+/** Signs a session token; `extra` adds claims such as an OAuth client's `scope`. */
+export function signSessionToken(rt: Runtime, tenantId: string, content: SessionTokenContent, extra: Record<string, unknown> = {}): string {
+  const signer = rt.config.session.signingKeys[0]!;
+  const claims: SessionClaims & { iat: number; exp: number } = {
+    ...extra,
+    sid: content.sid,
+    iat: content.issuedAtSeconds,
+    exp: content.expiresAtSeconds,
+  };
+  return jwt.sign(claims, signer.privateKey!, {
+    algorithm: 'ES256',
+    keyid: signer.kid,
+    issuer: tenantIssuer(rt.config, tenantId),
+    audience: tenantId,
+    subject: content.guestId,
+  });
 }
 
 export interface IssuedSession {
@@ -34,13 +66,14 @@ export interface SessionStatus {
  */
 export function issueSession(rt: Runtime, tenantId: string, user: GuestUser): { action: TransactionAction; session: IssuedSession } {
   const nowMs = rt.now();
-  const sid = randomBytes(18).toString('base64url');
-  const gpk = emailDigest(user.email);
+  const rowId = randomBytes(18).toString('base64url');
+  const digest = emailDigest(user.email);
+  const sid = opaquePartitionRef(rt.config, 'session-partition', tenantId, rowId, digest);
   const ttl = rt.config.session.ttlSeconds;
   const expiresAtMs = (Math.floor(nowMs / 1000) + ttl) * 1000;
   const entity: SessionEntity & { partitionKey: string; rowKey: string } = {
-    partitionKey: partitionFromDigest(tenantId, gpk),
-    rowKey: SESSION_PREFIX + sid,
+    partitionKey: partitionFromDigest(tenantId, digest),
+    rowKey: SESSION_PREFIX + rowId,
     guestId: user.id,
     email: user.email,
     displayName: user.displayName,
@@ -48,31 +81,22 @@ export function issueSession(rt: Runtime, tenantId: string, user: GuestUser): { 
     issuedAt: new Date(nowMs).toISOString(),
     expiresAt: new Date(expiresAtMs),
   };
-  const signer = rt.config.session.signingKeys[0]!;
-  const claims: SessionClaims & { iat: number; exp: number } = {
-    sid,
-    gpk,
-    iat: Math.floor(nowMs / 1000),
-    exp: expiresAtMs / 1000,
-  };
-  const token = jwt.sign(claims, signer.privateKey!, {
-    algorithm: 'ES256',
-    keyid: signer.kid,
-    issuer: rt.config.issuer,
-    audience: tenantId,
-    subject: user.id,
-  });
+  const token = signSessionToken(rt, tenantId, { sid, guestId: user.id, issuedAtSeconds: Math.floor(nowMs / 1000), expiresAtSeconds: expiresAtMs / 1000 });
   return {
     action: ['create', { ...entity }],
     session: { token, tokenType: 'Bearer', expiresAt: new Date(expiresAtMs).toISOString(), user },
   };
 }
 
-interface VerifiedToken {
+export interface VerifiedToken {
   tenantId: string;
   guestId: string;
+  /** The `sid` claim as signed. */
   sid: string;
   partitionKey: string;
+  /** The session row's key within that partition. */
+  rowKey: string;
+  payload: jwt.JwtPayload;
 }
 
 /**
@@ -89,7 +113,7 @@ export function verifySessionToken(rt: Runtime, tenantId: string, token: string 
   try {
     payload = jwt.verify(token, key.publicKey, {
       algorithms: ['ES256'],
-      issuer: rt.config.issuer,
+      issuer: tenantIssuer(rt.config, tenantId),
       audience: tenantId,
       clockTimestamp: Math.floor(rt.now() / 1000),
     }) as jwt.JwtPayload;
@@ -97,11 +121,11 @@ export function verifySessionToken(rt: Runtime, tenantId: string, token: string 
     if (error instanceof jwt.TokenExpiredError) fail('session_expired');
     fail('invalid_token');
   }
-  const { sid, gpk, sub } = payload as jwt.JwtPayload & Partial<SessionClaims>;
-  if (typeof sid !== 'string' || typeof gpk !== 'string' || typeof sub !== 'string' || typeof payload.exp !== 'number') {
-    fail('invalid_token');
-  }
-  return { tenantId, guestId: sub, sid, partitionKey: partitionFromDigest(tenantId, gpk) };
+  const { sid, sub } = payload as jwt.JwtPayload & Partial<SessionClaims>;
+  if (typeof sid !== 'string' || typeof sub !== 'string' || typeof payload.exp !== 'number') fail('invalid_token');
+  const ref = readPartitionRef(rt.config, 'session-partition', tenantId, sid);
+  if (!ref) fail('invalid_token');
+  return { tenantId, guestId: sub, sid, partitionKey: partitionFromDigest(tenantId, ref.emailDigest), rowKey: SESSION_PREFIX + ref.rowId, payload };
 }
 
 export function bearerToken(authorization: string | null | undefined): string | undefined {
@@ -115,6 +139,17 @@ export function bearerToken(authorization: string | null | undefined): string | 
  * (deleted, even if a session row outlived it) is over.
  */
 export async function checkSession(rt: Runtime, tenantRef: string, token: string | undefined): Promise<SessionStatus> {
+  return (await activeSession(rt, tenantRef, token)).status;
+}
+
+/** A live session as session-check sees it, with what the token said and the row holds. */
+export interface ActiveSession {
+  tenantId: string;
+  verified: VerifiedToken;
+  status: SessionStatus;
+}
+
+export async function activeSession(rt: Runtime, tenantRef: string, token: string | undefined): Promise<ActiveSession> {
   const context = await resolveTenant(rt, tenantRef);
   const verified = verifySessionToken(rt, context.tenant.id, token);
   // One point read, the cheapest transaction there is. Deleting or resetting a guest
@@ -122,7 +157,7 @@ export async function checkSession(rt: Runtime, tenantRef: string, token: string
   // session row never outlives its guest (test/guestRaces.test.ts pins the race).
   let session: SessionEntity;
   try {
-    session = await rt.tables.guests.getEntity<SessionEntity>(verified.partitionKey, SESSION_PREFIX + verified.sid);
+    session = await rt.tables.guests.getEntity<SessionEntity>(verified.partitionKey, verified.rowKey);
   } catch (error) {
     if (isStatus(error, 404)) fail('session_revoked');
     throw error;
@@ -132,21 +167,29 @@ export async function checkSession(rt: Runtime, tenantRef: string, token: string
   if (session.disabled) fail('guest_disabled');
   if (session.source === 'OTP' && !context.otpEnabled) fail('otp_disabled');
   return {
-    active: true,
-    expiresAt: session.expiresAt.toISOString(),
-    user: { id: session.guestId, email: session.email, displayName: session.displayName, source: session.source },
+    tenantId: context.tenant.id,
+    verified,
+    status: {
+      active: true,
+      expiresAt: session.expiresAt.toISOString(),
+      user: { id: session.guestId, email: session.email, displayName: session.displayName, source: session.source },
+    },
   };
+}
+
+/** Deletes a session row; one already gone is not an error. */
+export async function endSession(rt: Runtime, session: Pick<VerifiedToken, 'partitionKey' | 'rowKey'>): Promise<void> {
+  try {
+    await rt.tables.guests.deleteEntity(session.partitionKey, session.rowKey);
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
+  }
 }
 
 /** sign-out: deletes the session row, so the token stops working at once everywhere. */
 export async function signOut(rt: Runtime, tenantRef: string, token: string | undefined): Promise<void> {
   const context = await resolveTenant(rt, tenantRef);
-  const verified = verifySessionToken(rt, context.tenant.id, token);
-  try {
-    await rt.tables.guests.deleteEntity(verified.partitionKey, SESSION_PREFIX + verified.sid);
-  } catch (error) {
-    if (!isStatus(error, 404)) throw error;
-  }
+  await endSession(rt, verifySessionToken(rt, context.tenant.id, token));
 }
 
 export function signingKeySet(rt: Runtime): { keys: PublicJwk[] } {

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     const functionKey = generateCodePepper();
     const tablePrefix = `bench${randomBytes(4).toString('hex')}`;
     const publicBaseUrl = 'http://localhost:7071';
+    const codePepper = generateCodePepper();
     const hostSettings = {
       // As deployed: not development, so no development-only instrumentation.
       AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
       PORT: '0',
       PUBLIC_BASE_URL: publicBaseUrl,
       OPERATOR_KEY: functionKey,
-      CODE_PEPPER: generateCodePepper(),
+      CODE_PEPPER: codePepper,
       SIGNING_KEYS: JSON.stringify([signingKey]),
       // Mail as in production: SendGrid (the outbox transport would add a row per mail).
       EMAIL_TRANSPORT: 'sendgrid',
@@ -97,7 +98,8 @@ async function main(): Promise<void> {
     const baseline = await spawnServer(join(REPO, 'dist', 'scripts', 'benchBaseline.js'), {
       TABLES_CONNECTION_STRING: azurite.connectionString,
       GUESTS_TABLE: `${tablePrefix}guests`,
-      ISSUER: publicBaseUrl,
+      PUBLIC_BASE_URL: publicBaseUrl,
+      CODE_PEPPER: codePepper,
       PUBLIC_JWK: JSON.stringify(publicJwk),
     }, 'baseline', options.profileDir);
     stops.push(() => baseline.stop());

@@ -4,15 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import jwt from 'jsonwebtoken';
 import { partitionFromDigest, SESSION_PREFIX, type SessionEntity } from '../lib/guests.js';
+import { readPartitionRef } from '../lib/oidc/sealing.js';
 
 /*
  * The benchmark's floor for session-check: a bare node:http server, in its own
  * process like guestpass's host, that does only what session-check cannot avoid —
- * one ES256 verification (jsonwebtoken) and one point read of the session row
+ * one ES256 verification (jsonwebtoken), opening the sealed `sid` (one AES-GCM
+ * decryption) and one point read of the session row
  * (getEntity through @azure/data-tables) — and answers the same JSON. It reads the
  * very rows guestpass wrote, so both servers do the same storage work.
  *
- * Settings (environment): TABLES_CONNECTION_STRING, GUESTS_TABLE, ISSUER,
+ * Settings (environment): TABLES_CONNECTION_STRING, GUESTS_TABLE, PUBLIC_BASE_URL, CODE_PEPPER,
  * PUBLIC_JWK (the session-signing public key), PORT (0 picks a free one).
  */
 function required(name: string): string {
@@ -24,7 +26,8 @@ function required(name: string): string {
 const table = TableClient.fromConnectionString(required('TABLES_CONNECTION_STRING'), required('GUESTS_TABLE'), {
   allowInsecureConnection: true,
 });
-const issuer = required('ISSUER');
+const publicBaseUrl = required('PUBLIC_BASE_URL');
+const sealing = { code: { pepper: required('CODE_PEPPER') } };
 const publicKey = createPublicKey({ key: JSON.parse(required('PUBLIC_JWK')) as import('node:crypto').JsonWebKey, format: 'jwk' });
 const ROUTE = /^\/api\/([^/?]+)\/session-check(?:\?|$)/;
 
@@ -40,12 +43,14 @@ const server = createServer((req, res) => {
   if (!tenant || !token) return answer(res, 401, { error: 'invalid_token' });
   let claims: jwt.JwtPayload;
   try {
-    claims = jwt.verify(token, publicKey, { algorithms: ['ES256'], issuer, audience: tenant }) as jwt.JwtPayload;
+    claims = jwt.verify(token, publicKey, { algorithms: ['ES256'], issuer: `${publicBaseUrl}/api/${tenant}`, audience: tenant }) as jwt.JwtPayload;
   } catch {
     return answer(res, 401, { error: 'invalid_token' });
   }
+  const ref = readPartitionRef(sealing, 'session-partition', tenant, String(claims.sid));
+  if (!ref) return answer(res, 401, { error: 'invalid_token' });
   table
-    .getEntity<SessionEntity>(partitionFromDigest(tenant, String(claims.gpk)), SESSION_PREFIX + String(claims.sid))
+    .getEntity<SessionEntity>(partitionFromDigest(tenant, ref.emailDigest), SESSION_PREFIX + ref.rowId)
     .then((row) =>
       answer(res, 200, {
         active: true,

@@ -92,7 +92,6 @@ const lazyBundles = {
 };
 await build({ ...common, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, embedConsoleAssets] });
 await build({ ...common, entryPoints: lazyEntries, outdir: 'dist' });
-writeDeployFolder();
 await build({
   ...common,
   entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts', 'scripts/azdHooks': 'scripts/azdHooks.ts' },
@@ -109,7 +108,7 @@ await build({ ...common, entryPoints: { 'cli/guestpass': 'cli/index.ts' }, outdi
 // alone, and the demo page's script.
 rmSync('web/dist', { recursive: true, force: true });
 await build({
-  entryPoints: { guestpass: 'web/src/index.ts', client: 'web/src/client.ts', demo: 'web/src/demo.ts' },
+  entryPoints: { guestpass: 'web/src/index.ts', client: 'web/src/client.ts', demo: 'web/src/demo.ts', hostedSignIn: 'web/src/hostedSignIn.ts' },
   outdir: 'web/dist',
   bundle: true,
   platform: 'browser',
@@ -118,6 +117,11 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The hosted sign-in page's script ships with the function app (functions/oidcSignInScript.ts
+// serves it): beside dist/index.js, so the deploy folder below takes it along.
+copyFileSync('web/dist/hostedSignIn.js', 'dist/hostedSignIn.js');
+writeDeployFolder();
 
 // The benchmark and its baseline server; autocannon stays a dev dependency loaded from node_modules.
 await build({

@@ -92,6 +92,7 @@ guestpass is running.
   Demo page (sign in here):  ${base}/   (as ${DEMO_GUEST}; the code shows on the page)
   API base URL:              ${base}/api
   Demo tenant:               ${tenant.id}  (also reachable as ${DEMO_DOMAIN})
+  OpenID Connect issuer:     ${app.config.publicBaseUrl}/api/${tenant.id}
   Operator credential:       ${app.config.operatorKey}   (header x-functions-key)
   CLI:                       export GUESTPASS_URL=${base} GUESTPASS_KEY=<the credential above>; npx guestpass --help
   Operator console:          ${base}/api/console/   (sign in with the operator credential)

@@ -170,8 +170,9 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     expect(sources).toEqual(expect.arrayContaining(['functions/index.ts', 'functions/cleanup.ts', 'lib/cleanup.ts']));
     // Dependencies may chain their own maps (webpack://...); the repository's files are plain relative paths.
     const ownSources = sources.filter((source) => !source.startsWith('node_modules/') && !/^[a-z-]+:\/\//.test(source));
-    // package.json is read for the version the OpenAPI document states.
-    expect(ownSources.filter((source) => !/^(functions|lib)\//.test(source) && source !== 'package.json')).toEqual([]);
+    // package.json is read for the version the OpenAPI document states; the sign-in element's
+    // style sheet for the hash the hosted sign-in page's CSP names.
+    expect(ownSources.filter((source) => !/^(functions|lib)\//.test(source) && source !== 'package.json' && source !== 'web/src/signInStyle.ts')).toEqual([]);
     const testTools = ['vitest', 'azurite', 'tree-sitter', 'tree-sitter-bicep', 'esbuild', 'typescript', 'playwright-core'];
     expect(sources.filter((source) => testTools.some((name) => source.startsWith(`node_modules/${name}/`)))).toEqual([]);
   });
@@ -182,7 +183,8 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     // src/Cli/func/Common/FileSystemHelpers.cs, GetLocalFiles); there is no .funcignore in deploy/.
     const shipped = filesIn(DEPLOY).filter((file) => !['.funcignore', '.gitignore', 'local.settings.json', 'project.lock.json'].includes(file.split('/').pop()!));
     expect(existsSync(join(DEPLOY, '.funcignore'))).toBe(false);
-    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'host.json', 'package.json']));
+    // dist/hostedSignIn.js: the hosted sign-in page's script, which functions/oidcSignInScript.ts serves.
+    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/hostedSignIn.js', 'host.json', 'package.json']));
     expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
   });
 });

@@ -42,6 +42,12 @@ describe('settings', () => {
     expect(config.stepUp).toMatchObject({ provider: 'altcha', maxNumber: 100_000 });
   });
 
+  it('SESSION_ISSUER, retired by per-tenant issuers, stops the app naming the setting and what replaces it', () => {
+    const failure = failureOf({ ...production, SESSION_ISSUER: 'https://auth.contoso.com' });
+    expect(failure.setting).toBe('SESSION_ISSUER');
+    expect(failure.message).toContain('{PUBLIC_BASE_URL}/api/{tenantId}');
+  });
+
   it('DEV_TRUST_DOMAINS (domains verified without DNS) refuses to start outside development', () => {
     const refused = failureOf({ ...production, DEV_TRUST_DOMAINS: 'true' });
     expect(refused.setting).toBe('DEV_TRUST_DOMAINS');

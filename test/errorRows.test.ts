@@ -185,7 +185,7 @@ describe('session tokens', () => {
     const header = jwt.decode(session.token, { complete: true })!.header;
     expect(header).toMatchObject({ alg: 'ES256', kid: TEST_SIGNING_KEY.kid });
     const claims = jwt.decode(session.token) as jwt.JwtPayload;
-    expect(claims).toMatchObject({ iss: 'http://localhost:7071', aud: tenant.id });
+    expect(claims).toMatchObject({ iss: `http://localhost:7071/api/${tenant.id}`, aud: tenant.id });
     expect(typeof claims.sub).toBe('string');
     expect(typeof claims.sid).toBe('string');
     expect(claims.exp! - claims.iat!).toBe(86400);

@@ -38,6 +38,8 @@ interface Endpoint {
   /** The route under /api, given a tenant reference the fuzzer picked. */
   path: (tenantRef: string) => fc.Arbitrary<string>;
   body?: fc.Arbitrary<unknown>;
+  /** The body goes form-encoded (OAuth), mostly with that content type. */
+  form?: boolean;
   managed?: boolean;
 }
 
@@ -96,6 +98,12 @@ const query = (fields: Record<string, fc.Arbitrary<unknown>>) =>
 
 const plain = (path: string) => () => fc.constant(path);
 
+/** A generated value as a form body: an object's fields as strings, anything else as one text. */
+function formEncoded(value: unknown): string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return String(value);
+  return new URLSearchParams(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])).toString();
+}
+
 /** Every endpoint of the app, one line each. */
 const endpoints: Endpoint[] = [
   { name: 'send-code', methods: ['POST', 'OPTIONS'], path: (t) => fc.constant(`/${t}/send-code`), body: shaped({ email, locale: fc.constantFrom('en', 'sv-SE', 'de', 'xx-invalid-') }) },
@@ -111,6 +119,16 @@ const endpoints: Endpoint[] = [
     body: shaped({ invitedUserEmailAddress: email, inviteRedirectUrl: url, invitedUserDisplayName: fc.string(), sendInvitationMessage: fc.boolean(), invitedUserMessageInfo: shaped({ customizedMessageBody: fc.string(), messageLanguage: fc.string() }), resetRedemption: fc.boolean() }),
   },
   { name: 'manage: sign-in logs', methods: ['GET'], path: (t) => query({ $top: fc.integer({ min: 0, max: 250 }), $skiptoken: fc.base64String(), userId: fc.uuid() }).map((q) => `/manage/tenants/${t}/sign-in-logs${q}`), managed: true },
+  {
+    name: 'oauth2/token', methods: ['POST', 'OPTIONS'], path: (t) => fc.constant(`/${t}/oauth2/token`), form: true,
+    body: shaped({ grant_type: fc.constantFrom('authorization_code', 'password', 'refresh_token'), code: fc.string({ maxLength: 200 }), redirect_uri: url, code_verifier: fc.stringMatching(/^[A-Za-z0-9._~-]{0,130}$/), client_id: fc.uuid(), client_secret: fc.string() }),
+  },
+  { name: 'oauth2/userinfo', methods: ['GET', 'POST', 'OPTIONS'], path: (t) => fc.constant(`/${t}/oauth2/userinfo`) },
+  { name: 'oauth2/authorize/complete', methods: ['POST'], path: (t) => fc.constant(`/${t}/oauth2/authorize/complete`), body: shaped({ authorization: fc.oneof(fc.base64String(), fc.string()) }) },
+  {
+    name: 'manage: applications', methods: ['POST', 'GET'], path: (t) => fc.constant(`/manage/tenants/${t}/applications`), managed: true,
+    body: shaped({ displayName: fc.string({ maxLength: 300 }), clientType: fc.constantFrom('public', 'confidential', 'implicit'), redirectUris: fc.array(url, { maxLength: 3 }), postLogoutRedirectUris: fc.array(url, { maxLength: 2 }) }),
+  },
   { name: 'dev outbox', methods: ['GET'], path: () => query({ to: email, limit: fc.integer({ min: 0, max: 250 }) }).map((q) => `/dev/outbox${q}`) },
 ];
 
@@ -133,10 +151,12 @@ function requests(endpoint: Endpoint): fc.Arbitrary<FuzzRequest> {
       'x-forwarded-for': sometimes(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 30 })), 3),
       'access-control-request-method': sometimes(fc.constantFrom('GET', 'POST', 'DELETE'), 3),
     })
+    // An OAuth endpoint mostly gets its own content type.
+    .map((h) => (endpoint.form && h['content-type'] === 'application/json' ? { ...h, 'content-type': 'application/x-www-form-urlencoded' } : h))
     // Header values must be visible ASCII to be sent at all.
     .map((h) => Object.fromEntries(Object.entries(h).filter((e): e is [string, string] => e[1] !== undefined && /^[\x20-\x7e]*$/.test(e[1]))));
   const body = fc.oneof(
-    { arbitrary: (endpoint.body ?? fc.jsonValue()).map((value) => JSON.stringify(value) ?? ''), weight: 8 },
+    { arbitrary: (endpoint.body ?? fc.jsonValue()).map((value) => (endpoint.form ? formEncoded(value) : JSON.stringify(value) ?? '')), weight: 8 },
     { arbitrary: fc.string({ maxLength: 200 }), weight: 1 },
     { arbitrary: fc.constant(JSON.stringify({ padding: 'x'.repeat(17 * 1024) })), weight: 1 },
   );

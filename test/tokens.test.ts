@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, getHashes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../lib/keys.js';
 import { guestPartition } from '../lib/storage.js';
@@ -26,6 +26,15 @@ beforeAll(async () => {
   claims = decodeJwt(token).payload;
 });
 afterAll(() => stopAllHosts());
+
+/** Past the resend cooldown of the guest's address rows, as if a minute had gone by. */
+async function pastResendCooldown(email: string): Promise<void> {
+  const rt = await testRuntime({ TABLE_PREFIX: prefix });
+  const partitionKey = guestPartition(tenant.id, email);
+  for await (const row of rt.tables.guests.listEntities({ queryOptions: { filter: `PartitionKey eq '${partitionKey}' and RowKey ge 'address_' and RowKey lt 'address\`'` } })) {
+    await rt.tables.guests.updateEntity({ partitionKey, rowKey: row.rowKey!, sendTimes: '[]' }, 'Merge');
+  }
+}
 
 /** A token with our kid and the real session's claims, changed as given, signed by our key. */
 function signedByUs(changes: Record<string, unknown>, header: Record<string, unknown> = {}): string {
@@ -133,12 +142,7 @@ describe('session tokens: only our ES256 tokens for this tenant and a live sessi
   it('each sign-in issues a new session with a new session id (the earlier one stays until sign-out or expiry)', async () => {
     await inviteGuest(host, tenant.id, 'twice-in@example.com');
     const first = await signIn(host, tenant.id, 'twice-in@example.com');
-    const rt = await testRuntime({ TABLE_PREFIX: prefix });
-    // Past the resend cooldown of this address for the guest, as if a minute had gone by.
-    const partitionKey = guestPartition(tenant.id, 'twice-in@example.com');
-    for await (const row of rt.tables.guests.listEntities({ queryOptions: { filter: `PartitionKey eq '${partitionKey}' and RowKey ge 'address_' and RowKey lt 'address\`'` } })) {
-      await rt.tables.guests.updateEntity({ partitionKey, rowKey: row.rowKey!, sendTimes: '[]' }, 'Merge');
-    }
+    await pastResendCooldown('twice-in@example.com');
     const second = await signIn(host, tenant.id, 'twice-in@example.com');
     expect(decodeJwt(second.token).payload.sid).not.toBe(decodeJwt(first.token).payload.sid);
     expect((await sessionCheck(host, tenant.id, second.token)).status).toBe(200);
@@ -166,6 +170,52 @@ describe('session tokens: only our ES256 tokens for this tenant and a live sessi
     await retired.stop();
   });
 
+});
+
+/** Every plain digest of the address someone might compute to confirm a guess, in every usual encoding. */
+function digestsOf(email: string): string[] {
+  const inputs = [email, email.toLowerCase(), email.toUpperCase(), ` ${email} `];
+  const algorithms = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'sha3-256', 'sha512-256'].filter((a) => getHashes().includes(a));
+  return inputs.flatMap((input) =>
+    algorithms.flatMap((algorithm) => {
+      const digest = createHash(algorithm).update(input).digest();
+      return [digest.toString('hex'), digest.toString('hex').toUpperCase(), digest.toString('base64'), digest.toString('base64url')];
+    }),
+  );
+}
+
+describe('no token claim lets its holder confirm an email address', () => {
+  it('no claim equals or contains the address or any plain digest of it, and there is no gpk claim', async () => {
+    expect(claims).not.toHaveProperty('gpk');
+    const values = Object.values(claims).map(String);
+    for (const candidate of ['holder@example.com', ...digestsOf('holder@example.com')]) {
+      for (const value of values) expect(value.includes(candidate), `a claim carries ${candidate}`).toBe(false);
+    }
+  });
+
+  it('the sid is sealed: two sessions of one guest share no part but the format, and a sid moved to another tenant or session does not open', async () => {
+    await inviteGuest(host, tenant.id, 'sealed@example.com');
+    const first = decodeJwt((await signIn(host, tenant.id, 'sealed@example.com')).token).payload;
+    await pastResendCooldown('sealed@example.com');
+    const second = decodeJwt((await signIn(host, tenant.id, 'sealed@example.com')).token).payload;
+    const [firstRow, firstSealed] = String(first.sid).split('.');
+    const [secondRow, secondSealed] = String(second.sid).split('.');
+    expect(firstSealed).not.toBe(secondSealed);
+    expect(firstRow).not.toBe(secondRow);
+    // The sealed partition belongs to its row id and tenant: swapping either breaks it.
+    await expectRefused(signedByUs({ sid: `${secondRow}.${firstSealed}` }));
+    await expectRefused(signedByUs({ sid: String(claims.sid), aud: otherTenant.id }), 'invalid_token', otherTenant.id);
+    await expectRefused(signedByUs({ sid: `${String(claims.sid)}x` }));
+  });
+
+  it("the token's iss is the tenant's issuer in id form, also when signed in through a domain route", async () => {
+    await inviteGuest(host, tenant.id, 'by-domain@example.com');
+    const viaDomain = decodeJwt((await signIn(host, tenant.domains[0]!, 'by-domain@example.com')).token).payload;
+    expect(viaDomain.iss).toBe(`${host.settings.PUBLIC_BASE_URL}/api/${tenant.id}`);
+    expect(claims.iss).toBe(`${host.settings.PUBLIC_BASE_URL}/api/${tenant.id}`);
+    await expectRefused(signedByUs({ iss: `${host.settings.PUBLIC_BASE_URL}/api/${tenant.domains[0]}` }));
+    await expectRefused(signedByUs({ iss: host.settings.PUBLIC_BASE_URL }));
+  });
 });
 
 describe('Cache-Control: no-store on everything that carries a token or session data', () => {

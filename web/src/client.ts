@@ -81,6 +81,44 @@ export interface GuestpassClientOptions {
   solveChallenge?: (challenge: StepUpChallenge) => Promise<string | undefined>;
 }
 
+/** `signInWithRedirect`: an application registered for the tenant (a public client) and where to come back. */
+export interface RedirectSignInOptions {
+  clientId: string;
+  /** Exactly one of the application's registered redirect URIs; the page there calls handleRedirectCallback. */
+  redirectUri: string;
+  /** Default `openid email profile`. */
+  scope?: string;
+  loginHint?: string;
+  /** e.g. `sv` or `de en`: the hosted sign-in page's language. */
+  uiLocales?: string;
+}
+
+/** What signInWithRedirect keeps in sessionStorage until its callback: single use. */
+interface PendingRedirect {
+  verifier: string;
+  nonce: string;
+  clientId: string;
+  redirectUri: string;
+}
+
+function randomUrlSafe(bytes = 32): string {
+  const data = crypto.getRandomValues(new Uint8Array(bytes));
+  return base64Url(data);
+}
+
+function base64Url(data: Uint8Array): string {
+  let binary = '';
+  for (const byte of data) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The payload of a JWT, unverified: only for a token just received from the token endpoint over TLS (OIDC Core §3.1.3.7). */
+function jwtPayload(token: string): Record<string, unknown> {
+  const part = token.split('.')[1] ?? '';
+  const binary = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+}
+
 /** Answers that mean the stored token is of no further use. */
 const SESSION_GONE: ReadonlySet<GuestpassErrorCode> = new Set(['session_expired', 'session_revoked', 'invalid_token']);
 
@@ -215,6 +253,87 @@ export class GuestpassClient extends EventTarget {
     } catch (error) {
       if (!(error instanceof GuestpassApiError && SESSION_GONE.has(error.code))) throw error;
     }
+  }
+
+  /**
+   * Signs in through the tenant's hosted sign-in page with the OpenID Connect
+   * authorization code flow and PKCE (S256, WebCrypto): keeps the verifier, state and
+   * nonce in this tab's sessionStorage and navigates away. The redirect URI's page calls
+   * handleRedirectCallback.
+   */
+  async signInWithRedirect(options: RedirectSignInOptions): Promise<void> {
+    const verifier = randomUrlSafe();
+    const challenge = base64Url(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+    const state = randomUrlSafe(16);
+    const nonce = randomUrlSafe(16);
+    const pending: PendingRedirect = { verifier, nonce, clientId: options.clientId, redirectUri: options.redirectUri };
+    const store = sessionStore();
+    if (!store) throw new GuestpassApiError('unexpected_response', 'signInWithRedirect needs sessionStorage to keep the PKCE verifier across the redirect.');
+    store.setItem(this.#redirectKey(state), JSON.stringify(pending));
+    const url = new URL(`${this.api}/${encodeURIComponent(this.tenant)}/oauth2/authorize`);
+    const params: Record<string, string | undefined> = {
+      client_id: options.clientId,
+      redirect_uri: options.redirectUri,
+      response_type: 'code',
+      scope: options.scope ?? 'openid email profile',
+      state,
+      nonce,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      login_hint: options.loginHint,
+      ui_locales: options.uiLocales,
+    };
+    for (const [name, value] of Object.entries(params)) if (value) url.searchParams.set(name, value);
+    location.assign(url.href);
+  }
+
+  /**
+   * On the redirect URI's page: checks `state` against this tab's pending sign-in,
+   * redeems the code with its PKCE verifier, checks the ID token's nonce, and keeps
+   * the session (the access token is a session token: checkSession and signOut work on it).
+   */
+  async handleRedirectCallback(url: string = location.href): Promise<Session> {
+    const answer = new URL(url).searchParams;
+    const state = answer.get('state') ?? '';
+    const store = sessionStore();
+    const raw = state ? store?.getItem(this.#redirectKey(state)) : null;
+    if (state) store?.removeItem(this.#redirectKey(state));
+    if (!raw) throw new GuestpassApiError('invalid_request', 'This page was not opened by a sign-in this tab started (unknown or reused state).');
+    const pending = JSON.parse(raw) as PendingRedirect;
+    const error = answer.get('error');
+    if (error) throw new GuestpassApiError(error as GuestpassErrorCode, answer.get('error_description') ?? error);
+    const code = answer.get('code');
+    if (!code) throw new GuestpassApiError('invalid_request', 'The redirect carries no authorization code.');
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.api}/${encodeURIComponent(this.tenant)}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier, client_id: pending.clientId }).toString(),
+        credentials: 'omit',
+        cache: 'no-store',
+      });
+    } catch (cause) {
+      throw new GuestpassApiError('network_error', 'The guestpass API could not be reached.', { cause });
+    }
+    const tokens = (await response.json().catch(() => ({}))) as { access_token?: string; id_token?: string; expires_in?: number; error?: GuestpassErrorCode; message?: string };
+    if (!response.ok || !tokens.access_token || !tokens.id_token) {
+      throw new GuestpassApiError(tokens.error ?? 'unexpected_response', tokens.message ?? `The token endpoint answered ${response.status}.`, { status: response.status });
+    }
+    const claims = jwtPayload(tokens.id_token);
+    if (claims.nonce !== pending.nonce) throw new GuestpassApiError('invalid_token', 'The ID token does not carry this sign-in\'s nonce.');
+    const session: Session = {
+      token: tokens.access_token,
+      tokenType: 'Bearer',
+      expiresAt: new Date(Date.now() + (tokens.expires_in ?? 0) * 1000).toISOString(),
+      user: { id: String(claims.sub), email: String(claims.email ?? ''), displayName: String(claims.name ?? ''), source: String(claims.idp) as SignInSource },
+    };
+    this.#keep(session);
+    return session;
+  }
+
+  #redirectKey(state: string): string {
+    return `guestpass.redirect:${this.api}:${this.tenant}:${state}`;
   }
 
   get #storageKey(): string {

@@ -1,0 +1,189 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { tenantIssuer } from '../config.js';
+import { fail, GuestpassError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { activeSession, endSession, signSessionToken, type SessionStatus } from '../sessions.js';
+import { partitionFromDigest, SESSION_PREFIX } from '../guests.js';
+import { isStatus } from '../storage.js';
+import { resolveTenant } from '../tenants.js';
+import { findApplication, secretMatches, type StoredApplication } from './applications.js';
+import { authorizationCodeRowKey, type AuthorizationCodeEntity } from './authorize.js';
+import { readPartitionRef } from './sealing.js';
+import type { TokenParams } from './schemas.js';
+
+/** ID tokens are for the client to learn who signed in, not to hold a session: an hour at most. */
+const ID_TOKEN_MAX_SECONDS = 3600;
+/** RFC 7636 §4.1: the verifier is 43–128 unreserved characters. */
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/** Client credentials as presented: HTTP Basic (RFC 6749 §2.3.1) or the form body. */
+export interface ClientCredentials {
+  basic?: { clientId: string; secret: string };
+}
+
+/** Reads `Authorization: Basic`, whose parts are form-urlencoded before base64 (RFC 6749 §2.3.1). */
+export function basicCredentials(authorization: string | null | undefined): ClientCredentials['basic'] | 'malformed' | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
+  if (!match) return authorization && /^Basic\b/i.test(authorization) ? 'malformed' : undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return 'malformed';
+  try {
+    const form = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
+    return { clientId: form(decoded.slice(0, colon)), secret: form(decoded.slice(colon + 1)) };
+  } catch {
+    return 'malformed';
+  }
+}
+
+/** RFC 6749 §3.2.1 / OIDC Core §9: a confidential client proves its secret; a public one names itself. */
+async function authenticateClient(rt: Runtime, tenantId: string, params: TokenParams, basic: ClientCredentials['basic'] | 'malformed' | undefined): Promise<StoredApplication> {
+  if (basic === 'malformed') fail('invalid_client');
+  if (basic && (params.client_secret !== undefined || (params.client_id !== undefined && params.client_id !== basic.clientId))) {
+    fail('invalid_request', { message: 'Use one way to authenticate the client: HTTP Basic or client_secret in the body, not both.' });
+  }
+  const clientId = basic?.clientId ?? params.client_id;
+  const secret = basic?.secret ?? params.client_secret;
+  if (!clientId) fail('invalid_client');
+  const application = await findApplication(rt, tenantId, clientId);
+  if (!application) fail('invalid_client');
+  if (application.clientType === 'confidential') {
+    if (!secret || !secretMatches(application, secret)) fail('invalid_client');
+  } else if (secret) {
+    // A public client has no secret; one presented means a misconfigured or impostor client.
+    fail('invalid_client');
+  }
+  return application;
+}
+
+function s256(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** OIDC Core §3.1.3.6: the left half of the access token's SHA-256, base64url. */
+function accessTokenHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
+}
+
+/** The user claims a scope allows (OIDC Core §5.4), plus guestpass's tenant and identity provider. */
+export function userClaims(tenantId: string, user: SessionStatus['user'], scope: string[] | undefined): Record<string, unknown> {
+  const all = !scope;
+  return {
+    sub: user.id,
+    ...(all || scope.includes('email') ? { email: user.email, email_verified: true } : {}),
+    ...(all || scope.includes('profile') ? { name: user.displayName } : {}),
+    tid: tenantId,
+    idp: user.source,
+  };
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  id_token: string;
+  scope: string;
+}
+
+/**
+ * The token endpoint for grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6,
+ * OIDC Core §3.1.3). The code is consumed before anything else is checked, with an
+ * ETag-guarded write, so it is redeemed at most once however many requests race; a
+ * second redemption also ends the session the first one handed out (RFC 6749 §4.1.2:
+ * the tokens of a replayed code SHOULD be revoked).
+ */
+export async function exchangeCode(rt: Runtime, tenantRef: string, params: TokenParams, authorization: string | null | undefined): Promise<TokenResponse> {
+  const { tenant } = await resolveTenant(rt, tenantRef);
+  const application = await authenticateClient(rt, tenant.id, params, basicCredentials(authorization));
+  if (!params.grant_type) fail('invalid_request', { message: 'grant_type is required.' });
+  if (params.grant_type !== 'authorization_code') fail('unsupported_grant_type');
+  if (!params.code) fail('invalid_request', { message: 'code is required.' });
+  if (!params.redirect_uri) fail('invalid_request', { message: 'redirect_uri is required: the one the authorization request named.' });
+  if (!params.code_verifier) fail('invalid_request', { message: 'code_verifier is required (PKCE, RFC 7636).' });
+  if (!CODE_VERIFIER.test(params.code_verifier)) fail('invalid_request', { message: 'code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1).' });
+
+  const ref = readPartitionRef(rt.config, 'authorization-code', tenant.id, params.code);
+  if (!ref) fail('invalid_grant');
+  const partitionKey = partitionFromDigest(tenant.id, ref.emailDigest);
+  const rowKey = authorizationCodeRowKey(ref.rowId);
+  let row: AuthorizationCodeEntity & { etag: string };
+  try {
+    row = await rt.tables.guests.getEntity<AuthorizationCodeEntity>(partitionKey, rowKey);
+  } catch (error) {
+    if (isStatus(error, 404)) fail('invalid_grant');
+    throw error;
+  }
+  const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
+  if (row.redeemedAt) {
+    if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
+    fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
+  }
+  try {
+    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
+  } catch (error) {
+    if (isStatus(error, 404, 412)) fail('invalid_grant');
+    throw error;
+  }
+  const nowSeconds = Math.floor(rt.now() / 1000);
+  if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
+  if (row.clientId !== application.clientId) fail('invalid_grant', { message: 'The authorization code was issued to another client.' });
+  if (row.redirectUri !== params.redirect_uri) fail('invalid_grant', { message: 'redirect_uri differs from the one in the authorization request.' });
+  if (!sameString(s256(params.code_verifier), row.codeChallenge)) fail('invalid_grant', { message: 'The code_verifier does not match the code_challenge.' });
+
+  // The session must still be live: a sign-out or deletion since the code was issued wins.
+  const sessionStart = { sid: row.sid, guestId: row.guestId, issuedAtSeconds: nowSeconds, expiresAtSeconds: row.sessionExpiresAt };
+  const scope = row.scope.split(' ').filter(Boolean);
+  const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId });
+  const { status } = await activeSession(rt, tenant.id, accessToken).catch((error: unknown) => {
+    if (error instanceof GuestpassError && (error.status === 401 || error.code === 'otp_disabled')) {
+      fail('invalid_grant', { message: 'The session behind the authorization code has ended.' });
+    }
+    throw error;
+  });
+
+  const signer = rt.config.session.signingKeys[0]!;
+  const idToken = jwt.sign(
+    {
+      ...userClaims(tenant.id, status.user, scope),
+      nonce: row.nonce,
+      auth_time: row.authTime,
+      amr: ['otp'],
+      sid: row.sid,
+      at_hash: accessTokenHash(accessToken),
+      iat: nowSeconds,
+      exp: Math.min(nowSeconds + ID_TOKEN_MAX_SECONDS, row.sessionExpiresAt),
+    },
+    signer.privateKey!,
+    { algorithm: 'ES256', keyid: signer.kid, issuer: tenantIssuer(rt.config, tenant.id), audience: application.clientId },
+  );
+  return { access_token: accessToken, token_type: 'Bearer', expires_in: row.sessionExpiresAt - nowSeconds, id_token: idToken, scope: row.scope };
+}
+
+/** userinfo (OIDC Core §5.3): the access token must be a live session of this tenant. */
+export async function userInfo(rt: Runtime, tenantRef: string, accessToken: string | undefined): Promise<Record<string, unknown>> {
+  const { tenantId, verified, status } = await activeSession(rt, tenantRef, accessToken);
+  const scope = typeof verified.payload.scope === 'string' ? verified.payload.scope.split(' ') : undefined;
+  return userClaims(tenantId, status.user, scope);
+}
+
+/** Reads an ID token we issued (for logout's id_token_hint): our key, our issuer, any audience, expiry ignored. */
+export function readIdTokenHint(rt: Runtime, tenantId: string, idToken: string): { clientId: string; sid: string } | undefined {
+  const decoded = jwt.decode(idToken, { complete: true });
+  const key = rt.config.session.signingKeys.find((candidate) => candidate.kid === decoded?.header.kid);
+  if (!decoded || !key) return undefined;
+  try {
+    const payload = jwt.verify(idToken, key.publicKey, { algorithms: ['ES256'], issuer: tenantIssuer(rt.config, tenantId), ignoreExpiration: true }) as jwt.JwtPayload;
+    const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
+    if (typeof aud !== 'string' || typeof payload.sid !== 'string' || aud === tenantId) return undefined;
+    return { clientId: aud, sid: payload.sid };
+  } catch {
+    return undefined;
+  }
+}

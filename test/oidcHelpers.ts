@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { freePort } from './ports.js';
+import { createTenant, expectError, inviteGuest, signIn, startHost, type TestHost, type TestTenant } from './helpers.js';
+
+/** A host whose PUBLIC_BASE_URL is its real address, so discovery names reachable endpoints. */
+export async function startOidcHost(settings: Record<string, string> = {}): Promise<TestHost> {
+  const port = await freePort();
+  return startHost({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...settings });
+}
+
+export interface TestApplication {
+  clientId: string;
+  displayName: string;
+  clientType: 'public' | 'confidential';
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  clientSecret?: string;
+}
+
+export async function createApplication(host: TestHost, tenantId: string, body: Record<string, unknown>): Promise<TestApplication> {
+  const response = await host.manage(`/tenants/${tenantId}/applications`, { method: 'POST', body: JSON.stringify({ displayName: 'Contoso app', ...body }) });
+  if (response.status !== 201) throw new Error(`create application: ${response.status} ${await response.text()}`);
+  return (await response.json()) as TestApplication;
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export function issuerOf(host: TestHost, tenantId: string): string {
+  return `${host.settings.PUBLIC_BASE_URL}/api/${tenantId}`;
+}
+
+export interface AuthorizeRequest {
+  clientId: string;
+  redirectUri: string;
+  challenge: string;
+  state?: string;
+  nonce?: string;
+  scope?: string;
+  extra?: Record<string, string>;
+}
+
+export function authorizeUrl(host: TestHost, tenantRef: string, request: AuthorizeRequest): string {
+  const url = new URL(`${host.baseUrl}/api/${tenantRef}/oauth2/authorize`);
+  const params: Record<string, string> = {
+    client_id: request.clientId,
+    redirect_uri: request.redirectUri,
+    response_type: 'code',
+    scope: request.scope ?? 'openid email profile',
+    state: request.state ?? 'state-1',
+    nonce: request.nonce ?? 'nonce-1',
+    code_challenge: request.challenge,
+    code_challenge_method: 'S256',
+    ...request.extra,
+  };
+  for (const [name, value] of Object.entries(params)) if (value !== '') url.searchParams.set(name, value);
+  return url.href;
+}
+
+/**
+ * The whole authorization without a browser: what the hosted page's script does, done
+ * with fetch (sign in through the API, then authorize-complete). Browser tests drive the page itself.
+ */
+export async function authorizeWithoutBrowser(host: TestHost, tenant: TestTenant, email: string, request: AuthorizeRequest): Promise<URL> {
+  const page = await fetch(authorizeUrl(host, tenant.id, request), { redirect: 'manual' });
+  if (page.status !== 200) throw new Error(`authorize: ${page.status} ${page.headers.get('location') ?? (await page.text())}`);
+  const authorization = /data-authorization="([^"]+)"/.exec(await page.text())![1]!;
+  const session = await signIn(host, tenant.id, email);
+  const completed = await host.api(`/${tenant.id}/oauth2/authorize/complete`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` },
+    body: JSON.stringify({ authorization }),
+  });
+  if (completed.status !== 200) throw new Error(`complete: ${completed.status} ${await completed.text()}`);
+  return new URL(((await completed.json()) as { redirectTo: string }).redirectTo);
+}
+
+export function tokenRequest(host: TestHost, tenantId: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return host.api(`/${tenantId}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+export { createTenant, expectError, inviteGuest };
