@@ -10,9 +10,9 @@ registerTimer('cleanup', {
   schedule: CLEANUP_SCHEDULE,
   handler: async (_timer, context) => {
     const { result, transactions } = await countingTransactions(async () => cleanupExpired(await runtime()));
-    const { guests, limits, outbox } = result.deletedByTable;
+    const { guests, limits, outbox, mail } = result.deletedByTable;
     context.log(
-      `cleanup: deleted ${result.deleted} expired rows (guests ${guests}, limits ${limits}, outbox ${outbox}), ` +
+      `cleanup: deleted ${result.deleted} expired rows (guests ${guests}, limits ${limits}, outbox ${outbox}, mail ${mail}), ` +
         `left ${result.skipped} that changed meanwhile, ${transactions} storage transactions` +
         (result.complete ? '' : '; stopped at its time budget, the next run goes on'),
     );

@@ -8,7 +8,7 @@ import { isStatus, type TableName } from './storage.js';
  * the cleanup timer deletes the rows whose time has passed. The tenants table holds
  * nothing that expires.
  */
-export const CLEANED_TABLES = ['guests', 'limits', 'outbox'] as const satisfies readonly TableName[];
+export const CLEANED_TABLES = ['guests', 'limits', 'outbox', 'mail'] as const satisfies readonly TableName[];
 export type CleanedTable = (typeof CLEANED_TABLES)[number];
 
 /** The most operations one entity-group transaction may hold. */
@@ -24,6 +24,8 @@ const WRITE_ONCE: Record<CleanedTable, (rowKey: string) => boolean> = {
   guests: (rowKey) => rowKey.startsWith(SESSION_PREFIX) || rowKey.startsWith(LOG_PREFIX),
   outbox: () => true,
   limits: () => false,
+  // A mail's row is rewritten by its delivery reports.
+  mail: () => false,
 };
 
 /** An expired row as read: its keys and its ETag at that moment. */
@@ -65,7 +67,7 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
   const started = performance.now();
   const cutoff = new Date(rt.now());
   const filter = odata`expiresAt lt ${cutoff}`;
-  const report: CleanupReport = { deleted: 0, skipped: 0, deletedByTable: { guests: 0, limits: 0, outbox: 0 }, complete: true };
+  const report: CleanupReport = { deleted: 0, skipped: 0, deletedByTable: { guests: 0, limits: 0, outbox: 0, mail: 0 }, complete: true };
 
   for (const name of CLEANED_TABLES) {
     const pages = rt.tables[name]

@@ -1,4 +1,4 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { fail, GuestpassError } from './errors.js';
 import {
@@ -13,7 +13,7 @@ import {
   type SignInSource,
 } from './guests.js';
 import { HOUR_MS, countSendCodeFromIp, parseTimes, secondsUntilRoom, withinWindow } from './limits.js';
-import { renderCodeMail } from './mailTemplates.js';
+import { sendCodeMail, sendNoCodeMail } from './mail/send.js';
 import type { Runtime } from './runtime.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { resolveSignInMethod } from './signInMethod.js';
@@ -141,6 +141,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   // but never mailed: verify-code then takes the very same paths (attempts, expiry)
   // for both, and still refuses it because there is no guest.
   const code = generateCode(codeConfig.length);
+  const mailId = randomUUID();
   const codeHash = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, code);
   const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
   const otp: OtpEntity = {
@@ -153,7 +154,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   };
   let otpEtag: string | undefined;
   try {
-    otpEtag = await commitOtp(rt, partition, otp, log(guest ? 'code_sent' : 'not_a_guest'));
+    otpEtag = await commitOtp(rt, partition, otp, guest ? { ...log('code_sent'), mailId } : log('not_a_guest'));
   } catch (error) {
     // A concurrent send-code for the same address wrote first: that one counts.
     if (isLostRace(error)) {
@@ -165,27 +166,18 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   }
 
   if (!guest) {
-    // As long as a real mail would take, so the answer's timing does not tell either.
+    // The same cap check and storage writes as a mail, then as long as the provider
+    // would take, so neither the answer nor its timing tells who is invited.
+    await sendNoCodeMail(rt, context.tenant);
     await delay(rt.mailLatency.sample());
     return accepted;
   }
-  const started = performance.now();
   try {
-    await rt.mailer.send({
-      to: guest.email,
-      kind: 'code',
-      tenantId,
-      ...renderCodeMail({
-        code,
-        tenantDisplayName: context.tenant.displayName,
-        validMinutes: Math.round(codeConfig.ttlSeconds / 60),
-        locale: request.locale,
-      }),
-    });
-    rt.mailLatency.record(performance.now() - started);
+    await sendCodeMail(rt, context.tenant, { mailId, to: guest.email, code, locale: request.locale });
   } catch (error) {
     const failure = error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
-    await withdrawCode(rt, partition.partitionKey, otpEtag, partition.otp?.sendTimes ?? '[]', log('email_failed'));
+    // email_failed, or mail_cap_reached when the tenant's daily cap is full.
+    await withdrawCode(rt, partition.partitionKey, otpEtag, partition.otp?.sendTimes ?? '[]', log(failure.code));
     throw failure;
   }
   return accepted;

@@ -38,9 +38,16 @@ export const settingsSchema = z.object({
   OTP_DEFAULT_ENABLED: bool(true),
   CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   SIGNING_KEYS: z.string().min(1).optional(),
-  EMAIL_TRANSPORT: z.enum(['sendgrid', 'outbox']).optional(),
+  EMAIL_TRANSPORT: z.enum(['sendgrid', 'acs', 'smtp', 'outbox']).optional(),
   SENDGRID_API_KEY: z.string().min(1).optional(),
   SENDGRID_BASE_URL: z.url().optional(),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9+/=\s]{60,}$/, 'must be the base64 public key SendGrid shows for the signed Event Webhook').optional(),
+  ACS_ENDPOINT: z.url().optional(),
+  ACS_CONNECTION_STRING: z.string().min(1).optional(),
+  ACS_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
+  SMTP_URL: z.url().optional(),
+  SMTP_REQUIRE_TLS: bool(true),
+  MAIL_DAILY_CAP_PER_TENANT: z.coerce.number().int().min(0).default(5000),
   EMAIL_FROM: z.email().default('no-reply@guestpass.local'),
   EMAIL_FROM_NAME: z.string().default('guestpass'),
   EMAIL_TIMEOUT_SECONDS: seconds(10),
@@ -65,15 +72,30 @@ export interface Config {
   limits: { codesPerGuestPerHour: number; failedVerificationsPerGuestPerHour: number; sendCodePerIpPerHour: number };
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
-  email:
-    | { transport: 'outbox'; from: string; fromName: string; timeoutSeconds: number }
-    | { transport: 'sendgrid'; from: string; fromName: string; timeoutSeconds: number; apiKey: string; baseUrl?: string };
+  email: EmailConfig;
+  /** How delivery reports reach guestpass; each endpoint answers 401 until its setting is there. */
+  mailEvents: { sendGridPublicKey?: string; acsSecret?: string };
+  /** Mails one tenant may send per UTC day (0: no cap); a tenant's own mail settings may set a lower or higher one. */
+  mailDailyCapPerTenant: number;
   realmDiscovery: { enabled: boolean; url: string; timeoutSeconds: number };
   signInLogRetentionDays: number;
   tenantCacheSeconds: number;
   localFunctionKey?: string;
   port: number;
 }
+
+interface EmailBase {
+  from: string;
+  fromName: string;
+  timeoutSeconds: number;
+}
+
+export type EmailConfig =
+  | ({ transport: 'outbox' } & EmailBase)
+  | ({ transport: 'sendgrid'; apiKey: string; baseUrl?: string } & EmailBase)
+  /** Managed identity with `endpoint` (in Azure), or an access key from `connectionString` (locally). */
+  | ({ transport: 'acs'; endpoint?: string; connectionString?: string; managedIdentityClientId?: string } & EmailBase)
+  | ({ transport: 'smtp'; url: string; requireTls: boolean } & EmailBase);
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, problem: string) {
@@ -115,14 +137,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
   if (transport === 'outbox' && !development) {
     throw new ConfigError('EMAIL_TRANSPORT', 'may be "outbox" only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development)');
   }
-  const emailBase = { from: s.EMAIL_FROM, fromName: s.EMAIL_FROM_NAME, timeoutSeconds: s.EMAIL_TIMEOUT_SECONDS };
-  let email: Config['email'];
-  if (transport === 'sendgrid') {
-    if (!s.SENDGRID_API_KEY) throw new ConfigError('SENDGRID_API_KEY', 'is required when EMAIL_TRANSPORT is sendgrid');
-    email = { transport, ...emailBase, apiKey: s.SENDGRID_API_KEY, baseUrl: s.SENDGRID_BASE_URL };
-  } else {
-    email = { transport, ...emailBase };
-  }
+  const email = emailConfig(s, transport);
 
   if (!development && !s.TABLES_ENDPOINT && /UseDevelopmentStorage=true/i.test(s.TABLES_CONNECTION_STRING)) {
     throw new ConfigError('TABLES_ENDPOINT', '(or TABLES_CONNECTION_STRING) is required outside development: the default is the local emulator');
@@ -155,6 +170,8 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     session: { ttlSeconds: s.SESSION_TTL_SECONDS, signingKeys },
     otpDefaultEnabled: s.OTP_DEFAULT_ENABLED,
     email,
+    mailEvents: { sendGridPublicKey: s.SENDGRID_WEBHOOK_PUBLIC_KEY?.replace(/\s+/g, ''), acsSecret: s.ACS_EVENTS_SECRET },
+    mailDailyCapPerTenant: s.MAIL_DAILY_CAP_PER_TENANT,
     realmDiscovery: {
       enabled: s.REALM_DISCOVERY_ENABLED,
       url: s.REALM_DISCOVERY_URL,
@@ -167,6 +184,43 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       : s.LOCAL_FUNCTION_KEY,
     port: s.PORT,
   };
+}
+
+/** Each provider's own settings, checked at start so a misconfigured provider names its setting. */
+function emailConfig(s: Settings, transport: EmailConfig['transport']): EmailConfig {
+  const base: EmailBase = { from: s.EMAIL_FROM, fromName: s.EMAIL_FROM_NAME, timeoutSeconds: s.EMAIL_TIMEOUT_SECONDS };
+  switch (transport) {
+    case 'outbox':
+      return { transport, ...base };
+    case 'sendgrid':
+      if (!s.SENDGRID_API_KEY) throw new ConfigError('SENDGRID_API_KEY', 'is required when EMAIL_TRANSPORT is sendgrid');
+      return { transport, ...base, apiKey: s.SENDGRID_API_KEY, baseUrl: s.SENDGRID_BASE_URL };
+    case 'acs': {
+      if (s.ACS_CONNECTION_STRING) {
+        // The SDK's own format (communication-common parseConnectionString): endpoint=https://...;accesskey=<base64>
+        const endpoint = /(?:^|;)\s*endpoint=([^;]+)/i.exec(s.ACS_CONNECTION_STRING)?.[1];
+        const key = /(?:^|;)\s*accesskey=([^;]+)/i.exec(s.ACS_CONNECTION_STRING)?.[1];
+        if (!endpoint || !URL.canParse(endpoint) || !key || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) {
+          throw new ConfigError('ACS_CONNECTION_STRING', 'is invalid: must be endpoint=https://<resource>.communication.azure.com/;accesskey=<base64 key>');
+        }
+        return { transport, ...base, connectionString: s.ACS_CONNECTION_STRING };
+      }
+      if (!s.ACS_ENDPOINT) {
+        throw new ConfigError('ACS_ENDPOINT', 'is required when EMAIL_TRANSPORT is acs (or ACS_CONNECTION_STRING, for a local run)');
+      }
+      if (!s.ACS_ENDPOINT.startsWith('https://')) throw new ConfigError('ACS_ENDPOINT', 'must be an https URL: the identity\'s token is sent only over TLS');
+      return { transport, ...base, endpoint: s.ACS_ENDPOINT, managedIdentityClientId: s.AZURE_CLIENT_ID };
+    }
+    case 'smtp': {
+      if (!s.SMTP_URL) throw new ConfigError('SMTP_URL', 'is required when EMAIL_TRANSPORT is smtp (smtp://user:password@host:587 or smtps://...:465)');
+      const url = new URL(s.SMTP_URL);
+      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+        throw new ConfigError('SMTP_URL', 'is invalid: must start with smtp:// (STARTTLS) or smtps:// (TLS)');
+      }
+      if (!url.hostname) throw new ConfigError('SMTP_URL', 'is invalid: names no host');
+      return { transport, ...base, url: s.SMTP_URL, requireTls: s.SMTP_REQUIRE_TLS };
+    }
+  }
 }
 
 function devOnly(setting: string, development: boolean, warn: (message: string) => void, generate: () => string): string {

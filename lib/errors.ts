@@ -25,6 +25,7 @@ export const ERROR_CODES = defineErrorCodes({
   invalid_token: { status: 401, message: 'The session token is missing or not valid.' },
   session_expired: { status: 401, message: 'The session has expired. Sign in again.' },
   session_revoked: { status: 401, message: 'The session has ended. Sign in again.' },
+  invalid_signature: { status: 401, message: 'The request is not signed, or not signed with the configured key.' },
   unauthorized: { status: 401, message: 'A valid x-functions-key header is required.' },
   otp_disabled: { status: 403, message: 'Email one-time passcodes are turned off for this organisation.' },
   no_sign_in_method: { status: 403, message: 'There is no way for this guest to sign in to this organisation.' },
@@ -40,6 +41,10 @@ export const ERROR_CODES = defineErrorCodes({
   payload_too_large: { status: 413, message: 'The request body is larger than 16 KiB.' },
   unsupported_media_type: { status: 415, message: 'The request body must be JSON (Content-Type: application/json).' },
   rate_limited: { status: 429, message: 'Too many requests. Wait before asking for another code.' },
+  mail_cap_reached: {
+    status: 429,
+    message: 'This organisation has sent as many emails today as it may. Try again after midnight UTC.',
+  },
   too_many_attempts: { status: 429, message: 'Too many wrong codes. Ask for a new code later.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
   email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },

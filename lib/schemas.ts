@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailAddress } from './email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { tenantMailSettings } from './mail/settings.js';
 
 /**
  * The shapes of every request guestpass accepts. Function files validate with these,
@@ -47,6 +48,8 @@ export const createTenantBody = z.strictObject({
   allowedOrigins: z.array(origin).max(50).default([]),
   redirectUris: z.array(redirectUri).max(50).default([]),
   googleFederation: z.boolean().default(false),
+  /** Branding, template overrides per language, code in the subject, daily cap; PATCH replaces it whole. */
+  mail: tenantMailSettings.optional(),
 });
 export type CreateTenantInput = z.infer<typeof createTenantBody>;
 
@@ -59,6 +62,7 @@ const tenantChanges = {
   allowedOrigins: tenantFields.allowedOrigins.unwrap().optional(),
   redirectUris: tenantFields.redirectUris.unwrap().optional(),
   googleFederation: tenantFields.googleFederation.unwrap().optional(),
+  mail: tenantFields.mail,
 };
 
 export const invitationBody = z.strictObject({
@@ -214,6 +218,7 @@ export const tenantResponse = z.object({
   allowedOrigins: z.array(z.string()),
   redirectUris: z.array(z.string()),
   googleFederation: z.boolean(),
+  mail: tenantMailSettings,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   emailOtp: emailOtpSetting.meta({ description: 'The OTP switch, read from the organisation-default B2BManagementPolicy.' }),
@@ -261,6 +266,15 @@ export const signInLogPageResponse = pageOf(
     event: z.enum(['send-code', 'verify-code']),
     outcome: z.string(),
     clientIp: z.string(),
+    delivery: z
+      .object({
+        status: z.enum(['accepted', 'refused', 'delivered', 'bounced', 'blocked']),
+        reason: z.string().optional(),
+        provider: z.string(),
+        updatedAt: z.iso.datetime(),
+      })
+      .optional()
+      .meta({ description: "The code mail's fate: the provider's answer, then its delivery reports." }),
   }),
 );
 
@@ -287,6 +301,7 @@ export const outboxResponse = z.object({
       text: z.string(),
       html: z.string(),
       sentAt: z.iso.datetime(),
+      headers: z.record(z.string(), z.string()),
     }),
   ),
 });

@@ -5,7 +5,7 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from './config.js';
 import { GuestpassError } from './errors.js';
 
-export const TABLE_NAMES = ['tenants', 'guests', 'limits', 'outbox'] as const;
+export const TABLE_NAMES = ['tenants', 'guests', 'limits', 'outbox', 'mail'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
 export type Tables = Record<TableName, TableClient>;
 

@@ -4,6 +4,7 @@ import { isOtpEnabled, type PolicyRecord } from './policy.js';
 import type { Runtime } from './runtime.js';
 import type { CreateTenantInput, UpdateTenantInput } from './schemas.js';
 import { escapeOData, isStatus, type Tables } from './storage.js';
+import type { TenantMailSettings } from './mail/settings.js';
 
 export interface Tenant {
   id: string;
@@ -12,6 +13,8 @@ export interface Tenant {
   allowedOrigins: string[];
   redirectUris: string[];
   googleFederation: boolean;
+  /** Branding, template overrides, code-in-subject and daily cap of its mails (lib/mail/settings.ts). */
+  mail: TenantMailSettings;
   createdAt: string;
   updatedAt: string;
 }
@@ -40,6 +43,7 @@ interface TenantEntity {
   allowedOrigins: string;
   redirectUris: string;
   googleFederation: boolean;
+  mail?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +100,7 @@ function toTenant(id: string, row: TenantEntity): Tenant {
     allowedOrigins: JSON.parse(row.allowedOrigins) as string[],
     redirectUris: JSON.parse(row.redirectUris) as string[],
     googleFederation: row.googleFederation,
+    mail: row.mail ? (JSON.parse(row.mail) as TenantMailSettings) : {},
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -122,6 +127,7 @@ function tenantEntity(tenant: Tenant) {
     allowedOrigins: JSON.stringify(tenant.allowedOrigins),
     redirectUris: JSON.stringify(tenant.redirectUris),
     googleFederation: tenant.googleFederation,
+    mail: JSON.stringify(tenant.mail),
     createdAt: tenant.createdAt,
     updatedAt: tenant.updatedAt,
   };
@@ -189,6 +195,7 @@ export async function createTenant(rt: Runtime, input: CreateTenantInput): Promi
     allowedOrigins: unique(input.allowedOrigins),
     redirectUris: unique(input.redirectUris),
     googleFederation: input.googleFederation,
+    mail: input.mail ?? {},
     createdAt: at,
     updatedAt: at,
   };

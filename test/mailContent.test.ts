@@ -108,7 +108,7 @@ describe('code mails', () => {
   });
 
   it('take the validity from CODE_TTL_SECONDS', () => {
-    const mail = renderCodeMail({ code: '12345678', tenantDisplayName: 'Fabrikam', validMinutes: 10, locale: 'sv-FI' });
+    const mail = renderCodeMail({ code: '12345678', tenant: { displayName: 'Fabrikam' }, validMinutes: 10, locale: 'sv-FI' });
     expect(mail.text).toContain('Koden gäller i 10 minuter');
   });
 

@@ -1,0 +1,75 @@
+import type { Tables } from '../storage.js';
+import { escapeOData, newestFirstKey } from '../storage.js';
+import { messageIdFor, TRANSACTIONAL_HEADERS, type Mailer } from './message.js';
+import type { RenderedMail } from './templates.js';
+
+export interface OutboxEntry extends RenderedMail {
+  id: string;
+  to: string;
+  from: string;
+  kind: string;
+  tenantId: string;
+  sentAt: string;
+  /** The header fields a real transport would have sent, as SMTP would write them. */
+  headers: Record<string, string>;
+}
+
+/** How long the development outbox keeps a mail before the cleanup timer deletes it. */
+export const OUTBOX_RETENTION_MS = 86_400_000;
+
+/** Development transport: mail lands in a table that GET /api/dev/outbox lists. */
+export function outboxMailer(from: string, tables: Tables, now: () => number): Mailer {
+  return {
+    provider: 'outbox',
+    async send(mail) {
+      const sentAtMs = now();
+      const headers = { Date: new Date(sentAtMs).toUTCString(), 'Message-ID': messageIdFor(mail, from), ...TRANSACTIONAL_HEADERS };
+      await tables.outbox.createEntity({
+        partitionKey: 'outbox',
+        rowKey: newestFirstKey(sentAtMs, mail.id),
+        id: mail.id,
+        to: mail.to,
+        from,
+        kind: mail.kind,
+        tenantId: mail.tenantId,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        headers: JSON.stringify(headers),
+        sentAt: new Date(sentAtMs).toISOString(),
+        expiresAt: new Date(sentAtMs + OUTBOX_RETENTION_MS),
+      });
+      return { providerMessageId: mail.id };
+    },
+  };
+}
+
+type OutboxRow = Omit<OutboxEntry, 'headers'> & { headers?: string };
+
+function toEntry(row: OutboxRow): OutboxEntry {
+  return {
+    id: row.id, to: row.to, from: row.from, kind: row.kind, tenantId: row.tenantId,
+    subject: row.subject, text: row.text, html: row.html, sentAt: row.sentAt,
+    headers: row.headers ? (JSON.parse(row.headers) as Record<string, string>) : {},
+  };
+}
+
+export async function listOutbox(tables: Tables, filter: { to?: string; limit: number }): Promise<OutboxEntry[]> {
+  const entries: OutboxEntry[] = [];
+  const query = tables.outbox.listEntities<OutboxRow>({
+    queryOptions: { filter: filter.to ? `PartitionKey eq 'outbox' and to eq '${escapeOData(filter.to)}'` : `PartitionKey eq 'outbox'` },
+  });
+  for await (const row of query) {
+    entries.push(toEntry(row));
+    if (entries.length >= filter.limit) break;
+  }
+  return entries;
+}
+
+/** One outbox mail by its id, for the development HTML view. */
+export async function findOutboxMail(tables: Tables, id: string): Promise<OutboxEntry | undefined> {
+  for await (const row of tables.outbox.listEntities<OutboxRow>({ queryOptions: { filter: `PartitionKey eq 'outbox' and id eq '${escapeOData(id)}'` } })) {
+    return toEntry(row);
+  }
+  return undefined;
+}
