@@ -85,19 +85,27 @@ function parsePart<T>(schema: z.ZodType<T, any> | undefined, value: unknown, whe
   return result.data;
 }
 
-async function readJsonBody(request: HttpRequest): Promise<unknown> {
+/**
+ * A JSON body as the exact text received (UTF-8), at most `maxBytes`: what a signature
+ * is computed over. Webhooks take larger bodies than the API's 16 KiB (providers batch events).
+ */
+export async function readJsonText(request: HttpRequest, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new GuestpassError('payload_too_large', { message: `The request body is larger than ${Math.round(maxBytes / 1024)} KiB.` });
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw new GuestpassError('payload_too_large');
+  if (declared > maxBytes) throw tooLarge();
   const contentType = request.headers.get('content-type') ?? '';
   if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType)) throw new GuestpassError('unsupported_media_type');
   const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > MAX_BODY_BYTES) throw new GuestpassError('payload_too_large');
-  let text: string;
+  if (bytes.byteLength > maxBytes) throw tooLarge();
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new GuestpassError('invalid_request', { message: 'The request body is not valid UTF-8.' });
   }
+}
+
+async function readJsonBody(request: HttpRequest): Promise<unknown> {
+  const text = await readJsonText(request);
   try {
     return JSON.parse(text) as unknown;
   } catch {

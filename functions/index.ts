@@ -17,6 +17,10 @@ import './manageUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
+import './manageMailPreview.js';
+import './mailEventsSendGrid.js';
+import './mailEventsAcs.js';
+import './devOutboxMail.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -1,5 +1,6 @@
 import { fail } from './errors.js';
 import { LOG_PREFIX, type SignInEvent } from './guests.js';
+import { MAIL_ROW, toDelivery, type Delivery, type MailRecord } from './mail/delivery.js';
 import type { Runtime } from './runtime.js';
 import type { SignInLogsQuery } from './schemas.js';
 import { openSkipToken, sealSkipToken } from './skipToken.js';
@@ -15,6 +16,8 @@ export interface SignInLogRecord {
   event: SignInEvent;
   outcome: string;
   clientIp: string;
+  /** For an attempt that mailed a code: what the provider and its delivery reports said of that mail. */
+  delivery?: Delivery;
 }
 
 interface SignInLogRow {
@@ -25,6 +28,7 @@ interface SignInLogRow {
   event: SignInEvent;
   outcome: string;
   clientIp: string;
+  mailId?: string;
   at: string;
 }
 
@@ -77,7 +81,8 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
     if (found.length > query.$top) break;
   }
   const value = found.slice(0, query.$top);
-  const page: SignInLogPage = { value: value.map(toRecord) };
+  const deliveries = await deliveriesOf(rt, value.map((row) => row.mailId).filter((id): id is string => Boolean(id)));
+  const page: SignInLogPage = { value: value.map((row) => toRecord(row, row.mailId ? deliveries.get(row.mailId) : undefined)) };
   if (found.length > query.$top) {
     const last = value[value.length - 1]!;
     page.skipToken = sealSkipToken<Position>(tenant.id, { p: last.partitionKey, r: last.rowKey });
@@ -85,7 +90,19 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   return page;
 }
 
-function toRecord(row: SignInLogRow): SignInLogRecord {
+/** The mail rows of a page's entries, twenty to a query. */
+async function deliveriesOf(rt: Runtime, mailIds: string[]): Promise<Map<string, Delivery>> {
+  const found = new Map<string, Delivery>();
+  for (let start = 0; start < mailIds.length; start += 20) {
+    const ids = mailIds.slice(start, start + 20).map((id) => `PartitionKey eq '${escapeOData(id)}'`).join(' or ');
+    for await (const row of rt.tables.mail.listEntities<MailRecord>({ queryOptions: { filter: `(${ids}) and RowKey eq '${MAIL_ROW}'` } })) {
+      found.set(row.partitionKey!, toDelivery(row));
+    }
+  }
+  return found;
+}
+
+function toRecord(row: SignInLogRow, delivery: Delivery | undefined): SignInLogRecord {
   return {
     id: row.rowKey.slice(LOG_PREFIX.length),
     createdDateTime: row.at,
@@ -94,6 +111,7 @@ function toRecord(row: SignInLogRow): SignInLogRecord {
     event: row.event,
     outcome: row.outcome,
     clientIp: row.clientIp,
+    ...(delivery ? { delivery } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../runtime.js';
-import type { Tenant } from '../tenants.js';
+import { resolveTenant, type Tenant } from '../tenants.js';
 import { deliverMail, deliverNothing } from './delivery.js';
 import type { MailPreviewInput } from './settings.js';
 import { renderCodeMail, renderInvitationMail, type RenderedMail } from './templates.js';
@@ -61,4 +61,10 @@ export function previewMail(rt: Runtime, tenant: Tenant, input: MailPreviewInput
   redirect.searchParams.set('tenant', tenant.id);
   redirect.searchParams.set('login_hint', 'guest@example.com');
   return renderInvitationMail({ tenant: sender, inviteRedeemUrl: redirect.href, invitedUserDisplayName: 'Alex Example', locale: input.locale });
+}
+
+/** POST /manage/tenants/{tenant}/mail-preview. */
+export async function previewTenantMail(rt: Runtime, tenantRef: string, input: MailPreviewInput): Promise<RenderedMail> {
+  const { tenant } = await resolveTenant(rt, tenantRef, { fresh: true });
+  return previewMail(rt, tenant, input);
 }

@@ -25,9 +25,8 @@ async function loadSmtp(email: SmtpSettings): Promise<Transporter> {
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
-    // One connection per mail: instances come and go, a pool would outlive its instance.
-    pool: false,
   };
+  // Not pooled (SMTPTransport, not SMTPPool): one connection per mail, as instances come and go.
   return nodemailer.createTransport(options);
 }
 

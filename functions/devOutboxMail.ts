@@ -1,0 +1,34 @@
+import { getConfig } from '../lib/config.js';
+import { findOutboxMail } from '../lib/mail/outbox.js';
+import { runtime } from '../lib/runtime.js';
+import { guid } from '../lib/schemas.js';
+import type { HttpResponseInit } from '@azure/functions';
+import { registerHttp } from './http.js';
+
+/**
+ * Development only, like the outbox: one outbox mail's HTML part as a page, the way a
+ * mail app shows it (docs/code-mail.png is taken from here). The mail may load https
+ * images and use inline styles, nothing else: no script, no form, no frame.
+ */
+export default getConfig().email.transport === 'outbox'
+  ? registerHttp('devOutboxMail', {
+      route: 'dev/outbox/{id}',
+      methods: ['GET'],
+      authLevel: 'anonymous',
+      handler: async (request): Promise<HttpResponseInit> => {
+        const id = guid.safeParse(request.params.id);
+        const mail = id.success ? await findOutboxMail((await runtime()).tables, id.data) : undefined;
+        if (!mail) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'No outbox mail has that id.' };
+        return {
+          status: 200,
+          headers: {
+            'Content-Type': 'text/html; charset=utf-8',
+            'Content-Security-Policy': "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            'X-Content-Type-Options': 'nosniff',
+            'Cache-Control': 'no-store',
+          },
+          body: mail.html,
+        };
+      },
+    })
+  : undefined;
