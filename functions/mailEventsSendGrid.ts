@@ -12,7 +12,7 @@ export default registerHttp('mailEventsSendGrid', {
   authLevel: 'anonymous',
   handler: endpoint({}, async ({ request }) => {
     const rt = await runtime();
-    const events = await sendGridEvents(rt, {
+    const events = sendGridEvents(rt, {
       body: await readJsonText(request, MAX_EVENTS_BYTES),
       signature: request.headers.get('x-twilio-email-event-webhook-signature') ?? undefined,
       timestamp: request.headers.get('x-twilio-email-event-webhook-timestamp') ?? undefined,

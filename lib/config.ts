@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { sendGridWebhookKey } from './mail/webhookKey.js';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './keys.js';
 
 const bool = (fallback: boolean) =>
@@ -138,6 +139,13 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     throw new ConfigError('EMAIL_TRANSPORT', 'may be "outbox" only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development)');
   }
   const email = emailConfig(s, transport);
+  if (s.SENDGRID_WEBHOOK_PUBLIC_KEY) {
+    try {
+      sendGridWebhookKey(s.SENDGRID_WEBHOOK_PUBLIC_KEY);
+    } catch {
+      throw new ConfigError('SENDGRID_WEBHOOK_PUBLIC_KEY', 'is invalid: must be the base64 EC P-256 public key of the signed Event Webhook');
+    }
+  }
 
   if (!development && !s.TABLES_ENDPOINT && /UseDevelopmentStorage=true/i.test(s.TABLES_CONNECTION_STRING)) {
     throw new ConfigError('TABLES_ENDPOINT', '(or TABLES_CONNECTION_STRING) is required outside development: the default is the local emulator');
