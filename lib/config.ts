@@ -45,7 +45,7 @@ export const settingsSchema = z.object({
   SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9+/=\s]{60,}$/, 'must be the base64 public key SendGrid shows for the signed Event Webhook').optional(),
   ACS_ENDPOINT: z.url().optional(),
   ACS_CONNECTION_STRING: z.string().min(1).optional(),
-  ACS_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
+  ACS_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters (for example: openssl rand -base64 32)').optional(),
   SMTP_URL: z.url().optional(),
   SMTP_REQUIRE_TLS: bool(true),
   MAIL_DAILY_CAP_PER_TENANT: z.coerce.number().int().min(0).default(5000),
