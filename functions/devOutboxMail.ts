@@ -3,7 +3,8 @@ import { findOutboxMail } from '../lib/mail/outbox.js';
 import { runtime } from '../lib/runtime.js';
 import { guid } from '../lib/schemas.js';
 import type { HttpResponseInit } from '@azure/functions';
-import { registerHttp } from './http.js';
+import { GuestpassError } from '../lib/errors.js';
+import { errorResponse, registerHttp } from './http.js';
 
 /**
  * Development only, like the outbox: one outbox mail's HTML part as a page, the way a
@@ -18,7 +19,7 @@ export default getConfig().email.transport === 'outbox'
       handler: async (request): Promise<HttpResponseInit> => {
         const id = guid.safeParse(request.params.id);
         const mail = id.success ? await findOutboxMail((await runtime()).tables, id.data) : undefined;
-        if (!mail) return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'No outbox mail has that id.' };
+        if (!mail) return errorResponse(new GuestpassError('not_found', { message: 'No outbox mail has that id.' }));
         return {
           status: 200,
           headers: {
