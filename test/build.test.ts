@@ -97,3 +97,26 @@ describe('npm run build, for func azure functionapp publish', () => {
     expect(published).toEqual(['dist/index.js', 'host.json', 'package.json']);
   });
 });
+
+describe('mail provider libraries, for a short cold start', () => {
+  /*
+   * Each provider's library is imported behind its loader (lib/mail/*.ts, loadOnFirstUse).
+   * esbuild keeps such an import() in the one bundle as a lazy module wrapper: the
+   * library's code runs when the loader first calls its initialiser, never at app load.
+   * So each initialiser the loaders call must be called nowhere else in the bundle.
+   */
+  it('are initialised only by their loaders, on the first mail', () => {
+    const bundle = readFileSync(join(REPO, 'dist', 'index.js'), 'utf8');
+    const loaders = {
+      '@azure/communication-email': /\{ EmailClient(?:: \w+)? \} = await Promise\.resolve\(\)\.then\(\(\) => \((init_\w+)\(\), \w+\)\)/,
+      nodemailer: /nodemailer\w* = await Promise\.resolve\(\)\.then\(\(\) => __toESM\((require_nodemailer\w*)\(\)\)\)/,
+      '@sendgrid/mail': /\{ MailService \}\] = await Promise\.all\(\[Promise\.resolve\(\)\.then\(\(\) => __toESM\(require_\w+\(\)\)\), Promise\.resolve\(\)\.then\(\(\) => __toESM\((require_\w+)\(\)\)\)\]\)/,
+    };
+    for (const [library, loader] of Object.entries(loaders)) {
+      const initialiser = loader.exec(bundle)?.[1];
+      expect(initialiser, `the loader of ${library} in dist/index.js`).toBeDefined();
+      const calls = bundle.split(`${initialiser}()`).length - 1;
+      expect(calls, `${initialiser}() (${library}) is called only by its loader`).toBe(1);
+    }
+  });
+});
