@@ -165,21 +165,27 @@ describe('cleanup timer', () => {
         guests: [...new Set(keys)].sort(),
         limits: (await allRows(rt.tables.limits)).length,
         outbox: (await allRows(rt.tables.outbox)).length,
+        mail: (await allRows(rt.tables.mail)).length,
       };
     };
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1 });
+    // limits: the per-IP row and the day's mail count of the tenant; mail: the code mail's delivery row.
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 2, outbox: 1, mail: 1 });
 
     clock.now = T0 + 2 * HOUR; // the code row and the per-IP window are an hour past their use
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 0, outbox: 1 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
 
     clock.now = T0 + DAY + HOUR; // the 24-hour session and the day-old outbox mail
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 1, outbox: 0, mail: 1 });
 
-    clock.now = T0 + rt.config.signInLogRetentionDays * DAY + HOUR; // SIGN_IN_LOG_RETENTION_DAYS
+    clock.now = T0 + 2 * DAY + HOUR; // the mail count of the day before yesterday
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0, mail: 1 });
+
+    clock.now = T0 + rt.config.signInLogRetentionDays * DAY + HOUR; // SIGN_IN_LOG_RETENTION_DAYS, for the log and the mail's delivery row
+    await cleanupExpired(rt);
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0, mail: 0 });
   });
 });
 

@@ -90,7 +90,7 @@ describe('identity-based storage', () => {
 
     await ensureTables(rt.tables);
 
-    expect(tableRequests.map((r) => `${r.method} ${r.url}`)).toEqual(Array(4).fill('POST /account/Tables'));
+    expect(tableRequests.map((r) => `${r.method} ${r.url}`)).toEqual(Array(5).fill('POST /account/Tables'));
     for (const request of tableRequests) {
       expect(request.headers.authorization).toBe(`Bearer ${ISSUED_TOKEN}`);
     }
@@ -110,7 +110,7 @@ describe('identity-based storage', () => {
     const tables = openTables(config.storage, () => {
       throw new Error('no credential expected with a connection string');
     });
-    expect(Object.keys(tables).sort()).toEqual(['guests', 'limits', 'outbox', 'tenants']);
+    expect(Object.keys(tables).sort()).toEqual(['guests', 'limits', 'mail', 'outbox', 'tenants']);
   });
 
   it('refuses to send the bearer token over plain HTTP', async () => {

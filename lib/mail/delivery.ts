@@ -1,7 +1,6 @@
-import { randomInt } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus } from '../storage.js';
 import { describeError, MailRefused, type OutgoingMail } from './message.js';
 
 /**
@@ -96,14 +95,43 @@ export async function deliverNothing(rt: Runtime, tenantId: string, dailyCap: nu
 }
 
 /*
- * The daily cap: a counter per tenant and UTC day, split over SHARDS rows of one
- * partition so that a burst of sign-ins in one tenant does not queue on one row's ETag.
- * One query reads every shard (the day's total); one conditional write adds to a shard
- * picked at random. Calls admitted together may pass the cap by a few (each saw the
- * total before the others' writes): it guards a shared sender's quota, not an exact count.
+ * The daily cap: one row per app instance in a partition per tenant and UTC day,
+ * each holding what that instance has sent (only its own instance writes a row, so
+ * writes never race on an ETag). The day's total is the sum of the rows, read at most
+ * every TENANT_CACHE_SECONDS (as long as the instance trusts what it read of a tenant)
+ * per tenant and instance, plus what this instance has sent since.
+ * A burst on one instance shares its writes: an increment waits for the next write of
+ * the row, which carries every increment made meanwhile. So the cap is exact within one
+ * instance and late by at most TENANT_CACHE_SECONDS of other instances' mail: it guards
+ * a shared sender's quota, not an exact count.
  */
-const SHARDS = 16;
-const SLOT_TRIES = 3;
+
+interface DayCount {
+  partitionKey: string;
+  /** The sum of the other instances' rows when last read, and when. */
+  others: number;
+  readAt: number;
+  reading?: Promise<void>;
+  /** What this instance has sent today. */
+  own: number;
+  /** The write of this instance's row under way, and the one waiting for it. */
+  current?: Promise<void>;
+  queued?: Promise<void>;
+}
+
+interface InstanceCounts {
+  instanceId: string;
+  days: Map<string, DayCount>;
+}
+
+/** Per set of tables (one per process; tests open several), so two runtimes in one process count as two instances. */
+const instanceCounts = new WeakMap<Runtime['tables'], InstanceCounts>();
+
+function countsOf(rt: Runtime): InstanceCounts {
+  let counts = instanceCounts.get(rt.tables);
+  if (!counts) instanceCounts.set(rt.tables, (counts = { instanceId: randomUUID(), days: new Map() }));
+  return counts;
+}
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
@@ -113,40 +141,60 @@ function secondsUntilNextUtcDay(ms: number): number {
   return Math.max(1, Math.ceil((Math.floor(ms / DAY_MS + 1) * DAY_MS - ms) / 1000));
 }
 
-interface CapShard {
-  count: number;
+async function readOthers(rt: Runtime, instanceId: string, day: DayCount): Promise<void> {
+  let others = 0;
+  for await (const row of rt.tables.limits.listEntities<{ count: number }>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
+    if (row.rowKey !== instanceId) others += Number(row.count) || 0;
+  }
+  day.others = others;
+  day.readAt = rt.now();
+}
+
+/**
+ * Writes this instance's row with its count. A write not yet started carries every
+ * increment made before it starts, so callers in a burst share it.
+ */
+function writeOwn(rt: Runtime, instanceId: string, day: DayCount, now: number): Promise<void> {
+  if (day.queued) return day.queued;
+  const previous = day.current ?? Promise.resolve();
+  const queued: Promise<void> = previous
+    .catch(() => undefined)
+    .then(async () => {
+      day.queued = undefined;
+      day.current = queued;
+      await rt.tables.limits.upsertEntity(
+        { partitionKey: day.partitionKey, rowKey: instanceId, count: day.own, expiresAt: new Date((Math.floor(now / DAY_MS) + 2) * DAY_MS) },
+        'Replace',
+      );
+    })
+    .finally(() => {
+      if (day.current === queued) day.current = undefined;
+    });
+  day.queued = queued;
+  return queued;
 }
 
 async function takeDailyMailSlot(rt: Runtime, tenantId: string, dailyCap: number, counts: boolean): Promise<void> {
   if (dailyCap === 0) return;
   const now = rt.now();
+  const { instanceId, days } = countsOf(rt);
   const partitionKey = `mailcap_${tenantId}_${utcDay(now)}`;
-  const shards = new Map<string, { count: number; etag: string }>();
-  for await (const row of rt.tables.limits.listEntities<CapShard>({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } })) {
-    shards.set(row.rowKey!, { count: Number(row.count) || 0, etag: row.etag });
+  let day = days.get(partitionKey);
+  if (!day) {
+    // A new day: yesterday's counts are of no more use.
+    for (const [key, old] of days) if (!key.endsWith(partitionKey.slice(-9)) && !old.current) days.delete(key);
+    days.set(partitionKey, (day = { partitionKey, others: 0, readAt: -Infinity, own: 0 }));
   }
-  const total = [...shards.values()].reduce((sum, shard) => sum + shard.count, 0);
-  if (total >= dailyCap) {
+  if (now - day.readAt >= rt.config.tenantCacheSeconds * 1000) {
+    day.reading ??= readOthers(rt, instanceId, day).finally(() => {
+      day!.reading = undefined;
+    });
+    await day.reading;
+  }
+  if (day.others + day.own >= dailyCap) {
     throw new GuestpassError('mail_cap_reached', { retryAfterSeconds: secondsUntilNextUtcDay(now) });
   }
-  const expiresAt = new Date((Math.floor(now / DAY_MS) + 2) * DAY_MS);
-  for (let attempt = 0; attempt < SLOT_TRIES; attempt += 1) {
-    const rowKey = `shard_${randomInt(SHARDS)}`;
-    let shard = shards.get(rowKey);
-    try {
-      if (attempt > 0 && shard) {
-        const fresh = await rt.tables.limits.getEntity<CapShard>(partitionKey, rowKey);
-        shard = { count: Number(fresh.count) || 0, etag: fresh.etag };
-      }
-      const entity = { partitionKey, rowKey, count: (shard?.count ?? 0) + (counts ? 1 : 0), expiresAt };
-      if (shard) await rt.tables.limits.updateEntity(entity, 'Replace', { etag: shard.etag });
-      else await rt.tables.limits.createEntity(entity);
-      return;
-    } catch (error) {
-      // Another send wrote this shard first (or created it): try another.
-      if (!isStatus(error, 404, 409, 412)) throw error;
-      shards.delete(rowKey);
-    }
-  }
-  // Still racing after a few shards: let this one mail go uncounted rather than fail the sign-in.
+  // Counted before the mail goes, so a burst cannot pass the cap while its writes are under way.
+  if (counts) day.own += 1;
+  await writeOwn(rt, instanceId, day, now);
 }
