@@ -162,10 +162,11 @@ function writeOwn(rt: Runtime, instanceId: string, day: DayCount, now: number): 
     .then(async () => {
       day.queued = undefined;
       day.current = queued;
-      await rt.tables.limits.upsertEntity(
-        { partitionKey: day.partitionKey, rowKey: instanceId, count: day.own, expiresAt: new Date((Math.floor(now / DAY_MS) + 2) * DAY_MS) },
-        'Replace',
-      );
+      await rt.tables.limits
+        .upsertEntity(
+          { partitionKey: day.partitionKey, rowKey: instanceId, count: day.own, expiresAt: new Date((Math.floor(now / DAY_MS) + 2) * DAY_MS) },
+          'Replace',
+        );
     })
     .finally(() => {
       if (day.current === queued) day.current = undefined;
