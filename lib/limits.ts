@@ -74,7 +74,10 @@ export async function countSendCodeFromIp(rt: Runtime, clientIp: string): Promis
   const partitionKey = `ip_${keyDigest(ipLimitKey(clientIp))}`;
   const now = rt.now();
   const rowKey = ipCallKey(now, `_${randomUUID()}`);
-  await rt.tables.limits.createEntity({ partitionKey, rowKey, expiresAt: new Date(now + HOUR_MS) });
+  await rt.tables.limits.createEntity({ partitionKey, rowKey, expiresAt: new Date(now + HOUR_MS) }).catch((error: unknown) => {
+    // The row's key is this call's own: a 409 means a try the client timed out and retried had written it.
+    if (!isStatus(error, 409)) throw error;
+  });
 
   const others: number[] = [];
   let counted = 0;
