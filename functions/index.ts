@@ -39,6 +39,10 @@ import './oidcLogout.js';
 import './oidcSignInScript.js';
 import './manageApplications.js';
 import './manageApplication.js';
+import './manageMailPreview.js';
+import './mailEventsSendGrid.js';
+import './mailEventsAcs.js';
+import './devOutboxMail.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -5,8 +5,9 @@
 //
 //   azd up                                   (azure.yaml, infra/main.parameters.json; its
 //                                            preprovision hook makes the secrets)
-//   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name> emailFrom=<address>
+//   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
 //                                            (then store the secrets: README, "Store the secrets")
+//     (mail through Communication Services from DoNotReply@<managed domain>; emailTransport=sendgrid emailFrom=<address> for SendGrid)
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -17,9 +18,25 @@ param environmentName string
 @description('Region of every resource; it must offer the Flex Consumption plan.')
 param location string = resourceGroup().location
 
-@minLength(3)
-@description('Sender address of guestpass mail (EMAIL_FROM); a sender SendGrid has verified.')
-param emailFrom string
+@description('How guestpass sends mail (EMAIL_TRANSPORT): acs, Communication Services provisioned here, sending as the identity; or sendgrid, with the sendGridApiKey secret.')
+@allowed(['acs', 'sendgrid'])
+param emailTransport string = 'acs'
+
+@description('Sender address of guestpass mail (EMAIL_FROM). Empty with acs: DoNotReply@ the Communication Services sender domain. With sendgrid: a sender SendGrid has verified.')
+param emailFrom string = ''
+
+@description('Where Communication Services keeps its data at rest (a geography: Europe, United States, UK, ...).')
+param communicationDataLocation string = 'Europe'
+
+@description('Own sender domain for Communication Services (contoso.com); empty: an Azure-managed <guid>.azurecomm.net domain.')
+param emailCustomDomain string = ''
+
+@description('Set once the own domain\'s DNS records are verified, to link it (ACS links only verified domains).')
+param emailCustomDomainVerified bool = false
+
+@description('Mails one tenant may send per UTC day (MAIL_DAILY_CAP_PER_TENANT; 0: no cap).')
+@minValue(0)
+param mailDailyCapPerTenant int = 5000
 
 @description('Display name of the sender (EMAIL_FROM_NAME).')
 param emailFromName string = 'guestpass'
@@ -126,6 +143,18 @@ module keyVault 'modules/keyVault.bicep' = {
   }
 }
 
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  params: {
+    tags: tags
+    communicationName: 'acs-guestpass-${resourceToken}'
+    emailServiceName: 'ecs-guestpass-${resourceToken}'
+    dataLocation: communicationDataLocation
+    customDomain: emailCustomDomain
+    customDomainVerified: emailCustomDomainVerified
+  }
+}
+
 module roles 'modules/roleAssignments.bicep' = {
   name: 'roleAssignments'
   params: {
@@ -133,12 +162,14 @@ module roles 'modules/roleAssignments.bicep' = {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    communicationServiceName: communication.outputs.name
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
   }
 }
 
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='
+var senderAddress = empty(emailFrom) ? 'DoNotReply@${communication.outputs.senderDomain}' : emailFrom
 
 // Every app setting of the function app. test/infra.test.ts holds this list against
 // the settings schema in lib/config.ts: each guestpass setting here is one the schema
@@ -157,12 +188,16 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.properties.clientId
   TABLE_PREFIX: 'guestpass'
   PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl
-  EMAIL_TRANSPORT: 'sendgrid'
-  EMAIL_FROM: emailFrom
+  EMAIL_TRANSPORT: emailTransport
+  EMAIL_FROM: senderAddress
   EMAIL_FROM_NAME: emailFromName
+  // The identity signs ACS requests (Communication and Email Service Owner on the resource).
+  ACS_ENDPOINT: communication.outputs.endpoint
+  MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
-  SENDGRID_API_KEY: '${keyVaultReference}${secretNames.sendGridApiKey})'
+  // Only with sendgrid: a reference to a secret never stored would stop the app at start.
+  SENDGRID_API_KEY: emailTransport == 'sendgrid' ? '${keyVaultReference}${secretNames.sendGridApiKey})' : ''
   // The guessing bound (SECURITY.md): wrong codes from unfamiliar addresses per tenant and per deployment per day.
   TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
@@ -198,3 +233,5 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_TABLES_ENDPOINT string = storage.outputs.tableEndpoint
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output AZURE_COMMUNICATION_SERVICES_ENDPOINT string = communication.outputs.endpoint
+output GUESTPASS_EMAIL_SENDER string = senderAddress

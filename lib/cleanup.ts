@@ -11,7 +11,8 @@ import { HOUR_BUCKET_MS, hourBucket, noteExpiry } from './storage/expiryIndex.js
  * checked on every read, and is deleted here. The cost of a run is proportional to
  * what expired, never to what is stored (DESIGN §5):
  *
- * - rate-limit windows, used step-up challenges and the development outbox live in
+ * - rate-limit windows, used step-up challenges, the daily mail cap's counts, mail
+ *   delivery records (lib/mail/delivery.ts) and the development outbox live in
  *   tables of a day (lib/storage/dayTables.ts), dropped whole once the day is past
  *   their lifetime: one transaction per table;
  * - rows that expire in guest partitions are found through the expiry index
@@ -124,10 +125,12 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
   }
 
   // Index tables of days wholly behind the cursor; limits a day after their last hour-long
-  // window; the outbox after its day of retention.
+  // window; the outbox after its day of retention; mail records with the sign-in log
+  // entries that name them, after SIGN_IN_LOG_RETENTION_DAYS.
   report.droppedTables.push(...(await dropDayTables(rt, 'expiry', Math.floor(next / DAY_MS) * DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'limits', now - DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'outbox', now - DAY_MS)));
+  report.droppedTables.push(...(await dropDayTables(rt, 'mail', now - rt.config.signInLogRetentionDays * DAY_MS)));
   report.auditDeleted = await deleteExpiredAudit(rt);
   report.deleted += report.auditDeleted;
   return report;

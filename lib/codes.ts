@@ -29,7 +29,8 @@ import {
   secondsUntilRoom,
   withinWindow,
 } from './limits.js';
-import { renderCodeMail } from './mailTemplates.js';
+import { newMailId } from './mail/delivery.js';
+import { reserveCodeMailSlot, sendCodeMail, sendNoCodeMail } from './mail/send.js';
 import type { Runtime } from './runtime.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './signin/guessBudget.js';
@@ -212,11 +213,16 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     fail('rate_limited', { message: 'Too many codes were asked for this address in the last hour. Try again later.', retryAfterSeconds });
   }
   await admitSendCodeFromIp(rt, request.clientIp, ipCallsBefore);
+  // The tenant's daily mail cap: taken for a guest, only checked for a stranger, and
+  // answered 429 to both alike before the attempt is written.
+  await reserveCodeMailSlot(rt, context.tenant, Boolean(guest));
 
   // An address that is not a guest gets a code too, hashed and stored like a real one
   // but never mailed: verify-code then takes the very same paths for both, and still
   // refuses it because there is no guest.
   const code = generateCode(codeConfig.length);
+  // The sign-in log entry names the mail by this id; its delivery status is kept under it.
+  const mailId = newMailId(now);
   const codeExpiresAt = now + codeConfig.ttlSeconds * 1000;
   const resending = resendingAttempt(partition) !== undefined;
   const handle = resending && request.attempt ? request.attempt : newAttemptHandle(now);
@@ -242,7 +248,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   ];
   if (!familiar) actions.push(strangerEventAction(rt, partition, now));
   try {
-    await commit(rt, partition, actions, log('code_sent'), codeExpiresAt);
+    await commit(rt, partition, actions, { ...log('code_sent'), mailId }, codeExpiresAt);
   } catch (error) {
     // A concurrent send-code for the same address and attempt wrote first: that one counts.
     if (isLostRace(error)) fail('rate_limited', { retryAfterSeconds: Math.max(1, codeConfig.resendCooldownSeconds) });
@@ -256,11 +262,13 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     attempt: handle,
   };
   if (!guest) {
-    // As long as a real mail would take, so the answer's timing does not tell either.
+    // The same storage write as a mail's record, then as long as the provider
+    // would take, so neither the answer nor its timing tells who is invited.
+    await sendNoCodeMail(rt, context.tenant);
     await delay(rt.mailLatency.sample());
     return accepted;
   }
-  await mailCode(rt, context, partition, guest, { handle, attempt, newCode, code, locale: request.locale, log });
+  await mailCode(rt, context, partition, guest, { handle, attempt, newCode, code, mailId, locale: request.locale, log });
   return accepted;
 }
 
@@ -282,41 +290,36 @@ async function mailCode(
   context: TenantContext,
   partition: GuestPartition,
   guest: GuestEntity,
-  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; code: string; locale?: string; log: (outcome: string) => SignInLogEntry },
+  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; code: string; mailId: string; locale?: string; log: (outcome: string) => SignInLogEntry },
 ): Promise<void> {
   const started = performance.now();
   const latency = rt.mailLatency.sample();
   try {
-    await rt.mailer.send({
-      to: guest.email,
-      kind: 'code',
-      tenantId: context.tenant.id,
-      ...renderCodeMail({
-        code: sent.code,
-        tenantDisplayName: context.tenant.displayName,
-        validMinutes: Math.round(rt.config.code.ttlSeconds / 60),
-        locale: sent.locale,
-      }),
-    });
-    rt.mailLatency.record(performance.now() - started);
+    // The tenant's daily cap was taken before anything was written (reserveCodeMailSlot).
+    await sendCodeMail(rt, context.tenant, { mailId: sent.mailId, to: guest.email, code: sent.code, locale: sent.locale });
   } catch (error) {
     rt.mailOutage.until = rt.now() + rt.config.mailOutageSeconds * 1000;
     const failure = error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
-    await voidCode(rt, partition, sent);
+    // The log outcome is the failure's code (email_failed).
+    await voidCode(rt, partition, { ...sent, outcome: failure.code });
     await delay(latency - (performance.now() - started));
     throw failure;
   }
 }
 
 /** Takes the code that was not mailed out of its attempt (if the attempt is still as written), with the log entry. */
-async function voidCode(rt: Runtime, partition: GuestPartition, sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; log: (outcome: string) => SignInLogEntry }): Promise<void> {
+async function voidCode(
+  rt: Runtime,
+  partition: GuestPartition,
+  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; mailId: string; outcome: string; log: (outcome: string) => SignInLogEntry },
+): Promise<void> {
   const rowKey = ATTEMPT_PREFIX + sent.handle;
   const codes = parseJsonList<AttemptCode>(sent.attempt.codes).filter((c) => c.h !== sent.newCode.h);
   try {
     const current = await rt.tables.guests.getEntity<AttemptEntity>(partition.partitionKey, rowKey);
     await rt.tables.guests.submitTransaction([
       ['update', { partitionKey: partition.partitionKey, rowKey, codes: JSON.stringify(codes) }, 'Merge', { etag: current.etag }],
-      signInLogAction(rt, partition.partitionKey, sent.log('email_failed')),
+      signInLogAction(rt, partition.partitionKey, { ...sent.log(sent.outcome), mailId: sent.mailId }),
     ]);
   } catch (error) {
     if (!isLostRace(error) && !isStatus(error, 404)) throw error;

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { sendGridWebhookKey } from './mail/webhookKey.js';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './keys.js';
 
 const bool = (fallback: boolean) =>
@@ -49,9 +50,16 @@ export const settingsSchema = z.object({
   OTP_DEFAULT_ENABLED: bool(true),
   CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   SIGNING_KEYS: z.string().min(1).optional(),
-  EMAIL_TRANSPORT: z.enum(['sendgrid', 'outbox']).optional(),
+  EMAIL_TRANSPORT: z.enum(['sendgrid', 'acs', 'smtp', 'outbox']).optional(),
   SENDGRID_API_KEY: z.string().min(1).optional(),
   SENDGRID_BASE_URL: z.url().optional(),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9+/=\s]{60,}$/, 'must be the base64 public key SendGrid shows for the signed Event Webhook').optional(),
+  ACS_ENDPOINT: z.url().optional(),
+  ACS_CONNECTION_STRING: z.string().min(1).optional(),
+  ACS_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters (for example: openssl rand -base64 32)').optional(),
+  SMTP_URL: z.url().optional(),
+  SMTP_REQUIRE_TLS: bool(true),
+  MAIL_DAILY_CAP_PER_TENANT: z.coerce.number().int().min(0).default(5000),
   EMAIL_FROM: z.email().default('no-reply@guestpass.local'),
   EMAIL_FROM_NAME: z.string().default('guestpass'),
   EMAIL_TIMEOUT_SECONDS: seconds(10),
@@ -107,9 +115,11 @@ export interface Config {
   mailOutageSeconds: number;
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
-  email:
-    | { transport: 'outbox'; from: string; fromName: string; timeoutSeconds: number }
-    | { transport: 'sendgrid'; from: string; fromName: string; timeoutSeconds: number; apiKey: string; baseUrl?: string };
+  email: EmailConfig;
+  /** How delivery reports reach guestpass; each endpoint answers 401 until its setting is there. */
+  mailEvents: { sendGridPublicKey?: string; acsSecret?: string };
+  /** Mails one tenant may send per UTC day (0: no cap); a tenant's own mail settings may set a lower or higher one. */
+  mailDailyCapPerTenant: number;
   realmDiscovery: { enabled: boolean; url: string; timeoutSeconds: number };
   signInLogRetentionDays: number;
   tenantCacheSeconds: number;
@@ -124,6 +134,19 @@ export interface Config {
   invitationResendsPerGuestPerDay: number;
   port: number;
 }
+
+interface EmailBase {
+  from: string;
+  fromName: string;
+  timeoutSeconds: number;
+}
+
+export type EmailConfig =
+  | ({ transport: 'outbox' } & EmailBase)
+  | ({ transport: 'sendgrid'; apiKey: string; baseUrl?: string } & EmailBase)
+  /** Managed identity with `endpoint` (in Azure), or an access key from `connectionString` (locally). */
+  | ({ transport: 'acs'; endpoint?: string; connectionString?: string; managedIdentityClientId?: string } & EmailBase)
+  | ({ transport: 'smtp'; url: string; requireTls: boolean } & EmailBase);
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, problem: string) {
@@ -166,13 +189,13 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
   if (transport === 'outbox' && !development) {
     throw new ConfigError('EMAIL_TRANSPORT', 'may be "outbox" only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development)');
   }
-  const emailBase = { from: s.EMAIL_FROM, fromName: s.EMAIL_FROM_NAME, timeoutSeconds: s.EMAIL_TIMEOUT_SECONDS };
-  let email: Config['email'];
-  if (transport === 'sendgrid') {
-    if (!s.SENDGRID_API_KEY) throw new ConfigError('SENDGRID_API_KEY', 'is required when EMAIL_TRANSPORT is sendgrid');
-    email = { transport, ...emailBase, apiKey: s.SENDGRID_API_KEY, baseUrl: s.SENDGRID_BASE_URL };
-  } else {
-    email = { transport, ...emailBase };
+  const email = emailConfig(s, transport);
+  if (s.SENDGRID_WEBHOOK_PUBLIC_KEY) {
+    try {
+      sendGridWebhookKey(s.SENDGRID_WEBHOOK_PUBLIC_KEY);
+    } catch {
+      throw new ConfigError('SENDGRID_WEBHOOK_PUBLIC_KEY', 'is invalid: must be the base64 EC P-256 public key of the signed Event Webhook');
+    }
   }
 
   if (!development && !s.TABLES_ENDPOINT && /UseDevelopmentStorage=true/i.test(s.TABLES_CONNECTION_STRING)) {
@@ -219,6 +242,8 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     session: { ttlSeconds: s.SESSION_TTL_SECONDS, signingKeys },
     otpDefaultEnabled: s.OTP_DEFAULT_ENABLED,
     email,
+    mailEvents: { sendGridPublicKey: s.SENDGRID_WEBHOOK_PUBLIC_KEY?.replace(/\s+/g, ''), acsSecret: s.ACS_EVENTS_SECRET },
+    mailDailyCapPerTenant: s.MAIL_DAILY_CAP_PER_TENANT,
     realmDiscovery: {
       enabled: s.REALM_DISCOVERY_ENABLED,
       url: s.REALM_DISCOVERY_URL,
@@ -277,6 +302,43 @@ function stepUpConfig(s: Settings, pepper: string): StepUpConfig {
     secret: s.CAPTCHA_SECRET,
     verifyUrl: s.CAPTCHA_VERIFY_URL ?? CAPTCHA_VERIFY_URLS[s.STEP_UP_PROVIDER],
   };
+}
+
+/** Each provider's own settings, checked at start so a misconfigured provider names its setting. */
+function emailConfig(s: Settings, transport: EmailConfig['transport']): EmailConfig {
+  const base: EmailBase = { from: s.EMAIL_FROM, fromName: s.EMAIL_FROM_NAME, timeoutSeconds: s.EMAIL_TIMEOUT_SECONDS };
+  switch (transport) {
+    case 'outbox':
+      return { transport, ...base };
+    case 'sendgrid':
+      if (!s.SENDGRID_API_KEY) throw new ConfigError('SENDGRID_API_KEY', 'is required when EMAIL_TRANSPORT is sendgrid');
+      return { transport, ...base, apiKey: s.SENDGRID_API_KEY, baseUrl: s.SENDGRID_BASE_URL };
+    case 'acs': {
+      if (s.ACS_CONNECTION_STRING) {
+        // The SDK's own format (communication-common parseConnectionString): endpoint=https://...;accesskey=<base64>
+        const endpoint = /(?:^|;)\s*endpoint=([^;]+)/i.exec(s.ACS_CONNECTION_STRING)?.[1];
+        const key = /(?:^|;)\s*accesskey=([^;]+)/i.exec(s.ACS_CONNECTION_STRING)?.[1];
+        if (!endpoint || !URL.canParse(endpoint) || !key || !/^[A-Za-z0-9+/]+={0,2}$/.test(key)) {
+          throw new ConfigError('ACS_CONNECTION_STRING', 'is invalid: must be endpoint=https://<resource>.communication.azure.com/;accesskey=<base64 key>');
+        }
+        return { transport, ...base, connectionString: s.ACS_CONNECTION_STRING };
+      }
+      if (!s.ACS_ENDPOINT) {
+        throw new ConfigError('ACS_ENDPOINT', 'is required when EMAIL_TRANSPORT is acs (or ACS_CONNECTION_STRING, for a local run)');
+      }
+      if (!s.ACS_ENDPOINT.startsWith('https://')) throw new ConfigError('ACS_ENDPOINT', 'must be an https URL: the identity\'s token is sent only over TLS');
+      return { transport, ...base, endpoint: s.ACS_ENDPOINT, managedIdentityClientId: s.AZURE_CLIENT_ID };
+    }
+    case 'smtp': {
+      if (!s.SMTP_URL) throw new ConfigError('SMTP_URL', 'is required when EMAIL_TRANSPORT is smtp (smtp://user:password@host:587 or smtps://...:465)');
+      const url = new URL(s.SMTP_URL);
+      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+        throw new ConfigError('SMTP_URL', 'is invalid: must start with smtp:// (STARTTLS) or smtps:// (TLS)');
+      }
+      if (!url.hostname) throw new ConfigError('SMTP_URL', 'is invalid: names no host');
+      return { transport, ...base, url: s.SMTP_URL, requireTls: s.SMTP_REQUIRE_TLS };
+    }
+  }
 }
 
 function devOnly(setting: string, development: boolean, warn: (message: string) => void, generate: () => string): string {

@@ -178,6 +178,8 @@ export interface SignInLogEntry {
   event: SignInEvent;
   outcome: string;
   clientIp?: string;
+  /** The mail this attempt sent (lib/mail/delivery.ts keeps its delivery status under this id). */
+  mailId?: string;
 }
 
 /** A sign-in log row for the guest's partition, to commit with the rest of the request's writes. */
@@ -193,6 +195,7 @@ export function signInLogAction(rt: Runtime, partitionKey: string, entry: SignIn
       event: entry.event,
       outcome: entry.outcome,
       clientIp: entry.clientIp ?? '',
+      ...(entry.mailId ? { mailId: entry.mailId } : {}),
       at: new Date(now).toISOString(),
       expiresAt: new Date(now + rt.config.signInLogRetentionDays * 86_400_000),
     },

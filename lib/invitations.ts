@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
 import { resetRedemption } from './guestLifecycle.js';
 import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
-import { renderInvitationMail } from './mailTemplates.js';
+import { sendInvitationMail } from './mail/send.js';
 import type { Runtime } from './runtime.js';
 import type { InvitationInput } from './schemas.js';
 import { HOUR_MS, parseTimes, secondsUntilRoom, withinWindow } from './limits.js';
@@ -135,17 +135,12 @@ export async function inviteGuestWithOutcome(rt: Runtime, tenantRef: string, inp
   const inviteRedeemUrl = redeemUrl(redirect, tenant.id, email);
   if (input.sendInvitationMessage && outcome !== 'created') await countInvitationMail(rt, partition.partitionKey);
   if (input.sendInvitationMessage) {
-    await rt.mailer.send({
+    await sendInvitationMail(rt, tenant, {
       to: email,
-      kind: 'invitation',
-      tenantId: tenant.id,
-      ...renderInvitationMail({
-        tenantDisplayName: tenant.displayName,
-        inviteRedeemUrl,
-        invitedUserDisplayName: input.invitedUserDisplayName,
-        customizedMessageBody: input.invitedUserMessageInfo?.customizedMessageBody,
-        locale: input.invitedUserMessageInfo?.messageLanguage,
-      }),
+      inviteRedeemUrl,
+      invitedUserDisplayName: input.invitedUserDisplayName,
+      customizedMessageBody: input.invitedUserMessageInfo?.customizedMessageBody,
+      locale: input.invitedUserMessageInfo?.messageLanguage,
     });
   }
   const current = toGuest(guest);

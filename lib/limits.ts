@@ -129,7 +129,10 @@ async function recordAddressEvent(rt: Runtime, event: AddressEvent, clientIp: st
   const now = rt.now();
   const rowKey = eventKey(event, now, `_${randomUUID()}`);
   const table = await dayTable(rt, 'limits', now);
-  await table.createEntity({ partitionKey: addressPartition(clientIp), rowKey, expiresAt: new Date(now + HOUR_MS) });
+  await table.createEntity({ partitionKey: addressPartition(clientIp), rowKey, expiresAt: new Date(now + HOUR_MS) }).catch((error: unknown) => {
+    // The row's key is this call's own: a 409 means a try the client timed out and retried had written it.
+    if (!isStatus(error, 409)) throw error;
+  });
   return rowKey;
 }
 

@@ -5,6 +5,7 @@ import * as adminSchemas from './admin/schemas.js';
 import * as schemas from './schemas.js';
 import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary.js';
 import * as oidc from './oidc/schemas.js';
+import { mailPreviewBody, mailPreviewResponse } from './mail/settings.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -27,7 +28,7 @@ type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface OperationDoc {
   summary: string;
   description?: string;
-  tag: 'Guest' | 'Management' | 'Discovery' | 'OpenID Connect' | 'Development' | 'Undocumented';
+  tag: 'Guest' | 'Management' | 'Discovery' | 'OpenID Connect' | 'Mail events' | 'Development' | 'Undocumented';
   /** Path parameters; every `{name}` of the route is documented even without this. */
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -85,7 +86,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
       description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'challenge_required', 'email_failed'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'challenge_required', 'mail_cap_reached', 'email_failed'],
     },
   },
   verifyCode: {
@@ -145,7 +146,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     POST: {
       tag: 'Management', summary: 'Invite a guest (Microsoft Graph invitation shape)', params: schemas.tenantParams, body: schemas.invitationBody,
       success: { status: 201, description: 'The invitation; inviteRedeemUrl opens the SPA with tenant and login_hint.', schema: schemas.invitationResponse },
-      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'email_failed'],
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached', 'email_failed'],
     },
   },
   managePolicies: {
@@ -289,6 +290,37 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Management', summary: 'Run the guest lifecycle now (the cleanup timer runs it too)', params: schemas.tenantParams,
       success: { status: 200, description: 'What was done; each action is in the audit log.', schema: adminSchemas.lifecycleResponse },
       errors: ['tenant_not_found'],
+    },
+  },
+  manageMailPreview: {
+    POST: {
+      tag: 'Management', summary: "Render the tenant's code or invitation mail (with its saved mail settings, or with `mail` given)",
+      params: schemas.tenantParams, body: mailPreviewBody,
+      success: { status: 200, description: 'The subject and both parts, with a sample code.', schema: mailPreviewResponse },
+      errors: ['tenant_not_found'],
+    },
+  },
+  mailEventsSendGrid: {
+    POST: {
+      tag: 'Mail events', summary: "SendGrid's signed Event Webhook: delivered, bounce, dropped update the mail's delivery status",
+      description: 'Verified with X-Twilio-Email-Event-Webhook-Signature and -Timestamp (ECDSA P-256) against SENDGRID_WEBHOOK_PUBLIC_KEY.',
+      success: { status: 200, description: '`{applied, ignored}`.' },
+      errors: ['invalid_signature'],
+    },
+  },
+  mailEventsAcs: {
+    POST: {
+      tag: 'Mail events', summary: 'ACS delivery reports through an Event Grid webhook (EmailDeliveryReportReceived), with the subscription validation handshake',
+      description: 'Authenticated by ACS_EVENTS_SECRET in the `secret` query parameter of the subscription URL.',
+      success: { status: 200, description: '`{validationResponse}` to a validation event, else `{applied, ignored}`.' },
+      errors: ['invalid_signature'],
+    },
+  },
+  devOutboxMail: {
+    GET: {
+      tag: 'Development', summary: "One outbox mail's HTML part as a page (EMAIL_TRANSPORT=outbox only)",
+      success: { status: 200, description: 'text/html' },
+      errors: ['outbox_mail_not_found'],
     },
   },
   devOutbox: {
@@ -585,6 +617,7 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
       { name: 'Management', description: 'Needs the function key (header x-functions-key).' },
       { name: 'Discovery' },
       { name: 'OpenID Connect', description: 'Each tenant is an OpenID Connect provider with the issuer {PUBLIC_BASE_URL}/api/{tenantId}.' },
+      { name: 'Mail events', description: "Delivery reports from the mail provider, each authenticated its provider's way." },
       { name: 'Development' },
     ],
     paths,

@@ -1,7 +1,8 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
 import { createEarlyRejection, type EarlyRejection } from './limits.js';
-import { createMailer, type Mailer } from './mail.js';
+import { createMailer } from './mail/transport.js';
+import type { Mailer } from './mail/message.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
 import { createTenantCache, type TenantCache } from './tenants.js';
 
@@ -33,7 +34,7 @@ export interface MailLatency {
   sample(): number;
 }
 
-/** A typical SendGrid v3 mail/send round trip from Azure, used before the first measured send. */
+/** A typical SendGrid v3 mail/send round trip from Azure, used before the first measured send (for ACS and SMTP too, until measured). */
 export const SENDGRID_COLD_START_MS = 250;
 
 export function createMailLatency(coldStartMs = 0, size = 16): MailLatency {
@@ -99,10 +100,10 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
   return {
     config,
     tables,
-    mailer: options.mailer ?? createMailer(config.email, tables, now),
+    mailer: options.mailer ?? createMailer(config.email, tables, now, options.credentialFactory ?? managedIdentityCredential),
     now,
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
-    mailLatency: createMailLatency(config.email.transport === 'sendgrid' ? SENDGRID_COLD_START_MS : 0),
+    mailLatency: createMailLatency(config.email.transport === 'outbox' ? 0 : SENDGRID_COLD_START_MS),
     earlyRejection: createEarlyRejection(),
     mailOutage: { until: 0 },
   };

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { emailAddress } from './email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { invitationsAllowedAndBlockedDomainsPolicy } from './tenants/invitationDomains.js';
+import { tenantMailSettings } from './mail/settings.js';
 
 /**
  * The shapes of every request guestpass accepts. Function files validate with these,
@@ -57,6 +58,8 @@ export const createTenantBody = z.strictObject({
   redirectUris: z.array(redirectUri).max(50).default([]),
   googleFederation: z.boolean().default(false),
   lifecycle: lifecycleSettings.optional(),
+  /** Branding, template overrides per language, code in the subject, daily cap; PATCH replaces it whole. */
+  mail: tenantMailSettings.optional(),
 });
 export type CreateTenantInput = z.infer<typeof createTenantBody>;
 
@@ -70,6 +73,7 @@ const tenantChanges = {
   redirectUris: tenantFields.redirectUris.unwrap().optional(),
   googleFederation: tenantFields.googleFederation.unwrap().optional(),
   lifecycle: lifecycleSettings.optional(),
+  mail: tenantFields.mail,
 };
 
 export const invitationBody = z.strictObject({
@@ -264,6 +268,7 @@ export const tenantResponse = z.object({
   redirectUris: z.array(z.string()),
   googleFederation: z.boolean(),
   lifecycle: z.object({ pendingInvitationDays: days, inactiveDisableDays: days, inactiveDeleteAfterDays: days }),
+  mail: tenantMailSettings,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   emailOtp: emailOtpSetting.meta({ description: 'The OTP switch, read from the organisation-default B2BManagementPolicy.' }),
@@ -311,6 +316,15 @@ export const signInLogPageResponse = pageOf(
     event: z.enum(['send-code', 'verify-code']),
     outcome: z.string(),
     clientIp: z.string(),
+    delivery: z
+      .object({
+        status: z.enum(['accepted', 'refused', 'delivered', 'bounced', 'blocked']),
+        reason: z.string().optional(),
+        provider: z.string(),
+        updatedAt: z.iso.datetime(),
+      })
+      .optional()
+      .meta({ description: "The code mail's fate: the provider's answer, then its delivery reports." }),
   }),
 );
 
@@ -337,6 +351,7 @@ export const outboxResponse = z.object({
       text: z.string(),
       html: z.string(),
       sentAt: z.iso.datetime(),
+      headers: z.record(z.string(), z.string()),
     }),
   ),
 });

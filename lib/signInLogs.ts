@@ -1,5 +1,7 @@
 import { fail } from './errors.js';
 import { LOG_PREFIX, type SignInEvent } from './guests.js';
+import type { TableClient } from '@azure/data-tables';
+import { MAIL_ROW, mailTableOf, toDelivery, type Delivery, type MailRecord } from './mail/delivery.js';
 import type { Runtime } from './runtime.js';
 import type { SignInLogsQuery } from './schemas.js';
 import { openSkipToken, sealSkipToken } from './skipToken.js';
@@ -15,6 +17,8 @@ export interface SignInLogRecord {
   event: SignInEvent;
   outcome: string;
   clientIp: string;
+  /** For an attempt that mailed a code: what the provider and its delivery reports said of that mail. */
+  delivery?: Delivery;
 }
 
 interface SignInLogRow {
@@ -25,6 +29,7 @@ interface SignInLogRow {
   event: SignInEvent;
   outcome: string;
   clientIp: string;
+  mailId?: string;
   at: string;
 }
 
@@ -80,7 +85,8 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
     if (found.length > query.$top) break;
   }
   const value = found.slice(0, query.$top);
-  const page: SignInLogPage = { value: value.map(toRecord) };
+  const deliveries = await deliveriesOf(rt, value.map((row) => row.mailId).filter((id): id is string => Boolean(id)));
+  const page: SignInLogPage = { value: value.map((row) => toRecord(row, row.mailId ? deliveries.get(row.mailId) : undefined)) };
   if (found.length > query.$top) {
     const last = value[value.length - 1]!;
     page.skipToken = sealSkipToken<Position>(tenant.id, { p: last.partitionKey, r: last.rowKey });
@@ -88,7 +94,26 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   return page;
 }
 
-function toRecord(row: SignInLogRow): SignInLogRecord {
+/** The mail rows of a page's entries: per day table, twenty to a query. */
+async function deliveriesOf(rt: Runtime, mailIds: string[]): Promise<Map<string, Delivery>> {
+  const found = new Map<string, Delivery>();
+  const byTable = new Map<TableClient, string[]>();
+  for (const id of mailIds) {
+    const table = await mailTableOf(rt, id);
+    if (table) byTable.set(table, [...(byTable.get(table) ?? []), id]);
+  }
+  for (const [table, ids] of byTable) {
+    for (let start = 0; start < ids.length; start += 20) {
+      const filter = ids.slice(start, start + 20).map((id) => `PartitionKey eq '${escapeOData(id)}'`).join(' or ');
+      for await (const row of table.listEntities<MailRecord>({ queryOptions: { filter: `(${filter}) and RowKey eq '${MAIL_ROW}'` } })) {
+        found.set(row.partitionKey!, toDelivery(row));
+      }
+    }
+  }
+  return found;
+}
+
+function toRecord(row: SignInLogRow, delivery: Delivery | undefined): SignInLogRecord {
   return {
     id: row.rowKey.slice(LOG_PREFIX.length),
     createdDateTime: row.at,
@@ -97,6 +122,7 @@ function toRecord(row: SignInLogRow): SignInLogRecord {
     event: row.event,
     outcome: row.outcome,
     clientIp: row.clientIp,
+    ...(delivery ? { delivery } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { isOtpEnabled, type PolicyRecord } from './policy.js';
 import type { Runtime } from './runtime.js';
 import type { CreateTenantInput, UpdateTenantInput } from './schemas.js';
 import { escapeOData, isStatus, type Tables } from './storage.js';
+import type { TenantMailSettings } from './mail/settings.js';
 
 export interface Tenant {
   id: string;
@@ -15,6 +16,8 @@ export interface Tenant {
   googleFederation: boolean;
   /** Guest lifecycle (all null: off, the default); the cleanup timer applies it. */
   lifecycle: LifecycleSettings;
+  /** Branding, template overrides, code-in-subject and daily cap of its mails (lib/mail/settings.ts). */
+  mail: TenantMailSettings;
   createdAt: string;
   updatedAt: string;
 }
@@ -77,6 +80,7 @@ export interface TenantEntity {
   redirectUris: string;
   googleFederation: boolean;
   lifecycle?: string;
+  mail?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -139,6 +143,7 @@ export function toTenant(id: string, row: TenantEntity): Tenant {
     redirectUris: JSON.parse(row.redirectUris) as string[],
     googleFederation: row.googleFederation,
     lifecycle: row.lifecycle ? { ...LIFECYCLE_OFF, ...(JSON.parse(row.lifecycle) as Partial<LifecycleSettings>) } : LIFECYCLE_OFF,
+    mail: row.mail ? (JSON.parse(row.mail) as TenantMailSettings) : {},
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -168,6 +173,7 @@ export function tenantEntity(tenant: Tenant, records: DomainRecord[]) {
     redirectUris: JSON.stringify(tenant.redirectUris),
     googleFederation: tenant.googleFederation,
     lifecycle: JSON.stringify(tenant.lifecycle),
+    mail: JSON.stringify(tenant.mail),
     createdAt: tenant.createdAt,
     updatedAt: tenant.updatedAt,
   };
@@ -246,6 +252,7 @@ export async function createTenant(rt: Runtime, input: CreateTenantInput): Promi
     redirectUris: unique(input.redirectUris),
     googleFederation: input.googleFederation,
     lifecycle: { ...LIFECYCLE_OFF, ...input.lifecycle },
+    mail: input.mail ?? {},
     createdAt: at,
     updatedAt: at,
   };

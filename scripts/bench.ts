@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     };
     const azuriteCpuMs = () => processCpuMs(azurite.process?.pid);
     const { run: signIn, tokens } = await concurrentSignIns(api, tenants.flow, flowGuests, sendGrid, sessionRowsOf(tenants.flow), azuriteCpuMs);
-    if (tokens.length === 0) throw new Error(`no guest signed in; host output:\n${host.output.slice(-20).join('\n')}`);
+    if (tokens.length === 0) throw new Error(`no guest signed in (${JSON.stringify(Object.fromEntries(Object.entries(signIn.steps).map(([name, step]) => [name, step.statuses])))}); host output:\n${host.output.slice(-20).join('\n')}`);
 
     log('send-code latency right after that burst');
     const enumerationAfterBurst = await enumerationCheck(api, tenants.probe, timed.invited.slice(half), timed.strangers.slice(half), plan.mailDelayMs);

@@ -142,7 +142,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
-    expect(lazy.sort()).toEqual(['./lazy/identity.js', './lazy/sendgrid.js']);
+    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/identity.js', './lazy/sendgrid.js', './lazy/smtp.js']);
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
@@ -154,14 +154,19 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       const { DefaultAzureCredential } = require('./dist/lazy/identity.js');
       const { createSendGridService } = require('./dist/lazy/sendgrid.js');
       const service = createSendGridService({ transport: 'sendgrid', apiKey: 'SG.x', from: 'a@contoso.com', fromName: 'a', timeoutSeconds: 1 });
-      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send }));`;
+      const { EmailClient } = require('./dist/lazy/acs.js');
+      const { createTransport } = require('./dist/lazy/smtp.js');
+      const smtp = createTransport({ host: '127.0.0.1', port: 2525 });
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail }));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
       atStart: string[];
       identity: string;
       sendgrid: string;
+      acs: string;
+      smtp: string;
     };
     expect(loaded.atStart).toEqual(['dist/index.js']);
-    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function' });
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function' });
   });
 
   it('carries no test code: the bundle is built from functions/ and lib/ and their dependencies only', () => {
@@ -186,5 +191,33 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     // dist/hostedSignIn.js: the hosted sign-in page's script, which functions/oidcSignInScript.ts serves.
     expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/hostedSignIn.js', 'host.json', 'package.json']));
     expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
+  });
+});
+
+describe('mail provider libraries, for a short cold start', () => {
+  /*
+   * Each provider's library is a lazy bundle of its own (lib/lazy/acs.ts, smtp.ts,
+   * sendgrid.ts), imported by its mailer on the first mail (lib/mail/*.ts): none of
+   * their code is in dist/index.js, and each lazy bundle carries its library.
+   */
+  const sourcesOf = (file: string) =>
+    (JSON.parse(readFileSync(join(REPO, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
+  const libraries = { acs: 'node_modules/@azure/communication-email/', smtp: 'node_modules/nodemailer/', sendgrid: 'node_modules/@sendgrid/mail/' };
+
+  it('are not in the app bundle, each is in its own lazy bundle', () => {
+    const app = sourcesOf('index.js');
+    for (const [bundle, library] of Object.entries(libraries)) {
+      expect(app.filter((source) => source.startsWith(library)), `${library} in dist/index.js`).toEqual([]);
+      expect(sourcesOf(`lazy/${bundle}.js`).some((source) => source.startsWith(library)), `${library} in dist/lazy/${bundle}.js`).toBe(true);
+    }
+  });
+
+  it('are imported only through lib/lazy, never straight from lib/mail', () => {
+    for (const file of readdirSync(join(REPO, 'lib', 'mail')).filter((name) => name.endsWith('.ts'))) {
+      const text = readFileSync(join(REPO, 'lib', 'mail', file), 'utf8');
+      // `import type` is free; a value import or import() of a provider library would load it with the app.
+      const loads = [...text.matchAll(/(?:^import (?!type )[^;]*from|import\()\s*'(@azure\/communication-email|nodemailer|@sendgrid\/[\w-]+)/gm)].map((m) => m[1]);
+      expect(loads, `lib/mail/${file}`).toEqual([]);
+    }
   });
 });

@@ -196,21 +196,32 @@ describe('cleanup timer', () => {
 
     const kinds = async () => {
       const keys = (await allRows(rt.tables.guests)).map((row) => row.rowKey.replace(/_.*/, '_'));
-      return { guests: [...new Set(keys)].sort(), limits: (await dayTables(rt, 'limits')).length, outbox: (await dayTables(rt, 'outbox')).length };
+      return {
+        guests: [...new Set(keys)].sort(),
+        limits: (await dayTables(rt, 'limits')).length,
+        outbox: (await dayTables(rt, 'outbox')).length,
+        mail: (await dayTables(rt, 'mail')).length,
+      };
     };
-    expect(await kinds()).toEqual({ guests: ['address_', 'attempt_', GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1 });
+    // limits: the day's table (per-address rows and the tenant's mail count); mail: the day's table with the code mail's delivery row.
+    expect(await kinds()).toEqual({ guests: ['address_', 'attempt_', GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
 
     clock.now = T0 + 2 * HOUR; // the attempt, the per-address row and the guest-wide row are past their time
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 1, outbox: 1 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
 
-    clock.now = T0 + 2 * DAY; // the 24-hour session; the day tables of rate limits and mail
+    clock.now = T0 + 2 * DAY; // the 24-hour session; the day tables of rate limits (with the day's mail count) and of the outbox
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0, mail: 1 });
 
-    clock.now = T0 + rt.config.signInLogRetentionDays * DAY + HOUR; // SIGN_IN_LOG_RETENTION_DAYS
+    clock.now = T0 + rt.config.signInLogRetentionDays * DAY + HOUR; // SIGN_IN_LOG_RETENTION_DAYS, for the log
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0 });
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0, mail: 1 });
+
+    // The mail's delivery row goes with its day's table, once the whole day is past SIGN_IN_LOG_RETENTION_DAYS.
+    clock.now = T0 + (rt.config.signInLogRetentionDays + 1) * DAY;
+    await cleanupExpired(rt);
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW], limits: 0, outbox: 0, mail: 0 });
   });
 });
 

@@ -103,3 +103,30 @@ describe('settings', () => {
     expect(failureOf({ ...production, EMAIL_TRANSPORT: 'outbox' }).setting).toBe('EMAIL_TRANSPORT');
   });
 });
+
+describe('mail provider settings', () => {
+  it('acs takes ACS_ENDPOINT (managed identity, https only) or ACS_CONNECTION_STRING (an access key)', () => {
+    const withEndpoint = loadConfig({ ...production, EMAIL_TRANSPORT: 'acs', ACS_ENDPOINT: 'https://acs.europe.communication.azure.com', AZURE_CLIENT_ID: 'client-id' });
+    expect(withEndpoint.email).toMatchObject({ transport: 'acs', endpoint: 'https://acs.europe.communication.azure.com', managedIdentityClientId: 'client-id' });
+    const withKey = loadConfig({ ...production, EMAIL_TRANSPORT: 'acs', ACS_CONNECTION_STRING: 'endpoint=https://acs.communication.azure.com/;accesskey=c2VjcmV0' });
+    expect(withKey.email).toMatchObject({ transport: 'acs', connectionString: expect.stringContaining('accesskey=') });
+    expect(failureOf({ ...production, EMAIL_TRANSPORT: 'acs', ACS_ENDPOINT: 'http://acs.communication.azure.com' }).setting).toBe('ACS_ENDPOINT');
+    expect(failureOf({ ...production, EMAIL_TRANSPORT: 'acs', ACS_CONNECTION_STRING: 'accesskey=c2VjcmV0' }).setting).toBe('ACS_CONNECTION_STRING');
+  });
+
+  it('smtp takes smtp:// (STARTTLS, required by default) or smtps:// URLs', () => {
+    expect(loadConfig({ ...production, EMAIL_TRANSPORT: 'smtp', SMTP_URL: 'smtps://u:p@mail.contoso.com:465' }).email).toMatchObject({ transport: 'smtp', requireTls: true });
+    expect(loadConfig({ ...production, EMAIL_TRANSPORT: 'smtp', SMTP_URL: 'smtp://mail.contoso.com:587', SMTP_REQUIRE_TLS: 'false' }).email).toMatchObject({ requireTls: false });
+    expect(failureOf({ ...production, EMAIL_TRANSPORT: 'smtp', SMTP_URL: 'ftp://mail.contoso.com' }).setting).toBe('SMTP_URL');
+  });
+
+  it('a SENDGRID_WEBHOOK_PUBLIC_KEY that is not an EC P-256 key stops the app naming it', () => {
+    expect(failureOf({ ...production, SENDGRID_WEBHOOK_PUBLIC_KEY: 'A'.repeat(88) }).setting).toBe('SENDGRID_WEBHOOK_PUBLIC_KEY');
+  });
+
+  it('MAIL_DAILY_CAP_PER_TENANT defaults to 5000 and takes 0 for no cap', () => {
+    expect(loadConfig(production).mailDailyCapPerTenant).toBe(5000);
+    expect(loadConfig({ ...production, MAIL_DAILY_CAP_PER_TENANT: '0' }).mailDailyCapPerTenant).toBe(0);
+    expect(failureOf({ ...production, MAIL_DAILY_CAP_PER_TENANT: '-1' }).setting).toBe('MAIL_DAILY_CAP_PER_TENANT');
+  });
+});

@@ -86,6 +86,12 @@ const tenantBody = shaped({
   allowedOrigins: fc.array(fc.oneof(fc.webUrl(), fc.constant(APP_ORIGIN)), { maxLength: 3 }),
   redirectUris: fc.array(url, { maxLength: 3 }),
   googleFederation: fc.boolean(),
+  mail: shaped({
+    codeInSubject: fc.boolean(),
+    branding: shaped({ displayName: fc.string({ maxLength: 300 }), logoUrl: url, accentColor: fc.constantFrom('#0f6cbd', 'red', '#12345'), supportContact: fc.oneof(email, url) }),
+    templates: shaped({ en: shaped({ codeSubject: fc.constantFrom('{code} at {tenant}', 'no code', '{nope}'), codeIntro: fc.string({ maxLength: 1200 }) }) }),
+    dailyCap: fc.integer({ min: -5, max: 20_000_000 }),
+  }),
 });
 
 const query = (fields: Record<string, fc.Arbitrary<unknown>>) =>
@@ -130,6 +136,19 @@ const endpoints: Endpoint[] = [
     body: shaped({ displayName: fc.string({ maxLength: 300 }), clientType: fc.constantFrom('public', 'confidential', 'implicit'), redirectUris: fc.array(url, { maxLength: 3 }), postLogoutRedirectUris: fc.array(url, { maxLength: 2 }) }),
   },
   { name: 'dev outbox', methods: ['GET'], path: () => query({ to: email, limit: fc.integer({ min: 0, max: 250 }) }).map((q) => `/dev/outbox${q}`) },
+  { name: 'dev outbox mail', methods: ['GET'], path: () => fc.oneof(fc.uuid(), fc.string({ maxLength: 60 }).map(encodeURIComponent)).map((id) => `/dev/outbox/${id}`) },
+  {
+    name: 'manage: mail preview', methods: ['POST'], path: (t) => fc.constant(`/manage/tenants/${t}/mail-preview`), managed: true,
+    body: shaped({ kind: fc.constantFrom('code', 'invitation', 'other'), locale: fc.constantFrom('sv-SE', 'de', 'xx', '') }),
+  },
+  {
+    name: 'mail events: SendGrid', methods: ['POST'], path: plain('/mail-events/sendgrid'),
+    body: fc.array(shaped({ event: fc.constantFrom('delivered', 'bounce', 'dropped'), timestamp: fc.integer(), guestpass_mail_id: fc.uuid() }), { maxLength: 3 }),
+  },
+  {
+    name: 'mail events: ACS', methods: ['POST'], path: () => fc.constantFrom('/mail-events/acs', '/mail-events/acs?secret=guess', '/mail-events/acs?secret='),
+    body: fc.array(shaped({ eventType: fc.constantFrom('Microsoft.EventGrid.SubscriptionValidationEvent', 'Microsoft.Communication.EmailDeliveryReportReceived'), data: shaped({ validationCode: fc.string(), messageId: fc.uuid(), status: fc.string() }) }), { maxLength: 3 }),
+  },
 ];
 
 function tenantRefs(): fc.Arbitrary<string> {
@@ -228,7 +247,8 @@ describe('fuzzing every endpoint (fast-check, fixed seed)', () => {
       );
       expect(sent).toBeGreaterThanOrEqual(REQUESTS_PER_ENDPOINT);
       // Correctness, not speed: a send-code or a wrong code now costs a few more storage
-      // transactions (per-address windows, guess counters), and shared machines are slow.
+      // transactions (per-address windows, guess counters, the mail's cap count and delivery row),
+      // and shared machines are slow.
     }, 240_000);
   });
 

@@ -34,6 +34,9 @@ const SAMPLE_VALUES: Record<string, string> = {
   SIGNING_KEYS: generateSigningKeys(),
   SENDGRID_API_KEY: 'SG.sample-key',
   OPERATOR_KEY: generateCodePepper(),
+  EMAIL_TRANSPORT: 'acs',
+  ACS_ENDPOINT: 'https://acs-guestpass-sample.europe.communication.azure.com',
+  MAIL_DAILY_CAP_PER_TENANT: '5000',
 };
 
 function sample(setting: string): string {
@@ -126,7 +129,7 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     }
     const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...env }, () => undefined);
     expect(config.development).toBe(false);
-    expect(config.email.transport).toBe('sendgrid');
+    expect(config.email).toMatchObject({ transport: 'acs', endpoint: SAMPLE_VALUES.ACS_ENDPOINT, managedIdentityClientId: SAMPLE_VALUES.AZURE_CLIENT_ID });
     expect(config.storage.endpoint).toBe(SAMPLE_VALUES.TABLES_ENDPOINT);
   });
 
@@ -147,6 +150,8 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     for (const [setting, key] of [['CODE_PEPPER', 'codePepper'], ['SIGNING_KEYS', 'signingKeys'], ['SENDGRID_API_KEY', 'sendGridApiKey'], ['OPERATOR_KEY', 'operatorKey']] as const) {
       expect(text(appSettings[setting]), setting).toBe(`'\${keyVaultReference}\${secretNames.${key}})'`);
     }
+    // Only when mail goes through SendGrid: unset, a reference to a secret never stored would stop the app.
+    expect(text(appSettings.SENDGRID_API_KEY)).toBe(`emailTransport == 'sendgrid' ? '\${keyVaultReference}\${secretNames.sendGridApiKey})' : ''`);
     expect(text(main.vars.get('keyVaultReference'))).toBe("'@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='");
     const site = one('Microsoft.Web/sites');
     expect(text(at(site.body, 'properties', 'keyVaultReferenceIdentity'))).toBe('identityId');
@@ -221,6 +226,8 @@ describe('the resources and roles of the deployment', () => {
       '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
       'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
       '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
+      // Microsoft's built-in roles list; the role ACS Email names for sending with an Entra identity.
+      '09976791-48a7-449e-bb21-39d1a415f350': 'Communication and Email Service Owner',
     };
     const grants: string[] = [];
     for (const file of files) {
@@ -241,12 +248,30 @@ describe('the resources and roles of the deployment', () => {
         'appPrincipalId: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
         'appPrincipalId: Key Vault Secrets User on Microsoft.KeyVault/vaults',
         'appPrincipalId: Monitoring Metrics Publisher on Microsoft.Insights/components',
+        'appPrincipalId: Communication and Email Service Owner on Microsoft.Communication/communicationServices',
         'deployerPrincipalId: Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
       ].sort(),
     );
     expect(text(at(main.modules.get('roles')!.body, 'params', 'appPrincipalId'))).toBe('identity.properties.principalId');
     // The app starts only once its roles exist.
     expect(at(main.modules.get('functionApp')!.body, 'dependsOn')).toEqual([new Expression('roles')]);
+  });
+
+  it('declares Communication Services linked to an Email service domain, Azure-managed unless an own domain is given, and the app sends through it as the identity', () => {
+    const email = one('Microsoft.Communication/emailServices');
+    const domain = one('Microsoft.Communication/emailServices/domains');
+    const acs = one('Microsoft.Communication/communicationServices');
+    expect(text(at(domain.body, 'parent'))).toBe(email.symbol);
+    expect(text(at(domain.body, 'name'))).toBe("empty(customDomain) ? 'AzureManagedDomain' : customDomain");
+    expect(text(at(domain.body, 'properties', 'domainManagement'))).toBe("empty(customDomain) ? 'AzureManaged' : 'CustomerManaged'");
+    expect(at(domain.body, 'properties', 'userEngagementTracking')).toBe('Disabled');
+    expect(text(at(acs.body, 'properties', 'linkedDomains'))).toBe(`empty(customDomain) || customDomainVerified ? [${domain.symbol}.id] : []`);
+    for (const resource of [email, domain, acs]) expect(at(resource.body, 'location')).toBe('global');
+    expect(text(appSettings.ACS_ENDPOINT)).toBe('communication.outputs.endpoint');
+    expect(text(appSettings.EMAIL_TRANSPORT)).toBe('emailTransport');
+    expect(main.params.get('emailTransport')!.default).toBe('acs');
+    expect(Object.keys(appSettings)).not.toContain('ACS_CONNECTION_STRING');
+    expect(text(at(main.modules.get('roles')!.body, 'params', 'communicationServiceName'))).toBe('communication.outputs.name');
   });
 
   it("names its outputs in azd's UPPER_SNAKE style, the function app's name and URL among them", () => {

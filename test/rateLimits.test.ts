@@ -131,7 +131,8 @@ describe('limits hold across instances (Table Storage, not memory)', () => {
     await expectError(spoofed, 429, 'rate_limited');
     // Another client is not affected.
     expect((await sendCodeFrom(a, '127.0.0.3', tenant.id, 'ip-other@example.com')).status).toBe(202);
-  });
+    // 100 sequential send-codes, each with its mail's cap count and delivery row: a minute on a busy 2-core machine.
+  }, 180_000);
 
   it('the per-IP limit is a setting (SEND_CODE_PER_IP_PER_HOUR) and is not consumed by requests refused before it', async () => {
     const [a] = await twoInstances({ SEND_CODE_PER_IP_PER_HOUR: '3' });

@@ -4,6 +4,7 @@ param appPrincipalId string
 param storageAccountName string
 param keyVaultName string
 param applicationInsightsName string
+param communicationServiceName string
 param deployerPrincipalId string = ''
 param deployerPrincipalType string = 'User'
 
@@ -14,6 +15,11 @@ var roleIds = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  // "Communication and Email Service Owner": the built-in role that lets an Entra identity
+  // send mail through a Communication Services resource (the role Microsoft's ACS Email
+  // docs name for sending with Entra ID / SMTP AUTH; Microsoft.Communication/CommunicationServices/Read
+  // and Write, Microsoft.Communication/EmailServices/Write).
+  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
 }
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -26,6 +32,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
+  name: communicationServiceName
 }
 
 // The guestpass tables: read, write and delete entities, create the tables.
@@ -69,6 +79,17 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   scope: applicationInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Sends mail through Communication Services as the identity (EMAIL_TRANSPORT=acs, ACS_ENDPOINT): no access key anywhere.
+resource mailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, appPrincipalId, roleIds.communicationAndEmailServiceOwner)
+  scope: communication
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.communicationAndEmailServiceOwner)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -4,11 +4,11 @@ import { isStatus, tableOpener, type Tables } from '../storage.js';
 
 /*
  * Short-lived rows written by anonymous requests (rate-limit windows, used step-up
- * challenges, the expiry index) and the development outbox live in one table per UTC
+ * challenges, the expiry index, the daily mail cap), mail delivery records and the development outbox live in one table per UTC
  * day, `<prefix><kind><yyyymmdd>`. Retention then drops whole tables: one transaction
  * per day, whatever the day held (DESIGN §5).
  */
-export type DayTableKind = 'limits' | 'outbox' | 'expiry';
+export type DayTableKind = 'limits' | 'outbox' | 'expiry' | 'mail';
 
 export const DAY_MS = 86_400_000;
 
