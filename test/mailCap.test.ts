@@ -4,8 +4,9 @@ import { createTenant, expectError, inviteGuest, outbox, REDIRECT_URI, sendCode,
 /**
  * Issue 15, item 5: a tenant's daily mail cap, so one tenant's flood cannot use up a
  * shared sender's quota. Past it, send-code answers 429 mail_cap_reached (to guests and
- * strangers alike), with Retry-After until the next UTC day, and the guest's sign-in
- * log says why; other tenants mail on.
+ * strangers alike), with Retry-After until the next UTC day, decided before anything is
+ * written (issue 11: refused requests leave no sign-in log row, so a guest's refusal
+ * costs what a stranger's does); other tenants mail on.
  */
 let host: TestHost;
 
@@ -20,7 +21,7 @@ async function logOutcomes(tenantId: string, guestId: string): Promise<string[]>
 }
 
 describe('the daily mail cap per tenant', () => {
-  it('holds at MAIL_DAILY_CAP_PER_TENANT: the next send-code answers 429 with Retry-After and a log entry, and sends nothing', async () => {
+  it('holds at MAIL_DAILY_CAP_PER_TENANT: the next send-code answers 429 with Retry-After, and sends and writes nothing', async () => {
     const tenant = await createTenant(host);
     const guests = [];
     for (let i = 0; i < 4; i += 1) guests.push(await inviteGuest(host, tenant.id, `capped${i}@example.com`));
@@ -33,7 +34,9 @@ describe('the daily mail cap per tenant', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(86_400);
     expect(await outbox(host, 'capped3@example.com')).toEqual([]);
-    expect(await logOutcomes(tenant.id, guests[3]!.invitedUser.id)).toContain('mail_cap_reached');
+    // Refused before any write: no attempt, no log row (as for every refused send-code).
+    expect(await logOutcomes(tenant.id, guests[3]!.invitedUser.id)).toEqual([]);
+    expect(await logOutcomes(tenant.id, guests[0]!.invitedUser.id)).toEqual(['code_sent']);
 
     // A stranger's address gets the same answer: the cap does not tell who is invited.
     await expectError(await sendCode(host, tenant.id, 'not-invited@example.com'), 429, 'mail_cap_reached');
