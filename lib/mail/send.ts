@@ -1,5 +1,6 @@
 import type { Runtime } from '../runtime.js';
 import { resolveTenant, type Tenant } from '../tenants.js';
+import { dayTable } from '../storage/dayTables.js';
 import { deliverMail, deliverNothing, newMailId, takeDailyMailSlot } from './delivery.js';
 import type { MailPreviewInput } from './settings.js';
 import { renderCodeMail, renderInvitationMail, type RenderedMail } from './templates.js';
@@ -26,6 +27,9 @@ export interface CodeMailRequest {
  * strangers alike once the tenant's daily cap is full; a guest's mail is counted here.
  */
 export async function reserveCodeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean): Promise<void> {
+  // The day's mail table (made once per instance and day) is opened before the paths part,
+  // so a guest's first mail of the day costs no more storage transactions than a stranger's.
+  await dayTable(rt, 'mail', rt.now());
   await takeDailyMailSlot(rt, tenant.id, dailyCapOf(rt, tenant), forGuest);
 }
 
