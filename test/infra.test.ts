@@ -278,14 +278,14 @@ describe('azd', () => {
 
   it("passes the secrets azd's preprovision hook makes as secure parameters that become the Key Vault secrets", () => {
     const file = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
-    for (const [param, variable] of [['codePepper', 'GUESTPASS_CODE_PEPPER'], ['signingKeys', 'GUESTPASS_SIGNING_KEYS'], ['sendGridApiKey', 'GUESTPASS_SENDGRID_API_KEY']] as const) {
+    for (const [param, variable] of [['codePepper', 'GUESTPASS_CODE_PEPPER'], ['signingKeys', 'GUESTPASS_SIGNING_KEYS'], ['sendGridApiKey', 'GUESTPASS_SENDGRID_API_KEY'], ['operatorKey', 'GUESTPASS_OPERATOR_KEY']] as const) {
       expect(file.parameters[param]!.value).toBe(`\${${variable}}`);
       expect(main.params.get(param)!.decorators.join(' '), param).toContain('@secure()');
     }
     expect(file.parameters.principalType!.value).toBe('${AZURE_PRINCIPAL_TYPE}');
     expect(file.parameters.keyVaultSuffix!.value).toBe('${GUESTPASS_KEY_VAULT_SUFFIX}');
     const secretValues = at(main.modules.get('keyVault')!.body, 'params', 'secretValues') as Record<string, BicepValue>;
-    expect(Object.values(secretValues).map(text).sort()).toEqual(['codePepper', 'sendGridApiKey', 'signingKeys']);
+    expect(Object.values(secretValues).map(text).sort()).toEqual(['codePepper', 'operatorKey', 'sendGridApiKey', 'signingKeys']);
   });
 
   it('azure.yaml deploys the function app that main.bicep tags for it, from a local build', () => {

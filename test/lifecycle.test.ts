@@ -56,7 +56,7 @@ describe('guest lifecycle (cleanup timer, injected clock)', () => {
     const invite = (email: string) => inviteGuest(rt, tenant.id, invitationBody.parse({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI }));
     const signIn = async (email: string) => {
       await sendCode(rt, { tenant: tenant.id, email, clientIp: IP });
-      const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 });
+      const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, rt.now());
       return verifyCode(rt, { tenant: tenant.id, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp: IP });
     };
 
@@ -111,7 +111,7 @@ describe('guest lifecycle (cleanup timer, injected clock)', () => {
     const body = invitationBody.parse({ invitedUserEmailAddress: 'back@fabrikam.example', inviteRedirectUrl: REDIRECT_URI });
     const guest = await inviteGuest(rt, tenant.id, body);
     await sendCode(rt, { tenant: tenant.id, email: 'back@fabrikam.example', clientIp: IP });
-    const [mail] = await listOutbox(rt.tables, { to: 'back@fabrikam.example', limit: 1 });
+    const [mail] = await listOutbox(rt.tables, { to: 'back@fabrikam.example', limit: 1 }, rt.now());
     await verifyCode(rt, { tenant: tenant.id, email: 'back@fabrikam.example', code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp: IP });
     clock.now = T0 + 11 * DAY;
     await runLifecycle(rt, await getTenant(rt, tenant.id));
