@@ -46,12 +46,12 @@ function acceptsGzip(request: HttpRequest): boolean {
 }
 
 /**
- * GET /api/console/{*asset}: the operator console, served by the function app itself.
+ * GET /api/manage/console/{*asset}: the operator console, served by the function app itself.
  * `{*asset}` is a catch-all parameter, which in ASP.NET Core route templates (what the
- * Functions host's router builds on) also matches the empty rest, so `/api/console`
- * and `/api/console/` reach this function too; the local host matches it the same way
- * (scripts/localHost.ts, matchRoute). The bare `/api/console` is redirected to
- * `/api/console/` so the page's relative links resolve under it.
+ * Functions host's router builds on) also matches the empty rest, so `/api/manage/console`
+ * and `/api/manage/console/` reach this function too; the local host matches it the same way
+ * (scripts/localHost.ts, matchRoute). The bare `/api/manage/console` is redirected to
+ * `/api/manage/console/` so the page's relative links resolve under it.
  */
 export async function serveConsole(request: HttpRequest): Promise<HttpResponseInit> {
   const name = request.params.asset ?? '';
@@ -74,7 +74,7 @@ export async function serveConsole(request: HttpRequest): Promise<HttpResponseIn
 }
 
 export default registerHttp('console', {
-  route: 'console/{*asset}',
+  route: 'manage/console/{*asset}',
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: serveConsole,

@@ -215,7 +215,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
   console: {
     GET: {
       tag: 'Discovery', summary: 'The operator console (HTML, script and style sheet)',
-      description: '`/api/console/` is the page; the other files have content hashes in their names. Gzipped when the client accepts it; a strict Content-Security-Policy.',
+      description: '`/api/manage/console/` is the page; the other files have content hashes in their names. Gzipped when the client accepts it; a strict Content-Security-Policy.',
       success: { status: 200, description: 'The file.' },
       errors: ['console_file_not_found'],
     },

@@ -77,18 +77,18 @@ async function main(): Promise<void> {
     }
 
     // Sizes of what the browser downloads, as served (identity and gzip).
-    const page = await (await fetch(`${host.baseUrl}/api/console/`, { headers: { 'accept-encoding': 'identity' } })).text();
+    const page = await (await fetch(`${host.baseUrl}/api/manage/console/`, { headers: { 'accept-encoding': 'identity' } })).text();
     const firstPage = ['', ...[...page.matchAll(/(?:src|href)="([^":]+\.(?:js|css))"/g)].map((match) => match[1]!)];
     // Loaded when a page needs it (the Bulk invite page's CSV parser): the entry's dynamic imports.
-    const entry = await (await fetch(`${host.baseUrl}/api/console/${firstPage.find((file) => file.startsWith('console-') && file.endsWith('.js'))}`)).text();
+    const entry = await (await fetch(`${host.baseUrl}/api/manage/console/${firstPage.find((file) => file.startsWith('console-') && file.endsWith('.js'))}`)).text();
     const later = [...entry.matchAll(/import\("\.\/([^"]+\.js)"\)/g)].map((match) => match[1]!);
     const files = [...firstPage, ...later];
     const sizes: string[] = [];
     let total = 0;
     let totalGzip = 0;
     for (const file of files) {
-      const plain = await wireBytes(`${host.baseUrl}/api/console/${file}`, 'identity');
-      const gzipped = await wireBytes(`${host.baseUrl}/api/console/${file}`, 'gzip, deflate, br');
+      const plain = await wireBytes(`${host.baseUrl}/api/manage/console/${file}`, 'identity');
+      const gzipped = await wireBytes(`${host.baseUrl}/api/manage/console/${file}`, 'gzip, deflate, br');
       if (gzipped.encoding !== 'gzip') throw new Error(`${file || 'index.html'} was not served gzipped`);
       const onFirstPage = firstPage.includes(file);
       if (onFirstPage) {
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
           sessionStorage.setItem('guestpass.console.tenant', tenantId!);
         }, [functionKey, tenant.id]);
         const tab = await context.newPage();
-        await tab.goto(`${host.baseUrl}/api/console/${hash}`);
+        await tab.goto(`${host.baseUrl}/api/manage/console/${hash}`);
         // Playwright notices the element within a frame or so; the figure errs that much on the slow side.
         await tab.waitForSelector(selector, { timeout: 30_000 });
         times.push(await tab.evaluate(() => performance.now()));

@@ -95,7 +95,7 @@ guestpass is running.
   OpenID Connect issuer:     ${app.config.publicBaseUrl}/api/${tenant.id}
   Operator credential:       ${app.config.operatorKey}   (header x-functions-key)
   CLI:                       export GUESTPASS_URL=${base} GUESTPASS_KEY=<the credential above>; npx guestpass --help
-  Operator console:          ${base}/api/console/   (sign in with the operator credential)
+  Operator console:          ${base}/api/manage/console/   (sign in with the operator credential)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}

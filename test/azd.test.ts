@@ -139,7 +139,7 @@ describe('the preprovision hook', () => {
     const result = runHook('preprovision', { GUESTPASS_SENDGRID_API_KEY: 'SG.given' }, azd.dir);
     expect(result.status, result.stderr.toString()).toBe(0);
     const stored = azd.values();
-    expect(Object.keys(stored).sort()).toEqual(['GUESTPASS_CODE_PEPPER', 'GUESTPASS_KEY_VAULT_SUFFIX', 'GUESTPASS_SIGNING_KEYS']);
+    expect(Object.keys(stored).sort()).toEqual(['GUESTPASS_CODE_PEPPER', 'GUESTPASS_KEY_VAULT_SUFFIX', 'GUESTPASS_OPERATOR_KEY', 'GUESTPASS_SIGNING_KEYS']);
     expect(stored.GUESTPASS_KEY_VAULT_SUFFIX).toMatch(/^[0-9a-f]{4}$/);
     const env = { ...stored, GUESTPASS_SENDGRID_API_KEY: 'SG.given' };
     const codePepper = azdParameterValue('codePepper', env) as string;
@@ -147,7 +147,7 @@ describe('the preprovision hook', () => {
     expect(parseSigningKeys(signingKeys)).toHaveLength(1);
     // The values the Key Vault references hand the app: it starts in Production on them.
     const config = loadConfig(
-      { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string },
+      { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string, OPERATOR_KEY: azdParameterValue('operatorKey', env) as string },
       () => undefined,
     );
     expect(config.code.pepper).toBe(codePepper);
@@ -156,7 +156,7 @@ describe('the preprovision hook', () => {
 
   it('keeps what an environment already has: provisioning again signs no one out', () => {
     const azd = azdOnPath();
-    const result = runHook('preprovision', { GUESTPASS_CODE_PEPPER: 'kept', GUESTPASS_SIGNING_KEYS: 'kept', GUESTPASS_KEY_VAULT_SUFFIX: 'ab12', GUESTPASS_SENDGRID_API_KEY: 'SG.kept' }, azd.dir);
+    const result = runHook('preprovision', { GUESTPASS_CODE_PEPPER: 'kept', GUESTPASS_SIGNING_KEYS: 'kept', GUESTPASS_KEY_VAULT_SUFFIX: 'ab12', GUESTPASS_SENDGRID_API_KEY: 'SG.kept', GUESTPASS_OPERATOR_KEY: 'kept' }, azd.dir);
     expect(result.status, result.stderr.toString()).toBe(0);
     expect(azd.values()).toEqual({});
   });

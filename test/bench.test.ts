@@ -21,10 +21,11 @@ beforeAll(async () => {
   ({ stdout } = await promisify(execFile)(process.execPath, [join(REPO, 'dist', 'scripts', 'bench.js'), '--quick', '--out', outDir], {
     cwd: REPO,
     maxBuffer: 16 * 1024 * 1024,
-    timeout: 180_000,
+    // A benchmark, not a timed test: it gets time enough on a busy two-core machine.
+    timeout: 600_000,
   }));
   results = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8')) as BenchResults;
-}, 200_000);
+}, 620_000);
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 describe('npm run bench -- --quick', () => {
@@ -107,8 +108,8 @@ describe('npm run bench -- --quick', () => {
     const { steps } = results.signInCounted;
     expect(steps.sessionCheck.meanTransactions).toBeGreaterThanOrEqual(1);
     expect(steps.sendCode.meanTransactions).toBeGreaterThanOrEqual(count('send-code (invited)')!);
-    // Speed targets (throughput, the flood ratio) are reported, never asserted.
-    expect(results.targets.filter((t) => !t.name.includes('throughput') && !t.name.includes('flood') && !t.holds)).toEqual([]);
+    // Timing ratios (throughput, the flood, the import) are reported, not asserted: speed is for the benchmark, never a test.
+    expect(results.targets.filter((t) => !t.name.includes('throughput') && !t.name.includes('flood') && t.name !== IMPORT_ROW && !t.holds)).toEqual([]);
   });
 
   it('measures what refused and anonymous calls cost, cleanup as the tables grow, and a guest during a flood', () => {

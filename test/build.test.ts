@@ -87,7 +87,7 @@ describe('npm run build, for azd and func azure functionapp publish (deploy/)', 
     writeFileSync(join(published, 'console.js'), `
 const app = require('./' + require('./package.json').main);
 const { handler } = app.registrations.http.find((r) => r.name === 'console').options;
-const get = (asset) => handler({ params: { asset }, url: 'https://app.example/api/console/' + asset, headers: new Headers() }, {});
+const get = (asset) => handler({ params: { asset }, url: 'https://app.example/api/manage/console/' + asset, headers: new Headers() }, {});
 (async () => {
   const page = await get('');
   const files = [...page.body.matchAll(/(?:src|href)="([^":]+)"/g)].map((m) => m[1]);
@@ -138,7 +138,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
   it('bundles every dependency: the app entry requires only Node built-ins, the worker-provided @azure/functions-core and its own lazy bundles', () => {
     const bundle = readFileSync(join(DEPLOY, 'dist', 'index.js'), 'utf8');
     // The operator console's own script is embedded as text: its import() of a console chunk
-    // (`./bulkInvite-<hash>.js`, served by /api/console/) is a browser's, not this bundle's.
+    // (`./bulkInvite-<hash>.js`, served by /api/manage/console/) is a browser's, not this bundle's.
     const consoleChunk = /^\.\/[A-Za-z]+-[A-Z0-9]{8}\.js$/;
     const required = new Set([...bundle.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((match) => match[1]!).filter((name) => !consoleChunk.test(name)));
     const builtins = new Set(require('node:module').builtinModules as string[]);

@@ -11,7 +11,7 @@ import {
 } from './helpers.js';
 
 /*
- * The operator console (/api/console) in Debian's Chromium through playwright-core,
+ * The operator console (/api/manage/console) in Debian's Chromium through playwright-core,
  * against the built app under the local host. axe-core runs on every page; a CSP
  * violation or an error thrown in the page fails the test that caused it. The
  * screenshots of the Guests, Bulk invite and Sign-in logs pages are the README's.
@@ -89,7 +89,7 @@ async function openConsole(options: { locale?: string; path?: string } = {}): Pr
   contexts.push(context);
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${host.baseUrl}/api/console/${options.path ?? ''}`);
+  await page.goto(`${host.baseUrl}/api/manage/console/${options.path ?? ''}`);
   return page;
 }
 
@@ -149,10 +149,10 @@ function rowOf(page: Page, text: string) {
 
 describe('the operator console in Chromium', () => {
   it('is served by the function app with a strict Content-Security-Policy, gzipped, its files content-hashed', async () => {
-    const bare = await fetch(`${host.baseUrl}/api/console`, { redirect: 'manual' });
+    const bare = await fetch(`${host.baseUrl}/api/manage/console`, { redirect: 'manual' });
     expect(bare.status).toBe(308);
     expect(bare.headers.get('location')).toBe('console/');
-    const page = await fetch(`${host.baseUrl}/api/console/`, { headers: { 'accept-encoding': 'gzip' } });
+    const page = await fetch(`${host.baseUrl}/api/manage/console/`, { headers: { 'accept-encoding': 'gzip' } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-encoding')).toBe('gzip');
@@ -170,12 +170,12 @@ describe('the operator console in Chromium', () => {
     const script = /src="(console-[A-Z0-9]+\.js)"/.exec(html)![1]!;
     const style = /href="(console-style-[A-Z0-9]+\.css)"/.exec(html)![1]!;
     for (const file of [script, style]) {
-      const asset = await fetch(`${host.baseUrl}/api/console/${file}`, { headers: { 'accept-encoding': 'identity' } });
+      const asset = await fetch(`${host.baseUrl}/api/manage/console/${file}`, { headers: { 'accept-encoding': 'identity' } });
       expect(asset.status).toBe(200);
       expect(asset.headers.get('content-encoding')).toBeNull();
       expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     }
-    await expectError(await fetch(`${host.baseUrl}/api/console/nothing-here.js`), 404, 'not_found');
+    await expectError(await fetch(`${host.baseUrl}/api/manage/console/nothing-here.js`), 404, 'console_file_not_found');
   });
 
   it('signs in with a key kept in sessionStorage only, keeps it over a reload, and signs out', async () => {
@@ -465,7 +465,7 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
     expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys']);
-    await page.goto(`${host.baseUrl}/api/console/#/tenants`);
+    await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
     expect(await page.evaluate(() => sessionStorage.getItem('guestpass.console.tenant'))).toBe(mine.id);

@@ -6,6 +6,7 @@ import {
   createTenant, expectError, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, signIn,
   startHost, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant, hostWithTenant,
   expectHostAnswer,
+  expectUnauthorized,
 } from './helpers.js';
 
 let host: TestHost;
@@ -194,8 +195,8 @@ describe('session tokens', () => {
 
 describe('management API', () => {
   it('management routes need the function key', async () => {
-    await expectHostAnswer(await host.api('/manage/tenants', postJson({ displayName: 'x' })), 401);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }), 401);
+    await expectUnauthorized(await host.api('/manage/tenants', postJson({ displayName: 'x' })));
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }));
   });
 
   it('an invitation whose redirect is not one of the tenant redirectUris is refused with 400 invalid_redirect_uri', async () => {

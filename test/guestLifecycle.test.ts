@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, sessionCheck, signIn, startHost, verifyCode,
   type TestHost,
-  expectHostAnswer,
+  expectUnauthorized,
 } from './helpers.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 
@@ -176,8 +176,8 @@ describe('listing guests', () => {
 
   it('the user routes need the function key, a known tenant and a GUID id', async () => {
     const tenant = await createTenant(host);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/users`), 401);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/users/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }), 401);
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/users`));
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/users/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }));
     await expectError(await host.manage('/tenants/unknown.example.test/users'), 404, 'tenant_not_found');
     await expectError(await user(tenant.id, 'not-a-guid'), 400, 'invalid_request');
     await expectError(await user(tenant.id, '00000000-0000-4000-8000-000000000000'), 404, 'guest_not_found');

@@ -291,3 +291,13 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       }),
   };
 }
+
+/**
+ * Asserts the app's own refusal of a management call without a valid credential:
+ * management routes are anonymous at the host and the app answers 401 `unauthorized`
+ * in the contract's error body (lib/admin/credentials.ts).
+ */
+export async function expectUnauthorized(response: Response): Promise<void> {
+  const body = (await response.json().catch(() => undefined)) as { error?: string } | undefined;
+  if (response.status !== 401 || body?.error !== 'unauthorized') throw new Error(`expected 401 unauthorized, got ${response.status} ${JSON.stringify(body)}`);
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, FUNCTION_KEY, inviteGuest, latestCode, sendCode, sessionCheck, signIn, startHost, verifyCode,
   type TestHost,
-  expectHostAnswer,
+  expectUnauthorized,
 } from './helpers.js';
 
 /**
@@ -206,8 +206,8 @@ describe('the B2BManagementPolicy API', () => {
 
   it('the policy routes need the function key and an existing tenant', async () => {
     const tenant = await createTenant(host);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/policies`), 401);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/policies`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }), 401);
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/policies`));
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/policies`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }));
     await expectError(await policies('unknown.example.test'), 404, 'tenant_not_found');
     await expectError(await policies('unknown.example.test', { method: 'POST', body: JSON.stringify(orgDefault(OPT_IN)) }), 404, 'tenant_not_found');
   });

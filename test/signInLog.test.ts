@@ -4,7 +4,7 @@ import { guestRows, requestFrom, sendCodeFrom } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, sendCode, startHost, testRuntime, uniquePrefix, FUNCTION_KEY,
   type TestHost, type TestTenant,
-  expectHostAnswer,
+  expectUnauthorized,
 } from './helpers.js';
 
 interface LogRecord {
@@ -115,8 +115,8 @@ describe('the sign-in log records every send-code and verify-code outcome', () =
     }
     await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?userId=${crypto.randomUUID()}`), 404, 'guest_not_found');
     await expectError(await host.manage(`/tenants/${tenant.id}/sign-in-logs?$top=0`), 400, 'invalid_request');
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`), 401);
-    await expectHostAnswer(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }), 401);
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`));
+    await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/sign-in-logs`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }));
     await expectError(await host.manage(`/tenants/${crypto.randomUUID()}/sign-in-logs`), 404, 'tenant_not_found');
     // Another tenant's log is its own.
     expect((await host.manage(`/tenants/${other.id}/sign-in-logs`).then((r) => r.json()) as { value: unknown[] }).value).toEqual([]);

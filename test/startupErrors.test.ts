@@ -88,7 +88,7 @@ describe('PUBLIC_BASE_URL', () => {
       await host.api(`/${tenant.id}/send-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'issuer@example.test' }) });
       const verified = await verifyCode(host, tenant.id, 'issuer@example.test', await latestCode(host, 'issuer@example.test'));
       const { token } = (await verified.json()) as { token: string };
-      expect((jwt.decode(token) as { iss: string }).iss).toBe(`http://localhost:${port}`);
+      expect((jwt.decode(token) as { iss: string }).iss).toBe(`http://localhost:${port}/api/${tenant.id}`);
     } finally {
       await host.stop();
     }

@@ -45,7 +45,7 @@ export class ApiError extends Error {
 
 export interface ApiOptions {
   credential: string;
-  /** The API's base URL, ending in `/` (the console lives at `<base>console/`). */
+  /** The API's base URL, ending in `/` (the console lives at `<base>manage/console/`). */
   base: string;
   /** Called once when the server refuses the credential. */
   onUnauthorized: () => void;

@@ -23,7 +23,7 @@ type PageId = 'guests' | 'bulk' | 'settings' | 'sign-ins' | 'audit' | 'keys' | '
 const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'settings', 'sign-ins', 'audit', 'keys'];
 
 const root = document.getElementById('app')!;
-const apiBase = new URL('../', location.href).href;
+const apiBase = new URL('../../', location.href).href;
 // `?lang=`, else the language chosen earlier in this tab, else the browser's.
 let lang: Lang = pickLanguage([new URLSearchParams(location.search).get('lang') ?? sessionStorage.getItem(LANG), ...navigator.languages]);
 let t: Messages = messagesFor(lang);
