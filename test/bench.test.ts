@@ -107,7 +107,10 @@ describe('npm run bench -- --quick', () => {
     expect(results.transactionsPerSignIn).toBe(count('send-code (invited)')! + count('verify-code')! + count('session-check')!);
     const { steps } = results.signInCounted;
     expect(steps.sessionCheck.meanTransactions).toBeGreaterThanOrEqual(1);
-    expect(steps.sendCode.meanTransactions).toBeGreaterThanOrEqual(count('send-code (invited)')!);
+    // Under concurrency the mail cap's count is read once per TENANT_CACHE_SECONDS and shared by the burst, so a
+    // send-code may cost less than alone, never more than its bound.
+    expect(steps.sendCode.meanTransactions).toBeGreaterThanOrEqual(5);
+    expect(steps.sendCode.meanTransactions).toBeLessThanOrEqual(8);
     // Timing ratios (throughput, the flood, the import) are reported, not asserted: speed is for the benchmark, never a test.
     expect(results.targets.filter((t) => !t.name.includes('throughput') && !t.name.includes('flood') && t.name !== IMPORT_ROW && !t.holds)).toEqual([]);
   });
