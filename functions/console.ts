@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { GuestpassError } from '../lib/errors.js';
-import { consoleAssets, type ConsoleAsset } from './consoleAssets.js';
+import type { ConsoleAsset } from '../lib/lazy/consoleAssets.js';
 import { errorResponse, registerHttp } from './http.js';
 
 /**
@@ -59,6 +59,7 @@ export async function serveConsole(request: HttpRequest): Promise<HttpResponseIn
   if (name === '' && !path.endsWith('/')) {
     return { status: 308, headers: { Location: `${path.slice(path.lastIndexOf('/') + 1)}/`, 'Cache-Control': 'no-store' } };
   }
+  const { consoleAssets } = await import('../lib/lazy/consoleAssets.js');
   const asset = consoleAssets[name === '' ? 'index.html' : name];
   if (!asset) return errorResponse(new GuestpassError('console_file_not_found'));
   const headers: Record<string, string> = {

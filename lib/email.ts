@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import * as z from 'zod';
+import { lazySchema } from './lazySchema.js';
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -30,7 +31,7 @@ export function normaliseEmail(input: string): string | undefined {
 }
 
 /** A zod field that accepts an address and yields its normalised form. */
-export const emailAddress = z
+export const emailAddress = lazySchema(() => z
   .string()
   .max(320)
   .transform((value, ctx) => {
@@ -40,7 +41,7 @@ export const emailAddress = z
       return z.NEVER;
     }
     return normalised;
-  });
+  }));
 
 export function emailDomain(normalisedEmail: string): string {
   return normalisedEmail.slice(normalisedEmail.lastIndexOf('@') + 1);

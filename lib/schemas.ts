@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazySchema } from './lazySchema.js';
 import { emailAddress } from './email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { invitationsAllowedAndBlockedDomainsPolicy } from './tenants/invitationDomains.js';
@@ -8,13 +9,13 @@ import { tenantMailSettings } from './mail/settings.js';
  * The shapes of every request guestpass accepts. Function files validate with these,
  * and the OpenAPI document is generated from them, so there is one copy.
  */
-const hostname = z
+const hostname = lazySchema(() => z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as contoso.com');
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain name such as contoso.com'));
 
-const origin = z
+const origin = lazySchema(() => z
   .string()
   .trim()
   .refine((value) => {
@@ -25,9 +26,9 @@ const origin = z
       return false;
     }
   }, 'must be an origin such as https://app.contoso.com (scheme, host and port only)')
-  .transform((value) => new URL(value).origin);
+  .transform((value) => new URL(value).origin));
 
-export const redirectUri = z
+export const redirectUri = lazySchema(() => z
   .string()
   .trim()
   .max(2000)
@@ -39,19 +40,19 @@ export const redirectUri = z
     } catch {
       return false;
     }
-  }, 'must be an absolute https URL without a fragment (http only for localhost)');
+  }, 'must be an absolute https URL without a fragment (http only for localhost)'));
 
-export const tenantParams = z.object({ tenant: z.string().min(1).max(253) });
+export const tenantParams = lazySchema(() => z.object({ tenant: z.string().min(1).max(253) }));
 
-const days = z.number().int().min(1).max(3650).nullable();
+const days = lazySchema(() => z.number().int().min(1).max(3650).nullable());
 /** Guest lifecycle, per tenant; null turns a step off (all off by default). */
-export const lifecycleSettings = z.strictObject({
+export const lifecycleSettings = lazySchema(() => z.strictObject({
   pendingInvitationDays: days.optional().meta({ description: 'Invitations still pending after this many days are removed.' }),
   inactiveDisableDays: days.optional().meta({ description: 'Guests with no sign-in for this many days are disabled.' }),
   inactiveDeleteAfterDays: days.optional().meta({ description: 'Disabled guests are deleted this many days after being disabled.' }),
-});
+}));
 
-export const createTenantBody = z.strictObject({
+export const createTenantBody = lazySchema(() => z.strictObject({
   displayName: z.string().trim().min(1).max(256),
   domains: z.array(hostname).max(50).default([]),
   allowedOrigins: z.array(origin).max(50).default([]),
@@ -60,23 +61,25 @@ export const createTenantBody = z.strictObject({
   lifecycle: lifecycleSettings.optional(),
   /** Branding, template overrides per language, code in the subject, daily cap; PATCH replaces it whole. */
   mail: tenantMailSettings.optional(),
-});
+}));
 export type CreateTenantInput = z.infer<typeof createTenantBody>;
 
 // Without createTenantBody's defaults: zod 4 applies a default inside .partial(), so a
 // PATCH that names only displayName would reset the lists to [].
-const tenantFields = createTenantBody.shape;
-const tenantChanges = {
-  displayName: tenantFields.displayName.optional(),
-  domains: tenantFields.domains.unwrap().optional(),
-  allowedOrigins: tenantFields.allowedOrigins.unwrap().optional(),
-  redirectUris: tenantFields.redirectUris.unwrap().optional(),
-  googleFederation: tenantFields.googleFederation.unwrap().optional(),
-  lifecycle: lifecycleSettings.optional(),
-  mail: tenantFields.mail,
-};
+function tenantChanges() {
+  const tenantFields = createTenantBody.shape;
+  return {
+    displayName: tenantFields.displayName.optional(),
+    domains: tenantFields.domains.unwrap().optional(),
+    allowedOrigins: tenantFields.allowedOrigins.unwrap().optional(),
+    redirectUris: tenantFields.redirectUris.unwrap().optional(),
+    googleFederation: tenantFields.googleFederation.unwrap().optional(),
+    lifecycle: lifecycleSettings.optional(),
+    mail: tenantFields.mail,
+  };
+}
 
-export const invitationBody = z.strictObject({
+export const invitationBody = lazySchema(() => z.strictObject({
   invitedUserEmailAddress: emailAddress,
   inviteRedirectUrl: z.string().trim().min(1).max(2000),
   invitedUserDisplayName: z.string().trim().min(1).max(256).optional(),
@@ -88,50 +91,50 @@ export const invitationBody = z.strictObject({
     })
     .optional(),
   resetRedemption: z.boolean().default(false),
-});
+}));
 export type InvitationInput = z.infer<typeof invitationBody>;
 
-export const locale = z.string().trim().max(35).regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as en or sv-SE');
+export const locale = lazySchema(() => z.string().trim().max(35).regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as en or sv-SE'));
 
 /** The opaque sign-in attempt handle send-code answers; verify-code and a resend take it back. */
-export const attemptHandle = z
+export const attemptHandle = lazySchema(() => z
   .string()
   .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the attempt handle send-code answered')
   .meta({
     description:
       'Opaque sign-in attempt handle from the send-code answer. A code belongs to its attempt: wrong codes sent for other attempts never burn it. ' +
       'Send it back with verify-code, and with send-code to resend within the same attempt.',
-  });
+  }));
 
 /** A solved step-up challenge: the base64 ALTCHA payload, or the CAPTCHA provider's response token. */
-export const stepUpSolution = z
+export const stepUpSolution = lazySchema(() => z
   .string()
   .min(1)
   .max(4096)
-  .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' });
+  .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' }));
 
-export const sendCodeBody = z.strictObject({
+export const sendCodeBody = lazySchema(() => z.strictObject({
   email: emailAddress,
   locale: locale.optional(),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
-});
+}));
 
-export const verifyCodeBody = z.strictObject({
+export const verifyCodeBody = lazySchema(() => z.strictObject({
   email: emailAddress,
   code: z.string().trim().regex(/^[0-9]{6,12}$/, 'must be the digits from the email'),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
-});
+}));
 
-export const outboxQuery = z.object({
+export const outboxQuery = lazySchema(() => z.object({
   to: emailAddress.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-});
+}));
 
 /* The B2B guest model: policies, the emailOtp switch and the guest directory. */
 
-export const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID').transform((value) => value.toLowerCase());
+export const guid = lazySchema(() => z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID').transform((value) => value.toLowerCase()));
 
 /** Azure AD's policy shape (Get/New/Set-AzureADPolicy): `definition` is an array holding one JSON string. */
 const policyFields = {
@@ -140,80 +143,80 @@ const policyFields = {
   definition: z.array(z.string().max(8192)).max(16),
 };
 
-export const createPolicyBody = z.strictObject({
+export const createPolicyBody = lazySchema(() => z.strictObject({
   type: z.string().trim().min(1).max(128),
   displayName: policyFields.displayName,
   isOrganizationDefault: policyFields.isOrganizationDefault.default(false),
   definition: policyFields.definition,
-});
+}));
 export type CreatePolicyInput = z.infer<typeof createPolicyBody>;
 
-export const updatePolicyBody = z
+export const updatePolicyBody = lazySchema(() => z
   .strictObject({
     displayName: policyFields.displayName.optional(),
     isOrganizationDefault: policyFields.isOrganizationDefault.optional(),
     definition: policyFields.definition.optional(),
   })
-  .refine((value) => Object.keys(value).length > 0, 'name at least one of displayName, isOrganizationDefault, definition');
+  .refine((value) => Object.keys(value).length > 0, 'name at least one of displayName, isOrganizationDefault, definition'));
 export type UpdatePolicyInput = z.infer<typeof updatePolicyBody>;
 
-export const policyParams = tenantParams.extend({ id: guid });
+export const policyParams = lazySchema(() => tenantParams.extend({ id: guid }));
 
 /** The parsed content of a B2BManagementPolicy definition string; other sections are kept as they are. */
-export const b2bManagementPolicyDefinition = z.looseObject({
+export const b2bManagementPolicyDefinition = lazySchema(() => z.looseObject({
   B2BManagementPolicy: z.looseObject({
     PreviewPolicy: z.looseObject({ Features: z.array(z.string()).optional() }).optional(),
     InvitationsAllowedAndBlockedDomainsPolicy: invitationsAllowedAndBlockedDomainsPolicy.optional(),
   }),
-});
+}));
 export type B2BManagementPolicyDefinition = z.infer<typeof b2bManagementPolicyDefinition>;
 
 /** Graph's allowExternalIdToUseEmailOtp in one call: a view of, and a way to write, the org-default policy. */
-export const emailOtpSetting = z.enum(['default', 'enabled', 'disabled']);
+export const emailOtpSetting = lazySchema(() => z.enum(['default', 'enabled', 'disabled']));
 export type EmailOtpSetting = z.infer<typeof emailOtpSetting>;
 
 /** PATCH of a tenant: its settings plus the emailOtp switch, which writes the org-default policy. */
-export const tenantSettingsBody = z
-  .strictObject({ ...tenantChanges, emailOtp: emailOtpSetting.optional() })
-  .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change');
+export const tenantSettingsBody = lazySchema(() => z
+  .strictObject({ ...tenantChanges(), emailOtp: emailOtpSetting.optional() })
+  .refine((value) => Object.keys(value).length > 0, 'name at least one setting to change'));
 export type TenantSettingsInput = z.infer<typeof tenantSettingsBody>;
 export type UpdateTenantInput = Omit<TenantSettingsInput, 'emailOtp'>;
 
-export const guestParams = tenantParams.extend({ id: guid });
+export const guestParams = lazySchema(() => tenantParams.extend({ id: guid }));
 
 export const MAX_GUESTS_PER_PAGE = 100;
 
-export const listGuestsQuery = z.object({
+export const listGuestsQuery = lazySchema(() => z.object({
   source: z.enum(['OTP', 'AzureAD', 'MSA', 'Google']).optional(),
   state: z.enum(['PendingAcceptance', 'Accepted', 'Disabled']).optional(),
   search: z.string().trim().toLowerCase().min(1).max(254).optional().meta({ description: 'An address prefix or an exact address.' }),
   $top: z.coerce.number().int().min(1).max(MAX_GUESTS_PER_PAGE).default(MAX_GUESTS_PER_PAGE),
   $skiptoken: z.string().min(1).max(4096).optional(),
-});
+}));
 export type ListGuestsQuery = z.infer<typeof listGuestsQuery>;
 /*
  * The shapes of what guestpass answers. The OpenAPI document is generated from these
  * and the SPA client (web/) derives its types from them; test/openapi.test.ts parses
  * real answers with them so they cannot drift from what the functions return.
  */
-export const signInSource = z.enum(['OTP', 'AzureAD', 'MSA', 'Google']);
+export const signInSource = lazySchema(() => z.enum(['OTP', 'AzureAD', 'MSA', 'Google']));
 
-export const guestUser = z.object({
+export const guestUser = lazySchema(() => z.object({
   id: z.string(),
   email: z.string(),
   displayName: z.string(),
   source: signInSource,
-});
+}));
 
-export const codeSentResponse = z.object({
+export const codeSentResponse = lazySchema(() => z.object({
   status: z.literal('code_sent'),
   expiresInSeconds: z.number().int(),
   resendAfterSeconds: z.number().int(),
   attempt: attemptHandle,
-});
+}));
 
 /** What a 428 challenge_required carries: an ALTCHA proof-of-work challenge or a CAPTCHA widget's site key. */
-export const stepUpChallenge = z.union([
+export const stepUpChallenge = lazySchema(() => z.union([
   z.object({
     provider: z.literal('altcha'),
     algorithm: z.string(),
@@ -223,22 +226,22 @@ export const stepUpChallenge = z.union([
     signature: z.string(),
   }),
   z.object({ provider: z.enum(['turnstile', 'hcaptcha']), siteKey: z.string() }),
-]);
+]));
 
-export const sessionResponse = z.object({
+export const sessionResponse = lazySchema(() => z.object({
   token: z.string().meta({ description: 'ES256 JWT: send it as `Authorization: Bearer <token>`.' }),
   tokenType: z.literal('Bearer'),
   expiresAt: z.iso.datetime(),
   user: guestUser,
-});
+}));
 
-export const sessionStatusResponse = z.object({
+export const sessionStatusResponse = lazySchema(() => z.object({
   active: z.literal(true),
   expiresAt: z.iso.datetime(),
   user: guestUser,
-});
+}));
 
-export const jwksResponse = z.object({
+export const jwksResponse = lazySchema(() => z.object({
   keys: z.array(
     z.object({
       kty: z.literal('EC'),
@@ -250,17 +253,17 @@ export const jwksResponse = z.object({
       use: z.literal('sig'),
     }),
   ),
-});
+}));
 
-export const errorResponse = z.object({
+export const errorResponse = lazySchema(() => z.object({
   error: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
   message: z.string().meta({ description: 'One human sentence.' }),
   details: z.array(z.unknown()).optional(),
   method: signInSource.optional().meta({ description: 'With other_method_required: how this guest signs in.' }),
   challenge: stepUpChallenge.optional().meta({ description: 'With challenge_required: the step-up to solve; send its solution as stepUp.' }),
-});
+}));
 
-export const tenantResponse = z.object({
+export const tenantResponse = lazySchema(() => z.object({
   id: z.string(),
   displayName: z.string(),
   domains: z.array(z.string()),
@@ -272,9 +275,9 @@ export const tenantResponse = z.object({
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   emailOtp: emailOtpSetting.meta({ description: 'The OTP switch, read from the organisation-default B2BManagementPolicy.' }),
-});
+}));
 
-export const policyResponse = z.object({
+export const policyResponse = lazySchema(() => z.object({
   id: z.string(),
   type: z.string(),
   displayName: z.string(),
@@ -282,11 +285,11 @@ export const policyResponse = z.object({
   definition: z.array(z.string()),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-});
+}));
 
-export const policyListResponse = z.object({ value: z.array(policyResponse) });
+export const policyListResponse = lazySchema(() => z.object({ value: z.array(policyResponse) }));
 
-export const guestResponse = z.object({
+export const guestResponse = lazySchema(() => z.object({
   id: z.string(),
   email: z.string(),
   displayName: z.string(),
@@ -295,7 +298,7 @@ export const guestResponse = z.object({
   invitedAt: z.iso.datetime(),
   redeemedAt: z.iso.datetime().nullable(),
   lastSignInAt: z.iso.datetime().nullable(),
-});
+}));
 
 /** A page of a list, Graph style: `nextLink` is the next page's URL, absent on the last page. */
 function pageOf<T extends z.ZodType>(item: T) {
@@ -328,7 +331,7 @@ export const signInLogPageResponse = pageOf(
   }),
 );
 
-export const invitationResponse = z.object({
+export const invitationResponse = lazySchema(() => z.object({
   id: z.string(),
   inviteRedeemUrl: z.string(),
   invitedUserEmailAddress: z.string(),
@@ -337,9 +340,9 @@ export const invitationResponse = z.object({
   sendInvitationMessage: z.boolean(),
   status: z.enum(['PendingAcceptance', 'Completed']),
   invitedUser: z.object({ id: z.string() }),
-});
+}));
 
-export const outboxResponse = z.object({
+export const outboxResponse = lazySchema(() => z.object({
   value: z.array(
     z.object({
       id: z.string(),
@@ -354,13 +357,13 @@ export const outboxResponse = z.object({
       headers: z.record(z.string(), z.string()),
     }),
   ),
-});
-export const signInLogsQuery = z.object({
+}));
+export const signInLogsQuery = lazySchema(() => z.object({
   $top: z.coerce.number().int().min(1).max(200).default(50),
   $skiptoken: z.string().min(1).max(4096).optional(),
   userId: z.uuid().optional(),
   outcome: z.string().trim().min(1).max(64).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
-});
+}));
 export type SignInLogsQuery = z.infer<typeof signInLogsQuery>;

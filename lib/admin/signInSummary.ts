@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazySchema.js';
 import { LOG_PREFIX, type SignInEvent } from '../guests.js';
 import type { Runtime } from '../runtime.js';
 import { escapeOData, newestFirstKey } from '../storage.js';
@@ -7,12 +8,12 @@ import { resolveTenant } from '../tenants.js';
 const HOUR_MS = 3_600_000;
 export const MAX_SUMMARY_HOURS = 24 * 31;
 
-export const signInSummaryQuery = z.object({
+export const signInSummaryQuery = lazySchema(() => z.object({
   hours: z.coerce.number().int().min(1).max(MAX_SUMMARY_HOURS).default(168),
-});
+}));
 export type SignInSummaryQuery = z.infer<typeof signInSummaryQuery>;
 
-export const signInSummaryResponse = z.object({
+export const signInSummaryResponse = lazySchema(() => z.object({
   value: z.array(
     z.object({
       hour: z.iso.datetime().meta({ description: 'The start of the hour (UTC).' }),
@@ -21,7 +22,7 @@ export const signInSummaryResponse = z.object({
       codesSent: z.number().int().meta({ description: 'send-code calls that mailed a code.' }),
     }),
   ),
-});
+}));
 export type SignInSummary = z.infer<typeof signInSummaryResponse>;
 
 /** What the summary reads of a log row: three short columns. */

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazySchema.js';
 import { fail } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { isStatus } from '../storage.js';
@@ -61,18 +62,18 @@ export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]):
   return result;
 }
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+const uuid = lazySchema(() => z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i));
 
 /* ---- SendGrid's signed Event Webhook ---- */
 
-const sendGridEvent = z.looseObject({
+const sendGridEvent = lazySchema(() => z.looseObject({
   event: z.string(),
   timestamp: z.number(),
   type: z.string().optional(),
   reason: z.string().optional(),
   response: z.string().optional(),
   [SENDGRID_MAIL_ID_ARG]: z.string().optional(),
-});
+}));
 
 const keys = new Map<string, KeyObject>();
 
@@ -127,18 +128,18 @@ function sendGridStatus(event: string, type: string | undefined): DeliveryEvent[
 
 /* ---- ACS delivery reports through Event Grid ---- */
 
-const eventGridEvent = z.looseObject({
+const eventGridEvent = lazySchema(() => z.looseObject({
   eventType: z.string(),
   eventTime: z.string().optional(),
   data: z.looseObject({}).optional(),
-});
+}));
 
-const acsDeliveryReport = z.looseObject({
+const acsDeliveryReport = lazySchema(() => z.looseObject({
   messageId: z.string(),
   status: z.string(),
   deliveryStatusDetails: z.looseObject({ statusMessage: z.string().optional() }).optional(),
   deliveryAttemptTimeStamp: z.string().optional(),
-});
+}));
 
 export const EVENT_GRID_VALIDATION = 'Microsoft.EventGrid.SubscriptionValidationEvent';
 export const ACS_DELIVERY_REPORT = 'Microsoft.Communication.EmailDeliveryReportReceived';

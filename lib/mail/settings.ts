@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazySchema.js';
 import { emailAddress } from '../email.js';
 
 /**
@@ -52,13 +53,13 @@ function templateText(key: MailTextKey) {
     });
 }
 
-export const mailTextsOverride = z.strictObject(
+export const mailTextsOverride = lazySchema(() => z.strictObject(
   Object.fromEntries((Object.keys(TEXT_PLACEHOLDERS) as MailTextKey[]).map((key) => [key, templateText(key).optional()])) as {
     [K in MailTextKey]: z.ZodOptional<ReturnType<typeof templateText>>;
   },
-);
+));
 
-const httpsUrl = z
+const httpsUrl = lazySchema(() => z
   .string()
   .trim()
   .max(2000)
@@ -69,9 +70,9 @@ const httpsUrl = z
     } catch {
       return false;
     }
-  }, 'must be an https URL');
+  }, 'must be an https URL'));
 
-export const mailBranding = z.strictObject({
+export const mailBranding = lazySchema(() => z.strictObject({
   /** The name the mails show instead of the tenant's displayName. */
   displayName: z.string().trim().min(1).max(256).optional(),
   /** An image loaded by the recipient's mail app: https only. */
@@ -83,24 +84,24 @@ export const mailBranding = z.strictObject({
     .optional(),
   /** Where a guest asks for help: an email address or an https URL. */
   supportContact: z.union([emailAddress, httpsUrl], { error: 'must be an email address or an https URL' }).optional(),
-});
+}));
 
-export const tenantMailSettings = z.strictObject({
+export const tenantMailSettings = lazySchema(() => z.strictObject({
   /** The code in the subject, so phones and mail apps offer it (on unless turned off). */
   codeInSubject: z.boolean().optional(),
   branding: mailBranding.optional(),
   templates: z.strictObject({ en: mailTextsOverride.optional(), sv: mailTextsOverride.optional(), de: mailTextsOverride.optional() }).optional(),
   /** This tenant's mails per UTC day, instead of MAIL_DAILY_CAP_PER_TENANT (0: no cap). */
   dailyCap: z.number().int().min(0).max(10_000_000).optional(),
-});
+}));
 export type TenantMailSettings = z.infer<typeof tenantMailSettings>;
 
-export const mailPreviewBody = z.strictObject({
+export const mailPreviewBody = lazySchema(() => z.strictObject({
   kind: z.enum(['code', 'invitation']),
   locale: z.string().trim().max(35).optional(),
   /** Unsaved settings to preview instead of the tenant's own. */
   mail: tenantMailSettings.optional(),
-});
+}));
 export type MailPreviewInput = z.infer<typeof mailPreviewBody>;
 
-export const mailPreviewResponse = z.object({ subject: z.string(), text: z.string(), html: z.string() });
+export const mailPreviewResponse = lazySchema(() => z.object({ subject: z.string(), text: z.string(), html: z.string() }));

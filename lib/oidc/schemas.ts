@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazySchema.js';
 import { guid, redirectUri, tenantParams } from '../schemas.js';
 
 /**
@@ -6,18 +7,18 @@ import { guid, redirectUri, tenantParams } from '../schemas.js';
  * requests, beside the feature that uses them. Function files validate with these and
  * the OpenAPI document is generated from them.
  */
-export const clientType = z.enum(['public', 'confidential']);
+export const clientType = lazySchema(() => z.enum(['public', 'confidential']));
 
-export const createApplicationBody = z.strictObject({
+export const createApplicationBody = lazySchema(() => z.strictObject({
   displayName: z.string().trim().min(1).max(256),
   /** `public`: a browser or native app, PKCE only. `confidential`: a server that also holds a secret. */
   clientType: clientType.default('public'),
   redirectUris: z.array(redirectUri).min(1).max(50),
   postLogoutRedirectUris: z.array(redirectUri).max(50).default([]),
-});
+}));
 export type CreateApplicationInput = z.infer<typeof createApplicationBody>;
 
-export const updateApplicationBody = z
+export const updateApplicationBody = lazySchema(() => z
   .strictObject({
     displayName: createApplicationBody.shape.displayName.optional(),
     redirectUris: createApplicationBody.shape.redirectUris.optional(),
@@ -25,12 +26,12 @@ export const updateApplicationBody = z
     /** Confidential clients only: a new secret replaces the old one at once and is shown once. */
     rotateSecret: z.literal(true).optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, 'name at least one field to change');
+  .refine((body) => Object.keys(body).length > 0, 'name at least one field to change'));
 export type UpdateApplicationInput = z.infer<typeof updateApplicationBody>;
 
-export const applicationParams = tenantParams.extend({ clientId: guid });
+export const applicationParams = lazySchema(() => tenantParams.extend({ clientId: guid }));
 
-export const applicationResponse = z.object({
+export const applicationResponse = lazySchema(() => z.object({
   clientId: z.string(),
   displayName: z.string(),
   clientType,
@@ -40,13 +41,13 @@ export const applicationResponse = z.object({
   updatedAt: z.string(),
   /** Only in the answer that created or rotated it: it is stored as a hash and never shown again. */
   clientSecret: z.string().optional(),
-});
-export const applicationListResponse = z.object({ value: z.array(applicationResponse) });
+}));
+export const applicationListResponse = lazySchema(() => z.object({ value: z.array(applicationResponse) }));
 
 /** OAuth parameters arrive as strings; the lib checks them in the order RFC 6749 needs. */
-const oauthParam = z.string().max(4096).optional();
+const oauthParam = lazySchema(() => z.string().max(4096).optional());
 
-export const authorizeParams = z.looseObject({
+export const authorizeParams = lazySchema(() => z.looseObject({
   client_id: oauthParam,
   redirect_uri: oauthParam,
   response_type: oauthParam,
@@ -62,53 +63,53 @@ export const authorizeParams = z.looseObject({
   ui_locales: oauthParam,
   request: oauthParam,
   request_uri: oauthParam,
-});
+}));
 export type AuthorizeParams = z.infer<typeof authorizeParams>;
 
-export const authorizeCompleteBody = z.strictObject({
+export const authorizeCompleteBody = lazySchema(() => z.strictObject({
   /** The sealed authorization request the hosted sign-in page was served with. */
   authorization: z.string().min(1).max(8192),
-});
+}));
 
-export const authorizeCompleteResponse = z.object({ redirectTo: z.string() });
+export const authorizeCompleteResponse = lazySchema(() => z.object({ redirectTo: z.string() }));
 
-export const tokenBody = z.looseObject({
+export const tokenBody = lazySchema(() => z.looseObject({
   grant_type: oauthParam,
   code: oauthParam,
   redirect_uri: oauthParam,
   code_verifier: oauthParam,
   client_id: oauthParam,
   client_secret: oauthParam,
-});
+}));
 export type TokenParams = z.infer<typeof tokenBody>;
 
-export const tokenResponse = z.object({
+export const tokenResponse = lazySchema(() => z.object({
   access_token: z.string(),
   token_type: z.literal('Bearer'),
   expires_in: z.number(),
   id_token: z.string(),
   scope: z.string(),
-});
+}));
 
-export const logoutParams = z.looseObject({
+export const logoutParams = lazySchema(() => z.looseObject({
   id_token_hint: oauthParam,
   client_id: oauthParam,
   post_logout_redirect_uri: oauthParam,
   state: oauthParam,
   ui_locales: oauthParam,
-});
+}));
 export type LogoutParams = z.infer<typeof logoutParams>;
 
-export const userInfoResponse = z.object({
+export const userInfoResponse = lazySchema(() => z.object({
   sub: z.string(),
   email: z.string().optional(),
   email_verified: z.boolean().optional(),
   name: z.string().optional(),
   tid: z.string(),
   idp: z.string(),
-});
+}));
 
-export const openIdConfigurationResponse = z.looseObject({
+export const openIdConfigurationResponse = lazySchema(() => z.looseObject({
   issuer: z.string(),
   authorization_endpoint: z.string(),
   token_endpoint: z.string(),
@@ -119,4 +120,4 @@ export const openIdConfigurationResponse = z.looseObject({
   response_types_supported: z.array(z.string()),
   code_challenge_methods_supported: z.array(z.string()),
   id_token_signing_alg_values_supported: z.array(z.string()),
-});
+}));

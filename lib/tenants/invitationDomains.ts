@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazySchema.js';
 import { B2B_MANAGEMENT_POLICY, type PolicyRecord } from '../policy.js';
 
 /*
@@ -9,18 +10,18 @@ import { B2B_MANAGEMENT_POLICY, type PolicyRecord } from '../policy.js';
  * `*.contoso.com` stands for every subdomain of contoso.com. The lists bind invitations and
  * a guest's first redemption, never a guest who already redeemed.
  */
-const domainPattern = z
+const domainPattern = lazySchema(() => z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain such as fabrikam.com or *.fabrikam.com');
+  .regex(/^(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'must be a domain such as fabrikam.com or *.fabrikam.com'));
 
-export const invitationsAllowedAndBlockedDomainsPolicy = z
+export const invitationsAllowedAndBlockedDomainsPolicy = lazySchema(() => z
   .strictObject({
     AllowedDomains: z.array(domainPattern).max(1000).optional(),
     BlockedDomains: z.array(domainPattern).max(1000).optional(),
   })
-  .refine((value) => !(value.AllowedDomains && value.BlockedDomains), 'holds AllowedDomains or BlockedDomains, not both (as in Entra)');
+  .refine((value) => !(value.AllowedDomains && value.BlockedDomains), 'holds AllowedDomains or BlockedDomains, not both (as in Entra)'));
 
 export type DomainLists = z.infer<typeof invitationsAllowedAndBlockedDomainsPolicy>;
 

@@ -9,7 +9,9 @@ export interface ConsoleAsset {
 
 /**
  * The console's built files by name. scripts/build.mjs replaces this module with the
- * files it has just built from web/console, so they travel inside dist/index.js. Run
- * from source (the test runner importing functions/ directly), the console is empty.
+ * files it has just built from web/console, so they travel in the package as the lazy
+ * bundle dist/lazy/consoleAssets.js, read on the console's first request and not at
+ * every cold start. Run from source (the test runner importing functions/ directly),
+ * the console is empty.
  */
 export const consoleAssets: Record<string, ConsoleAsset> = {};
