@@ -1,0 +1,260 @@
+import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
+import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../guests.js';
+import type { Runtime } from '../runtime.js';
+import type { Tables } from '../storage.js';
+import { escapeOData, guestPartition, isStatus } from '../storage.js';
+
+/*
+ * The guest index: how a tenant's guest listing (and the lifecycle) finds its guests
+ * without reading the rows anonymous requests write. A tenant's guest partitions
+ * (`<tenantId>_<digest>`) also hold the attempt, per-address, code and log rows that
+ * send-code writes for any address, so a scan of that range costs what strangers wrote.
+ *
+ * Where: the guests table, partition `<tenantId>` (the tenant id alone). It sorts just
+ * before `<tenantId>_`, so no query over a tenant's guest partitions (`<tenantId>_` ..
+ * `<tenantId>\``: sign-in logs, their summary) ever reads it, no expiry note ever names
+ * it (cleanup never visits it), and it needs no table of its own; a tenant copied to
+ * another account by its id prefix takes it along. Tenant ids are GUIDs, so one
+ * tenant's index partition is never inside another tenant's range.
+ *
+ * What: one row per way the listing filters, each keyed so a filtered listing is one
+ * key-range query that reads only matching rows, in address order:
+ *   all_<address>, state_<state>_<address>, and when the guest has a source
+ *   source_<source>_<address> and both_<state>_<source>_<address>,
+ * where <address> is the normalised address's UTF-8 bytes in lowercase hex: a key may not
+ * hold `/ \ # ?`, which addresses may, and hex keeps both the order of the addresses and
+ * their prefixes (so `search`, an address prefix, is a key range too). Each row names the
+ * guest's partition; the listing point-reads the guest rows of its page, so it shows
+ * current data, and skips a row whose guest is gone or no longer matches. Nothing that
+ * changes at every sign-in (lastSignInAt) is kept here: verify-code writes the index only
+ * when the guest's state or source changes (its first redemption).
+ *
+ * Write order: the rows of the guest's new state go in before the guest row changes, and
+ * the rows only its old state had come out after it changed. A crash in between leaves a
+ * stale row (read and skipped), never a guest missing from a listing. Each step is one
+ * entity-group transaction in the index partition.
+ *
+ * Existing deployments: a tenant's index is built the first time it is needed (a listing,
+ * the lifecycle), from one scan of the tenant's guest rows; a marker row records how far
+ * the build got (so an interrupted build resumes) and then that it is done. Writers keep
+ * the index whether or not it is built yet.
+ */
+
+/** What decides a guest's index rows. */
+export type IndexedGuest = Pick<GuestEntity, 'email' | 'state' | 'source'>;
+
+export interface GuestIndexFilter {
+  state?: GuestState;
+  source?: SignInSource;
+  /** An address prefix (normalised); an exact address is its own prefix. */
+  search?: string;
+}
+
+interface IndexEntity {
+  guestPartition: string;
+}
+
+/** The build marker: `after` is the last guest partition indexed; `done` once the whole range was. */
+interface BuildMarker {
+  after?: string;
+  done: boolean;
+}
+
+const BUILD_MARKER_ROW = 'built';
+const MAX_ACTIONS_PER_TRANSACTION = 100;
+/** Index queries one listing call makes to fill a page when index rows are skipped or the service answers short. */
+const MAX_QUERIES_PER_PAGE = 5;
+
+/** The index partition of a tenant. */
+export function indexPartition(tenantId: string): string {
+  return tenantId;
+}
+
+function addressKey(email: string): string {
+  return Buffer.from(email, 'utf8').toString('hex');
+}
+
+/** The key prefix of the index rows a filter reads (without the address). */
+function keyBase(filter: Pick<GuestIndexFilter, 'state' | 'source'>): string {
+  if (filter.state && filter.source) return `both_${filter.state}_${filter.source}_`;
+  if (filter.state) return `state_${filter.state}_`;
+  if (filter.source) return `source_${filter.source}_`;
+  return 'all_';
+}
+
+export function indexKeys(guest: IndexedGuest): string[] {
+  const filters: Pick<GuestIndexFilter, 'state' | 'source'>[] = [{}, { state: guest.state }];
+  if (guest.source) filters.push({ source: guest.source }, { state: guest.state, source: guest.source });
+  return filters.map((filter) => keyBase(filter) + addressKey(guest.email));
+}
+
+async function commitIndexActions(rt: Runtime, actions: TransactionAction[]): Promise<void> {
+  for (let start = 0; start < actions.length; start += MAX_ACTIONS_PER_TRANSACTION) {
+    await rt.tables.guests.submitTransaction(actions.slice(start, start + MAX_ACTIONS_PER_TRANSACTION));
+  }
+}
+
+function upsertActions(tenantId: string, guest: IndexedGuest, keys: string[]): TransactionAction[] {
+  const row: IndexEntity = { guestPartition: guestPartition(tenantId, guest.email) };
+  return keys.map((rowKey) => ['upsert', { partitionKey: indexPartition(tenantId), rowKey, ...row }, 'Replace']);
+}
+
+/**
+ * Before a guest row is created or changes state or source: the index rows its new state
+ * has and its old state (`before`, absent for a new guest) did not. Nothing when those are the same.
+ */
+export async function indexBeforeChange(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest): Promise<void> {
+  const old = new Set(before ? indexKeys(before) : []);
+  const added = indexKeys(after).filter((key) => !old.has(key));
+  if (added.length > 0) await commitIndexActions(rt, upsertActions(tenantId, after, added));
+}
+
+/**
+ * After a guest row changed (`after`) or was deleted (no `after`): takes out the index rows
+ * only its old state had. A row left behind is read and skipped, never wrong, so a failure
+ * here does not fail the change that already happened.
+ */
+export async function indexAfterChange(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest | undefined): Promise<void> {
+  if (!before) return;
+  const kept = new Set(after ? indexKeys(after) : []);
+  const stale = indexKeys(before).filter((key) => !kept.has(key));
+  if (stale.length === 0) return;
+  const partitionKey = indexPartition(tenantId);
+  try {
+    await rt.tables.guests.submitTransaction(stale.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
+  } catch (error) {
+    if (!isStatus(error, 404)) return;
+    // One row not there (a guest from before the index was built, a repeated delete)
+    // fails the whole transaction: then one by one.
+    await Promise.all(stale.map((rowKey) => rt.tables.guests.deleteEntity(partitionKey, rowKey).catch(() => undefined)));
+  }
+}
+
+/** Runs a change of a guest's state or source (`write`) with the index kept true around it. */
+export async function withIndexedChange<T>(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest, write: () => Promise<T>): Promise<T> {
+  await indexBeforeChange(rt, tenantId, before, after);
+  const result = await write();
+  await indexAfterChange(rt, tenantId, before, after);
+  return result;
+}
+
+/* Building the index of a tenant whose guests were written before it existed. */
+
+const builtIndexes = new WeakMap<Tables, Set<string>>();
+
+/** Builds the tenant's index unless it is built (known to this instance, or marked so), resuming an interrupted build. */
+export async function ensureGuestIndex(rt: Runtime, tenantId: string): Promise<void> {
+  let built = builtIndexes.get(rt.tables);
+  if (!built) builtIndexes.set(rt.tables, (built = new Set()));
+  if (built.has(tenantId)) return;
+  let marker: BuildMarker | undefined;
+  try {
+    marker = await rt.tables.guests.getEntity<BuildMarker>(indexPartition(tenantId), BUILD_MARKER_ROW);
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
+  }
+  if (!marker?.done) await buildGuestIndex(rt, tenantId, marker?.after);
+  built.add(tenantId);
+}
+
+/** Forgets which indexes this instance knows to be built (tests that take a marker away use it). */
+export function forgetBuiltIndexes(rt: Runtime): void {
+  builtIndexes.delete(rt.tables);
+}
+
+/**
+ * One pass over the tenant's guest rows (from `after`, where an interrupted build
+ * stopped): each page's index rows, then the marker with the page's last partition.
+ * Upserts only: a guest changed meanwhile leaves at most a stale row, skipped on read.
+ */
+async function buildGuestIndex(rt: Runtime, tenantId: string, after: string | undefined): Promise<void> {
+  const id = escapeOData(tenantId);
+  const from = after ? `PartitionKey gt '${escapeOData(after)}'` : `PartitionKey ge '${id}_'`;
+  const rows = rt.tables.guests
+    .listEntities<IndexedGuest & { deletedAt?: number }>({
+      queryOptions: { filter: `${from} and PartitionKey lt '${id}\`' and RowKey eq '${GUEST_ROW}'`, select: ['PartitionKey', 'email', 'state', 'source', 'deletedAt'] },
+    })
+    .byPage({ maxPageSize: MAX_ACTIONS_PER_TRANSACTION });
+  const markerKey = { partitionKey: indexPartition(tenantId), rowKey: BUILD_MARKER_ROW };
+  for await (const page of rows) {
+    const guests = page.filter((guest) => !guest.deletedAt);
+    await commitIndexActions(rt, guests.flatMap((guest) => upsertActions(tenantId, guest, indexKeys(guest))));
+    const last = page.at(-1)?.partitionKey;
+    if (last) await rt.tables.guests.upsertEntity<BuildMarker>({ ...markerKey, after: last, done: false }, 'Replace');
+  }
+  await rt.tables.guests.upsertEntity<BuildMarker>({ ...markerKey, done: true }, 'Replace');
+}
+
+/* Reading through the index. */
+
+/** A position in a listing: the key of the last index row read. */
+export function isIndexPosition(filter: GuestIndexFilter): (value: unknown) => value is string {
+  const base = keyBase(filter);
+  return (value): value is string => typeof value === 'string' && value.startsWith(base) && /^[0-9a-f]*$/.test(value.slice(base.length));
+}
+
+function matches(guest: GuestEntity & { deletedAt?: number }, filter: GuestIndexFilter): boolean {
+  if (guest.deletedAt) return false;
+  if (filter.state && guest.state !== filter.state) return false;
+  if (filter.source && guest.source !== filter.source) return false;
+  return !filter.search || guest.email.startsWith(filter.search);
+}
+
+export interface IndexedGuestPage {
+  /** The guest rows (the selected fields and partitionKey), in address order. */
+  guests: (GuestEntity & { partitionKey: string })[];
+  /** Where the next page starts, when there may be more. */
+  after?: string;
+}
+
+/**
+ * At most `top` guests matching `filter`, in address order, after position `after`:
+ * a key-range query on the index, then a point read of each listed guest (in parallel,
+ * `select` fields only). The tenant's index must be built (ensureGuestIndex).
+ */
+export async function readIndexedGuests(rt: Runtime, tenantId: string, filter: GuestIndexFilter, top: number, after: string | undefined, select: string[]): Promise<IndexedGuestPage> {
+  const base = keyBase(filter);
+  const start = base + addressKey(filter.search ?? '');
+  // Every address key is hex: `g` sorts after each key that starts with `start`.
+  const range = `PartitionKey eq '${escapeOData(indexPartition(tenantId))}' and RowKey lt '${escapeOData(start)}g'`;
+  const guests: IndexedGuestPage['guests'] = [];
+  let position = after;
+  let continuationToken: string | undefined;
+  let more = true;
+  for (let query = 0; query < MAX_QUERIES_PER_PAGE && guests.length < top && more; query += 1) {
+    const from = position && position >= start ? `RowKey gt '${escapeOData(position)}'` : `RowKey ge '${escapeOData(start)}'`;
+    const page = await rt.tables.guests
+      .listEntities<IndexEntity>({ queryOptions: { filter: `${range} and ${from}`, select: ['RowKey', 'guestPartition'] } })
+      .byPage({ maxPageSize: top - guests.length, ...(continuationToken ? { continuationToken } : {}) })
+      .next();
+    const rows: TableEntityResult<IndexEntity>[] = page.done ? [] : page.value;
+    more = !page.done && Boolean(page.value.continuationToken);
+    // A short page with nothing in it (the service may answer so) goes on from the service's continuation.
+    continuationToken = rows.length === 0 && more ? page.value.continuationToken : undefined;
+    const read = await Promise.all(rows.map((row) => readGuestRow(rt, row.guestPartition, select)));
+    for (const guest of read) if (guest && matches(guest, filter)) guests.push(guest);
+    if (rows.length > 0) position = rows.at(-1)!.rowKey;
+  }
+  return { guests, ...(more && position ? { after: position } : {}) };
+}
+
+async function readGuestRow(rt: Runtime, partitionKey: string, select: string[]): Promise<(GuestEntity & { partitionKey: string; deletedAt?: number }) | undefined> {
+  try {
+    const row = await rt.tables.guests.getEntity<GuestEntity & { deletedAt?: number }>(partitionKey, GUEST_ROW, { queryOptions: { select: [...select, 'deletedAt'] } });
+    return { ...row, partitionKey };
+  } catch (error) {
+    if (isStatus(error, 404)) return undefined;
+    throw error;
+  }
+}
+
+/** Every guest of the tenant (the selected fields and partitionKey), a page of the index at a time. */
+export async function* allIndexedGuests(rt: Runtime, tenantId: string, select: string[]): AsyncGenerator<GuestEntity & { partitionKey: string }> {
+  await ensureGuestIndex(rt, tenantId);
+  let after: string | undefined;
+  do {
+    const page = await readIndexedGuests(rt, tenantId, {}, MAX_ACTIONS_PER_TRANSACTION, after, select);
+    yield* page.guests;
+    after = page.after;
+  } while (after);
+}
