@@ -102,7 +102,7 @@ describe('npm run bench -- --quick', () => {
     expect(count('session-check')).toBe(1);
     expect(count('send-code (invited)')).toBeLessThanOrEqual(8);
     expect(count('send-code (not invited)')).toBeLessThanOrEqual(8);
-    expect(count('verify-code')).toBeLessThanOrEqual(5);
+    expect(count('verify-code')).toBeLessThanOrEqual(7);
     expect(count('discovery/keys')).toBe(0);
     expect(results.transactionsPerSignIn).toBe(count('send-code (invited)')! + count('verify-code')! + count('session-check')!);
     const { steps } = results.signInCounted;
@@ -116,7 +116,10 @@ describe('npm run bench -- --quick', () => {
   });
 
   it('measures what refused and anonymous calls cost, cleanup as the tables grow, and a guest during a flood', () => {
-    const { refused, anonymous, cleanup, flood } = results.abuse;
+    const { refused, anonymous, cleanup, listing, flood } = results.abuse;
+    expect(listing.map((l) => l.strangerRows)).toEqual([0, 2_000]);
+    expect(listing[1]!.rowsRead).toBe(listing[0]!.rowsRead);
+    expect(listing[0]!.rowsRead).toBe(2 * listing[0]!.matching);
     expect(refused.maxTransactions).toBeLessThanOrEqual(1);
     expect(refused.rowsWritten).toBe(0);
     expect(anonymous.rowsPerCall).toBeGreaterThan(0);

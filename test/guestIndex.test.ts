@@ -5,14 +5,15 @@ import { runLifecycle } from '../lib/admin/lifecycle.js';
 import { sendCode, verifyCode } from '../lib/codes.js';
 import { GuestpassError } from '../lib/errors.js';
 import { deleteGuest, listGuests } from '../lib/guestLifecycle.js';
-import { ADDRESS_PREFIX, ATTEMPT_PREFIX, GUEST_ROW, LOG_PREFIX, OTP_ROW, type GuestEntity, type GuestState, type SignInSource } from '../lib/guests.js';
+import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../lib/guests.js';
 import { forgetBuiltIndexes, indexBeforeChange, indexKeys, indexPartition } from '../lib/guests/guestIndex.js';
 import { inviteGuest, inviteGuestWithOutcome } from '../lib/invitations.js';
 import { listOutbox } from '../lib/mail.js';
 import type { Runtime } from '../lib/runtime.js';
 import { createTenantBody, invitationBody, listGuestsQuery, type ListGuestsQuery } from '../lib/schemas.js';
-import { countingTransactions, escapeOData, guestPartition, newestFirstKey } from '../lib/storage.js';
+import { countingTransactions, escapeOData, guestPartition } from '../lib/storage.js';
 import { createTenant, getTenant } from '../lib/tenants.js';
+import { countRowsRead, writeStrangerRows } from '../scripts/benchAbuse.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
 
 /*
@@ -22,24 +23,6 @@ import { REDIRECT_URI, testRuntime } from './helpers.js';
  */
 
 const DAY = 86_400_000;
-const HOUR = 3_600_000;
-
-/** Table rows (entities) the guests table's client receives: query results and point reads. */
-function countRowsRead(rt: Runtime): { rows: number } {
-  const counter = { rows: 0 };
-  rt.tables.guests.pipeline.addPolicy({
-    name: 'testRowsRead',
-    async sendRequest(request, next) {
-      const response = await next(request);
-      if (request.method === 'GET' && response.status === 200 && response.bodyAsText) {
-        const body = JSON.parse(response.bodyAsText) as { value?: unknown[] };
-        counter.rows += Array.isArray(body.value) ? body.value.length : 1;
-      }
-      return response;
-    },
-  });
-  return counter;
-}
 
 async function clocked() {
   const clock = { now: Date.now() };
@@ -82,28 +65,6 @@ async function indexRows(rt: Runtime, tenantId: string): Promise<Map<string, str
 async function expectIndexTrue(rt: Runtime, tenantId: string, guests: { email: string; state: GuestState; source?: SignInSource }[]): Promise<void> {
   const expected = guests.flatMap((guest) => indexKeys(guest)).sort();
   expect([...(await indexRows(rt, tenantId)).keys()].sort()).toEqual(expected);
-}
-
-/**
- * What strangers leave in a tenant's guest partitions: for each address that is no guest,
- * the rows send-code and verify-code write (the guest-wide row, an attempt, the client
- * address's row, a log row), written directly, four rows a stranger.
- */
-async function flood(rt: Runtime, tenantId: string, strangers: number): Promise<void> {
-  const now = rt.now();
-  const expiresAt = new Date(now + HOUR);
-  const writeOne = async (i: number) => {
-    const partitionKey = guestPartition(tenantId, `stranger${i}@flood.example`);
-    await rt.tables.guests.submitTransaction([
-      ['create', { partitionKey, rowKey: OTP_ROW, strangerTimes: JSON.stringify([now]), expiresAt }],
-      ['create', { partitionKey, rowKey: ATTEMPT_PREFIX + randomUUID(), address: 'tag', codes: '[]', usedHashes: '[]', failures: 1, lastSentAt: now, expiresAt }],
-      ['create', { partitionKey, rowKey: `${ADDRESS_PREFIX}tag`, sendTimes: JSON.stringify([now]), failTimes: JSON.stringify([now]), expiresAt }],
-      ['create', { partitionKey, rowKey: LOG_PREFIX + newestFirstKey(now, randomUUID()), tenantId, guestId: '', event: 'send-code', outcome: 'code_sent', at: new Date(now).toISOString(), expiresAt }],
-    ]);
-  };
-  for (let start = 0; start < strangers; start += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, strangers - start) }, (_, offset) => writeOne(start + offset)));
-  }
 }
 
 async function rowsInTenantRange(rt: Runtime, tenantId: string): Promise<number> {
@@ -151,7 +112,7 @@ describe('guest listings read the guest index, not what strangers wrote', () => 
         .filter((g) => (!query.state || g.state === query.state) && (!query.source || g.source === query.source) && (!query.search || g.email.startsWith(query.search)))
         .map((g) => g.email)
         .sort();
-    const counter = countRowsRead(rt);
+    const counter = countRowsRead(rt.tables.guests);
     const measure = async () => {
       const results = [];
       for (const query of queries) {
@@ -173,7 +134,7 @@ describe('guest listings read the guest index, not what strangers wrote', () => 
       expect(transactions, JSON.stringify(query)).toBe(1 + matching.length);
     }
 
-    await flood(rt, tenant.id, 500);
+    await writeStrangerRows(rt, tenant.id, 500);
     // Real strangers too, through send-code itself.
     for (let i = 0; i < 5; i += 1) await sendCode(rt, { tenant: tenant.id, email: `real.stranger${i}@example.test`, clientIp: `198.51.100.${i + 1}` });
     expect(await rowsInTenantRange(rt, tenant.id)).toBeGreaterThan(2_000);
@@ -299,7 +260,7 @@ describe('guests written before the index existed', () => {
     for (const [email, state, source] of old) await oldGuest(rt, tenant.id, email, state, source);
     // A delete cut short before its last step leaves a guest row marked deleted: no guest.
     await oldGuest(rt, tenant.id, 'old.gone@example.test', 'Accepted', 'OTP', { deletedAt: rt.now() });
-    await flood(rt, tenant.id, 20);
+    await writeStrangerRows(rt, tenant.id, 20);
     expect(await indexRows(rt, tenant.id)).toEqual(new Map());
 
     // An earlier build got past the first two guest partitions (in key order) and wrote their rows.
@@ -307,7 +268,7 @@ describe('guests written before the index existed', () => {
     for (const guest of byPartition.slice(0, 2)) await indexBeforeChange(rt, tenant.id, undefined, guest);
     await rt.tables.guests.upsertEntity({ partitionKey: indexPartition(tenant.id), rowKey: 'built', after: byPartition[1]!.partitionKey, done: false }, 'Replace');
 
-    const counter = countRowsRead(rt);
+    const counter = countRowsRead(rt.tables.guests);
     expect((await list(rt, tenant.id)).emails).toEqual(old.map(([email]) => email));
     // The marker, the guest rows past it (the resumed scan; strangers' rows are not guest rows), then 5 index rows and 5 guest rows.
     const scanned = byPartition.slice(2).length + Number(guestPartition(tenant.id, 'old.gone@example.test') > byPartition[1]!.partitionKey);
