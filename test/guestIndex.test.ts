@@ -226,6 +226,23 @@ describe('every writer keeps the guest index true', () => {
   });
 });
 
+describe('index keys', () => {
+  it('hold any address a guest may have: `/ \\ # ?` in the local part, 254 characters; searched by prefix and in address order', async () => {
+    const { rt } = await clocked();
+    const tenant = await createTenant(rt, createTenantBody.parse({ displayName: 'Keys', redirectUris: [REDIRECT_URI] }));
+    const long = `${'l'.repeat(64)}@${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(56)}.test`;
+    expect(long).toHaveLength(254);
+    const odd = ["o'brien#1/x?y@example.test", 'o.brien@example.test', 'o~brien@example.test', 'o!brien@example.test'];
+    for (const email of [long, ...odd]) await invite(rt, tenant.id, email);
+    expect((await list(rt, tenant.id)).emails).toEqual([long, ...odd].sort());
+    expect((await list(rt, tenant.id, { search: "o'brien#1/x?" })).emails).toEqual(["o'brien#1/x?y@example.test"]);
+    expect((await list(rt, tenant.id, { search: 'o' })).emails).toEqual([...odd].sort());
+    expect((await list(rt, tenant.id, { state: 'PendingAcceptance', search: long })).emails).toEqual([long]);
+    // Nothing a normalised address starts with: no guest, and nothing read.
+    expect((await list(rt, tenant.id, { search: 'ö' })).emails).toEqual([]);
+  });
+});
+
 describe('guests written before the index existed', () => {
   /** A guest row as the code before the index wrote it: the guest row and the id index row, no listing rows. */
   async function oldGuest(rt: Runtime, tenantId: string, email: string, state: GuestState, source?: SignInSource, extra: Record<string, unknown> = {}): Promise<void> {

@@ -21,9 +21,11 @@ import { escapeOData, guestPartition, isStatus } from '../storage.js';
  * key-range query that reads only matching rows, in address order:
  *   all_<address>, state_<state>_<address>, and when the guest has a source
  *   source_<source>_<address> and both_<state>_<source>_<address>,
- * where <address> is the normalised address's UTF-8 bytes in lowercase hex: a key may not
- * hold `/ \ # ?`, which addresses may, and hex keeps both the order of the addresses and
- * their prefixes (so `search`, an address prefix, is a key range too). Each row names the
+ * where <address> is the normalised address with each character moved up by U+0100 (`a`,
+ * U+0061, becomes U+0161): a key may not hold `/ \ # ?`, which an address's local part may, nor more
+ * than 1 KiB (512 UTF-16 characters; hex would take 538 for a 254-character address),
+ * and the move keeps the addresses' order and their prefixes (so `search`, an address
+ * prefix, is a key range too), one character for one. Each row names the
  * guest's partition; the listing point-reads the guest rows of its page, so it shows
  * current data, and skips a row whose guest is gone or no longer matches. Nothing that
  * changes at every sign-in (lastSignInAt) is kept here: verify-code writes the index only
@@ -70,8 +72,23 @@ export function indexPartition(tenantId: string): string {
   return tenantId;
 }
 
-function addressKey(email: string): string {
-  return Buffer.from(email, 'utf8').toString('hex');
+/** Normalised addresses are printable ASCII; moved up by KEY_SHIFT they are Latin Extended-A, none of it barred from keys. */
+const KEY_SHIFT = 0x100;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+const ADDRESS_KEY = /^[\u0120-\u017e]*$/;
+/** Sorts after every address key character. */
+const PAST_ADDRESS_KEYS = '\u017f';
+
+/** The address as it appears in index keys, or undefined for a string no normalised address starts with. */
+function addressKey(address: string): string | undefined {
+  if (!PRINTABLE_ASCII.test(address)) return undefined;
+  return String.fromCharCode(...Array.from(address, (c) => c.charCodeAt(0) + KEY_SHIFT));
+}
+
+function guestAddressKey(guest: IndexedGuest): string {
+  const key = addressKey(guest.email);
+  if (key === undefined) throw new Error('a guest address is not normalised');
+  return key;
 }
 
 /** The key prefix of the index rows a filter reads (without the address). */
@@ -85,7 +102,7 @@ function keyBase(filter: Pick<GuestIndexFilter, 'state' | 'source'>): string {
 export function indexKeys(guest: IndexedGuest): string[] {
   const filters: Pick<GuestIndexFilter, 'state' | 'source'>[] = [{}, { state: guest.state }];
   if (guest.source) filters.push({ source: guest.source }, { state: guest.state, source: guest.source });
-  return filters.map((filter) => keyBase(filter) + addressKey(guest.email));
+  return filters.map((filter) => keyBase(filter) + guestAddressKey(guest));
 }
 
 async function commitIndexActions(rt: Runtime, actions: TransactionAction[]): Promise<void> {
@@ -190,7 +207,7 @@ async function buildGuestIndex(rt: Runtime, tenantId: string, after: string | un
 /** A position in a listing: the key of the last index row read. */
 export function isIndexPosition(filter: GuestIndexFilter): (value: unknown) => value is string {
   const base = keyBase(filter);
-  return (value): value is string => typeof value === 'string' && value.startsWith(base) && /^[0-9a-f]*$/.test(value.slice(base.length));
+  return (value): value is string => typeof value === 'string' && value.startsWith(base) && ADDRESS_KEY.test(value.slice(base.length));
 }
 
 function matches(guest: GuestEntity & { deletedAt?: number }, filter: GuestIndexFilter): boolean {
@@ -213,10 +230,11 @@ export interface IndexedGuestPage {
  * `select` fields only). The tenant's index must be built (ensureGuestIndex).
  */
 export async function readIndexedGuests(rt: Runtime, tenantId: string, filter: GuestIndexFilter, top: number, after: string | undefined, select: string[]): Promise<IndexedGuestPage> {
-  const base = keyBase(filter);
-  const start = base + addressKey(filter.search ?? '');
-  // Every address key is hex: `g` sorts after each key that starts with `start`.
-  const range = `PartitionKey eq '${escapeOData(indexPartition(tenantId))}' and RowKey lt '${escapeOData(start)}g'`;
+  const searched = addressKey(filter.search ?? '');
+  // No guest's address starts with anything but printable ASCII.
+  if (searched === undefined) return { guests: [] };
+  const start = keyBase(filter) + searched;
+  const range = `PartitionKey eq '${escapeOData(indexPartition(tenantId))}' and RowKey lt '${escapeOData(start)}${PAST_ADDRESS_KEYS}'`;
   const guests: IndexedGuestPage['guests'] = [];
   let position = after;
   let continuationToken: string | undefined;
