@@ -538,7 +538,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   // the guest row, the old ones after. A sign-in of a guest who redeemed writes no index row.
   const indexed = { email: guest.email, state: 'Accepted', source: 'OTP' } as const;
   const reindex = guest.state !== indexed.state || guest.source !== indexed.source;
-  if (reindex) await indexBeforeChange(rt, tenantId, guest, indexed);
+  const indexChange = reindex ? await indexBeforeChange(rt, tenantId, guest, indexed) : undefined;
   try {
     await commit(rt, partition, actions, log('signed_in'), attempt.expiresAt.getTime());
   } catch (error) {
@@ -548,7 +548,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     if (isStatus(error, 404)) fail('invalid_code');
     throw error;
   }
-  if (reindex) await indexAfterChange(rt, tenantId, guest, indexed);
+  if (indexChange) await indexAfterChange(rt, indexChange);
   return { session };
 }
 

@@ -1,7 +1,7 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { fail } from './errors.js';
 import { GUEST_ROW, OTP_ROW, SESSION_PREFIX, toGuest, type Guest, type GuestEntity, type OtpEntity, type SessionEntity } from './guests.js';
-import { ensureGuestIndex, indexAfterChange, isIndexPosition, readIndexedGuests, withIndexedChange, type GuestIndexFilter } from './guests/guestIndex.js';
+import { ensureGuestIndex, indexAfterChange, indexBeforeChange, isIndexPosition, readIndexedGuests, withIndexedChange, type GuestIndexFilter } from './guests/guestIndex.js';
 import type { Runtime } from './runtime.js';
 import type { ListGuestsQuery } from './schemas.js';
 import { HOUR_MS } from './limits.js';
@@ -132,7 +132,7 @@ export async function getGuest(rt: Runtime, tenantRef: string, guestId: string):
 export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: string): Promise<void> {
   const { tenant } = await resolveTenant(rt, tenantRef);
   const partitionKey = await guestPartitionOf(rt, tenant.id, guestId);
-  const deleted = await withFreshRead(async () => {
+  const indexChange = await withFreshRead(async () => {
     const { guest, otp, sessions } = await readGuestRows(rt, partitionKey);
     if (guest && guest.guestId !== guestId) {
       // The address was deleted and invited again under a new id; this index row is left over.
@@ -145,8 +145,9 @@ export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: strin
     // ETag, so this fails and reads again, seeing the new session; a sign-in after it
     // finds no guest (readGuestPartition skips a marked row).
     if (guest) actions.push(['update', { partitionKey, rowKey: GUEST_ROW, deletedAt: rt.now() }, 'Merge', { etag: guest.etag }]);
+    const change = await indexBeforeChange(rt, tenant.id, guest, undefined);
     await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
-    return guest;
+    return change;
   });
   // The marked guest row and the voided code row go last; nothing can sign in with them any more.
   for (const rowKey of [GUEST_ROW, OTP_ROW]) {
@@ -156,7 +157,7 @@ export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: strin
   }
   await deleteIndex(rt, tenant.id, guestId);
   // Its listing rows last: until then a listing reads them and skips the guest row marked deleted.
-  await indexAfterChange(rt, tenant.id, deleted, undefined);
+  await indexAfterChange(rt, indexChange);
 }
 
 /**

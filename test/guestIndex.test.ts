@@ -6,7 +6,7 @@ import { sendCode, verifyCode } from '../lib/codes.js';
 import { GuestpassError } from '../lib/errors.js';
 import { deleteGuest, listGuests } from '../lib/guestLifecycle.js';
 import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../lib/guests.js';
-import { forgetBuiltIndexes, indexBeforeChange, indexKeys, indexPartition } from '../lib/guests/guestIndex.js';
+import { forgetBuiltIndexes, indexAfterChange, indexBeforeChange, indexKeys, indexPartition, withIndexedChange } from '../lib/guests/guestIndex.js';
 import { inviteGuest, inviteGuestWithOutcome } from '../lib/invitations.js';
 import { listOutbox } from '../lib/mail.js';
 import type { Runtime } from '../lib/runtime.js';
@@ -314,7 +314,43 @@ describe('guests written before the index existed', () => {
   });
 });
 
-describe('a change cut short never hides a guest', () => {
+describe('a change cut short or raced never hides a guest', () => {
+  it('a reset that lands between a redemption and its removal of the old rows keeps the rows it needs', async () => {
+    const { rt } = await clocked();
+    const tenant = await createTenant(rt, createTenantBody.parse({ displayName: 'Race', redirectUris: [REDIRECT_URI] }));
+    await invite(rt, tenant.id, 'race@example.test');
+    await list(rt, tenant.id); // the index is built (and not built again by the listings below)
+    const partitionKey = guestPartition(tenant.id, 'race@example.test');
+    const pending = { email: 'race@example.test', state: 'PendingAcceptance' } as const;
+    const accepted = { email: 'race@example.test', state: 'Accepted', source: 'OTP' } as const;
+    const setGuest = (state: GuestState, source: string) => rt.tables.guests.updateEntity({ partitionKey, rowKey: GUEST_ROW, state, source }, 'Merge');
+
+    // The redemption writes its rows and the guest row, then stalls before taking out its old rows.
+    const redemption = await indexBeforeChange(rt, tenant.id, pending, accepted);
+    await setGuest('Accepted', 'OTP');
+    // The reset runs whole meanwhile: PendingAcceptance again.
+    await withIndexedChange(rt, tenant.id, accepted, pending, () => setGuest('PendingAcceptance', ''));
+    await indexAfterChange(rt, redemption);
+
+    expect((await list(rt, tenant.id, { state: 'PendingAcceptance' })).emails).toEqual(['race@example.test']);
+    expect((await list(rt, tenant.id, { state: 'Accepted' })).emails).toEqual([]);
+  });
+
+  it('an invitation that lands while the address is being deleted stays listed', async () => {
+    const { rt } = await clocked();
+    const tenant = await createTenant(rt, createTenantBody.parse({ displayName: 'Race', redirectUris: [REDIRECT_URI] }));
+    await invite(rt, tenant.id, 'again@example.test');
+    await list(rt, tenant.id);
+    const partitionKey = guestPartition(tenant.id, 'again@example.test');
+    const guest = { email: 'again@example.test', state: 'PendingAcceptance' } as const;
+    // The deletion takes its rows' ETags and removes the guest row, then stalls.
+    const deletion = await indexBeforeChange(rt, tenant.id, guest, undefined);
+    await rt.tables.guests.deleteEntity(partitionKey, GUEST_ROW);
+    await invite(rt, tenant.id, 'again@example.test');
+    await indexAfterChange(rt, deletion);
+    expect((await list(rt, tenant.id, { state: 'PendingAcceptance' })).emails).toEqual(['again@example.test']);
+  });
+
   it('after its new index rows but before the guest row, and after the guest row but before the old rows go: listed as the guest row says', async () => {
     const { rt } = await clocked();
     const tenant = await createTenant(rt, createTenantBody.parse({ displayName: 'Crash', redirectUris: [REDIRECT_URI] }));

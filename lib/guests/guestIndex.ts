@@ -31,10 +31,11 @@ import { escapeOData, guestPartition, isStatus } from '../storage.js';
  * changes at every sign-in (lastSignInAt) is kept here: verify-code writes the index only
  * when the guest's state or source changes (its first redemption).
  *
- * Write order: the rows of the guest's new state go in before the guest row changes, and
- * the rows only its old state had come out after it changed. A crash in between leaves a
- * stale row (read and skipped), never a guest missing from a listing. Each step is one
- * entity-group transaction in the index partition.
+ * Write order: the rows of the guest's new state go in before the guest row changes (one
+ * entity-group transaction in the index partition), and the rows only its old state had
+ * come out after it changed, each under the ETag the first step wrote (a racing change
+ * that wrote one again keeps it). A crash in between leaves a stale row, read and skipped,
+ * never a guest missing from a listing.
  *
  * Existing deployments: a tenant's index is built the first time it is needed (a listing,
  * the lifecycle), from one scan of the tenant's guest rows; a marker row records how far
@@ -116,42 +117,51 @@ function upsertActions(tenantId: string, guest: IndexedGuest, keys: string[]): T
   return keys.map((rowKey) => ['upsert', { partitionKey: indexPartition(tenantId), rowKey, ...row }, 'Replace']);
 }
 
-/**
- * Before a guest row is created or changes state or source: the index rows its new state
- * has and its old state (`before`, absent for a new guest) did not. Nothing when those are the same.
- */
-export async function indexBeforeChange(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest): Promise<void> {
-  const old = new Set(before ? indexKeys(before) : []);
-  const added = indexKeys(after).filter((key) => !old.has(key));
-  if (added.length > 0) await commitIndexActions(rt, upsertActions(tenantId, after, added));
+/** What indexBeforeChange hands to indexAfterChange: the rows only the old state has, each with the ETag it wrote. */
+export interface IndexChange {
+  tenantId: string;
+  stale: { rowKey: string; etag?: string }[];
 }
 
 /**
- * After a guest row changed (`after`) or was deleted (no `after`): takes out the index rows
- * only its old state had. A row left behind is read and skipped, never wrong, so a failure
- * here does not fail the change that already happened.
+ * Before a guest row is created, changes state or source, or is deleted (no `after`): one
+ * transaction writes the index rows its new state has and its old state did not, so a crash
+ * after this hides no guest, and writes again the rows only its old state has, to take their
+ * ETags: indexAfterChange removes an old row only if nobody wrote it since, so a change that
+ * raced this one (a reset while the guest redeems, an invitation while it is deleted) keeps
+ * the rows it wrote. Nothing is written when the state and source stay.
  */
-export async function indexAfterChange(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest | undefined): Promise<void> {
-  if (!before) return;
-  const kept = new Set(after ? indexKeys(after) : []);
-  const stale = indexKeys(before).filter((key) => !kept.has(key));
-  if (stale.length === 0) return;
-  const partitionKey = indexPartition(tenantId);
-  try {
-    await rt.tables.guests.submitTransaction(stale.map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
-  } catch (error) {
-    if (!isStatus(error, 404)) return;
-    // One row not there (a guest from before the index was built, a repeated delete)
-    // fails the whole transaction: then one by one.
-    await Promise.all(stale.map((rowKey) => rt.tables.guests.deleteEntity(partitionKey, rowKey).catch(() => undefined)));
-  }
+export async function indexBeforeChange(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest | undefined): Promise<IndexChange> {
+  const oldKeys = before ? indexKeys(before) : [];
+  const newKeys = after ? indexKeys(after) : [];
+  const added = newKeys.filter((key) => !oldKeys.includes(key));
+  const staleKeys = oldKeys.filter((key) => !newKeys.includes(key));
+  const written = [...added, ...staleKeys];
+  if (written.length === 0) return { tenantId, stale: [] };
+  const response = await rt.tables.guests.submitTransaction(upsertActions(tenantId, (after ?? before)!, written));
+  // The sub-responses come in the order of the actions.
+  const etagOf = (rowKey: string) => response.subResponses[written.indexOf(rowKey)]?.etag;
+  return { tenantId, stale: staleKeys.map((rowKey) => ({ rowKey, etag: etagOf(rowKey) })) };
+}
+
+/**
+ * After the guest row changed or was deleted: takes out the rows only its old state had,
+ * each under the ETag indexBeforeChange wrote. A row left behind (written again by a racing
+ * change, or a failure here) is read and skipped, never wrong, so this never fails the change
+ * that already happened.
+ */
+export async function indexAfterChange(rt: Runtime, change: IndexChange): Promise<void> {
+  const partitionKey = indexPartition(change.tenantId);
+  await Promise.all(
+    change.stale.map(({ rowKey, etag }) => rt.tables.guests.deleteEntity(partitionKey, rowKey, etag ? { etag } : {}).catch(() => undefined)),
+  );
 }
 
 /** Runs a change of a guest's state or source (`write`) with the index kept true around it. */
 export async function withIndexedChange<T>(rt: Runtime, tenantId: string, before: IndexedGuest | undefined, after: IndexedGuest, write: () => Promise<T>): Promise<T> {
-  await indexBeforeChange(rt, tenantId, before, after);
+  const change = await indexBeforeChange(rt, tenantId, before, after);
   const result = await write();
-  await indexAfterChange(rt, tenantId, before, after);
+  await indexAfterChange(rt, change);
   return result;
 }
 
