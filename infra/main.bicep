@@ -201,6 +201,8 @@ var appSettings = {
   // The guessing bound (SECURITY.md): wrong codes from unfamiliar addresses per tenant and per deployment per day.
   TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
+  // What bounds anonymous writes (SECURITY.md): codes asked for from unfamiliar addresses per tenant per hour.
+  TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: '1000'
   STEP_UP_PROVIDER: 'altcha'
   OPERATOR_KEY: '${keyVaultReference}${secretNames.operatorKey})'
 }

@@ -31,14 +31,16 @@ import {
   withinWindow,
 } from './limits.js';
 import { newMailId } from './mail/delivery.js';
-import { reserveCodeMailSlot, sendCodeMail, sendNoCodeMail } from './mail/send.js';
+import { codeMailSlot, sendCodeMail, sendNoCodeMail } from './mail/send.js';
 import type { Runtime } from './runtime.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './signin/guessBudget.js';
 import { issueChallenge, stepUpPassed } from './signin/stepUp.js';
+import { unfamiliarSendSlot } from './signin/unfamiliarSends.js';
 import { resolveSignInMethod } from './signInMethod.js';
 import { guestPartition, isStatus, keyDigest } from './storage.js';
 import { noteExpiry } from './storage/expiryIndex.js';
+import { takeTenantCounters } from './storage/tenantCounters.js';
 import { resolveTenant, type TenantContext } from './tenants.js';
 
 export interface SendCodeRequest {
@@ -213,10 +215,11 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     rt.earlyRejection.block(pairKey, now + retryAfterSeconds * 1000);
     fail('rate_limited', { message: 'Too many codes were asked for this address in the last hour. Try again later.', retryAfterSeconds });
   }
+  // Before anything is written, one write of the tenant's shared counters takes the
+  // daily mail cap (a guest's mail counted, a stranger's only checked) and the hour's
+  // codes for unfamiliar addresses; either refusal is answered to guests and strangers alike.
+  await takeTenantCounters(rt, tenantId, [await codeMailSlot(rt, context.tenant, Boolean(guest)), unfamiliarSendSlot(rt, !familiar)]);
   await admitSendCodeFromIp(rt, request.clientIp, ipCallsBefore);
-  // The tenant's daily mail cap: taken for a guest, only checked for a stranger, and
-  // answered 429 to both alike before the attempt is written.
-  await reserveCodeMailSlot(rt, context.tenant, Boolean(guest));
 
   // An address that is not a guest gets a code too, hashed and stored like a real one
   // but never mailed: verify-code then takes the very same paths for both, and still
@@ -296,7 +299,7 @@ async function mailCode(
   const started = performance.now();
   const latency = rt.mailLatency.sample();
   try {
-    // The tenant's daily cap was taken before anything was written (reserveCodeMailSlot).
+    // The tenant's daily cap was taken before anything was written (codeMailSlot).
     await sendCodeMail(rt, context.tenant, { mailId: sent.mailId, to: guest.email, code: sent.code, locale: sent.locale });
   } catch (error) {
     rt.mailOutage.until = rt.now() + rt.config.mailOutageSeconds * 1000;
@@ -348,6 +351,8 @@ async function requireOtpMethod(
   const source = guest.source ?? (await resolveSignInMethod(rt, context, guest.email));
   const refusal = methodRefusal(source);
   if (refusal && source && !guest.source) {
+    // Counted as a stranger's first resolution is (answerLikeAnUnredeemedGuest), which the tenant's hour bounds.
+    await takeTenantCounters(rt, context.tenant.id, [unfamiliarSendSlot(rt, true)]);
     try {
       // The listing index first (lib/guests/guestIndex.ts): the guest's rows under its source.
       await indexBeforeChange(rt, context.tenant.id, guest, { ...guest, source });
@@ -378,6 +383,8 @@ async function answerLikeAnUnredeemedGuest(rt: Runtime, context: TenantContext, 
   const method = stored ?? (await resolveSignInMethod(rt, context, email));
   const refusal = methodRefusal(method);
   if (refusal && method && !stored) {
+    // A row per address asked about: the tenant's hour of unfamiliar sends bounds how many.
+    await takeTenantCounters(rt, context.tenant.id, [unfamiliarSendSlot(rt, true)]);
     const now = rt.now();
     const row = { partitionKey: partition.partitionKey, rowKey: OTP_ROW, method, expiresAt: new Date(now + HOUR_MS) };
     const write = () => rt.tables.guests.submitTransaction([['upsert', row, 'Merge']]);

@@ -40,6 +40,7 @@ export const settingsSchema = z.object({
   GUEST_STEP_UP_AFTER_PER_HOUR: count(10),
   TENANT_FAILED_VERIFICATIONS_PER_DAY: count(150),
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: count(1500),
+  TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: count(1000),
   STEP_UP_PROVIDER: z.enum(['altcha', 'turnstile', 'hcaptcha']).default('altcha'),
   STEP_UP_SECRET: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   STEP_UP_POW_MAX_NUMBER: z.coerce.number().int().min(1000).max(10_000_000).default(100_000),
@@ -110,6 +111,8 @@ export interface Config {
     /** Wrong codes from unfamiliar addresses a tenant (a deployment) admits per UTC day: what bounds guessing (SECURITY.md). */
     tenantFailedVerificationsPerDay: number;
     deploymentFailedVerificationsPerDay: number;
+    /** Send-code calls a tenant admits per UTC hour from addresses unfamiliar to the address asked about: what bounds anonymous writes (SECURITY.md). */
+    tenantUnfamiliarSendCodesPerHour: number;
   };
   stepUp: StepUpConfig;
   mailOutageSeconds: number;
@@ -236,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       guestStepUpAfterPerHour: s.GUEST_STEP_UP_AFTER_PER_HOUR,
       tenantFailedVerificationsPerDay: s.TENANT_FAILED_VERIFICATIONS_PER_DAY,
       deploymentFailedVerificationsPerDay: s.DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY,
+      tenantUnfamiliarSendCodesPerHour: s.TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR,
     },
     stepUp: stepUpConfig(s, pepper),
     mailOutageSeconds: s.MAIL_OUTAGE_SECONDS,

@@ -138,9 +138,9 @@ export const guid = lazySchema(() => z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-
 
 /** Azure AD's policy shape (Get/New/Set-AzureADPolicy): `definition` is an array holding one JSON string. */
 const policyFields = {
-  displayName: z.string().trim().min(1).max(256),
-  isOrganizationDefault: z.boolean(),
-  definition: z.array(z.string().max(8192)).max(16),
+  displayName: lazySchema(() => z.string().trim().min(1).max(256)),
+  isOrganizationDefault: lazySchema(() => z.boolean()),
+  definition: lazySchema(() => z.array(z.string().max(8192)).max(16)),
 };
 
 export const createPolicyBody = lazySchema(() => z.strictObject({

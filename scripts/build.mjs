@@ -97,7 +97,28 @@ const lazyBundles = {
  * string, which doubles the read and the memory V8 parses from.
  */
 const appBundle = { ...common, minifyWhitespace: true, charset: 'ascii' };
-await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles] });
+/**
+ * @azure/core-xml in the app bundle is this stand-in (lib/lazy/xml.ts says why): its two
+ * functions load the real ones from dist/lazy/xml.js when first called. stringifyXML is
+ * synchronous, so the stand-in requires the bundle rather than importing it.
+ */
+const xmlOnFirstUse = {
+  name: 'xml-on-first-use',
+  setup(bundler) {
+    bundler.onResolve({ filter: /^@azure\/core-xml$/ }, () => ({ path: 'core-xml', namespace: 'xml-on-first-use' }));
+    bundler.onResolve({ filter: /^\.\/lazy\/xml\.js$/, namespace: 'xml-on-first-use' }, (args) => ({ path: args.path, external: true }));
+    bundler.onLoad({ filter: /.*/, namespace: 'xml-on-first-use' }, () => ({
+      contents: `
+        const xml = () => require('./lazy/xml.js');
+        export const XML_ATTRKEY = '$';
+        export const XML_CHARKEY = '_';
+        export function stringifyXML(content, options) { return xml().stringifyXML(content, options); }
+        export function parseXML(text, options) { return xml().parseXML(text, options); }`,
+      loader: 'js',
+    }));
+  },
+};
+await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, xmlOnFirstUse] });
 await build({ ...appBundle, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,

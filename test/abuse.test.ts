@@ -365,6 +365,36 @@ describe('bounded writes', () => {
     expect(Math.max(...firstTen, ...rest)).toBeLessThanOrEqual(1);
   }, 120_000);
 
+  it("past the tenant's hour of codes for unfamiliar addresses, 300 more strangers write no row, and a guest's own address still gets its code", async () => {
+    const host = await startHost({ TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: '4', RESEND_COOLDOWN_SECONDS: '0' });
+    const tenant = await createTenant(host, { googleFederation: true });
+    const email = 'regular@example.com';
+    await inviteGuest(host, tenant.id, email);
+    const home = '127.0.0.60';
+    // The guest's first code is asked for from an address it never signed in from: it counts (1 of 4).
+    const first = await sendFrom(host, home, tenant.id, { email });
+    expect((await verifyFrom(host, home, tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: first.body.attempt })).status).toBe(200);
+    // Two strangers (2 and 3 of 4), and a Gmail address the tenant federates: its method is
+    // stored once, which counts too (4 of 4), and it is answered 409 as a Google guest is.
+    for (const address of ['127.0.0.61', '127.0.0.62']) expect((await sendFrom(host, address, tenant.id, { email: `new-${address}@example.com` })).status).toBe(202);
+    await expectErrorOf(sendFrom(host, '127.0.0.63', tenant.id, { email: 'someone@gmail.com' }), 409, 'other_method_required');
+
+    const before = await storedRows(host.settings.TABLE_PREFIX!);
+    const refusals = await inPool(attackers(300).map((address, i) => () =>
+      expectErrorOf(sendFrom(host, address, tenant.id, { email: i % 3 ? `flood-${i}@example.com` : i % 2 ? `flood-${i}@gmail.com` : email }), 429, 'rate_limited'),
+    ), 8);
+    expect(await storedRows(host.settings.TABLE_PREFIX!)).toBe(before);
+    // The guest from a new network and a stranger are answered alike, with the rest of the hour to wait.
+    const [guestAway, stranger] = [refusals[0]!, refusals[1]!];
+    expect(guestAway.body).toEqual(stranger.body);
+    expect(Number(stranger.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(stranger.headers.get('retry-after'))).toBeLessThanOrEqual(3600);
+
+    const again = await sendFrom(host, home, tenant.id, { email });
+    expect(again.status).toBe(202);
+    expect((await verifyFrom(host, home, tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: again.body.attempt })).status).toBe(200);
+  }, 120_000);
+
   it("strangers never push a guest's events out of the sign-in log nor bury them", async () => {
     const host = await startHost({});
     const tenant = await createTenant(host);

@@ -140,7 +140,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
-    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/sendgrid.js', './lazy/smtp.js']);
+    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
@@ -160,24 +160,29 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       const { EmailClient } = require('./dist/lazy/acs.js');
       const { createTransport } = require('./dist/lazy/smtp.js');
       const smtp = createTransport({ host: '127.0.0.1', port: 2525 });
-      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail }));`;
+      const { stringifyXML } = require('./dist/lazy/xml.js');
+      const xml = stringifyXML({ Enabled: true }, { rootName: 'Logging' });
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml }));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
       atStart: string[];
       identity: string;
       sendgrid: string;
       acs: string;
       smtp: string;
+      xml: string;
     };
     expect(loaded.atStart).toEqual(['dist/index.js']);
     expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function' });
+    expect(loaded.xml).toContain('<Logging><Enabled>true</Enabled></Logging>');
   });
 
   it('carries no test code: the bundle is built from functions/ and lib/ and their dependencies only', () => {
     const map = JSON.parse(readFileSync(join(REPO, 'dist', 'index.js.map'), 'utf8')) as { sources: string[] };
     const sources = map.sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
     expect(sources).toEqual(expect.arrayContaining(['functions/index.ts', 'functions/cleanup.ts', 'lib/cleanup.ts']));
-    // Dependencies may chain their own maps (webpack://...); the repository's files are plain relative paths.
-    const ownSources = sources.filter((source) => !source.startsWith('node_modules/') && !/^[a-z-]+:\/\//.test(source));
+    // Dependencies may chain their own maps (webpack://...), and the build's stand-in for
+    // @azure/core-xml is a module of a plugin (xml-on-first-use:...); the repository's files are plain relative paths.
+    const ownSources = sources.filter((source) => !source.startsWith('node_modules/') && !/^[a-z-]+:/.test(source));
     // package.json is read for the version the OpenAPI document states; the sign-in element's
     // style sheet for the hash the hosted sign-in page's CSP names.
     expect(ownSources.filter((source) => !/^(functions|lib)\//.test(source) && source !== 'package.json' && source !== 'web/src/signInStyle.ts')).toEqual([]);

@@ -38,6 +38,7 @@ describe('settings', () => {
       guestStepUpAfterPerHour: 10,
       tenantFailedVerificationsPerDay: 150,
       deploymentFailedVerificationsPerDay: 1500,
+      tenantUnfamiliarSendCodesPerHour: 1000,
     });
     expect(config.stepUp).toMatchObject({ provider: 'altcha', maxNumber: 100_000 });
   });

@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { DAY_MS, dayTable } from '../storage/dayTables.js';
+import { takeTenantCounters, utcDay, type CounterTake } from '../storage/tenantCounters.js';
 import { describeError, MailRefused, type OutgoingMail } from './message.js';
 
 /**
@@ -95,7 +96,7 @@ async function recordMail(rt: Runtime, mail: OutgoingMail, status: DeliveryStatu
  * provider is recorded too and answered 502 email_failed.
  */
 export async function deliverMail(rt: Runtime, mail: OutgoingMail, dailyCap: number | 'reserved'): Promise<void> {
-  if (dailyCap !== 'reserved') await takeDailyMailSlot(rt, mail.tenantId, dailyCap, true);
+  if (dailyCap !== 'reserved') await takeTenantCounters(rt, mail.tenantId, [dailyMailSlot(dailyCap, true, rt.now())]);
   let providerMessageId: string | undefined;
   const started = performance.now();
   try {
@@ -112,8 +113,8 @@ export async function deliverMail(rt: Runtime, mail: OutgoingMail, dailyCap: num
 }
 
 /**
- * For an address that is not a guest, after its cap check (takeDailyMailSlot without
- * counting): one write as deliverMail's record, which counts no mail.
+ * For an address that is not a guest, after its cap check (its dailyMailSlot, not
+ * counted): one write as deliverMail's record, which counts no mail.
  */
 export async function deliverNothing(rt: Runtime, tenantId: string): Promise<void> {
   const now = rt.now();
@@ -122,113 +123,16 @@ export async function deliverNothing(rt: Runtime, tenantId: string): Promise<voi
     .catch(() => undefined);
 }
 
-/*
- * The daily cap: one row per app instance in a partition per tenant and UTC day,
- * each holding what that instance has sent (only its own instance writes a row, so
- * writes never race on an ETag). The day's total is the sum of the rows, read at most
- * every TENANT_CACHE_SECONDS (as long as the instance trusts what it read of a tenant)
- * per tenant and instance, plus what this instance has sent since.
- * A burst on one instance shares its writes: an increment waits for the next write of
- * the row, which carries every increment made meanwhile. So the cap is exact within one
- * instance and late by at most TENANT_CACHE_SECONDS of other instances' mail: it guards
- * a shared sender's quota, not an exact count.
- */
-
-interface DayCount {
-  partitionKey: string;
-  /** The start of its UTC day. */
-  startMs: number;
-  /** The sum of the other instances' rows when last read, and when. */
-  others: number;
-  readAt: number;
-  reading?: Promise<void>;
-  /** What this instance has sent today. */
-  own: number;
-  /** The write of this instance's row under way, and the one waiting for it. */
-  current?: Promise<void>;
-  queued?: Promise<void>;
-}
-
-interface InstanceCounts {
-  instanceId: string;
-  days: Map<string, DayCount>;
-}
-
-/** Per set of tables (one per process; tests open several), so two runtimes in one process count as two instances. */
-const instanceCounts = new WeakMap<Runtime['tables'], InstanceCounts>();
-
-function countsOf(rt: Runtime): InstanceCounts {
-  let counts = instanceCounts.get(rt.tables);
-  if (!counts) instanceCounts.set(rt.tables, (counts = { instanceId: randomUUID(), days: new Map() }));
-  return counts;
-}
-
-function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+/** The tenant's mails of the day against its daily cap (lib/storage/tenantCounters.ts): 429 mail_cap_reached once it is full. */
+export function dailyMailSlot(dailyCap: number, counts: boolean, now: number): CounterTake {
+  return {
+    counter: 'mails',
+    cap: dailyCap,
+    counts,
+    refusal: () => new GuestpassError('mail_cap_reached', { retryAfterSeconds: secondsUntilNextUtcDay(now) }),
+  };
 }
 
 function secondsUntilNextUtcDay(ms: number): number {
   return Math.max(1, Math.ceil((Math.floor(ms / DAY_MS + 1) * DAY_MS - ms) / 1000));
-}
-
-async function readOthers(rt: Runtime, instanceId: string, day: DayCount): Promise<void> {
-  let others = 0;
-  const table = await dayTable(rt, 'limits', day.startMs);
-  for await (const row of table.listEntities<{ count: number }>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
-    if (row.rowKey !== instanceId) others += Number(row.count) || 0;
-  }
-  day.others = others;
-  day.readAt = rt.now();
-}
-
-/**
- * Writes this instance's row with its count. A write not yet started carries every
- * increment made before it starts, so callers in a burst share it.
- */
-function writeOwn(rt: Runtime, instanceId: string, day: DayCount, now: number): Promise<void> {
-  if (day.queued) return day.queued;
-  const previous = day.current ?? Promise.resolve();
-  const queued: Promise<void> = previous
-    .catch(() => undefined)
-    .then(async () => {
-      day.queued = undefined;
-      day.current = queued;
-      // In the limits table of the day: the cleanup drops it a day later.
-      const table = await dayTable(rt, 'limits', day.startMs);
-      await table.upsertEntity({ partitionKey: day.partitionKey, rowKey: instanceId, count: day.own }, 'Replace');
-    })
-    .finally(() => {
-      if (day.current === queued) day.current = undefined;
-    });
-  day.queued = queued;
-  return queued;
-}
-
-/**
- * Fails 429 mail_cap_reached when the tenant has sent its daily cap of mails today;
- * else counts one (when `counts`) before the mail goes.
- */
-export async function takeDailyMailSlot(rt: Runtime, tenantId: string, dailyCap: number, counts: boolean): Promise<void> {
-  if (dailyCap === 0) return;
-  const now = rt.now();
-  const { instanceId, days } = countsOf(rt);
-  const partitionKey = `mailcap_${tenantId}_${utcDay(now)}`;
-  let day = days.get(partitionKey);
-  if (!day) {
-    // A new day: yesterday's counts are of no more use.
-    for (const [key, old] of days) if (!key.endsWith(partitionKey.slice(-9)) && !old.current) days.delete(key);
-    days.set(partitionKey, (day = { partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: 0, readAt: -Infinity, own: 0 }));
-  }
-  if (now - day.readAt >= rt.config.tenantCacheSeconds * 1000) {
-    day.reading ??= readOthers(rt, instanceId, day).finally(() => {
-      day!.reading = undefined;
-    });
-    await day.reading;
-  }
-  if (day.others + day.own >= dailyCap) {
-    throw new GuestpassError('mail_cap_reached', { retryAfterSeconds: secondsUntilNextUtcDay(now) });
-  }
-  // Counted before the mail goes, so a burst cannot pass the cap while its writes are under way.
-  if (counts) day.own += 1;
-  await writeOwn(rt, instanceId, day, now);
 }

@@ -1,7 +1,8 @@
 import type { Runtime } from '../runtime.js';
 import { resolveTenant, type Tenant } from '../tenants.js';
 import { dayTable } from '../storage/dayTables.js';
-import { deliverMail, deliverNothing, newMailId, takeDailyMailSlot } from './delivery.js';
+import type { CounterTake } from '../storage/tenantCounters.js';
+import { dailyMailSlot, deliverMail, deliverNothing, newMailId } from './delivery.js';
 import type { MailPreviewInput } from './settings.js';
 import { renderCodeMail, renderInvitationMail, type RenderedMail } from './templates.js';
 
@@ -23,17 +24,17 @@ export interface CodeMailRequest {
 }
 
 /**
- * send-code's cap check, before it writes anything: 429 mail_cap_reached for guests and
- * strangers alike once the tenant's daily cap is full; a guest's mail is counted here.
+ * send-code's take of the tenant's daily mail cap (lib/storage/tenantCounters.ts), for
+ * guests and strangers alike: a guest's mail is counted, a stranger's only checked.
  */
-export async function reserveCodeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean): Promise<void> {
+export async function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean): Promise<CounterTake> {
   // The day's mail table (made once per instance and day) is opened before the paths part,
   // so a guest's first mail of the day costs no more storage transactions than a stranger's.
   await dayTable(rt, 'mail', rt.now());
-  await takeDailyMailSlot(rt, tenant.id, dailyCapOf(rt, tenant), forGuest);
+  return dailyMailSlot(dailyCapOf(rt, tenant), forGuest, rt.now());
 }
 
-/** Renders the code mail in the tenant's branding and sends it (its cap slot was taken by reserveCodeMailSlot). */
+/** Renders the code mail in the tenant's branding and sends it (send-code took its cap slot with codeMailSlot). */
 export async function sendCodeMail(rt: Runtime, tenant: Tenant, request: CodeMailRequest): Promise<void> {
   const rendered = renderCodeMail({ code: request.code, tenant, validMinutes: validMinutes(rt), locale: request.locale });
   await deliverMail(rt, { id: request.mailId, to: request.to, kind: 'code', tenantId: tenant.id, ...rendered }, 'reserved');

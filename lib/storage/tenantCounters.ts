@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { GuestpassError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { DAY_MS, dayTable } from './dayTables.js';
+
+/*
+ * A tenant's counters of the UTC day that every instance shares: the mails it sent
+ * (MAIL_DAILY_CAP_PER_TENANT) and, per hour, the codes asked for from addresses
+ * unfamiliar to the address asked about (TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR).
+ * One row per app instance in a partition per tenant and day, each holding what that
+ * instance counted (only its own instance writes a row, so writes never race on an
+ * ETag). A counter's total is the sum over the rows, read at most every
+ * TENANT_CACHE_SECONDS (as long as the instance trusts what it read of a tenant) per
+ * tenant and instance, plus what this instance has counted since.
+ * A burst on one instance shares its writes: an increment waits for the next write of
+ * the row, which carries every increment made meanwhile, and one write carries every
+ * counter a call took. So a cap is exact within one instance and late by at most
+ * TENANT_CACHE_SECONDS of other instances' counts: it bounds cost, not an exact count.
+ * The rows live in the limits table of their day, which the cleanup drops a day later.
+ */
+
+/** What one call takes of one counter: refused when the counter has reached `cap` (0: no cap), else counted when `counts`. */
+export interface CounterTake {
+  /** The row property it is kept in: letters and digits. */
+  counter: string;
+  cap: number;
+  counts: boolean;
+  refusal: () => GuestpassError;
+}
+
+interface DayCounts {
+  partitionKey: string;
+  /** The start of its UTC day. */
+  startMs: number;
+  /** The other instances' totals when last read, and when. */
+  others: Map<string, number>;
+  readAt: number;
+  reading?: Promise<void>;
+  /** What this instance has counted today. */
+  own: Map<string, number>;
+  /** The write of this instance's row under way, and the one waiting for it. */
+  current?: Promise<void>;
+  queued?: Promise<void>;
+}
+
+interface InstanceCounts {
+  instanceId: string;
+  days: Map<string, DayCounts>;
+}
+
+/** Per set of tables (one per process; tests open several), so two runtimes in one process count as two instances. */
+const instanceCounts = new WeakMap<Runtime['tables'], InstanceCounts>();
+
+function countsOf(rt: Runtime): InstanceCounts {
+  let counts = instanceCounts.get(rt.tables);
+  if (!counts) instanceCounts.set(rt.tables, (counts = { instanceId: randomUUID(), days: new Map() }));
+  return counts;
+}
+
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+async function readOthers(rt: Runtime, instanceId: string, day: DayCounts): Promise<void> {
+  const others = new Map<string, number>();
+  const table = await dayTable(rt, 'limits', day.startMs);
+  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
+    if (row.rowKey === instanceId) continue;
+    for (const [name, value] of Object.entries(row)) {
+      if (typeof value === 'number') others.set(name, (others.get(name) ?? 0) + value);
+    }
+  }
+  day.others = others;
+  day.readAt = rt.now();
+}
+
+/**
+ * Writes this instance's row with its counts. A write not yet started carries every
+ * increment made before it starts, so callers in a burst share it.
+ */
+function writeOwn(rt: Runtime, instanceId: string, day: DayCounts): Promise<void> {
+  if (day.queued) return day.queued;
+  const previous = day.current ?? Promise.resolve();
+  const queued: Promise<void> = previous
+    .catch(() => undefined)
+    .then(async () => {
+      day.queued = undefined;
+      day.current = queued;
+      const table = await dayTable(rt, 'limits', day.startMs);
+      await table.upsertEntity({ partitionKey: day.partitionKey, rowKey: instanceId, ...Object.fromEntries(day.own) }, 'Replace');
+    })
+    .finally(() => {
+      if (day.current === queued) day.current = undefined;
+    });
+  day.queued = queued;
+  return queued;
+}
+
+/**
+ * Fails with the refusal of the first counter that has reached its cap; else counts
+ * the takes that count, all in one write of this instance's row. The row is written
+ * whether or not anything was counted, so a call that counts nothing costs what one
+ * that counts does (send-code answers strangers and guests alike).
+ */
+export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: CounterTake[]): Promise<void> {
+  if (takes.every((take) => take.cap === 0)) return;
+  const now = rt.now();
+  const { instanceId, days } = countsOf(rt);
+  const stamp = utcDay(now);
+  const partitionKey = `counts_${tenantId}_${stamp}`;
+  let day = days.get(partitionKey);
+  if (!day) {
+    // A new day: yesterday's counts are of no more use.
+    for (const [key, old] of days) if (!key.endsWith(stamp) && !old.current) days.delete(key);
+    days.set(partitionKey, (day = { partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: new Map(), readAt: -Infinity, own: new Map() }));
+  }
+  if (now - day.readAt >= rt.config.tenantCacheSeconds * 1000) {
+    day.reading ??= readOthers(rt, instanceId, day).finally(() => {
+      day!.reading = undefined;
+    });
+    await day.reading;
+  }
+  const total = (counter: string) => (day!.others.get(counter) ?? 0) + (day!.own.get(counter) ?? 0);
+  const full = takes.find((take) => take.cap > 0 && total(take.counter) >= take.cap);
+  if (full) throw full.refusal();
+  // Counted before the call goes on, so a burst cannot pass a cap while its writes are under way.
+  for (const take of takes) if (take.counts) day.own.set(take.counter, (day.own.get(take.counter) ?? 0) + 1);
+  await writeOwn(rt, instanceId, day);
+}
