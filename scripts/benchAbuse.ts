@@ -18,7 +18,8 @@ import type { ServerProcess, SlowSendGrid } from './benchHarness.js';
 /*
  * The abuse measurements of `npm run bench` (issue 11): what a refused call costs,
  * how many rows an anonymous call leaves, what cleanup costs per expired row as the
- * tables grow, and how a real guest fares while many addresses flood the instance.
+ * tables grow, what a filtered guest listing reads beside strangers' rows, and how a
+ * real guest fares while many addresses flood the instance.
  * Client addresses are loopback addresses the requests are bound to (the local host
  * takes the socket address as the client's, as Azure's front end does).
  */
