@@ -1,8 +1,7 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../guests.js';
 import type { Runtime } from '../runtime.js';
-import type { Tables } from '../storage.js';
-import { escapeOData, guestPartition, isStatus } from '../storage.js';
+import { escapeOData, guestPartition, isStatus, type Tables } from '../storage.js';
 
 /*
  * The guest index: how a tenant's guest listing (and the lifecycle) finds its guests
@@ -22,14 +21,15 @@ import { escapeOData, guestPartition, isStatus } from '../storage.js';
  *   all_<address>, state_<state>_<address>, and when the guest has a source
  *   source_<source>_<address> and both_<state>_<source>_<address>,
  * where <address> is the normalised address with each character moved up by U+0100 (`a`,
- * U+0061, becomes U+0161): a key may not hold `/ \ # ?`, which an address's local part may, nor more
- * than 1 KiB (512 UTF-16 characters; hex would take 538 for a 254-character address),
- * and the move keeps the addresses' order and their prefixes (so `search`, an address
- * prefix, is a key range too), one character for one. Each row names the
- * guest's partition; the listing point-reads the guest rows of its page, so it shows
- * current data, and skips a row whose guest is gone or no longer matches. Nothing that
- * changes at every sign-in (lastSignInAt) is kept here: verify-code writes the index only
- * when the guest's state or source changes (its first redemption).
+ * U+0061, becomes U+0161). A key may hold none of `/ \ # ?`, which a local part may, and
+ * at most 1 KiB (512 UTF-16 characters; hex would take 538 for a 254-character address);
+ * the move keeps the addresses' order and their prefixes, one character for one, so
+ * `search` (an address prefix) is a key range too. Each row names the guest's partition;
+ * the listing point-reads the guest rows of its page, so it shows current data, and skips
+ * a row whose guest is gone or no longer matches. Nothing that changes at every sign-in
+ * (lastSignInAt) is kept here: verify-code writes the index only when the guest's state or
+ * source changes (its first redemption: two transactions), send-code only when it stores a
+ * guest's source (one; a stranger's first resolution writes once more to cost the same).
  *
  * Write order: the rows of the guest's new state go in before the guest row changes (one
  * entity-group transaction in the index partition), and the rows only its old state had
