@@ -1,4 +1,4 @@
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import { runtime } from '../lib/runtime.js';
 import { outboxQuery } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

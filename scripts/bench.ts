@@ -169,7 +169,20 @@ async function main(): Promise<void> {
     const flood = await floodRatio(host, floodTenant, floodGuests, sendGrid, azuriteCpuMs, {
       attackers: abusePlan.floodAttackers, concurrency: abusePlan.floodConcurrency,
     });
-    const abuse: AbuseFigures = { ...costs, cleanup, listing, flood };
+    log('abuse: the same, past the tenant ceilings a lasting flood reaches');
+    // At the defaults (1000 codes an hour, 150 wrong codes a day, from unfamiliar addresses)
+    // the flood of 268 calls/s passes both within seconds; lower here, so the bench
+    // gets there sooner. What a refused call costs does not depend on where the ceiling is.
+    const ceilingHost = await spawnServer(hostScript, { ...hostSettings, TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: '100', TENANT_FAILED_VERIFICATIONS_PER_DAY: '50' }, 'ceiling-host');
+    stops.push(() => ceilingHost.stop());
+    const ceilingApi = apiOf(ceilingHost, functionKey);
+    const sustainedTenant = await createTenant(ceilingApi, 'sustained-flood');
+    const sustainedGuests = guestEmails('sustained', abusePlan.floodSamples);
+    await inAtMost(sustainedGuests, 16, (email) => invite(ceilingApi, sustainedTenant, email));
+    const sustainedFlood = await floodRatio(ceilingHost, sustainedTenant, sustainedGuests, sendGrid, azuriteCpuMs, {
+      attackers: abusePlan.floodAttackers, concurrency: abusePlan.floodConcurrency, pastTheCeilings: true,
+    });
+    const abuse: AbuseFigures = { ...costs, cleanup, listing, flood, sustainedFlood };
 
     await stopAll();
     log('import time of the built app');

@@ -1,13 +1,13 @@
 import { request as httpRequest, Agent } from 'node:http';
-import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
+import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { cleanupExpired } from '../lib/cleanup.js';
 import { sendCode, verifyCode } from '../lib/codes.js';
 import { loadConfig } from '../lib/config.js';
 import { listGuests } from '../lib/guestLifecycle.js';
 import { ADDRESS_PREFIX, ATTEMPT_PREFIX, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
 import { inviteGuest } from '../lib/invitations.js';
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import { createRuntime, type Runtime } from '../lib/runtime.js';
 import { createTenantBody, invitationBody, listGuestsQuery } from '../lib/schemas.js';
 import { countingTransactions, ensureTables, guestPartition, newestFirstKey } from '../lib/storage.js';
@@ -30,15 +30,22 @@ export interface AbuseFigures {
   cleanup: { stored: number; expired: number; transactions: number; perExpiredRow: number }[];
   /** A guest listing filtered by state, with 0 and with many stranger rows in the tenant's range. */
   listing: { strangerRows: number; guests: number; matching: number; rowsRead: number; transactions: number }[];
-  flood: {
-    quietP50Ms: number;
-    floodP50Ms: number;
-    ratio: number;
-    floodCalls: number;
-    floodCallsPerSecond: number;
-    hostCpuUsPerFloodCall: number;
-    azuriteCpuUsPerFloodCall: number;
-  };
+  /** A flood while the tenant's ceilings still admit it: every flood call is served and writes. */
+  flood: FloodFigures;
+  /** A flood that has gone on past the tenant's ceilings: what a sustained flood meets. */
+  sustainedFlood: FloodFigures;
+}
+
+export interface FloodFigures {
+  quietP50Ms: number;
+  floodP50Ms: number;
+  ratio: number;
+  floodCalls: number;
+  floodCallsPerSecond: number;
+  /** Of the flood calls measured, the share answered 429 (refused by a limit or a ceiling). */
+  refusedShare: number;
+  hostCpuUsPerFloodCall: number;
+  azuriteCpuUsPerFloodCall: number;
 }
 
 interface Answer {
@@ -246,7 +253,10 @@ function median(values: number[]): number {
 /**
  * A real guest's sign-in (send-code, then verify-code with its attempt) from its own
  * address, once per guest quiet and once per guest while `attackers` addresses flood
- * the same instance with stranger send-codes and wrong verify-codes.
+ * the same instance with stranger send-codes and wrong verify-codes. With
+ * `pastTheCeilings`, the flood first goes on until the tenant's ceilings
+ * (TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR, TENANT_FAILED_VERIFICATIONS_PER_DAY) refuse nearly
+ * all of it, the state a flood that lasts meets, and only then is measured.
  */
 export async function floodRatio(
   host: ServerProcess,
@@ -254,8 +264,8 @@ export async function floodRatio(
   guests: string[],
   sendGrid: SlowSendGrid,
   azuriteCpuMs: () => number,
-  options: { attackers: number; concurrency: number },
-): Promise<AbuseFigures['flood']> {
+  options: { attackers: number; concurrency: number; pastTheCeilings?: boolean },
+): Promise<FloodFigures> {
   const guestAddress = '127.0.8.1';
   const signIn = async (email: string) => {
     const started = performance.now();
@@ -271,28 +281,49 @@ export async function floodRatio(
   for (const email of guests) quiet.push(await signIn(email));
 
   let flooding = true;
+  let measuring = !options.pastTheCeilings;
   let floodCalls = 0;
+  let refusedCalls = 0;
   let n = 0;
-  const cpuBefore = { host: host.cpuMs(), azurite: azuriteCpuMs() };
-  const floodStarted = performance.now();
+  // The last answers of the warm-up: 429 or not.
+  const recent: boolean[] = [];
+  const call = async (address: string, path: string, body: Record<string, unknown>) => {
+    const answer = await postFrom(host.baseUrl, address, path, body).catch(() => undefined);
+    if (measuring) {
+      floodCalls += 1;
+      if (answer?.status === 429) refusedCalls += 1;
+    } else {
+      recent.push(answer?.status === 429);
+      if (recent.length > 100) recent.shift();
+    }
+    return answer;
+  };
   const attacker = async () => {
     while (flooding) {
       const i = n++;
       const address = attackerAddress(i % options.attackers);
       const email = `flood-${i}@strangers.bench.test`;
-      const sent = await postFrom(host.baseUrl, address, `/${tenantId}/send-code`, { email }).catch(() => undefined);
-      await postFrom(host.baseUrl, address, `/${tenantId}/verify-code`, { email, code: '12345678', attempt: sent?.body.attempt }).catch(() => undefined);
-      floodCalls += 2;
+      const sent = await call(address, `/${tenantId}/send-code`, { email });
+      await call(address, `/${tenantId}/verify-code`, { email, code: '12345678', attempt: sent?.body.attempt });
     }
   };
   const attackers = Array.from({ length: options.concurrency }, attacker);
+  if (options.pastTheCeilings) {
+    // On until the tenant's ceilings refuse nearly every flood call (at most a minute).
+    const until = performance.now() + 60_000;
+    while (performance.now() < until && !(recent.length === 100 && recent.filter(Boolean).length >= 95)) await new Promise((r) => setTimeout(r, 200));
+    measuring = true;
+  }
+  const cpuBefore = { host: host.cpuMs(), azurite: azuriteCpuMs() };
+  const floodStarted = performance.now();
   await new Promise((r) => setTimeout(r, 1000));
   const loud: number[] = [];
   for (const email of guests) loud.push(await signIn(email));
-  flooding = false;
-  await Promise.all(attackers);
   const floodMs = performance.now() - floodStarted;
   const cpu = { host: host.cpuMs() - cpuBefore.host, azurite: azuriteCpuMs() - cpuBefore.azurite };
+  measuring = false;
+  flooding = false;
+  await Promise.all(attackers);
   const quietP50Ms = median(quiet);
   const floodP50Ms = median(loud);
   return {
@@ -301,6 +332,7 @@ export async function floodRatio(
     ratio: floodP50Ms / quietP50Ms,
     floodCalls,
     floodCallsPerSecond: floodCalls / (floodMs / 1000),
+    refusedShare: refusedCalls / floodCalls,
     hostCpuUsPerFloodCall: (cpu.host * 1000) / floodCalls,
     azuriteCpuUsPerFloodCall: (cpu.azurite * 1000) / floodCalls,
   };

@@ -192,7 +192,7 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
       holds: floodedListing.rowsRead === quietListing.rowsRead,
     });
   }
-  checks.push({ name: 'real guest sign-in p50 during a flood ÷ quiet', value: a.flood.ratio, target: '≤ 2', holds: a.flood.ratio <= 2 });
+  checks.push({ name: 'real guest sign-in p50 during a lasting flood ÷ quiet', value: a.sustainedFlood.ratio, target: '≤ 2', holds: a.sustainedFlood.ratio <= 2 });
   return checks;
 }
 
@@ -298,11 +298,16 @@ export function renderTable(results: BenchResults): string {
       ...(name ? holds(name) : ['', '']),
     ]);
   }
-  rows.push([
-    `real guest sign-in p50 during a flood (${whole(a.flood.floodCallsPerSecond)} calls/s from many addresses) vs quiet (ms)`,
-    f(a.flood.floodP50Ms), f(a.flood.quietP50Ms), f(a.flood.ratio, 2), ...holds('real guest sign-in p50 during a flood ÷ quiet'),
-  ]);
-  rows.push(['flood: CPU per flood call, guestpass host (Azurite) (µs)', `${whole(a.flood.hostCpuUsPerFloodCall)} (${whole(a.flood.azuriteCpuUsPerFloodCall)})`, '', '', '', '']);
+  for (const [phase, figures, target] of [
+    ['a flood the tenant ceilings still admit', a.flood, ''],
+    ['a lasting flood, past the tenant ceilings', a.sustainedFlood, 'real guest sign-in p50 during a lasting flood ÷ quiet'],
+  ] as const) {
+    rows.push([
+      `real guest sign-in p50 during ${phase} (${whole(figures.floodCallsPerSecond)} calls/s from many addresses, ${whole(figures.refusedShare * 100)}% refused) vs quiet (ms)`,
+      f(figures.floodP50Ms), f(figures.quietP50Ms), f(figures.ratio, 2), ...(target ? holds(target) : ['', '']),
+    ]);
+    rows.push([`${phase}: CPU per flood call, guestpass host (Azurite) (µs)`, `${whole(figures.hostCpuUsPerFloodCall)} (${whole(figures.azuriteCpuUsPerFloodCall)})`, '', '', '', '']);
+  }
 
   const header = ['measurement', 'guestpass', 'reference (same run)', 'ratio', 'target', 'holds'];
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;

@@ -6,7 +6,7 @@ import { sendCode, verifyCode } from '../lib/codes.js';
 import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
 import { indexPartition } from '../lib/guests/guestIndex.js';
 import { inviteGuest } from '../lib/invitations.js';
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
 import type { Runtime } from '../lib/runtime.js';
 import { countingTransactions, newestFirstKey, tableOpener } from '../lib/storage.js';

@@ -8,7 +8,7 @@ import { deleteGuest, listGuests } from '../lib/guestLifecycle.js';
 import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../lib/guests.js';
 import { forgetBuiltIndexes, indexAfterChange, indexBeforeChange, indexKeys, indexPartition, withIndexedChange } from '../lib/guests/guestIndex.js';
 import { inviteGuest, inviteGuestWithOutcome } from '../lib/invitations.js';
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import type { Runtime } from '../lib/runtime.js';
 import { createTenantBody, invitationBody, listGuestsQuery, type ListGuestsQuery } from '../lib/schemas.js';
 import { countingTransactions, escapeOData, guestPartition } from '../lib/storage.js';

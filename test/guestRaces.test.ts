@@ -4,7 +4,7 @@ import { sendCode, verifyCode } from '../lib/codes.js';
 import { GUEST_ROW } from '../lib/guests.js';
 import { deleteGuest, getGuest, resetRedemption } from '../lib/guestLifecycle.js';
 import { inviteGuest } from '../lib/invitations.js';
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import { createPolicy, getPolicy, updatePolicy } from '../lib/policies.js';
 import type { Runtime } from '../lib/runtime.js';
 import { invitationBody } from '../lib/schemas.js';

@@ -7,7 +7,7 @@ import { sendCode, verifyCode } from '../lib/codes.js';
 import { GuestpassError } from '../lib/errors.js';
 import { getGuest } from '../lib/guestLifecycle.js';
 import { inviteGuest, inviteGuestWithOutcome } from '../lib/invitations.js';
-import { listOutbox } from '../lib/mail.js';
+import { listOutbox } from '../lib/mail/outbox.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
 import { checkSession } from '../lib/sessions.js';
 import { createTenant, getTenant, updateTenant } from '../lib/tenants.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIL_LANGUAGES, MAIL_TEXTS, mailLanguage, renderCodeMail } from '../lib/mailTemplates.js';
+import { MAIL_LANGUAGES, MAIL_TEXTS, mailLanguage, renderCodeMail } from '../lib/mail/templates.js';
 import {
   createTenant, inviteGuest, outbox, postJson, startFakeSendGrid, startHost, type FakeSendGrid, type OutboxMail, type TestHost, type TestTenant,
 } from './helpers.js';

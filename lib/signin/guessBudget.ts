@@ -12,7 +12,7 @@ import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
  * shard rows each (concurrent increments spread over them instead of racing over
  * one row) in the day's limits table, so they go with it.
  */
-const SHARDS = 8;
+const SHARDS = 32;
 
 interface ShardRow {
   count: number;
