@@ -17,6 +17,7 @@ import {
   type SignInLogEntry,
   type SignInSource,
 } from './guests.js';
+import { indexAfterChange, indexBeforeChange } from './guests/guestIndex.js';
 import {
   HOUR_MS,
   admitSendCodeFromIp,
@@ -353,6 +354,8 @@ async function requireOtpMethod(
     // Counted as a stranger's first resolution is (answerLikeAnUnredeemedGuest), which the tenant's hour bounds.
     await takeTenantCounters(rt, context.tenant.id, [unfamiliarSendSlot(rt, true)]);
     try {
+      // The listing index first (lib/guests/guestIndex.ts): the guest's rows under its source.
+      await indexBeforeChange(rt, context.tenant.id, guest, { ...guest, source });
       await rt.tables.guests.submitTransaction([
         ['update', { partitionKey: partition.partitionKey, rowKey: GUEST_ROW, source }, 'Merge', { etag: guest.etag }],
         signInLogAction(rt, partition.partitionKey, log(refusal.outcome)),
@@ -383,9 +386,13 @@ async function answerLikeAnUnredeemedGuest(rt: Runtime, context: TenantContext, 
     // A row per address asked about: the tenant's hour of unfamiliar sends bounds how many.
     await takeTenantCounters(rt, context.tenant.id, [unfamiliarSendSlot(rt, true)]);
     const now = rt.now();
-    await rt.tables.guests.submitTransaction([
-      ['upsert', { partitionKey: partition.partitionKey, rowKey: OTP_ROW, method, expiresAt: new Date(now + HOUR_MS) }, 'Merge'],
-    ]);
+    const row = { partitionKey: partition.partitionKey, rowKey: OTP_ROW, method, expiresAt: new Date(now + HOUR_MS) };
+    const write = () => rt.tables.guests.submitTransaction([['upsert', row, 'Merge']]);
+    // Written twice: a guest's first resolution makes two writes before its log row's note,
+    // its listing index rows (a transaction in the tenant's index partition) and its row,
+    // and a stranger's answer costs the same.
+    await write();
+    await write();
     await noteExpiry(rt, partition.partitionKey, now + HOUR_MS);
   }
   if (refusal) throw refusal.error;
@@ -533,6 +540,12 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     ],
     action,
   ];
+  // At first redemption (or the first after a reset) the guest's state and source change,
+  // and its listing index rows with them (lib/guests/guestIndex.ts): the new rows before
+  // the guest row, the old ones after. A sign-in of a guest who redeemed writes no index row.
+  const indexed = { email: guest.email, state: 'Accepted', source: 'OTP' } as const;
+  const reindex = guest.state !== indexed.state || guest.source !== indexed.source;
+  const indexChange = reindex ? await indexBeforeChange(rt, tenantId, guest, indexed) : undefined;
   try {
     await commit(rt, partition, actions, log('signed_in'), attempt.expiresAt.getTime());
   } catch (error) {
@@ -542,6 +555,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     if (isStatus(error, 404)) fail('invalid_code');
     throw error;
   }
+  if (indexChange) await indexAfterChange(rt, indexChange);
   return { session };
 }
 

@@ -1,6 +1,7 @@
-import { RestError, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
+import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { fail } from './errors.js';
 import { GUEST_ROW, OTP_ROW, SESSION_PREFIX, toGuest, type Guest, type GuestEntity, type OtpEntity, type SessionEntity } from './guests.js';
+import { ensureGuestIndex, indexAfterChange, indexBeforeChange, isIndexPosition, readIndexedGuests, withIndexedChange, type GuestIndexFilter } from './guests/guestIndex.js';
 import type { Runtime } from './runtime.js';
 import type { ListGuestsQuery } from './schemas.js';
 import { HOUR_MS } from './limits.js';
@@ -14,19 +15,13 @@ import { resolveTenant } from './tenants.js';
  * Reading one guest goes through the index row `guest_<id>` in the tenant's partition
  * of the tenants table, which names the guest's partition (two point reads).
  *
- * Listing is one range query on the guests table: every guest partition of a tenant
- * starts with `<tenantId>_`, so `PartitionKey ge '<id>_' and PartitionKey lt '<id>`'`
- * with `RowKey eq 'guest'` (and the source/state filters) returns exactly the tenant's
- * guest rows, filtered by the service. A page then costs one transaction (a few when
- * the service answers a scan with short pages) and filters never make pages uneven;
- * the index rows would cost one query plus a point read per guest, with the filters
- * applied after reading. The service's continuation, wrapped with the tenant id,
- * becomes the opaque $skiptoken.
+ * Listing goes through the tenant's guest index (lib/guests/guestIndex.ts): one
+ * key-range query reads the matching index rows, in address order, and a point read
+ * per listed guest reads its current row. A scan of the tenant's guest partitions
+ * would also read every row strangers' send-code calls wrote there.
  */
 const INDEX_PREFIX = 'guest_';
 const MAX_ACTIONS_PER_TRANSACTION = 100;
-/** Follow-up requests one listing call makes to fill a page when the service answers short. */
-const MAX_REQUESTS_PER_PAGE = 5;
 
 export interface GuestPage {
   value: Guest[];
@@ -137,7 +132,7 @@ export async function getGuest(rt: Runtime, tenantRef: string, guestId: string):
 export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: string): Promise<void> {
   const { tenant } = await resolveTenant(rt, tenantRef);
   const partitionKey = await guestPartitionOf(rt, tenant.id, guestId);
-  await withFreshRead(async () => {
+  const indexChange = await withFreshRead(async () => {
     const { guest, otp, sessions } = await readGuestRows(rt, partitionKey);
     if (guest && guest.guestId !== guestId) {
       // The address was deleted and invited again under a new id; this index row is left over.
@@ -150,7 +145,9 @@ export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: strin
     // ETag, so this fails and reads again, seeing the new session; a sign-in after it
     // finds no guest (readGuestPartition skips a marked row).
     if (guest) actions.push(['update', { partitionKey, rowKey: GUEST_ROW, deletedAt: rt.now() }, 'Merge', { etag: guest.etag }]);
+    const change = await indexBeforeChange(rt, tenant.id, guest, undefined);
     await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
+    return change;
   });
   // The marked guest row and the voided code row go last; nothing can sign in with them any more.
   for (const rowKey of [GUEST_ROW, OTP_ROW]) {
@@ -159,6 +156,8 @@ export async function deleteGuest(rt: Runtime, tenantRef: string, guestId: strin
     });
   }
   await deleteIndex(rt, tenant.id, guestId);
+  // Its listing rows last: until then a listing reads them and skips the guest row marked deleted.
+  await indexAfterChange(rt, indexChange);
 }
 
 /**
@@ -187,7 +186,7 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
       voidCode(rt, partitionKey, otp),
       ['update', { partitionKey, rowKey: GUEST_ROW, ...reset }, 'Replace', { etag: guest.etag }],
     ];
-    await commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]);
+    await withIndexedChange(rt, guest.tenantId, guest, reset, () => commitInGroups(rt, [...actions, ...sessionDeletes(partitionKey, sessions)]));
     return reset;
   });
 }
@@ -195,44 +194,17 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
 
 const LISTED_FIELDS = ['guestId', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'];
 
-/** Lists a tenant's guests, filtered by source and state, at most $top (≤ 100) a page. */
+/**
+ * Lists a tenant's guests, filtered by source, state and address prefix, in address
+ * order, at most $top (≤ 100) a page, through the guest index (lib/guests/guestIndex.ts):
+ * what a page reads is its index rows and its guests' rows, however many rows strangers
+ * wrote into the tenant's guest partitions. The $skiptoken seals the last index key read.
+ */
 export async function listGuests(rt: Runtime, tenantRef: string, query: ListGuestsQuery): Promise<GuestPage> {
   const { tenant } = await resolveTenant(rt, tenantRef);
-  const tenantId = escapeOData(tenant.id);
-  const filters = [`PartitionKey ge '${tenantId}_'`, `PartitionKey lt '${tenantId}\`'`, `RowKey eq '${GUEST_ROW}'`];
-  if (query.source) filters.push(`source eq '${escapeOData(query.source)}'`);
-  if (query.state) filters.push(`state eq '${escapeOData(query.state)}'`);
-  // An address prefix; an exact address is its own prefix.
-  if (query.search) {
-    const prefix = query.search;
-    const past = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    filters.push(`email ge '${escapeOData(prefix)}'`, `email lt '${escapeOData(past)}'`);
-  }
-  const filter = filters.join(' and ');
-
-  let continuation = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id, (c): c is string => typeof c === 'string') : undefined;
-  const value: Guest[] = [];
-  for (let request = 0; request < MAX_REQUESTS_PER_PAGE && value.length < query.$top; request += 1) {
-    const pages = rt.tables.guests
-      .listEntities<GuestEntity>({ queryOptions: { filter, select: LISTED_FIELDS } })
-      .byPage({ maxPageSize: query.$top - value.length, continuationToken: continuation });
-    let page;
-    try {
-      page = await pages.next();
-    } catch (error) {
-      // The SDK could not decode a continuation that was sealed correctly but made up.
-      if (!(error instanceof RestError) && request === 0 && query.$skiptoken) {
-        fail('invalid_request', { message: 'The $skiptoken is not one this listing gave out. Start again without it.' });
-      }
-      throw error;
-    }
-    if (page.done) {
-      continuation = undefined;
-      break;
-    }
-    value.push(...page.value.map(toGuest));
-    continuation = page.value.continuationToken;
-    if (!continuation) break;
-  }
-  return { value, ...(continuation ? { skipToken: sealSkipToken(tenant.id, continuation) } : {}) };
+  const filter: GuestIndexFilter = { state: query.state, source: query.source, search: query.search };
+  const after = query.$skiptoken ? openSkipToken(query.$skiptoken, tenant.id, isIndexPosition(filter)) : undefined;
+  await ensureGuestIndex(rt, tenant.id);
+  const page = await readIndexedGuests(rt, tenant.id, filter, query.$top, after, LISTED_FIELDS);
+  return { value: page.guests.map(toGuest), ...(page.after ? { skipToken: sealSkipToken(tenant.id, page.after) } : {}) };
 }

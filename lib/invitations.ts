@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fail } from './errors.js';
 import { resetRedemption } from './guestLifecycle.js';
 import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
+import { indexBeforeChange } from './guests/guestIndex.js';
 import { sendInvitationMail } from './mail/send.js';
 import type { Runtime } from './runtime.js';
 import type { InvitationInput } from './schemas.js';
@@ -115,10 +116,12 @@ export async function inviteGuestWithOutcome(rt: Runtime, tenantRef: string, inp
       inviteRedirectUrl: redirect,
       ...(input.sendInvitationMessage ? { inviteSendTimes: JSON.stringify([rt.now()]) } : {}),
     };
-    // The index row first: if the guest row then fails, the index points at no guest
-    // (read as guest_not_found) and is taken back, rather than a guest nobody can
-    // reach by id.
+    // The index rows first: if the guest row then fails, the id index points at no guest
+    // (read as guest_not_found) and is taken back, and the listing rows are skipped (or
+    // stand for the guest a concurrent invitation made), rather than a guest nobody can
+    // reach by id or find in a listing.
     const indexKey = `guest_${entity.guestId}`;
+    await indexBeforeChange(rt, tenant.id, undefined, entity);
     await rt.tables.tenants.createEntity({ partitionKey: tenant.id, rowKey: indexKey, guestPartition: partitionKey });
     try {
       await rt.tables.guests.createEntity(entity);

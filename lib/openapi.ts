@@ -181,7 +181,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
   manageUsers: {
     GET: {
       tag: 'Management', summary: "List a tenant's guests", params: schemas.tenantParams, query: schemas.listGuestsQuery,
-      success: { status: 200, description: 'A page of guests, at most 100.', schema: schemas.guestPageResponse },
+      success: { status: 200, description: 'A page of guests in address order, at most 100; nextLink when there may be more.', schema: schemas.guestPageResponse },
       errors: ['tenant_not_found'],
     },
   },

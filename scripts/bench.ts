@@ -9,7 +9,7 @@ import {
   apiOf, compareSessionCheck, concurrentSignIns, countTransactions, createTenant, enumerationCheck, guestEmails,
   importTime, inAtMost, invite, log, processCpuMs, REPO, spawnServer, startSlowSendGrid, type Plan,
 } from './benchHarness.js';
-import { cleanupCost, floodRatio, refusedAndAnonymousCost, type AbuseFigures } from './benchAbuse.js';
+import { cleanupCost, floodRatio, guestListingCost, refusedAndAnonymousCost, type AbuseFigures } from './benchAbuse.js';
 import { checkTargets, renderLatencyChart, renderTable, type BenchResults } from './benchReport.js';
 import { freePort } from './ports.js';
 
@@ -24,8 +24,8 @@ const FULL: Plan = { rounds: 8, secondsPerRun: 2, warmupSeconds: 3, guests: 200,
 const QUICK: Plan = { rounds: 1, secondsPerRun: 1, warmupSeconds: 1, guests: 200, enumerationSamples: 6, transactionProbes: 3, importSamples: 4, mailDelayMs: 100 };
 
 /** The abuse measurements (scripts/benchAbuse.ts): refused calls, cleanup sizes, the flood. */
-const ABUSE_FULL = { refusedCalls: 1000, cleanupStored: [10_000, 100_000], floodSamples: 30, floodAttackers: 1000, floodConcurrency: 32 };
-const ABUSE_QUICK = { refusedCalls: 100, cleanupStored: [1_000, 10_000], floodSamples: 6, floodAttackers: 200, floodConcurrency: 16 };
+const ABUSE_FULL = { refusedCalls: 1000, cleanupStored: [10_000, 100_000], listingStrangerRows: [0, 20_000], floodSamples: 30, floodAttackers: 1000, floodConcurrency: 32 };
+const ABUSE_QUICK = { refusedCalls: 100, cleanupStored: [1_000, 10_000], listingStrangerRows: [0, 2_000], floodSamples: 6, floodAttackers: 200, floodConcurrency: 16 };
 
 interface BenchOptions {
   quick: boolean;
@@ -159,6 +159,9 @@ async function main(): Promise<void> {
     log(`abuse: cleanup over ${abusePlan.cleanupStored.join(' and ')} stored rows, 100 expired`);
     const cleanup = [];
     for (const stored of abusePlan.cleanupStored) cleanup.push(await cleanupCost(azurite.connectionString, stored));
+    log(`abuse: a guest listing filtered by state with ${abusePlan.listingStrangerRows.join(' and ')} stranger rows in the tenant's range`);
+    const listing = [];
+    for (const strangerRows of abusePlan.listingStrangerRows) listing.push(await guestListingCost(azurite.connectionString, strangerRows));
     log(`abuse: a real guest signing in, quiet and during a flood from ${abusePlan.floodAttackers} addresses`);
     const floodTenant = await createTenant(api, 'flood');
     const floodGuests = guestEmails('flooded', abusePlan.floodSamples);
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     const sustainedFlood = await floodRatio(ceilingHost, sustainedTenant, sustainedGuests, sendGrid, azuriteCpuMs, {
       attackers: abusePlan.floodAttackers, concurrency: abusePlan.floodConcurrency, pastTheCeilings: true,
     });
-    const abuse: AbuseFigures = { ...costs, cleanup, flood, sustainedFlood };
+    const abuse: AbuseFigures = { ...costs, cleanup, listing, flood, sustainedFlood };
 
     await stopAll();
     log('import time of the built app');

@@ -1,17 +1,25 @@
 import { request as httpRequest, Agent } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { cleanupExpired } from '../lib/cleanup.js';
+import { sendCode, verifyCode } from '../lib/codes.js';
 import { loadConfig } from '../lib/config.js';
-import { LOG_PREFIX, SESSION_PREFIX } from '../lib/guests.js';
-import { createRuntime } from '../lib/runtime.js';
-import { countingTransactions, ensureTables, newestFirstKey } from '../lib/storage.js';
+import { listGuests } from '../lib/guestLifecycle.js';
+import { ADDRESS_PREFIX, ATTEMPT_PREFIX, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
+import { inviteGuest } from '../lib/invitations.js';
+import { listOutbox } from '../lib/mail/outbox.js';
+import { createRuntime, type Runtime } from '../lib/runtime.js';
+import { createTenantBody, invitationBody, listGuestsQuery } from '../lib/schemas.js';
+import { countingTransactions, ensureTables, guestPartition, newestFirstKey } from '../lib/storage.js';
+import { createTenant as createTenantOp } from '../lib/tenants.js';
 import { noteExpiry } from '../lib/storage/expiryIndex.js';
 import type { ServerProcess, SlowSendGrid } from './benchHarness.js';
 
 /*
  * The abuse measurements of `npm run bench` (issue 11): what a refused call costs,
  * how many rows an anonymous call leaves, what cleanup costs per expired row as the
- * tables grow, and how a real guest fares while many addresses flood the instance.
+ * tables grow, what a filtered guest listing reads beside strangers' rows, and how a
+ * real guest fares while many addresses flood the instance.
  * Client addresses are loopback addresses the requests are bound to (the local host
  * takes the socket address as the client's, as Azure's front end does).
  */
@@ -20,6 +28,8 @@ export interface AbuseFigures {
   refused: { calls: number; maxTransactions: number; meanTransactions: number; rowsWritten: number };
   anonymous: { calls: number; rowsPerCall: number };
   cleanup: { stored: number; expired: number; transactions: number; perExpiredRow: number }[];
+  /** A guest listing filtered by state, with 0 and with many stranger rows in the tenant's range. */
+  listing: { strangerRows: number; guests: number; matching: number; rowsRead: number; transactions: number }[];
   /** A flood while the tenant's ceilings still admit it: every flood call is served and writes. */
   flood: FloodFigures;
   /** A flood that has gone on past the tenant's ceilings: what a sustained flood meets. */
@@ -126,20 +136,27 @@ export async function refusedAndAnonymousCost(devHost: ServerProcess, tenantId: 
   };
 }
 
+/** A runtime of its own on the bench's Azurite (tables under a new prefix), its clock stopped at `now`. */
+async function benchRuntime(connectionString: string, prefix: string, now: number): Promise<Runtime> {
+  const config = loadConfig({
+    AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
+    TABLES_CONNECTION_STRING: connectionString,
+    TABLE_PREFIX: `${prefix}${Math.floor(Math.random() * 1e6)}`,
+    EMAIL_TRANSPORT: 'outbox',
+    RESEND_COOLDOWN_SECONDS: '0',
+  }, () => undefined);
+  const rt = createRuntime(config, { now: () => now });
+  await ensureTables(rt.tables);
+  return rt;
+}
+
 /**
  * Cleanup over `stored` rows of which 100 expired, in a runtime of its own on the
  * bench's Azurite with a clock set past their expiry: the Table transactions of one run.
  */
 export async function cleanupCost(connectionString: string, stored: number): Promise<AbuseFigures['cleanup'][number]> {
   const now = Date.now();
-  const config = loadConfig({
-    AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
-    TABLES_CONNECTION_STRING: connectionString,
-    TABLE_PREFIX: `benchclean${stored}${Math.floor(Math.random() * 1e6)}`,
-    EMAIL_TRANSPORT: 'outbox',
-  }, () => undefined);
-  const rt = createRuntime(config, { now: () => now });
-  await ensureTables(rt.tables);
+  const rt = await benchRuntime(connectionString, `benchclean${stored}`, now);
   const expired = 100;
   const rows: TableEntity[] = [];
   for (let i = 0; i < stored - expired; i += 1) {
@@ -160,6 +177,72 @@ export async function cleanupCost(connectionString: string, stored: number): Pro
   const { result, transactions } = await countingTransactions(() => cleanupExpired(rt));
   if (result.deleted !== expired) throw new Error(`cleanup deleted ${result.deleted} of ${expired} expired rows`);
   return { stored, expired, transactions, perExpiredRow: transactions / expired };
+}
+
+/** Counts the Table rows (entities) a table client receives from now on: query results and point reads. */
+export function countRowsRead(client: TableClient): { rows: number } {
+  const counter = { rows: 0 };
+  client.pipeline.addPolicy({
+    name: 'benchRowsRead',
+    async sendRequest(request, next) {
+      const response = await next(request);
+      if (request.method === 'GET' && response.status === 200 && response.bodyAsText) {
+        const body = JSON.parse(response.bodyAsText) as { value?: unknown[] };
+        counter.rows += Array.isArray(body.value) ? body.value.length : 1;
+      }
+      return response;
+    },
+  });
+  return counter;
+}
+
+/**
+ * What strangers leave in a tenant's guest partitions, written directly: for each address
+ * that is no guest, the rows send-code and verify-code write (the guest-wide row, an
+ * attempt, the client address's row, a log row), four rows a stranger.
+ */
+export async function writeStrangerRows(rt: Runtime, tenantId: string, strangers: number): Promise<void> {
+  const now = rt.now();
+  const expiresAt = new Date(now + 3_600_000);
+  const writeOne = async (i: number) => {
+    const partitionKey = guestPartition(tenantId, `stranger${i}@flood.example`);
+    await rt.tables.guests.submitTransaction([
+      ['create', { partitionKey, rowKey: OTP_ROW, strangerTimes: JSON.stringify([now]), expiresAt }],
+      ['create', { partitionKey, rowKey: ATTEMPT_PREFIX + randomUUID(), address: 'tag', codes: '[]', usedHashes: '[]', failures: 1, lastSentAt: now, expiresAt }],
+      ['create', { partitionKey, rowKey: `${ADDRESS_PREFIX}tag`, sendTimes: JSON.stringify([now]), failTimes: JSON.stringify([now]), expiresAt }],
+      ['create', { partitionKey, rowKey: LOG_PREFIX + newestFirstKey(now, randomUUID()), tenantId, guestId: '', event: 'send-code', outcome: 'code_sent', at: new Date(now).toISOString(), expiresAt }],
+    ]);
+  };
+  for (let start = 0; start < strangers; start += 50) {
+    await Promise.all(Array.from({ length: Math.min(50, strangers - start) }, (_, offset) => writeOne(start + offset)));
+  }
+}
+
+/**
+ * A guest listing filtered by state (`state=Accepted`, 10 of 20 guests) in a runtime of
+ * its own, with `strangerRows` stranger rows in the tenant's range: the Table rows and
+ * transactions of one page, once the tenant's index is built.
+ */
+export async function guestListingCost(connectionString: string, strangerRows: number): Promise<AbuseFigures['listing'][number]> {
+  const rt = await benchRuntime(connectionString, 'benchlist', Date.now());
+  const tenant = await createTenantOp(rt, createTenantBody.parse({ displayName: 'Listing', redirectUris: ['https://app.contoso.test/'] }));
+  const guests = Array.from({ length: 20 }, (_, i) => `listed${String(i).padStart(2, '0')}@example.test`);
+  for (const email of guests) await inviteGuest(rt, tenant.id, invitationBody.parse({ invitedUserEmailAddress: email, inviteRedirectUrl: 'https://app.contoso.test/' }));
+  const accepted = guests.filter((_, i) => i % 2 === 0);
+  for (const [i, email] of accepted.entries()) {
+    const clientIp = `203.0.113.${i + 1}`;
+    await sendCode(rt, { tenant: tenant.id, email, clientIp });
+    const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, rt.now());
+    await verifyCode(rt, { tenant: tenant.id, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp });
+  }
+  await writeStrangerRows(rt, tenant.id, strangerRows / 4);
+  const query = listGuestsQuery.parse({ state: 'Accepted' });
+  // The first listing builds the tenant's index (one scan, once); the second is what every later one costs.
+  await listGuests(rt, tenant.id, query);
+  const counter = countRowsRead(rt.tables.guests);
+  const { result, transactions } = await countingTransactions(() => listGuests(rt, tenant.id, query));
+  if (result.value.length !== accepted.length) throw new Error(`the listing found ${result.value.length} of ${accepted.length} guests`);
+  return { strangerRows, guests: guests.length, matching: result.value.length, rowsRead: counter.rows, transactions };
 }
 
 function median(values: number[]): number {

@@ -63,10 +63,10 @@ async function read(tenantId: string, id: string): Promise<GuestRecord> {
 }
 
 describe('listing guests', () => {
-  it('pages through all guests with an opaque nextLink, at most $top a page', async () => {
+  it('pages through all guests in address order with an opaque nextLink, at most $top a page', async () => {
     const tenant = await createTenant(host);
     const invited = [];
-    for (let i = 0; i < 5; i += 1) invited.push((await inviteGuest(host, tenant.id, `page${i}@example.test`)).invitedUser.id);
+    for (const i of [3, 0, 4, 1, 2]) invited.push((await inviteGuest(host, tenant.id, `page${i}@example.test`)).invitedUser.id);
 
     const first = await list(tenant.id, '?$top=2');
     expect(first.value).toHaveLength(2);
@@ -85,6 +85,8 @@ describe('listing guests', () => {
 
     const ids = [...first.value, ...second.value, ...third.value].map((g) => g.id);
     expect(new Set(ids)).toEqual(new Set(invited));
+    // In address order, across pages.
+    expect([...first.value, ...second.value, ...third.value].map((g) => g.email)).toEqual([0, 1, 2, 3, 4].map((i) => `page${i}@example.test`));
   });
 
   it("a nextLink carries only the listing's own parameters and $skiptoken, never a function key passed as ?code=", async () => {

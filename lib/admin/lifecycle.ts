@@ -1,8 +1,9 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
 import { GUEST_ROW, toGuest, type GuestEntity } from '../guests.js';
 import { commitInGroups, deleteGuest, readGuestRows, voidCode, withFreshRead } from '../guestLifecycle.js';
+import { allIndexedGuests, withIndexedChange } from '../guests/guestIndex.js';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, isStatus } from '../storage.js';
+import { isStatus } from '../storage.js';
 import { toTenant, type Tenant, type TenantEntity } from '../tenants.js';
 import { LIFECYCLE_ACTOR, recordAudit } from './audit.js';
 import type { Actor } from './credentials.js';
@@ -25,7 +26,7 @@ export interface LifecycleAction {
 }
 
 const DAY_MS = 86_400_000;
-const LISTED = ['PartitionKey', 'guestId', 'email', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt', 'disabledAt'];
+const LISTED = ['guestId', 'email', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt', 'disabledAt'];
 
 function olderThan(iso: string | undefined, days: number, now: number): boolean {
   return iso !== undefined && Date.parse(iso) <= now - days * DAY_MS;
@@ -57,14 +58,11 @@ function lifecycleOn(tenant: Tenant): boolean {
 async function plan(rt: Runtime, tenant: Tenant): Promise<(LifecycleAction & { partitionKey: string })[]> {
   if (!lifecycleOn(tenant)) return [];
   const now = rt.now();
-  const id = escapeOData(tenant.id);
-  const rows = rt.tables.guests.listEntities<GuestEntity>({
-    queryOptions: { filter: `PartitionKey ge '${id}_' and PartitionKey lt '${id}\`' and RowKey eq '${GUEST_ROW}'`, select: LISTED },
-  });
   const planned: (LifecycleAction & { partitionKey: string })[] = [];
-  for await (const row of rows) {
+  // Through the guest index's `all_` rows: the tenant's guests, not what strangers wrote beside them.
+  for await (const row of allIndexedGuests(rt, tenant.id, LISTED)) {
     const action = actionFor(tenant, row, now);
-    if (action) planned.push({ guestId: row.guestId, email: row.email, partitionKey: row.partitionKey!, ...action });
+    if (action) planned.push({ guestId: row.guestId, email: row.email, partitionKey: row.partitionKey, ...action });
   }
   return planned;
 }
@@ -87,7 +85,7 @@ async function disableGuest(rt: Runtime, tenant: Tenant, partitionKey: string, g
       ['update', { partitionKey, rowKey: GUEST_ROW, state: 'Disabled', disabledAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: guest.etag }],
       ...sessions.map((session): TransactionAction => ['update', { partitionKey, rowKey: session.rowKey!, disabled: true }, 'Merge']),
     ];
-    await commitInGroups(rt, actions);
+    await withIndexedChange(rt, tenant.id, guest, { ...guest, state: 'Disabled' }, () => commitInGroups(rt, actions));
     return true;
   });
 }
