@@ -1,4 +1,4 @@
-import type { PolicyRecord as Policy } from '../lib/policy.js';
+import type { PolicyRecord as Policy } from '../lib/tenants/policy.js';
 import { tenantPath, type ManagementClient } from './client.js';
 
 /*

@@ -1,7 +1,7 @@
 import { runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
-import { cleanupExpired } from '../lib/cleanup.js';
+import { cleanupExpired } from '../lib/storage/cleanup.js';
 import { runtime } from '../lib/runtime.js';
-import { countingTransactions } from '../lib/storage.js';
+import { countingTransactions } from '../lib/storage/tables.js';
 import { registerTimer } from './http.js';
 
 // NCRONTAB (with seconds): at second 0 of every 15th minute.

@@ -1,6 +1,6 @@
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { tenantSigningKeys } from '../lib/sessions.js';
+import { tenantSigningKeys } from '../lib/signin/sessions.js';
 import { endpoint, json, registerHttp } from './http.js';
 
 export default registerHttp('discoveryKeys', {

@@ -2,10 +2,10 @@ import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type
 import type { z } from 'zod';
 import { authenticate, authorizeTenant, requireOperator, type Actor } from '../lib/admin/credentials.js';
 import { getConfig } from '../lib/config.js';
-import { isOriginAllowed } from '../lib/cors.js';
+import { isOriginAllowed } from '../lib/tenants/cors.js';
 import { GuestpassError } from '../lib/errors.js';
 import { runtime } from '../lib/runtime.js';
-import { asStorageFailure, countingTransactions } from '../lib/storage.js';
+import { asStorageFailure, countingTransactions } from '../lib/storage/tables.js';
 
 /**
  * The function definitions of this app. Each function file registers exactly one;

@@ -1,7 +1,7 @@
 import { previewLifecycle } from '../lib/admin/lifecycle.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { getTenant } from '../lib/tenants.js';
+import { getTenant } from '../lib/tenants/tenants.js';
 import { endpoint, json, registerHttp } from './http.js';
 
 export default registerHttp('manageLifecyclePreview', {

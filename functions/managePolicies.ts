@@ -1,5 +1,5 @@
 import { createPolicyAudited } from '../lib/admin/manage.js';
-import { listPolicies } from '../lib/policies.js';
+import { listPolicies } from '../lib/tenants/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { createPolicyBody, tenantParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

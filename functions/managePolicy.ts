@@ -1,5 +1,5 @@
 import { deletePolicyAudited, updatePolicyAudited } from '../lib/admin/manage.js';
-import { getPolicy } from '../lib/policies.js';
+import { getPolicy } from '../lib/tenants/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { policyParams, updatePolicyBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

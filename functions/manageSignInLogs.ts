@@ -1,6 +1,6 @@
 import { runtime } from '../lib/runtime.js';
 import { signInLogsQuery, tenantParams } from '../lib/schemas.js';
-import { listSignInLogs } from '../lib/signInLogs.js';
+import { listSignInLogs } from '../lib/signin/signInLogs.js';
 import { endpoint, page, registerHttp } from './http.js';
 
 export default registerHttp('manageSignInLogs', {

@@ -1,5 +1,5 @@
 import { updateTenantAudited } from '../lib/admin/manage.js';
-import { readTenantSettings } from '../lib/policies.js';
+import { readTenantSettings } from '../lib/tenants/policies.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams, tenantSettingsBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

@@ -1,5 +1,5 @@
 import { deleteGuestAudited } from '../lib/admin/manage.js';
-import { getGuest } from '../lib/guestLifecycle.js';
+import { getGuest } from '../lib/guests/guestLifecycle.js';
 import { runtime } from '../lib/runtime.js';
 import { guestParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

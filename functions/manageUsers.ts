@@ -1,4 +1,4 @@
-import { listGuests } from '../lib/guestLifecycle.js';
+import { listGuests } from '../lib/guests/guestLifecycle.js';
 import { runtime } from '../lib/runtime.js';
 import { listGuestsQuery, tenantParams } from '../lib/schemas.js';
 import { endpoint, page, registerHttp } from './http.js';

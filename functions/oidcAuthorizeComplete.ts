@@ -2,7 +2,7 @@ import { completeAuthorization } from '../lib/oidc/authorize.js';
 import { authorizeCompleteBody } from '../lib/oidc/schemas.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { bearerToken } from '../lib/sessions.js';
+import { bearerToken } from '../lib/signin/sessions.js';
 import { endpoint, json, registerHttp } from './http.js';
 
 /** Called by the hosted sign-in page (same origin, so no CORS) once the guest has signed in. */

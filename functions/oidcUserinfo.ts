@@ -1,7 +1,7 @@
 import { userInfo } from '../lib/oidc/token.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { bearerToken } from '../lib/sessions.js';
+import { bearerToken } from '../lib/signin/sessions.js';
 import { endpoint, json, registerHttp } from './http.js';
 
 /** OIDC Core §5.3: GET or POST with the access token as a Bearer header. */

@@ -1,4 +1,4 @@
-import { sendCode } from '../lib/codes.js';
+import { sendCode } from '../lib/signin/codes.js';
 import { runtime } from '../lib/runtime.js';
 import { sendCodeBody, tenantParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

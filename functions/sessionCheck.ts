@@ -1,6 +1,6 @@
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { bearerToken, checkSession } from '../lib/sessions.js';
+import { bearerToken, checkSession } from '../lib/signin/sessions.js';
 import { endpoint, json, registerHttp } from './http.js';
 
 export default registerHttp('sessionCheck', {

@@ -1,6 +1,6 @@
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { bearerToken, signOut } from '../lib/sessions.js';
+import { bearerToken, signOut } from '../lib/signin/sessions.js';
 import { endpoint, registerHttp } from './http.js';
 
 export default registerHttp('signOut', {

@@ -1,4 +1,4 @@
-import { verifyCode } from '../lib/codes.js';
+import { verifyCode } from '../lib/signin/codes.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams, verifyCodeBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { sendGridWebhookKey } from './mail/webhookKey.js';
-import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './keys.js';
+import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './signin/keys.js';
 
 const bool = (fallback: boolean) =>
   z

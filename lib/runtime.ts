@@ -1,10 +1,10 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
-import { createEarlyRejection, type EarlyRejection } from './limits.js';
+import { createEarlyRejection, type EarlyRejection } from './signin/limits.js';
 import { createMailer } from './mail/transport.js';
 import type { Mailer } from './mail/message.js';
-import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage.js';
-import { createTenantCache, type TenantCache } from './tenants.js';
+import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage/tables.js';
+import { createTenantCache, type TenantCache } from './tenants/tenants.js';
 
 /** Everything a lib operation needs, built once per process from the configuration. */
 export interface Runtime {
@@ -15,9 +15,9 @@ export interface Runtime {
   now: () => number;
   tenantCache: TenantCache;
   mailLatency: MailLatency;
-  /** Callers refused recently, answered again without storage (see lib/limits.ts). */
+  /** Callers refused recently, answered again without storage (see lib/signin/limits.ts). */
   earlyRejection: EarlyRejection;
-  /** Until when (ms) this instance answers every send-code 502, after a mail failure (see lib/codes.ts). */
+  /** Until when (ms) this instance answers every send-code 502, after a mail failure (see lib/signin/codes.ts). */
   mailOutage: { until: number };
 }
 

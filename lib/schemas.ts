@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { lazySchema } from './lazySchema.js';
-import { emailAddress } from './email.js';
+import { emailAddress } from './guests/email.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 import { invitationsAllowedAndBlockedDomainsPolicy } from './tenants/invitationDomains.js';
 import { tenantMailSettings } from './mail/settings.js';

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline/promises';
-import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 
 /** The azd environment values this project keeps, and what each becomes in main.bicep. */
 export const AZD_VALUES = {

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TableClient } from '@azure/data-tables';
-import { generateCodePepper, generateSigningKey } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKey } from '../lib/signin/keys.js';
 import { startAzurite } from './azurite.js';
 import {
   apiOf, compareSessionCheck, concurrentSignIns, countTransactions, createTenant, enumerationCheck, guestEmails,

@@ -1,17 +1,17 @@
 import { request as httpRequest, Agent } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import { cleanupExpired } from '../lib/cleanup.js';
-import { sendCode, verifyCode } from '../lib/codes.js';
+import { cleanupExpired } from '../lib/storage/cleanup.js';
+import { sendCode, verifyCode } from '../lib/signin/codes.js';
 import { loadConfig } from '../lib/config.js';
-import { listGuests } from '../lib/guestLifecycle.js';
-import { ADDRESS_PREFIX, ATTEMPT_PREFIX, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
-import { inviteGuest } from '../lib/invitations.js';
+import { listGuests } from '../lib/guests/guestLifecycle.js';
+import { ADDRESS_PREFIX, ATTEMPT_PREFIX, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests/guests.js';
+import { inviteGuest } from '../lib/guests/invitations.js';
 import { listOutbox } from '../lib/mail/outbox.js';
 import { createRuntime, type Runtime } from '../lib/runtime.js';
 import { createTenantBody, invitationBody, listGuestsQuery } from '../lib/schemas.js';
-import { countingTransactions, ensureTables, guestPartition, newestFirstKey } from '../lib/storage.js';
-import { createTenant as createTenantOp } from '../lib/tenants.js';
+import { countingTransactions, ensureTables, guestPartition, newestFirstKey } from '../lib/storage/tables.js';
+import { createTenant as createTenantOp } from '../lib/tenants/tenants.js';
 import { noteExpiry } from '../lib/storage/expiryIndex.js';
 import type { ServerProcess, SlowSendGrid } from './benchHarness.js';
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import jwt from 'jsonwebtoken';
-import { partitionFromDigest, SESSION_PREFIX, type SessionEntity } from '../lib/guests.js';
+import { partitionFromDigest, SESSION_PREFIX, type SessionEntity } from '../lib/guests/guests.js';
 import { readPartitionRef } from '../lib/oidc/sealing.js';
 
 /*

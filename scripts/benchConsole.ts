@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { chromium } from 'playwright-core';
-import { generateCodePepper, generateSigningKey } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKey } from '../lib/signin/keys.js';
 import { startAzurite } from './azurite.js';
 import { log, REPO, spawnServer } from './benchHarness.js';
 import { freePort } from './ports.js';

@@ -5,7 +5,7 @@
 //   npm run --silent keys -- --retire '<SIGNING_KEYS>'  only the signing key, once the old sessions have expired
 //
 // Values go to stdout as shell assignments (eval-able); the how-to goes to stderr.
-import { generateCodePepper, generateSigningKeys, parseSigningKeys, retireSigningKeys, rotateSigningKeys } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKeys, parseSigningKeys, retireSigningKeys, rotateSigningKeys } from '../lib/signin/keys.js';
 
 const SECRET_NAMES = { SIGNING_KEYS: 'signing-keys', CODE_PEPPER: 'code-pepper', OPERATOR_KEY: 'operator-key' } as const;
 type SecretSetting = keyof typeof SECRET_NAMES;

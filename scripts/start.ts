@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';

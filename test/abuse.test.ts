@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { solveChallenge } from 'altcha-lib/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestFrom } from './attackHelpers.js';
-import { tableOpener } from '../lib/storage.js';
+import { tableOpener } from '../lib/storage/tables.js';
 import {
   createTenant, inviteGuest, outbox, startFakeSendGrid, startHost, stopAllHosts, testRuntime,
   type FakeSendGrid, type TestHost, type TestTenant,

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import type { TableEntityResult } from '@azure/data-tables';
 import { ERROR_CODES } from '../lib/errors.js';
 import type { Runtime } from '../lib/runtime.js';
-import { escapeOData, guestPartition } from '../lib/storage.js';
+import { escapeOData, guestPartition } from '../lib/storage/tables.js';
 import type { TestHost } from './helpers.js';
 
 /**

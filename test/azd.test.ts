@@ -6,7 +6,7 @@ import Ajv2019 from 'ajv/dist/2019.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config.js';
-import { parseSigningKeys } from '../lib/keys.js';
+import { parseSigningKeys } from '../lib/signin/keys.js';
 
 /*
  * What azd (>= 1.23.12) does with this project, encoded from its source

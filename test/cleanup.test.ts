@@ -1,18 +1,18 @@
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
 import type { Timer } from '@azure/functions';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanupExpired, deleteExpiredRows, MAX_BATCH } from '../lib/cleanup.js';
-import { sendCode, verifyCode } from '../lib/codes.js';
-import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests.js';
+import { cleanupExpired, deleteExpiredRows, MAX_BATCH } from '../lib/storage/cleanup.js';
+import { sendCode, verifyCode } from '../lib/signin/codes.js';
+import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests/guests.js';
 import { indexPartition } from '../lib/guests/guestIndex.js';
-import { inviteGuest } from '../lib/invitations.js';
+import { inviteGuest } from '../lib/guests/invitations.js';
 import { listOutbox } from '../lib/mail/outbox.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
 import type { Runtime } from '../lib/runtime.js';
-import { countingTransactions, newestFirstKey, tableOpener } from '../lib/storage.js';
+import { countingTransactions, newestFirstKey, tableOpener } from '../lib/storage/tables.js';
 import { dayTable } from '../lib/storage/dayTables.js';
 import { noteExpiry } from '../lib/storage/expiryIndex.js';
-import { createTenant } from '../lib/tenants.js';
+import { createTenant } from '../lib/tenants/tenants.js';
 import { everyNMinutes, startTimers } from '../scripts/localHost.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendCode as sendCodeOp } from '../lib/codes.js';
+import { sendCode as sendCodeOp } from '../lib/signin/codes.js';
 import { createMailLatency } from '../lib/runtime.js';
-import { createTenant as createTenantOp } from '../lib/tenants.js';
+import { createTenant as createTenantOp } from '../lib/tenants/tenants.js';
 import { guestRows } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, sendCode, startFakeSendGrid, startHost, stopAllHosts, testRuntime, uniquePrefix, verifyCode,

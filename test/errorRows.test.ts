@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
-import { generateSigningKey } from '../lib/keys.js';
+import { generateSigningKey } from '../lib/signin/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, signIn,

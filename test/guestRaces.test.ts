@@ -1,16 +1,16 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sendCode, verifyCode } from '../lib/codes.js';
-import { GUEST_ROW } from '../lib/guests.js';
-import { deleteGuest, getGuest, resetRedemption } from '../lib/guestLifecycle.js';
-import { inviteGuest } from '../lib/invitations.js';
+import { sendCode, verifyCode } from '../lib/signin/codes.js';
+import { GUEST_ROW } from '../lib/guests/guests.js';
+import { deleteGuest, getGuest, resetRedemption } from '../lib/guests/guestLifecycle.js';
+import { inviteGuest } from '../lib/guests/invitations.js';
 import { listOutbox } from '../lib/mail/outbox.js';
-import { createPolicy, getPolicy, updatePolicy } from '../lib/policies.js';
+import { createPolicy, getPolicy, updatePolicy } from '../lib/tenants/policies.js';
 import type { Runtime } from '../lib/runtime.js';
 import { invitationBody } from '../lib/schemas.js';
-import { checkSession } from '../lib/sessions.js';
-import { guestPartition, mapTables } from '../lib/storage.js';
-import { createTenant } from '../lib/tenants.js';
+import { checkSession } from '../lib/signin/sessions.js';
+import { guestPartition, mapTables } from '../lib/storage/tables.js';
+import { createTenant } from '../lib/tenants/tenants.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
 
 /**

@@ -7,9 +7,9 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
-import { generateSigningKey } from '../lib/keys.js';
+import { generateSigningKey } from '../lib/signin/keys.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../lib/runtime.js';
-import { ensureTables } from '../lib/storage.js';
+import { ensureTables } from '../lib/storage/tables.js';
 
 export const FUNCTION_KEY = 'test-function-key-0123456789';
 export const TEST_PEPPER = 'test-pepper-0123456789-0123456789-abcdef';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config.js';
 import { createRuntime } from '../lib/runtime.js';
-import { ensureTables, openTables } from '../lib/storage.js';
+import { ensureTables, openTables } from '../lib/storage/tables.js';
 import { testSettings } from './helpers.js';
 
 const CLIENT_ID = '11111111-2222-3333-4444-555555555555';

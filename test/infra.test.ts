@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEPLOYMENT_SETTINGS, loadConfig, settingsSchema } from '../lib/config.js';
-import { generateCodePepper, generateSigningKeys } from '../lib/keys.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 import { at, bicepFiles, Expression, readBicep, syntaxProblems, type BicepValue, type Resource } from './bicep.js';
 
 const REPO = resolve(__dirname, '..');

@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config.js';
-import { generateSigningKeys, parseSigningKeys, retireSigningKeys, rotateSigningKeys } from '../lib/keys.js';
-import { issueSession, verifySessionToken } from '../lib/sessions.js';
+import { generateSigningKeys, parseSigningKeys, retireSigningKeys, rotateSigningKeys } from '../lib/signin/keys.js';
+import { issueSession, verifySessionToken } from '../lib/signin/sessions.js';
 import { testRuntime } from './helpers.js';
 
 const KEYS_SCRIPT = join(resolve(__dirname, '..'), 'dist', 'scripts', 'keys.js');

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { listAudit, recordAudit } from '../lib/admin/audit.js';
 import { OPERATOR } from '../lib/admin/credentials.js';
-import { cleanupExpired } from '../lib/cleanup.js';
+import { cleanupExpired } from '../lib/storage/cleanup.js';
 import { previewLifecycle, runLifecycle, runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
-import { sendCode, verifyCode } from '../lib/codes.js';
+import { sendCode, verifyCode } from '../lib/signin/codes.js';
 import { GuestpassError } from '../lib/errors.js';
-import { getGuest } from '../lib/guestLifecycle.js';
-import { inviteGuest, inviteGuestWithOutcome } from '../lib/invitations.js';
+import { getGuest } from '../lib/guests/guestLifecycle.js';
+import { inviteGuest, inviteGuestWithOutcome } from '../lib/guests/invitations.js';
 import { listOutbox } from '../lib/mail/outbox.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
-import { checkSession } from '../lib/sessions.js';
-import { createTenant, getTenant, updateTenant } from '../lib/tenants.js';
+import { checkSession } from '../lib/signin/sessions.js';
+import { createTenant, getTenant, updateTenant } from '../lib/tenants/tenants.js';
 import { REDIRECT_URI, testRuntime } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');

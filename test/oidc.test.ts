@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupExpired } from '../lib/cleanup.js';
+import { cleanupExpired } from '../lib/storage/cleanup.js';
 import { GuestpassError } from '../lib/errors.js';
 import { getApplication, updateApplication } from '../lib/oidc/applications.js';
 import { exchangeCode } from '../lib/oidc/token.js';

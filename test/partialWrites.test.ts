@@ -1,8 +1,8 @@
 import { RestError } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
-import { getGuest, listGuests } from '../lib/guestLifecycle.js';
-import { inviteGuest } from '../lib/invitations.js';
-import { createTenant, getTenant } from '../lib/tenants.js';
+import { getGuest, listGuests } from '../lib/guests/guestLifecycle.js';
+import { inviteGuest } from '../lib/guests/invitations.js';
+import { createTenant, getTenant } from '../lib/tenants/tenants.js';
 import { REDIRECT_URI, testRuntime, uniquePrefix } from './helpers.js';
 
 /** Makes the next matching call of a real table client fail the way an outage does, once. */

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { ipLimitKey } from '../lib/limits.js';
+import { ipLimitKey } from '../lib/signin/limits.js';
 import { requestFrom, retryAfterSeconds, sendCodeFrom } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, uniquePrefix, verifyCode, type TestHost,

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normaliseEmail } from '../lib/email.js';
+import { normaliseEmail } from '../lib/guests/email.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, outbox, postJson, REDIRECT_URI, sendCode, signIn, startHost, verifyCode,
   type TestHost, type TestTenant,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GuestpassError } from '../lib/errors.js';
-import { countSendCodeFromIp } from '../lib/limits.js';
+import { countSendCodeFromIp } from '../lib/signin/limits.js';
 import { testRuntime, uniquePrefix } from './helpers.js';
 
 // ensureTables creates the tables once per process, so every runtime here shares one

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listSignInLogs } from '../lib/signInLogs.js';
+import { listSignInLogs } from '../lib/signin/signInLogs.js';
 import { guestRows, requestFrom, sendCodeFrom } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, sendCode, startHost, testRuntime, uniquePrefix, FUNCTION_KEY,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, inviteGuest, outbox, sendCode, signIn, startHost, verifyCode, type TestHost, type TestTenant,
 } from './helpers.js';
-import { discoverMicrosoftAccount } from '../lib/realmDiscovery.js';
+import { discoverMicrosoftAccount } from '../lib/signin/realmDiscovery.js';
 import { freePort } from './ports.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 

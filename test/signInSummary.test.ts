@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeSignInLogs, type SignInSummary } from '../lib/admin/signInSummary.js';
-import { signInLogAction, type SignInLogEntry } from '../lib/guests.js';
-import { createTenant as createTenantRow } from '../lib/tenants.js';
+import { signInLogAction, type SignInLogEntry } from '../lib/guests/guests.js';
+import { createTenant as createTenantRow } from '../lib/tenants/tenants.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, sendCode, startHost, testRuntime, verifyCode,
   type TestHost, type TestTenant,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countingTransactions } from '../lib/storage.js';
-import { createTenant, resolveTenant } from '../lib/tenants.js';
+import { countingTransactions } from '../lib/storage/tables.js';
+import { createTenant, resolveTenant } from '../lib/tenants/tenants.js';
 import { testRuntime, uniquePrefix } from './helpers.js';
 
 const TABLE_PREFIX = uniquePrefix();

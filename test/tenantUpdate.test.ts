@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTenantBody, tenantSettingsBody } from '../lib/schemas.js';
-import { createTenant, updateTenant } from '../lib/tenants.js';
+import { createTenant, updateTenant } from '../lib/tenants/tenants.js';
 import { testRuntime, uniquePrefix } from './helpers.js';
 
 describe('changing a tenant', () => {

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, getHashes, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey } from '../lib/keys.js';
-import { guestPartition } from '../lib/storage.js';
+import { generateSigningKey } from '../lib/signin/keys.js';
+import { guestPartition } from '../lib/storage/tables.js';
 import { decodeJwt, es256, forgeJwt, hs256 } from './attackHelpers.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, sessionCheck, signIn, startHost, stopAllHosts, testRuntime, TEST_SIGNING_KEY, uniquePrefix,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Runtime } from '../runtime.js';
-import { openSkipToken, sealSkipToken } from '../skipToken.js';
-import { escapeOData, newestFirstKey } from '../storage.js';
+import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
+import { escapeOData, newestFirstKey } from '../storage/tables.js';
 import type { Actor } from './credentials.js';
 
 /*

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, isStatus } from '../storage.js';
-import { resolveTenant, type TenantContext } from '../tenants.js';
+import { escapeOData, isStatus } from '../storage/tables.js';
+import { resolveTenant, type TenantContext } from '../tenants/tenants.js';
 
 /*
  * Who is calling a management route. Management routes are anonymous at the Functions

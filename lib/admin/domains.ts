@@ -11,7 +11,7 @@ import {
   tenantEntity,
   toTenant,
   type DomainRecord,
-} from '../tenants.js';
+} from '../tenants/tenants.js';
 
 /*
  * Verified domains, as Entra verifies a custom domain: a domain added to a tenant is

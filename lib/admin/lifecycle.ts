@@ -1,10 +1,10 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { GUEST_ROW, toGuest, type GuestEntity } from '../guests.js';
-import { commitInGroups, deleteGuest, readGuestRows, voidCode, withFreshRead } from '../guestLifecycle.js';
+import { GUEST_ROW, toGuest, type GuestEntity } from '../guests/guests.js';
+import { commitInGroups, deleteGuest, readGuestRows, voidCode, withFreshRead } from '../guests/guestLifecycle.js';
 import { allIndexedGuests, withIndexedChange } from '../guests/guestIndex.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus } from '../storage.js';
-import { toTenant, type Tenant, type TenantEntity } from '../tenants.js';
+import { isStatus } from '../storage/tables.js';
+import { toTenant, type Tenant, type TenantEntity } from '../tenants/tenants.js';
 import { LIFECYCLE_ACTOR, recordAudit } from './audit.js';
 import type { Actor } from './credentials.js';
 

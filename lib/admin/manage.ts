@@ -1,5 +1,5 @@
-import { deleteGuest, getGuest } from '../guestLifecycle.js';
-import { inviteGuestWithOutcome, type Invitation } from '../invitations.js';
+import { deleteGuest, getGuest } from '../guests/guestLifecycle.js';
+import { inviteGuestWithOutcome, type Invitation } from '../guests/invitations.js';
 import {
   changeTenantSettings,
   createPolicy,
@@ -10,12 +10,12 @@ import {
   readTenantSettings,
   updatePolicy,
   type TenantSettings,
-} from '../policies.js';
-import type { PolicyRecord } from '../policy.js';
+} from '../tenants/policies.js';
+import type { PolicyRecord } from '../tenants/policy.js';
 import type { Runtime } from '../runtime.js';
 import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSettingsInput, UpdatePolicyInput } from '../schemas.js';
-import { openSkipToken, sealSkipToken } from '../skipToken.js';
-import { resolveTenant, toTenant, type TenantEntity } from '../tenants.js';
+import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
+import { resolveTenant, toTenant, type TenantEntity } from '../tenants/tenants.js';
 import { recordAudit } from './audit.js';
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
 import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';

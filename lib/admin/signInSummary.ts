@@ -1,9 +1,9 @@
 import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
-import { LOG_PREFIX, type SignInEvent } from '../guests.js';
+import { LOG_PREFIX, type SignInEvent } from '../guests/guests.js';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, newestFirstKey } from '../storage.js';
-import { resolveTenant } from '../tenants.js';
+import { escapeOData, newestFirstKey } from '../storage/tables.js';
+import { resolveTenant } from '../tenants/tenants.js';
 
 const HOUR_MS = 3_600_000;
 export const MAX_SUMMARY_HOURS = 24 * 31;
@@ -36,7 +36,7 @@ interface SummaryRow {
  * The tenant's sign-in log counted per hour over the last `hours` hours, oldest first,
  * every hour present (zero when quiet): the console's chart. One query over the tenant's
  * guest partitions, its RowKey range cut to the window (log RowKeys are newest-first
- * times, lib/storage.ts newestFirstKey) and only three columns selected, so it reads the
+ * times, lib/storage/tables.ts newestFirstKey) and only three columns selected, so it reads the
  * window's log rows once and nothing else; Table Storage pages it by 1000 rows (and at
  * partition boundaries). Rows past SIGN_IN_LOG_RETENTION_DAYS are gone or left out.
  */

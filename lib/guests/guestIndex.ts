@@ -1,7 +1,7 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from '../guests.js';
+import { GUEST_ROW, type GuestEntity, type GuestState, type SignInSource } from './guests.js';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, guestPartition, isStatus, type Tables } from '../storage.js';
+import { escapeOData, guestPartition, isStatus, type Tables } from '../storage/tables.js';
 
 /*
  * The guest index: how a tenant's guest listing (and the lifecycle) finds its guests

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
 import { fail } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus } from '../storage.js';
+import { isStatus } from '../storage/tables.js';
 import { MAIL_ROW, mailTableOf, type DeliveryStatus, type MailRecord } from './delivery.js';
 import { SENDGRID_MAIL_ID_ARG } from './sendgrid.js';
 import { sendGridWebhookKey } from './webhookKey.js';

@@ -1,5 +1,5 @@
-import type { Tables } from '../storage.js';
-import { escapeOData, newestFirstKey } from '../storage.js';
+import type { Tables } from '../storage/tables.js';
+import { escapeOData, newestFirstKey } from '../storage/tables.js';
 import { dayTableOf } from '../storage/dayTables.js';
 import { messageIdFor, TRANSACTIONAL_HEADERS, type Mailer } from './message.js';
 import type { RenderedMail } from './templates.js';

@@ -1,5 +1,5 @@
 import type { Runtime } from '../runtime.js';
-import { resolveTenant, type Tenant } from '../tenants.js';
+import { resolveTenant, type Tenant } from '../tenants/tenants.js';
 import { dayTable } from '../storage/dayTables.js';
 import type { CounterTake } from '../storage/tenantCounters.js';
 import { dailyMailSlot, deliverMail, deliverNothing, newMailId } from './delivery.js';

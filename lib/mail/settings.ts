@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
-import { emailAddress } from '../email.js';
+import { emailAddress } from '../guests/email.js';
 
 /**
  * A tenant's own mail settings: branding, template overrides per language, whether

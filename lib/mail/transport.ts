@@ -1,5 +1,5 @@
 import type { EmailConfig } from '../config.js';
-import type { Tables } from '../storage.js';
+import type { Tables } from '../storage/tables.js';
 import { acsMailer, type CredentialFactory } from './acs.js';
 import type { Mailer } from './message.js';
 import { outboxMailer } from './outbox.js';

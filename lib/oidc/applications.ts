@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus } from '../storage.js';
-import { resolveTenant } from '../tenants.js';
+import { isStatus } from '../storage/tables.js';
+import { resolveTenant } from '../tenants/tenants.js';
 import type { CreateApplicationInput, UpdateApplicationInput } from './schemas.js';
 
 /*

@@ -1,6 +1,6 @@
 import { tenantIssuer, type Config } from '../config.js';
 import type { Runtime } from '../runtime.js';
-import { resolveTenant } from '../tenants.js';
+import { resolveTenant } from '../tenants/tenants.js';
 
 /** The claims guestpass puts in ID tokens and userinfo answers. */
 export const CLAIMS_SUPPORTED = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'sid', 'at_hash', 'email', 'email_verified', 'name', 'tid', 'idp'];

@@ -1,7 +1,7 @@
 import { GuestpassError } from '../errors.js';
-import { partitionFromDigest, SESSION_PREFIX } from '../guests.js';
+import { partitionFromDigest, SESSION_PREFIX } from '../guests/guests.js';
 import type { Runtime } from '../runtime.js';
-import { endSession } from '../sessions.js';
+import { endSession } from '../signin/sessions.js';
 import { findApplication } from './applications.js';
 import { clientRedirect, tenantIdForBrowser } from './authorize.js';
 import { readPartitionRef } from './sealing.js';

@@ -1,7 +1,7 @@
 import type { TableEntityResult } from '@azure/data-tables';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, isStatus } from '../storage.js';
+import { escapeOData, isStatus } from '../storage/tables.js';
 import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
 
 /*

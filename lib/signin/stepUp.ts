@@ -1,7 +1,7 @@
 import { createChallenge, verifySolution } from 'altcha-lib/v1';
 import type { StepUpConfig } from '../config.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus, keyDigest } from '../storage.js';
+import { isStatus, keyDigest } from '../storage/tables.js';
 import { dayTable } from '../storage/dayTables.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { Runtime } from '../runtime.js';
-import { isStatus, tableOpener, type Tables } from '../storage.js';
+import { isStatus, tableOpener, type Tables } from './tables.js';
 
 /*
  * Short-lived rows written by anonymous requests (rate-limit windows, used step-up

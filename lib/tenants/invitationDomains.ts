@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
-import { B2B_MANAGEMENT_POLICY, type PolicyRecord } from '../policy.js';
+import { B2B_MANAGEMENT_POLICY, type PolicyRecord } from './policy.js';
 
 /*
  * Entra's allow/deny list of invitation domains, inside the organisation-default

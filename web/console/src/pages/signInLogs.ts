@@ -6,7 +6,7 @@ import { alertBox, errorText, Pager, table, UserError } from '../ui.js';
 
 const WEEK_HOURS = 168;
 
-/** Outcomes the sign-in log records (lib/codes.ts), successes first. */
+/** Outcomes the sign-in log records (lib/signin/codes.ts), successes first. */
 const OUTCOMES = ['signed_in', 'code_sent', 'invalid_code', 'code_expired', 'code_already_used', 'too_many_attempts', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'rate_limited_ip', 'email_failed', 'not_a_guest'] as const;
 const RANGES = { hour: 1, day: 24, week: 168, month: 720 } as const;
 

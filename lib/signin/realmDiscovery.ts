@@ -1,5 +1,5 @@
-import { emailDomain } from './email.js';
-import type { Config } from './config.js';
+import { emailDomain } from '../guests/email.js';
+import type { Config } from '../config.js';
 
 /**
  * Microsoft realm discovery: asks a userrealm endpoint whether an address belongs to

@@ -1,12 +1,12 @@
-import { fail } from './errors.js';
-import { LOG_PREFIX, type SignInEvent } from './guests.js';
+import { fail } from '../errors.js';
+import { LOG_PREFIX, type SignInEvent } from '../guests/guests.js';
 import type { TableClient } from '@azure/data-tables';
-import { MAIL_ROW, mailTableOf, toDelivery, type Delivery, type MailRecord } from './mail/delivery.js';
-import type { Runtime } from './runtime.js';
-import type { SignInLogsQuery } from './schemas.js';
-import { openSkipToken, sealSkipToken } from './skipToken.js';
-import { escapeOData, isStatus } from './storage.js';
-import { resolveTenant } from './tenants.js';
+import { MAIL_ROW, mailTableOf, toDelivery, type Delivery, type MailRecord } from '../mail/delivery.js';
+import type { Runtime } from '../runtime.js';
+import type { SignInLogsQuery } from '../schemas.js';
+import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
+import { escapeOData, isStatus } from '../storage/tables.js';
+import { resolveTenant } from '../tenants/tenants.js';
 
 /** One sign-in attempt as the management API shows it; the code is never recorded. */
 export interface SignInLogRecord {

@@ -2,8 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { RestError, TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import type { Config } from './config.js';
-import { GuestpassError } from './errors.js';
+import type { Config } from '../config.js';
+import { GuestpassError } from '../errors.js';
 
 export const TABLE_NAMES = ['tenants', 'guests', 'limits', 'outbox', 'audit'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];

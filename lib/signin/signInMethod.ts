@@ -1,8 +1,8 @@
-import { emailDomain } from './email.js';
-import type { SignInSource } from './guests.js';
+import { emailDomain } from '../guests/email.js';
+import type { SignInSource } from '../guests/guests.js';
 import { discoverMicrosoftAccount } from './realmDiscovery.js';
-import type { Runtime } from './runtime.js';
-import type { TenantContext } from './tenants.js';
+import type { Runtime } from '../runtime.js';
+import type { TenantContext } from '../tenants/tenants.js';
 
 const GOOGLE_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
 

@@ -1,4 +1,4 @@
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../runtime.js';
 import { resolveTenant } from './tenants.js';
 
 /** Whether a browser origin may call a tenant's guest endpoints (its allowedOrigins, exact match, no wildcard). */

@@ -1,13 +1,13 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { fail } from './errors.js';
+import { fail } from '../errors.js';
 import { GUEST_ROW, OTP_ROW, SESSION_PREFIX, toGuest, type Guest, type GuestEntity, type OtpEntity, type SessionEntity } from './guests.js';
-import { ensureGuestIndex, indexAfterChange, indexBeforeChange, isIndexPosition, readIndexedGuests, withIndexedChange, type GuestIndexFilter } from './guests/guestIndex.js';
-import type { Runtime } from './runtime.js';
-import type { ListGuestsQuery } from './schemas.js';
-import { HOUR_MS } from './limits.js';
-import { escapeOData, isStatus } from './storage.js';
-import { openSkipToken, sealSkipToken } from './skipToken.js';
-import { resolveTenant } from './tenants.js';
+import { ensureGuestIndex, indexAfterChange, indexBeforeChange, isIndexPosition, readIndexedGuests, withIndexedChange, type GuestIndexFilter } from './guestIndex.js';
+import type { Runtime } from '../runtime.js';
+import type { ListGuestsQuery } from '../schemas.js';
+import { HOUR_MS } from '../signin/limits.js';
+import { escapeOData, isStatus } from '../storage/tables.js';
+import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
+import { resolveTenant } from '../tenants/tenants.js';
 
 /*
  * The admin side of a guest: list, read, delete, reset redemption.

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableEntityResult } from '@azure/data-tables';
-import { fail } from './errors.js';
+import { fail } from '../errors.js';
 import { isOtpEnabled, type PolicyRecord } from './policy.js';
-import type { Runtime } from './runtime.js';
-import type { CreateTenantInput, UpdateTenantInput } from './schemas.js';
-import { escapeOData, isStatus, type Tables } from './storage.js';
-import type { TenantMailSettings } from './mail/settings.js';
+import type { Runtime } from '../runtime.js';
+import type { CreateTenantInput, UpdateTenantInput } from '../schemas.js';
+import { escapeOData, isStatus, type Tables } from '../storage/tables.js';
+import type { TenantMailSettings } from '../mail/settings.js';
 
 export interface Tenant {
   id: string;

@@ -1,10 +1,10 @@
 import { type TableClient, type TransactionAction } from '@azure/data-tables';
-import { deleteExpiredAudit } from './admin/audit.js';
-import { LOG_PREFIX, SESSION_PREFIX } from './guests.js';
-import type { Runtime } from './runtime.js';
-import { isStatus, tableOpener } from './storage.js';
-import { DAY_MS, dayTableName, dropDayTables } from './storage/dayTables.js';
-import { HOUR_BUCKET_MS, hourBucket, noteExpiry } from './storage/expiryIndex.js';
+import { deleteExpiredAudit } from '../admin/audit.js';
+import { LOG_PREFIX, SESSION_PREFIX } from '../guests/guests.js';
+import type { Runtime } from '../runtime.js';
+import { isStatus, tableOpener } from './tables.js';
+import { DAY_MS, dayTableName, dropDayTables } from './dayTables.js';
+import { HOUR_BUCKET_MS, hourBucket, noteExpiry } from './expiryIndex.js';
 
 /*
  * Table Storage has no TTL: every expiring row carries `expiresAt` (Edm.DateTime), is

@@ -1,4 +1,4 @@
-import { fail } from './errors.js';
+import { fail } from '../errors.js';
 
 /**
  * The opaque $skiptoken of a paged listing: where the next page starts, sealed with

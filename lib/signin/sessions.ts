@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { TransactionAction } from '@azure/data-tables';
-import { fail } from './errors.js';
-import { tenantIssuer } from './config.js';
-import { emailDigest, partitionFromDigest, SESSION_PREFIX, type GuestUser, type SessionEntity } from './guests.js';
+import { fail } from '../errors.js';
+import { tenantIssuer } from '../config.js';
+import { emailDigest, partitionFromDigest, SESSION_PREFIX, type GuestUser, type SessionEntity } from '../guests/guests.js';
 import type { PublicJwk } from './keys.js';
-import { opaquePartitionRef, readPartitionRef } from './oidc/sealing.js';
-import type { Runtime } from './runtime.js';
-import { isStatus } from './storage.js';
-import { resolveTenant } from './tenants.js';
+import { opaquePartitionRef, readPartitionRef } from '../oidc/sealing.js';
+import type { Runtime } from '../runtime.js';
+import { isStatus } from '../storage/tables.js';
+import { resolveTenant } from '../tenants/tenants.js';
 
 /**
  * Claims of a guestpass session token beyond iss (the tenant's issuer), aud (tenant

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { guestAccessRefusal } from './admin/guestAccess.js';
-import { fail, GuestpassError } from './errors.js';
+import { guestAccessRefusal } from '../admin/guestAccess.js';
+import { fail, GuestpassError } from '../errors.js';
 import {
   ADDRESS_PREFIX,
   ATTEMPT_PREFIX,
@@ -16,8 +16,8 @@ import {
   type GuestPartition,
   type SignInLogEntry,
   type SignInSource,
-} from './guests.js';
-import { indexAfterChange, indexBeforeChange } from './guests/guestIndex.js';
+} from '../guests/guests.js';
+import { indexAfterChange, indexBeforeChange } from '../guests/guestIndex.js';
 import {
   HOUR_MS,
   admitSendCodeFromIp,
@@ -30,18 +30,18 @@ import {
   secondsUntilRoom,
   withinWindow,
 } from './limits.js';
-import { newMailId } from './mail/delivery.js';
-import { codeMailSlot, sendCodeMail, sendNoCodeMail } from './mail/send.js';
-import type { Runtime } from './runtime.js';
+import { newMailId } from '../mail/delivery.js';
+import { codeMailSlot, sendCodeMail, sendNoCodeMail } from '../mail/send.js';
+import type { Runtime } from '../runtime.js';
 import { issueSession, type IssuedSession } from './sessions.js';
-import { checkGuessBudget, countWrongGuess, type GuessCounts } from './signin/guessBudget.js';
-import { issueChallenge, stepUpPassed } from './signin/stepUp.js';
-import { unfamiliarSendSlot } from './signin/unfamiliarSends.js';
+import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
+import { issueChallenge, stepUpPassed } from './stepUp.js';
+import { unfamiliarSendSlot } from './unfamiliarSends.js';
 import { resolveSignInMethod } from './signInMethod.js';
-import { guestPartition, isStatus, keyDigest } from './storage.js';
-import { noteExpiry } from './storage/expiryIndex.js';
-import { takeTenantCounters } from './storage/tenantCounters.js';
-import { resolveTenant, type TenantContext } from './tenants.js';
+import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
+import { noteExpiry } from '../storage/expiryIndex.js';
+import { takeTenantCounters } from '../storage/tenantCounters.js';
+import { resolveTenant, type TenantContext } from '../tenants/tenants.js';
 
 export interface SendCodeRequest {
   tenant: string;

@@ -1,6 +1,6 @@
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import type { Runtime } from './runtime.js';
-import { escapeOData, guestPartition, keyDigest, newestFirstKey } from './storage.js';
+import type { Runtime } from '../runtime.js';
+import { escapeOData, guestPartition, keyDigest, newestFirstKey } from '../storage/tables.js';
 import { randomUUID } from 'node:crypto';
 
 export type SignInSource = 'OTP' | 'AzureAD' | 'MSA' | 'Google';

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { fail } from './errors.js';
+import { fail } from '../errors.js';
 import { resetRedemption } from './guestLifecycle.js';
 import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
-import { indexBeforeChange } from './guests/guestIndex.js';
-import { sendInvitationMail } from './mail/send.js';
-import type { Runtime } from './runtime.js';
-import type { InvitationInput } from './schemas.js';
-import { HOUR_MS, parseTimes, secondsUntilRoom, withinWindow } from './limits.js';
-import { isStatus } from './storage.js';
-import { invitationDomainAllowed } from './tenants/invitationDomains.js';
-import { resolveTenant, type Tenant } from './tenants.js';
+import { indexBeforeChange } from './guestIndex.js';
+import { sendInvitationMail } from '../mail/send.js';
+import type { Runtime } from '../runtime.js';
+import type { InvitationInput } from '../schemas.js';
+import { HOUR_MS, parseTimes, secondsUntilRoom, withinWindow } from '../signin/limits.js';
+import { isStatus } from '../storage/tables.js';
+import { invitationDomainAllowed } from '../tenants/invitationDomains.js';
+import { resolveTenant, type Tenant } from '../tenants/tenants.js';
 
 export interface Invitation {
   id: string;

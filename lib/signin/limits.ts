@@ -1,9 +1,9 @@
 import { isIPv6 } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { GuestpassError } from './errors.js';
-import { dayTable, dayTablesCovering } from './storage/dayTables.js';
-import type { Runtime } from './runtime.js';
-import { isStatus, keyDigest } from './storage.js';
+import { GuestpassError } from '../errors.js';
+import { dayTable, dayTablesCovering } from '../storage/dayTables.js';
+import type { Runtime } from '../runtime.js';
+import { isStatus, keyDigest } from '../storage/tables.js';
 
 export const HOUR_MS = 3_600_000;
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { fail } from './errors.js';
+import { fail } from '../errors.js';
 import { B2B_MANAGEMENT_POLICY, ONE_TIME_PASSCODE, policyFeatures, type PolicyRecord } from './policy.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../runtime.js';
 import {
   type CreateTenantInput,
   b2bManagementPolicyDefinition,
@@ -11,8 +11,8 @@ import {
   type EmailOtpSetting,
   type TenantSettingsInput,
   type UpdatePolicyInput,
-} from './schemas.js';
-import { isStatus } from './storage.js';
+} from '../schemas.js';
+import { isStatus } from '../storage/tables.js';
 import { createTenant, resolveTenant, toPolicy, updateTenant, type PolicyEntity, type Tenant } from './tenants.js';
 
 /*
