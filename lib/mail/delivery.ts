@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { DAY_MS, dayTable } from '../storage/dayTables.js';
-import { takeTenantCounters, utcDay, type CounterTake } from '../storage/tenantCounters.js';
+import { DAY_MS, dayStamp, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
+import { takeTenantCounters, type CounterTake } from '../storage/tenantCounters.js';
 import { describeError, MailRefused, type OutgoingMail } from './message.js';
 
 /**
@@ -119,7 +119,7 @@ export async function deliverMail(rt: Runtime, mail: OutgoingMail, dailyCap: num
 export async function deliverNothing(rt: Runtime, tenantId: string): Promise<void> {
   const now = rt.now();
   await dayTable(rt, 'limits', now)
-    .then((table) => table.upsertEntity({ partitionKey: `mailnone_${tenantId}`, rowKey: utcDay(now) }, 'Replace'))
+    .then((table) => table.upsertEntity({ partitionKey: `mailnone_${tenantId}`, rowKey: dayStamp(now) }, 'Replace'))
     .catch(() => undefined);
 }
 
@@ -129,10 +129,6 @@ export function dailyMailSlot(dailyCap: number, counts: boolean, now: number): C
     counter: 'mails',
     cap: dailyCap,
     counts,
-    refusal: () => new GuestpassError('mail_cap_reached', { retryAfterSeconds: secondsUntilNextUtcDay(now) }),
+    refusal: () => new GuestpassError('mail_cap_reached', { retryAfterSeconds: secondsUntilNextDay(now) }),
   };
-}
-
-function secondsUntilNextUtcDay(ms: number): number {
-  return Math.max(1, Math.ceil((Math.floor(ms / DAY_MS + 1) * DAY_MS - ms) / 1000));
 }

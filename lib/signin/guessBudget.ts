@@ -2,7 +2,7 @@ import type { TableEntityResult } from '@azure/data-tables';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { escapeOData, isStatus } from '../storage/tables.js';
-import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
+import { DAY_MS, dayStamp, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
 
 /*
  * The guessing bound (SECURITY.md): wrong codes sent from addresses a guest never
@@ -29,10 +29,6 @@ export interface GuessCounts {
   rows: Map<string, TableEntityResult<ShardRow>>;
 }
 
-function secondsToNextDay(now: number): number {
-  return Math.max(1, Math.ceil(((Math.floor(now / DAY_MS) + 1) * DAY_MS - now) / 1000));
-}
-
 /**
  * Fails with too_many_attempts when today's unfamiliar wrong codes have reached the
  * tenant's or the deployment's ceiling: one query reads both counters' shards. A
@@ -44,7 +40,7 @@ export async function checkGuessBudget(rt: Runtime, tenantId: string): Promise<G
   const refuse = () =>
     new GuestpassError('too_many_attempts', {
       message: 'Too many wrong codes were sent to this organisation today. Sign in from a network you used before, or try again tomorrow.',
-      retryAfterSeconds: secondsToNextDay(rt.now()),
+      retryAfterSeconds: secondsUntilNextDay(rt.now()),
     });
   if (rt.earlyRejection.until(cacheKey, now)) throw refuse();
   const table = await dayTable(rt, 'limits', now);

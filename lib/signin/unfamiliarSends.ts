@@ -1,8 +1,7 @@
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { CounterTake } from '../storage/tenantCounters.js';
-
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from './limits.js';
 
 /**
  * The bound on what anonymous send-code calls write per tenant (SECURITY.md, "Bounded

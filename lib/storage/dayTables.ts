@@ -16,6 +16,11 @@ export function dayStamp(atMs: number): string {
   return new Date(atMs).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
+/** Seconds until the next UTC day begins (at least 1): the Retry-After of a daily limit. */
+export function secondsUntilNextDay(atMs: number): number {
+  return Math.max(1, Math.ceil(((Math.floor(atMs / DAY_MS) + 1) * DAY_MS - atMs) / 1000));
+}
+
 export function dayTableName(prefix: string, kind: DayTableKind, atMs: number): string {
   return `${prefix}${kind}${dayStamp(atMs)}`;
 }

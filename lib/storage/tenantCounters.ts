@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { DAY_MS, dayTable } from './dayTables.js';
+import { DAY_MS, dayStamp, dayTable } from './dayTables.js';
 
 /*
  * A tenant's counters of the UTC day that every instance shares: the mails it sent
@@ -57,10 +57,6 @@ function countsOf(rt: Runtime): InstanceCounts {
   return counts;
 }
 
-export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
-}
-
 async function readOthers(rt: Runtime, instanceId: string, day: DayCounts): Promise<void> {
   const others = new Map<string, number>();
   const table = await dayTable(rt, 'limits', day.startMs);
@@ -106,7 +102,7 @@ export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: C
   if (takes.every((take) => take.cap === 0)) return;
   const now = rt.now();
   const { instanceId, days } = countsOf(rt);
-  const stamp = utcDay(now);
+  const stamp = dayStamp(now);
   const partitionKey = `counts_${tenantId}_${stamp}`;
   let day = days.get(partitionKey);
   if (!day) {
