@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -272,7 +275,9 @@ export function localHostListener(options: LocalHostOptions): RequestListener {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    // Over TLS (LOCAL_TLS_CERT_FILE) the request's URL is https, as behind Azure's front end: links built from it (nextLink) say so.
+    const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    const url = new URL(req.url ?? '/', `${scheme}://${req.headers.host ?? 'localhost'}`);
     if (!url.pathname.startsWith('/api/')) return serveStatic(url.pathname, res);
     const parts = url.pathname.slice('/api/'.length).split('/').filter(Boolean).map((p) => {
       try {
@@ -428,6 +433,28 @@ export function localPort(): number {
   return parsed.data;
 }
 
+/**
+ * LOCAL_TLS_CERT_FILE and LOCAL_TLS_KEY_FILE (environment over local.settings.json): the
+ * PEM certificate and key the local host serves HTTPS with, or undefined for plain HTTP.
+ * Clients that send credentials only to https URLs (Microsoft Graph's SDK, MSAL) need it.
+ */
+export function localTls(): { cert: Buffer; key: Buffer } | undefined {
+  const local = readLocalSettings();
+  const certFile = process.env.LOCAL_TLS_CERT_FILE || local.LOCAL_TLS_CERT_FILE;
+  const keyFile = process.env.LOCAL_TLS_KEY_FILE || local.LOCAL_TLS_KEY_FILE;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('LOCAL_TLS_CERT_FILE', 'is required when LOCAL_TLS_KEY_FILE is set: name the PEM certificate file');
+  if (!keyFile) throw new ConfigError('LOCAL_TLS_KEY_FILE', 'is required when LOCAL_TLS_CERT_FILE is set: name the PEM private key file');
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(name, `is ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  return { cert: read('LOCAL_TLS_CERT_FILE', certFile), key: read('LOCAL_TLS_KEY_FILE', keyFile) };
+}
+
 /** Listens on 127.0.0.1:port; a port another program holds is one line naming PORT. */
 export function listenOn(server: Server, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -448,13 +475,15 @@ export function listenOn(server: Server, port: number): Promise<number> {
  */
 export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
   let listener: RequestListener | undefined;
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const whenLoaded: RequestListener = (req, res) => {
     if (listener) return listener(req, res);
     res.writeHead(503, { 'Content-Length': '0', 'Retry-After': '1' }).end();
-  });
+  };
+  const tls = localTls();
+  const server = tls ? createTlsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, whenLoaded) : createServer({ maxHeaderSize: MAX_HEADER_BYTES }, whenLoaded);
   const port = await listenOn(server, localPort());
   try {
-    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
+    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `${tls ? 'https' : 'http'}://localhost:${port}`;
     const app = loadApp();
     await app.checkStorage();
     listener = localHostListener({
