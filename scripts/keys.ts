@@ -41,7 +41,7 @@ function main(args: string[]): number {
       'Fresh signing keys (an ES256 P-256 JWK for sessions and ES256 ID tokens, an RS256 RSA-2048 JWK for RS256 ID tokens, each with its kid),',
       'a fresh code pepper and a fresh operator credential.',
       ...storeInstructions(['SIGNING_KEYS', 'CODE_PEPPER', 'OPERATOR_KEY']),
-      'OPERATOR_KEY is the management credential that administers every tenant (header x-functions-key); keep it out of shells\' history.',
+      'OPERATOR_KEY is the operator credential, which administers every tenant (header x-functions-key); keep it out of shells\' history.',
       'A new CODE_PEPPER makes codes already mailed unusable (they last 30 minutes); sessions are unaffected.',
     ];
   } else if ((flag === '--rotate' || flag === '--retire') && value) {
