@@ -200,6 +200,7 @@ describe('reading and deleting a guest', () => {
       invitedAt: expect.any(String),
       redeemedAt: null,
       lastSignInAt: null,
+      accountEnabled: true,
     });
   });
 
