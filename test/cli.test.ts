@@ -121,7 +121,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['domains', 'list', '--tenant', tenant.id])).toMatch(new RegExp(`${domain.replace(/\./g, '\\.')} +Verified`));
   });
 
-  it("invite --csv: Entra's template with bad rows reports each with its reason, invites the good ones, writes the results file, and a re-run adds nobody", async () => {
+  it("invite --csv: the whole file checked first; bad rows, a repeated address and every server refusal reported with their rows; a re-run mails nobody again", async () => {
     const tenant = await newTenant();
     const file = join(work, 'bad-rows.csv');
     writeFileSync(
@@ -133,14 +133,17 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
         ',https://app.contoso.test/welcome,true,',
         'carol@fabrikam.example,https://app.contoso.test/welcome,maybe,',
         'dave@fabrikam.example,https://app.contoso.test/welcome,false,',
+        'Ada@Fabrikam.example,https://app.contoso.test/welcome,true,The same guest again',
       ]),
     );
     const run = await guestpass(['invite', '--tenant', tenant.id, '--csv', file]);
     expect(run.code).toBe(1); // some rows failed
-    expect(run.stdout).toMatch(/^Invited 2, failed 4, skipped 0 \(already invited\) in [\d.]+ s\. Results: .*bad-rows\.results\.csv$/m);
-    // Not a terminal: plain lines, one per row.
+    expect(run.stdout).toMatch(/^Succeeded 2, failed 4, skipped 1, total 7 rows in [\d.]+ s\. Results: .*bad-rows\.results\.csv$/m);
+    // Not a terminal: a line per row sent, then every failure with its row, the server's refusals included.
     expect(run.stderr).toContain('row 3 ada@fabrikam.example: Succeeded');
-    expect(run.stderr).toContain('row 5 bob@fabrikam.example: Failed (invalid_redirect_uri');
+    const failures = run.stderr.split('\n').filter((line) => line.includes(': Failed ('));
+    expect(failures.slice(-4).map((line) => line.split(':')[0])).toEqual(['row 4 not-an-address', 'row 5 bob@fabrikam.example', 'row 6 (no address)', 'row 7 carol@fabrikam.example']);
+    expect(failures.at(-3)).toMatch(/^row 5 bob@fabrikam\.example: Failed \(invalid_redirect_uri: /);
 
     const results = parse(readFileSync(join(work, 'bad-rows.results.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
     expect(results.map((r) => [r.row, r.email, r.status])).toEqual([
@@ -150,20 +153,50 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
       ['6', '', 'Failed'],
       ['7', 'carol@fabrikam.example', 'Failed'],
       ['8', 'dave@fabrikam.example', 'Succeeded'],
+      ['9', 'Ada@Fabrikam.example', 'Skipped'],
     ]);
     expect(results[1]!.error).toBe('"not-an-address" is not an email address');
     expect(results[2]!.error).toMatch(/^invalid_redirect_uri: /);
     expect(results[3]!.error).toBe('Email address to invite is required');
     expect(results[4]!.error).toBe('Send invitation message must be true or false, not "maybe"');
+    expect(results[6]!.error).toBe('same as row 3');
     expect(results[0]!.invitedUserId).toMatch(/^[0-9a-f-]{36}$/);
     expect((await outbox(host, 'ada@fabrikam.example')).map((m) => m.kind)).toEqual(['invitation']);
     expect(await outbox(host, 'dave@fabrikam.example')).toEqual([]);
 
+    // The same file again: the guests it made are skipped as already invited, and nobody is mailed twice.
     const again = await guestpass(['invite', '--tenant', tenant.id, '--csv', file]);
-    expect(again.stdout).toMatch(/^Invited 0, failed 4, skipped 2/m);
+    expect(again.stdout).toMatch(/^Succeeded 0, failed 4, skipped 3, total 7 rows/m);
+    const rerun = parse(readFileSync(join(work, 'bad-rows.results.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rerun.filter((r) => r.status === 'Skipped').map((r) => [r.row, r.error])).toEqual([['3', 'already invited'], ['8', 'already invited'], ['9', 'same as row 3']]);
     const users = await json<{ email: string }[]>(['users', 'list', '--tenant', tenant.id]);
     expect(users.map((u) => u.email).sort()).toEqual(['ada@fabrikam.example', 'dave@fabrikam.example']);
     expect(await outbox(host, 'ada@fabrikam.example')).toHaveLength(1);
+
+    // --resend asks for the mail again: Ada's row mails once more (Dave's row says sendEmail false).
+    expect((await guestpass(['invite', '--tenant', tenant.id, '--csv', file, '--resend'])).stdout).toMatch(/^Succeeded 2, failed 4, skipped 1, total 7 rows/m);
+    expect((await outbox(host, 'ada@fabrikam.example')).map((m) => m.kind)).toEqual(['invitation', 'invitation']);
+  });
+
+  it('invite --csv: one line for a missing file, a results file that cannot be written (before anything is sent), and a file in another encoding', async () => {
+    const tenant = await newTenant();
+    const missing = await guestpass(['invite', '--tenant', tenant.id, '--csv', join(work, 'no-such.csv')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`error: Cannot read ${join(work, 'no-such.csv')}: there is no such file.\n`);
+
+    const file = join(work, 'unwritable-results.csv');
+    writeFileSync(file, entraCsv(['erin@unwritable.example,https://app.contoso.test/welcome,true,']));
+    const unwritable = await guestpass(['invite', '--tenant', tenant.id, '--csv', file, '--results', join(work, 'no-such-folder', 'results.csv')]);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toBe(`error: Cannot write the results file ${join(work, 'no-such-folder', 'results.csv')}: its folder does not exist. Nothing was sent; choose another with --results.\n`);
+    expect(await outbox(host, 'erin@unwritable.example')).toEqual([]);
+    expect(await json<unknown[]>(['users', 'list', '--tenant', tenant.id])).toEqual([]);
+
+    const latin1 = join(work, 'latin1.csv');
+    writeFileSync(latin1, Buffer.from(entraCsv(['jörg@unwritable.example,https://app.contoso.test/welcome,true,Grüß Gott']), 'latin1'));
+    const refused = await guestpass(['invite', '--tenant', tenant.id, '--csv', latin1]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('error: The file is not UTF-8 or UTF-16 text. In Excel, save it with "Save as" > "CSV UTF-8 (Comma delimited) (*.csv)", or download the template again.\n');
   });
 
   it('shows a progress bar on a terminal (run under script(1), which gives it a pseudo-terminal)', async () => {
@@ -179,7 +212,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Inviting \[[█░]+\] 20\/20 rows \| 0 failed/);
     expect(run.stdout).not.toContain('row 3 tty0@fabrikam.example: Succeeded');
-    expect(run.stdout).toContain('Invited 20, failed 0');
+    expect(run.stdout).toContain('Succeeded 20, failed 0, skipped 0, total 20 rows');
   });
 
   it('a 1,000-row import: every row invited once, users list pages through all of them with Source and State', async () => {
@@ -190,7 +223,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     const run = await guestpass(['invite', '--tenant', tenant.id, '--csv', file, '--results', join(work, 'thousand-results.csv'), '--concurrency', '16']);
     const seconds = (performance.now() - started) / 1000;
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Invited 1000, failed 0, skipped 0/m);
+    expect(run.stdout).toMatch(/^Succeeded 1000, failed 0, skipped 0, total 1000 rows/m);
     const resultsText = readFileSync(join(work, 'thousand-results.csv'), 'utf8');
     // For the report: wall time and the results file's first lines (measured, never asserted).
     console.log(`1,000-row import: ${seconds.toFixed(1)} s wall time (CLI process, local host, Azurite)\n${resultsText.split('\n').slice(0, 4).join('\n')}`);
