@@ -255,6 +255,11 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(list).not.toContain('bob@users');
     expect(await ok(['users', 'list', '--tenant', tenant.id, '--state', 'PendingAcceptance'])).toMatch(/bob@users\.fabrikam\.example .*Invited user +PendingAcceptance/);
     expect(await ok(['users', 'list', '--tenant', tenant.id, '--search', 'bob@users.fabrikam.example', '--csv', '-'])).toMatch(/^id,email,displayName,source,state/);
+    // A display name shaped as a spreadsheet formula is written as text (OWASP CSV injection).
+    await ok(['invite', 'eve@users.fabrikam.example', '--tenant', tenant.id, '--no-mail', '--name', '=HYPERLINK("https://evil.example","Open")']);
+    const exported = parse(await ok(['users', 'list', '--tenant', tenant.id, '--csv', '-']), { columns: true }) as Record<string, string>[];
+    expect(exported.find((row) => row.email === 'eve@users.fabrikam.example')!.displayName).toBe('\'=HYPERLINK("https://evil.example","Open")');
+    for (const row of exported) for (const cell of Object.values(row)) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
     const ada = (await json<{ id: string }[]>(['users', 'list', '--tenant', tenant.id, '--search', 'ada']))[0]!;
     expect(await ok(['users', 'show', ada.id, '--tenant', tenant.id])).toMatch(/Source: +OTP/);
     // Block sign-in by address (Entra's Block sign-in), shown in the list, then unblock.
