@@ -2,6 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
@@ -215,18 +217,47 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(run.stdout).toContain('Succeeded 20, failed 0, skipped 0, total 20 rows');
   });
 
-  it('a 1,000-row import: every row invited once, users list pages through all of them with Source and State', async () => {
+  it('a 1,000-row import: every row invited once under a steady bar with at most --concurrency requests in flight; users list pages through all of them', async () => {
     const tenant = await newTenant();
     const file = join(work, 'thousand.csv');
     writeFileSync(file, entraCsv(Array.from({ length: 1000 }, (_, i) => `guest${String(i).padStart(4, '0')}@fabrikam.example,https://app.contoso.test/welcome,true,Welcome to Contoso`)));
+    // Between the CLI and the host, a proxy that counts the requests in flight.
+    const inFlight = { now: 0, most: 0, total: 0 };
+    const proxy = createHttpServer((req, res) => {
+      inFlight.now += 1;
+      inFlight.total += 1;
+      inFlight.most = Math.max(inFlight.most, inFlight.now);
+      const upstream = httpRequest(`${host.baseUrl}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res).once('finish', () => (inFlight.now -= 1));
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const started = performance.now();
-    const run = await guestpass(['invite', '--tenant', tenant.id, '--csv', file, '--results', join(work, 'thousand-results.csv'), '--concurrency', '16']);
+    // On a pseudo-terminal (script(1)), so the CLI draws its bar.
+    const command = [process.execPath, CLI, 'invite', '--tenant', tenant.id, '--csv', file, '--results', join(work, 'thousand-results.csv'), '--concurrency', '16'].map((arg) => `'${arg}'`).join(' ');
+    const run = await new Promise<Run>((r) =>
+      execFile('script', ['-qec', command, '/dev/null'], { cwd: work, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env.PATH ?? '', TERM: 'xterm', GUESTPASS_URL: proxyUrl, GUESTPASS_KEY: FUNCTION_KEY } }, (error, stdout, stderr) =>
+        r({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    proxy.close();
     const seconds = (performance.now() - started) / 1000;
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Succeeded 1000, failed 0, skipped 0, total 1000 rows/m);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toContain('Succeeded 1000, failed 0, skipped 0, total 1000 rows');
+    // The bar: its total is the file's 1,000 rows from the first frame to the last, and it only moves forward.
+    const frames = [...run.stdout.matchAll(/Inviting \[[█░]+\] (\d+)\/(\d+) rows/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    expect(frames.length).toBeGreaterThan(2);
+    expect(new Set(frames.map(([, total]) => total))).toEqual(new Set([1000]));
+    for (let i = 1; i < frames.length; i += 1) expect(frames[i]![0]).toBeGreaterThanOrEqual(frames[i - 1]![0]);
+    expect(frames.at(-1)![0]).toBe(1000);
+    expect(inFlight.most).toBeLessThanOrEqual(16);
+    expect(inFlight.total).toBeGreaterThanOrEqual(1000);
     const resultsText = readFileSync(join(work, 'thousand-results.csv'), 'utf8');
     // For the report: wall time and the results file's first lines (measured, never asserted).
-    console.log(`1,000-row import: ${seconds.toFixed(1)} s wall time (CLI process, local host, Azurite)\n${resultsText.split('\n').slice(0, 4).join('\n')}`);
+    console.log(`1,000-row import: ${seconds.toFixed(1)} s wall time (CLI process, local host, Azurite), at most ${inFlight.most} requests in flight, ${frames.length} bar frames\n${resultsText.split('\n').slice(0, 4).join('\n')}`);
     expect(resultsText.split('\n').filter(Boolean)).toHaveLength(1001);
 
     const table = await ok(['users', 'list', '--tenant', tenant.id]);
