@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { generateSigningKey } from './secretGeneration.mjs';
 
 export interface SigningKey {
   kid: string;
@@ -54,20 +55,7 @@ export function parseSigningKeys(text: string): SigningKey[] {
   return keys;
 }
 
-export function generateSigningKey(): StoredJwk {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
-  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
-  return { kid: `${stamp}-${randomBytes(4).toString('hex')}`, ...jwk };
-}
-
-export function generateSigningKeys(): string {
-  return JSON.stringify([generateSigningKey()]);
-}
-
-export function generateCodePepper(): string {
-  return randomBytes(32).toString('base64url');
-}
+export { generateCodePepper, generateSigningKey, generateSigningKeys } from './secretGeneration.mjs';
 
 /**
  * Rotation without signing anyone out: a new key goes first and signs from now on;
