@@ -8,7 +8,7 @@ import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
 import { bulkInvite } from './bulkInvite.js';
 import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';
-import { csv, details, print, table, type Output } from './format.js';
+import { csv, details, plural, print, table, type Output } from './format.js';
 import { featuresOf, ONE_TIME_PASSCODE, organizationDefault, setOneTimePasscode, type Policy } from './otp.js';
 
 /*
@@ -314,10 +314,22 @@ program
   );
 
 /* users */
-const users = program.command('users').description('list, show, delete guests and reset their redemption');
+const users = program.command('users').description('list, show, block, unblock, delete guests and reset their redemption');
 const sourceLabel = (guest: Guest) => guest.source ?? (guest.state === 'PendingAcceptance' ? 'Invited user' : '-');
-const USER_COLUMNS = ['Id', 'Email', 'Display name', 'Source', 'State', 'Invited', 'Last sign-in'];
-const userRow = (g: Guest) => [g.id, g.email, g.displayName, sourceLabel(g), g.state, g.invitedAt, g.lastSignInAt];
+const USER_COLUMNS = ['Email', 'Display name', 'Source', 'State', 'Sign-in', 'Invited', 'Last sign-in', 'Id'];
+// Entra's "Block sign-in": accountEnabled false.
+const signInLabel = (g: Guest) => (g.accountEnabled === false ? 'Blocked' : 'Allowed');
+const userRow = (g: Guest) => [g.email, g.displayName, sourceLabel(g), g.state, signInLabel(g), g.invitedAt, g.lastSignInAt, g.id];
+
+/** A guest named by its id or by its address (one exact-address lookup). */
+async function findGuest(api: ManagementClient, tenant: string, idOrEmail: string): Promise<Guest> {
+  if (!idOrEmail.includes('@')) return api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(idOrEmail)}`));
+  const address = idOrEmail.trim().toLowerCase();
+  const page = await api.get<{ value: Guest[] }>(tenantPath(tenant, `/users?search=${encodeURIComponent(address)}&$top=5`));
+  const guest = page.value.find((g) => g.email.toLowerCase() === address);
+  if (!guest) throw new UsageError(`No guest of this tenant has the address ${idOrEmail}.`);
+  return guest;
+}
 users
   .command('list')
   .description('every guest of the tenant (pages through all), with its Source and State')
@@ -334,15 +346,18 @@ users
       if (o.search) query.set('search', o.search);
       const all = await api.all<Guest>(tenantPath(tenant, `/users${query.size ? `?${query}` : ''}`));
       if (o.csv) {
-        const text = csv(['id', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'], all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.invitedAt, g.redeemedAt, g.lastSignInAt]));
+        const text = csv(
+          ['id', 'email', 'displayName', 'source', 'state', 'accountEnabled', 'invitedAt', 'redeemedAt', 'lastSignInAt'],
+          all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.accountEnabled, g.invitedAt, g.redeemedAt, g.lastSignInAt]),
+        );
         if (o.csv === '-') process.stdout.write(text);
         else {
           writeFileSync(o.csv, text);
-          log(`Wrote ${all.length} guests to ${o.csv}.`);
+          log(`Wrote ${plural(all.length, 'guest')} to ${o.csv}.`);
         }
         return;
       }
-      print(output(), all, () => `${table(USER_COLUMNS, all.map(userRow))}${all.length} guests\n`);
+      print(output(), all, () => `${table(USER_COLUMNS, all.map(userRow))}${plural(all.length, 'guest')}\n`);
     }),
   );
 users
@@ -355,6 +370,29 @@ users
       print(output(), guest, () => details(USER_COLUMNS.map((column, i) => [column, userRow(guest)[i]] as [string, unknown]).concat([['Redeemed', guest.redeemedAt]])));
     }),
   );
+for (const [name, accountEnabled] of [['block', false], ['unblock', true]] as const) {
+  users
+    .command(name)
+    .argument('<guest>', 'the guest: its address or its id')
+    .addOption(tenantOption())
+    .description(
+      accountEnabled
+        ? 'let a blocked guest sign in again (accountEnabled true)'
+        : "block the guest's sign-in (Entra's Block sign-in, accountEnabled false): its sessions end at once, it keeps its id and history",
+    )
+    .action(
+      onTenant(async ({ api, tenant }, ref) => {
+        const guest = await findGuest(api, tenant, ref!);
+        const changed = await api.request<Guest>('PATCH', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}`), { accountEnabled });
+        const already = guest.accountEnabled === accountEnabled;
+        print(output(), changed, () =>
+          already
+            ? `${changed.email} was already ${accountEnabled ? 'allowed to sign in' : 'blocked'}.\n`
+            : `${changed.email}: sign-in ${accountEnabled ? 'allowed again' : 'blocked; its sessions ended'}.\n`,
+        );
+      }),
+    );
+}
 users
   .command('delete')
   .argument('<id>')

@@ -6,7 +6,7 @@
 //   azd up                                   (azure.yaml, infra/main.parameters.json; its
 //                                            preprovision hook makes the secrets)
 //   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
-//                                            (then store the secrets: README, "Store the secrets")
+//                                            (then store the secrets: docs/deploying.md, "Store the secrets")
 //     (mail through Communication Services from DoNotReply@<managed domain>; emailTransport=sendgrid emailFrom=<address> for SendGrid)
 targetScope = 'resourceGroup'
 

@@ -191,6 +191,11 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       success: { status: 200, description: 'The guest.', schema: schemas.guestResponse },
       errors: ['tenant_not_found', 'guest_not_found'],
     },
+    PATCH: {
+      tag: 'Management', summary: "Block or unblock a guest's sign-in (Graph's accountEnabled): blocking ends its sessions at once", params: schemas.guestParams, body: schemas.updateGuestBody,
+      success: { status: 200, description: 'The guest as it now is.', schema: schemas.guestResponse },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
     DELETE: {
       tag: 'Management', summary: 'Delete a guest: its sessions and codes end at once', params: schemas.guestParams,
       success: { status: 204, description: 'Deleted.' },

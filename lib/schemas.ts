@@ -184,6 +184,12 @@ export type UpdateTenantInput = Omit<TenantSettingsInput, 'emailOtp'>;
 
 export const guestParams = lazySchema(() => tenantParams.extend({ id: guid }));
 
+/** PATCH of a guest, Graph's user shape: accountEnabled false blocks sign-in, true lets it sign in again. */
+export const updateGuestBody = lazySchema(() => z.strictObject({
+  accountEnabled: z.boolean().meta({ description: 'false blocks sign-in and ends the sessions at once; true unblocks.' }),
+}));
+export type UpdateGuestInput = z.infer<typeof updateGuestBody>;
+
 export const MAX_GUESTS_PER_PAGE = 100;
 
 export const listGuestsQuery = lazySchema(() => z.object({
@@ -298,6 +304,7 @@ export const guestResponse = lazySchema(() => z.object({
   invitedAt: z.iso.datetime(),
   redeemedAt: z.iso.datetime().nullable(),
   lastSignInAt: z.iso.datetime().nullable(),
+  accountEnabled: z.boolean().meta({ description: "Graph's accountEnabled: false while an admin blocks the guest's sign-in." }),
 }));
 
 /** A page of a list, Graph style: `nextLink` is the next page's URL, absent on the last page. */

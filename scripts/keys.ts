@@ -40,7 +40,7 @@ function main(args: string[]): number {
     notes = [
       'A fresh ES256 signing key (P-256 JWK with its kid), a fresh code pepper and a fresh operator credential.',
       ...storeInstructions(['SIGNING_KEYS', 'CODE_PEPPER', 'OPERATOR_KEY']),
-      'OPERATOR_KEY is the management credential that administers every tenant (header x-functions-key); keep it out of shells\' history.',
+      'OPERATOR_KEY is the operator credential, which administers every tenant (header x-functions-key); keep it out of shells\' history.',
       'A new CODE_PEPPER makes codes already mailed unusable (they last 30 minutes); sessions are unaffected.',
     ];
   } else if ((flag === '--rotate' || flag === '--retire') && value) {

@@ -198,7 +198,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
 
     const table = await ok(['users', 'list', '--tenant', tenant.id]);
     const lines = table.trim().split('\n');
-    expect(lines[0]).toMatch(/^Id +Email +Display name +Source +State +Invited +Last sign-in$/);
+    expect(lines[0]).toMatch(/^Email +Display name +Source +State +Sign-in +Invited +Last sign-in +Id$/);
     expect(lines.at(-1)).toBe('1000 guests');
     expect(lines[2]).toMatch(/Invited user +PendingAcceptance/);
     const exported = join(work, 'users.csv');
@@ -224,6 +224,12 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['users', 'list', '--tenant', tenant.id, '--search', 'bob@users.fabrikam.example', '--csv', '-'])).toMatch(/^id,email,displayName,source,state/);
     const ada = (await json<{ id: string }[]>(['users', 'list', '--tenant', tenant.id, '--search', 'ada']))[0]!;
     expect(await ok(['users', 'show', ada.id, '--tenant', tenant.id])).toMatch(/Source: +OTP/);
+    // Block sign-in by address (Entra's Block sign-in), shown in the list, then unblock.
+    expect(await ok(['users', 'block', 'Ada@users.fabrikam.example', '--tenant', tenant.id])).toBe('ada@users.fabrikam.example: sign-in blocked; its sessions ended.\n');
+    expect(await ok(['users', 'list', '--tenant', tenant.id, '--search', 'ada'])).toMatch(/ada@users\.fabrikam\.example +Ada +OTP +Accepted +Blocked/);
+    expect(await ok(['users', 'block', ada.id, '--tenant', tenant.id])).toBe('ada@users.fabrikam.example was already blocked.\n');
+    expect(await ok(['users', 'unblock', 'ada@users.fabrikam.example', '--tenant', tenant.id])).toBe('ada@users.fabrikam.example: sign-in allowed again.\n');
+    expect((await guestpass(['users', 'block', 'nobody@users.fabrikam.example', '--tenant', tenant.id])).stderr).toBe('error: No guest of this tenant has the address nobody@users.fabrikam.example.\n');
     expect(await ok(['users', 'reset-redemption', ada.id, '--tenant', tenant.id])).toContain('must redeem again: PendingAcceptance');
     expect(await ok(['users', 'delete', invited.invitedUser.id, '--tenant', tenant.id])).toContain('Deleted guest');
     expect((await guestpass(['users', 'show', invited.invitedUser.id, '--tenant', tenant.id])).stderr).toMatch(/^error: guest_not_found/);

@@ -194,7 +194,7 @@ describe('session tokens', () => {
 });
 
 describe('management API', () => {
-  it('management routes need the function key', async () => {
+  it('management routes need the operator credential', async () => {
     await expectUnauthorized(await host.api('/manage/tenants', postJson({ displayName: 'x' })));
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }));
   });

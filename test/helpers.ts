@@ -49,7 +49,7 @@ export interface TestHost {
   process: ChildProcess;
   /** fetch against `${baseUrl}/api${path}`. */
   api(path: string, init?: RequestInit): Promise<Response>;
-  /** A management call with the function key. */
+  /** A management call with the operator credential. */
   manage(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }

@@ -137,7 +137,7 @@ describe('applications: registered per tenant through the management API', () =>
     await expectError(await host.manage(`/tenants/${tenant.id}/applications/not-a-guid`), 400, 'invalid_request');
   });
 
-  it('the application routes need the function key', async () => {
+  it('the application routes need the operator credential', async () => {
     expect((await host.api(`/manage/tenants/${tenant.id}/applications`)).status).toBe(401);
   });
 });

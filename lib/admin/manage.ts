@@ -1,4 +1,6 @@
+import { setAccountEnabled } from '../guests/accountEnabled.js';
 import { deleteGuest, getGuest } from '../guests/guestLifecycle.js';
+import type { Guest } from '../guests/guests.js';
 import { inviteGuestWithOutcome, type Invitation } from '../guests/invitations.js';
 import {
   changeTenantSettings,
@@ -71,6 +73,20 @@ export async function deleteGuestAudited(rt: Runtime, actor: Actor, tenantId: st
   const before = await getGuest(rt, tenantId, guestId);
   await deleteGuest(rt, tenantId, guestId);
   await recordAudit(rt, tenantId, actor, { action: 'guest.delete', target: { type: 'guest', id: guestId }, before });
+}
+
+/** Block (false) or unblock (true) a guest's sign-in; audited only when it changed. */
+export async function setAccountEnabledAudited(rt: Runtime, actor: Actor, tenantId: string, guestId: string, accountEnabled: boolean): Promise<Guest> {
+  const { before, after } = await setAccountEnabled(rt, tenantId, guestId, accountEnabled);
+  if (before.accountEnabled !== after.accountEnabled) {
+    await recordAudit(rt, tenantId, actor, {
+      action: accountEnabled ? 'guest.unblock' : 'guest.block',
+      target: { type: 'guest', id: guestId },
+      before: { email: before.email, accountEnabled: before.accountEnabled },
+      after: { email: after.email, accountEnabled: after.accountEnabled },
+    });
+  }
+  return after;
 }
 
 export async function createPolicyAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreatePolicyInput): Promise<PolicyRecord> {

@@ -24,7 +24,7 @@ export function tenantEndpoints(config: Config, tenantId: string) {
  * OpenID Connect Discovery 1.0 §3 for one tenant. A verified domain in the route
  * answers the same document: its `issuer` is always the id form, which is what tokens
  * carry (a relying party configured with the domain form would see the mismatch that
- * Discovery §4.3 asks it to refuse, so the README gives the id form).
+ * Discovery §4.3 asks it to refuse, so docs/openid-connect.md gives the id form).
  */
 export async function openIdConfiguration(rt: Runtime, tenantRef: string): Promise<Record<string, unknown>> {
   const { tenant } = await resolveTenant(rt, tenantRef);

@@ -129,6 +129,10 @@ export class ManagementApi {
   invite(tenant: string, body: { invitedUserEmailAddress: string; inviteRedirectUrl: string; invitedUserDisplayName?: string; sendInvitationMessage?: boolean; invitedUserMessageInfo?: { customizedMessageBody?: string }; resetRedemption?: boolean }): Promise<Invitation> {
     return this.request('POST', `${pathOf(tenant)}/invitations`, body);
   }
+  /** Block (false) or unblock (true) a guest's sign-in: Graph's accountEnabled. */
+  setAccountEnabled(tenant: string, id: string, accountEnabled: boolean): Promise<Guest> {
+    return this.request('PATCH', `${pathOf(tenant)}/users/${encodeURIComponent(id)}`, { accountEnabled });
+  }
   deleteGuest(tenant: string, id: string): Promise<void> {
     return this.request('DELETE', `${pathOf(tenant)}/users/${encodeURIComponent(id)}`);
   }
