@@ -170,7 +170,7 @@ export async function deliverWebhook(rt: Runtime, message: WebhookMessage): Prom
   await table.createEntity({ partitionKey: message.endpointId, rowKey: newestFirstKey(now, `${message.event.id}_${message.attempt}`), ...record }).catch(() => undefined);
 
   if (!error) {
-    if (row.failingSince) await markEndpoint(rt, message, { failingSince: null }).catch(() => undefined);
+    if (row.failingSince) await markEndpoint(rt, message, { failingSince: '' }).catch(() => undefined);
     return { outcome: 'delivered', status: answer!.status };
   }
   const failingSince = row.failingSince ? Date.parse(row.failingSince) : now;
@@ -189,7 +189,8 @@ export async function deliverWebhook(rt: Runtime, message: WebhookMessage): Prom
   return { outcome: 'failed', error, ...(answer ? { status: answer.status } : {}), ...(retry ? { retry } : {}) };
 }
 
-async function markEndpoint(rt: Runtime, message: WebhookMessage, change: { failingSince?: string | null; enabled?: boolean; disabledReason?: string }): Promise<void> {
+/** A Merge update of the endpoint row; `failingSince: ''` says it is not failing (a Merge cannot remove a property). */
+async function markEndpoint(rt: Runtime, message: WebhookMessage, change: { failingSince?: string; enabled?: boolean; disabledReason?: string }): Promise<void> {
   await rt.tables.tenants.updateEntity(
     { partitionKey: message.tenantId, rowKey: `${WEBHOOK_ROW_PREFIX}${message.endpointId}`, ...change },
     'Merge',
