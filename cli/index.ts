@@ -6,7 +6,7 @@ import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
-import { EVENT_TYPES } from '../lib/events/schemas.js';
+import { EVENT_TYPES } from '../lib/events/eventTypes.js';
 import type { WebhookView } from '../lib/events/webhooks.js';
 import { bulkInvite } from './bulkInvite.js';
 import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';

@@ -9,7 +9,7 @@ import { lazySchema } from '../lazySchema.js';
 import type { Runtime } from '../runtime.js';
 import { DAY_MS, dayTable } from '../storage/dayTables.js';
 import { newestFirstKey } from '../storage/tables.js';
-import { EVENT_TYPES, type EventType } from './schemas.js';
+import { EVENT_TYPES, type EventType } from './eventTypes.js';
 import { WEBHOOK_ROW_PREFIX } from './subscriptions.js';
 import { AddressNotAllowed, isPublicAddress, webhookLookup } from './webhookUrl.js';
 import { readWebhookRow, signingSecrets, type DeliveryRow } from './webhooks.js';

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { WEBHOOK_MESSAGE_VERSION, type WebhookMessage } from './delivery.js';
 import { queueWebhookDeliveries } from './queue.js';
-import type { EventType } from './schemas.js';
+import type { EventType } from './eventTypes.js';
 import { wants } from './subscriptions.js';
 
 /*

@@ -1,27 +1,11 @@
 import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
 import { tenantParams } from '../schemas.js';
+import { EVENT_TYPES } from './eventTypes.js';
 
-/*
- * The events guestpass tells a tenant's webhooks (and Event Grid) about, and the
- * request and response shapes of the webhook routes.
- */
-export const EVENT_TYPES = [
-  'guest.invited',
-  'guest.redeemed',
-  'guest.blocked',
-  'guest.unblocked',
-  'guest.deleted',
-  'signin.succeeded',
-  'signin.refused',
-  'mail.delivered',
-  'mail.bounced',
-  'mail.refused',
-  'admin.key.created',
-  'admin.key.revoked',
-  'policy.changed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+/* Request and response shapes of the webhook routes. */
+
+export { EVENT_TYPES, type EventType } from './eventTypes.js';
 
 const isoDate = lazySchema(() => z.iso.datetime({ offset: true }));
 const eventType = lazySchema(() => z.enum(EVENT_TYPES));

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type EventType } from './schemas.js';
+import { EVENT_TYPES, type EventType } from './eventTypes.js';
 
 /*
  * A tenant's webhook endpoints are rows of its own partition in the tenants table

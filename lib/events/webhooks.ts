@@ -4,7 +4,8 @@ import type { Runtime } from '../runtime.js';
 import { DAY_MS, dayTable } from '../storage/dayTables.js';
 import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
-import type { CreateWebhookInput, UpdateWebhookInput, EventType } from './schemas.js';
+import type { EventType } from './eventTypes.js';
+import type { CreateWebhookInput, UpdateWebhookInput } from './schemas.js';
 import { eventsOf, WEBHOOK_ROW_PREFIX, type WebhookEntity } from './subscriptions.js';
 import { checkWebhookUrl } from './webhookUrl.js';
 
