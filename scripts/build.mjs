@@ -156,7 +156,7 @@ await build({
   ...common,
   entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts', 'scripts/benchConsole': 'scripts/benchConsole.ts' },
   outdir: 'dist',
-  external: [...common.external, 'autocannon', 'playwright-core'],
+  external: [...common.external, 'autocannon', 'playwright-core', '@sparticuz/chromium'],
 });
 
 /**

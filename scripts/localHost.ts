@@ -441,12 +441,48 @@ export function listenOn(server: Server, port: number): Promise<number> {
 }
 
 /**
- * Serves the built app on PORT (0 picks a free port). It listens before it loads the
- * app, so PUBLIC_BASE_URL (the sessions' issuer and the links) defaults to the port it
- * really listens on; then it reaches Table Storage once, so a misconfiguration stops
- * the start with one line naming the setting.
+ * PUBLIC_BASE_URL (the tenants' issuer, the links in mail) for a host listening on `port`:
+ * set in the environment, it stays; unset (or empty), it becomes http://localhost:<port>.
+ * In local.settings.json a loopback URL on another port is a file from an older version,
+ * whose sample pinned http://localhost:7071: kept, it would give tokens and discovery an
+ * issuer where something else may answer, so it stops the start, naming the setting.
+ * Any other value there (a tunnel's public URL, say) is the developer's and stays.
  */
-export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+export function followPortUnlessSet(port: number): void {
+  if (process.env.PUBLIC_BASE_URL) return;
+  const fromFile = readLocalSettings().PUBLIC_BASE_URL;
+  if (fromFile) {
+    let url: URL | undefined;
+    try {
+      url = new URL(fromFile);
+    } catch {
+      return; // loadConfig names it as invalid
+    }
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    const filePort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (loopback && filePort !== port) {
+      throw new ConfigError(
+        'PUBLIC_BASE_URL',
+        `is ${fromFile} in local.settings.json, but the host listens on port ${port}: delete PUBLIC_BASE_URL from local.settings.json (it then follows PORT), or set it to http://localhost:${port}`,
+      );
+    }
+    return;
+  }
+  process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
+}
+
+export interface ListeningHost {
+  server: Server;
+  port: number;
+  /** Loads the built app, reaches Table Storage once, and serves; a failure closes the server. */
+  serve(loadApp?: () => BuiltApp): Promise<BuiltApp>;
+}
+
+/**
+ * Listens on PORT (0 picks a free port) and settles PUBLIC_BASE_URL before anything else
+ * starts, so a taken port or a stale setting is the first and only line `npm start` prints.
+ */
+export async function listenLocalHost(): Promise<ListeningHost> {
   let listener: RequestListener | undefined;
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     if (listener) return listener(req, res);
@@ -454,17 +490,39 @@ export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<
   });
   const port = await listenOn(server, localPort());
   try {
-    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
-    const app = loadApp();
-    await app.checkStorage();
-    listener = localHostListener({
-      registrations: app.registrations.http,
-      functionKey: app.config.localFunctionKey,
-      staticRoot: join(__dirname, '..', '..', 'web'),
-    });
-    return { server, port, app };
+    followPortUnlessSet(port);
   } catch (error) {
     server.close();
     throw error;
   }
+  return {
+    server,
+    port,
+    async serve(loadApp = loadBuiltApp) {
+      try {
+        const app = loadApp();
+        await app.checkStorage();
+        listener = localHostListener({
+          registrations: app.registrations.http,
+          functionKey: app.config.localFunctionKey,
+          staticRoot: join(__dirname, '..', '..', 'web'),
+        });
+        return app;
+      } catch (error) {
+        server.close();
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * Serves the built app on PORT. It listens before it loads the app, so PUBLIC_BASE_URL
+ * defaults to the port it really listens on; then it reaches Table Storage once, so a
+ * misconfiguration stops the start with one line naming the setting.
+ */
+export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+  const host = await listenLocalHost();
+  const app = await host.serve(loadApp);
+  return { server: host.server, port: host.port, app };
 }

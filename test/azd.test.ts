@@ -144,7 +144,7 @@ describe('the preprovision hook', () => {
     const env = { ...stored, GUESTPASS_SENDGRID_API_KEY: 'SG.given' };
     const codePepper = azdParameterValue('codePepper', env) as string;
     const signingKeys = azdParameterValue('signingKeys', env) as string;
-    expect(parseSigningKeys(signingKeys)).toHaveLength(1);
+    expect(parseSigningKeys(signingKeys).map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     // The values the Key Vault references hand the app: it starts in Production on them.
     const config = loadConfig(
       { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string, OPERATOR_KEY: azdParameterValue('operatorKey', env) as string },

@@ -1,23 +1,23 @@
 import dns2 from 'dns2';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BULK_INVITE_HEADERS, parseBulkInviteResultsCsv } from '../lib/admin/bulkInviteCsv.js';
+import { launchChromium } from '../scripts/chromium.js';
+import { docsPicture } from './screenshots.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, sessionCheck, signIn, startHost, verifyCode, FUNCTION_KEY,
   type TestHost, type TestTenant,
 } from './helpers.js';
 
 /*
- * The operator console (/api/manage/console) in Debian's Chromium through playwright-core,
+ * The operator console (/api/manage/console) in Chromium (scripts/chromium.ts) through playwright-core,
  * against the built app under the local host. axe-core runs on every page; a CSP
  * violation or an error thrown in the page fails the test that caused it. The
- * screenshots of the Guests, Bulk invite and Sign-in logs pages are the README's.
+ * screenshots of the Guests, Bulk invite and Sign-in logs pages are docs/operating.md's
+ * (written there only by `npm run screenshots`, test/screenshots.ts).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DOCS = resolve(__dirname, '..', 'docs');
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let browser: Browser;
@@ -30,11 +30,7 @@ const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   dnsServer = dns2.createServer({
     udp: true,
     handle: (request, send) => {
@@ -300,7 +296,7 @@ describe('the operator console in Chromium', () => {
     expect(rows[1]![3]).toContain('is not an email address');
     expect(rows[2]![3]).toBe('The redirect URL is not one of the tenant’s redirect URIs.');
     expect(rows[3]![3]).toContain('Send invitation message must be true or false');
-    await page.screenshot({ path: join(DOCS, 'console-bulk-invite.png') });
+    await page.screenshot({ path: docsPicture('console', 'console-bulk-invite.png') });
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download results' }).click()]);
     const results = parseBulkInviteResultsCsv(readFileSync((await download.path())!, 'utf8'));
@@ -374,7 +370,7 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
     const entries = page.getByRole('region', { name: 'Sign-in log entries' });
     expect(await entries.locator('tbody tr').count()).toBe(5);
-    await page.screenshot({ path: join(DOCS, 'console-sign-in-logs.png'), fullPage: true });
+    await page.screenshot({ path: docsPicture('console', 'console-sign-in-logs.png'), fullPage: true });
 
     await entries.getByLabel('Guest').fill('lena.log@example.com');
     await entries.getByRole('button', { name: 'Apply' }).click();
@@ -594,7 +590,7 @@ describe('the operator console in Chromium', () => {
     expect(await axeViolations(signInPage), 'sign-in page').toEqual([]);
     const page = await signInToConsole(FUNCTION_KEY, tenant.id);
     expect(await axeViolations(page), 'Guests').toEqual([]);
-    await page.screenshot({ path: join(DOCS, 'console-guests.png') });
+    await page.screenshot({ path: docsPicture('console', 'console-guests.png') });
     await page.getByRole('button', { name: `Delete ${guest}` }).click();
     await page.getByRole('dialog').waitFor();
     expect(await axeViolations(page), 'the confirmation dialog').toEqual([]);
