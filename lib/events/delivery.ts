@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
@@ -63,6 +63,11 @@ export type DeliveryOutcome =
   | { outcome: 'failed'; error: string; status?: number; retry?: { message: WebhookMessage; delaySeconds: number }; disabled?: boolean }
   /** The endpoint is gone or disabled: nothing was sent. */
   | { outcome: 'skipped'; reason: string };
+
+/** An event's id, its `webhook-id` on every attempt. */
+export function newEventId(): string {
+  return `msg_${randomUUID().replace(/-/g, '')}`;
+}
 
 /** The Standard Webhooks signature of one message under one `whsec_` secret. */
 export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
