@@ -79,6 +79,9 @@ export const settingsSchema = z.object({
   DEV_TRUST_DOMAINS: bool(false),
   INVITATION_RESENDS_PER_GUEST_PER_DAY: count(5),
   PORT: z.coerce.number().int().min(0).max(65535).default(7071),
+  /** The local host serves HTTPS with this certificate and key (PEM files) instead of HTTP: for clients that send credentials only over TLS. */
+  LOCAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  LOCAL_TLS_KEY_FILE: z.string().min(1).optional(),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),

@@ -77,6 +77,7 @@ export const ERROR_CODES = defineErrorCodes({
   webhook_not_found: { status: 404, message: 'No webhook has that id in this tenant.' },
   invalid_webhook_url: { status: 400, message: 'The webhook url is not one guestpass may call.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
+  unsupported_query: { status: 400, message: "This query option or expression is not one guestpass's Microsoft Graph endpoint supports." },
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

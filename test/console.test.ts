@@ -212,6 +212,12 @@ describe('the operator console in Chromium', () => {
       expect.arrayContaining(['Ivy Invited', 'ivy.invited@example.com', 'not yet', 'Pending acceptance']),
     );
     expect((await outbox(host, 'ivy.invited@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
+    // The second invitation from the same form is mailed too (form.reset() keeps the box checked).
+    expect(await invite.getByLabel('Send the invitation email').isChecked()).toBe(true);
+    await invite.getByLabel('Email', { exact: true }).fill('ian.second@example.com');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    await invite.getByRole('status').filter({ hasText: 'Invited ian.second@example.com.' }).waitFor();
+    expect((await outbox(host, 'ian.second@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
 
     await page.getByRole('button', { name: 'Resend the invitation to ivy.invited@example.com' }).click();
     await page.getByRole('status').filter({ hasText: 'The invitation was sent to ivy.invited@example.com again.' }).waitFor();
@@ -224,6 +230,16 @@ describe('the operator console in Chromium', () => {
     expect(await rowOf(page, 'ivy.invited@example.com').locator('.badge').textContent()).toBe('OTP');
     await page.getByRole('button', { name: 'Reset redemption of ivy.invited@example.com' }).click();
     await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Pending acceptance' }).waitFor();
+
+    // Block sign-in after confirmation; the Sign-in column says so; Unblock gives it back.
+    await page.getByRole('button', { name: 'Block sign-in of ivy.invited@example.com' }).click();
+    await page.getByRole('dialog', { name: /^Block sign-in of ivy\.invited@example\.com\?/ }).getByRole('button', { name: 'Block sign-in' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can no longer sign in.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').locator('.badge.blocked', { hasText: 'Blocked' }).waitFor();
+    expect((await (await host.manage(`/tenants/${tenant.id}/users?search=ivy.invited%40example.com`)).json()).value[0].accountEnabled).toBe(false);
+    await page.getByRole('button', { name: 'Let ivy.invited@example.com sign in again' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can sign in again.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Allowed' }).waitFor();
 
     await page.getByRole('button', { name: 'Delete ivy.invited@example.com' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete ivy.invited@example.com? Their sessions end at once.' });
