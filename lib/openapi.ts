@@ -8,6 +8,7 @@ import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary
 import * as oidc from './oidc/schemas.js';
 import * as graph from './graph/schemas.js';
 import { mailPreviewBody, mailPreviewResponse } from './mail/settings.js';
+import * as events from './events/schemas.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -404,6 +405,43 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'OpenID Connect', summary: "The hosted sign-in page's script (the <guestpass-sign-in> element)",
       successMedia: 'text/javascript',
       success: { status: 200, description: 'An ES module.' },
+    },
+  },
+  manageWebhooks: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's webhook endpoints with their recent deliveries (never their secrets)", params: schemas.tenantParams,
+      success: { status: 200, description: 'The endpoints, each with its latest delivery attempts and their answers.', schema: events.webhookListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Register a webhook endpoint (Standard Webhooks; the secret is shown once)', params: schemas.tenantParams, body: events.createWebhookBody,
+      description: 'The url must be https (http only in development) and resolve to public addresses only: no loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE_ADDRESSES lifts that in development). Redirects are never followed.',
+      success: { status: 201, description: 'The endpoint; `secret` (whsec_…) is never shown again.', schema: events.createdWebhookResponse },
+      errors: ['tenant_not_found', 'invalid_webhook_url'],
+    },
+  },
+  manageWebhook: {
+    GET: {
+      tag: 'Management', summary: 'Read a webhook endpoint with its recent deliveries', params: events.webhookParams,
+      success: { status: 200, description: 'The endpoint.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: 'Change a webhook endpoint: url, events, description; enabled:true turns one disabled for failing back on', params: events.webhookParams, body: events.updateWebhookBody,
+      success: { status: 200, description: 'The endpoint as changed.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found', 'invalid_webhook_url'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete a webhook endpoint; queued deliveries to it are dropped', params: events.webhookParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+  },
+  manageWebhookSecret: {
+    POST: {
+      tag: 'Management', summary: "Rotate a webhook endpoint's signing secret (the previous one signs beside it for a day)", params: events.webhookParams,
+      success: { status: 200, description: 'The new secret, shown once.', schema: events.rotatedSecretResponse },
+      errors: ['tenant_not_found', 'webhook_not_found'],
     },
   },
   manageApplications: {
