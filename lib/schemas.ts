@@ -249,15 +249,12 @@ export const sessionStatusResponse = lazySchema(() => z.object({
 
 export const jwksResponse = lazySchema(() => z.object({
   keys: z.array(
-    z.object({
-      kty: z.literal('EC'),
-      crv: z.literal('P-256'),
-      x: z.string(),
-      y: z.string(),
-      kid: z.string(),
-      alg: z.literal('ES256'),
-      use: z.literal('sig'),
-    }),
+    z.discriminatedUnion('kty', [
+      z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), kid: z.string(), alg: z.literal('ES256'), use: z.literal('sig') })
+        .meta({ description: 'Signs session tokens (the guest API and access tokens) and ES256 ID tokens.' }),
+      z.object({ kty: z.literal('RSA'), n: z.string(), e: z.string(), kid: z.string(), alg: z.literal('RS256'), use: z.literal('sig') })
+        .meta({ description: 'Signs RS256 ID tokens (the default of an application).' }),
+    ]),
   ),
 }));
 

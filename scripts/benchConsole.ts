@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { generateCodePepper, generateSigningKey } from '../lib/signin/keys.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 import { startAzurite } from './azurite.js';
 import { log, REPO, spawnServer } from './benchHarness.js';
 import { freePort } from './ports.js';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     PORT: '0',
     LOCAL_FUNCTION_KEY: functionKey,
     CODE_PEPPER: generateCodePepper(),
-    SIGNING_KEYS: JSON.stringify([generateSigningKey()]),
+    SIGNING_KEYS: generateSigningKeys(),
     EMAIL_TRANSPORT: 'outbox',
     PUBLIC_BASE_URL: 'http://localhost:7071',
     SEND_CODE_PER_IP_PER_HOUR: '100000',

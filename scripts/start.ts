@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
+import { generateCodePepper, generateSigningKey, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
 import { azuriteAnswers, portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
@@ -10,7 +10,10 @@ const SAMPLE = 'local.settings.sample.json';
 
 /** A fresh clone has no local.settings.json: make one from the sample, with its own secrets. */
 function ensureLocalSettings(): void {
-  if (existsSync(SETTINGS)) return;
+  if (existsSync(SETTINGS)) {
+    addMissingRsaKey();
+    return;
+  }
   copyFileSync(SAMPLE, SETTINGS);
   const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values: Record<string, string> };
   settings.Values.CODE_PEPPER = generateCodePepper();
@@ -18,6 +21,23 @@ function ensureLocalSettings(): void {
   settings.Values.LOCAL_FUNCTION_KEY = generateCodePepper();
   writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
   console.log(`Created ${SETTINGS} from ${SAMPLE} with fresh local secrets (git ignores it).`);
+}
+
+/** A local.settings.json from before RS256 ID tokens holds one EC key: it gains an RSA key beside it. */
+function addMissingRsaKey(): void {
+  const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values?: Record<string, string> };
+  const current = settings.Values?.SIGNING_KEYS;
+  if (!current) return;
+  let keys: { kty?: string }[];
+  try {
+    keys = JSON.parse(current) as { kty?: string }[];
+  } catch {
+    return; // the app names the broken setting when it starts
+  }
+  if (!Array.isArray(keys) || keys.some((key) => key?.kty === 'RSA')) return;
+  settings.Values!.SIGNING_KEYS = JSON.stringify([...keys, generateSigningKey('RSA')]);
+  writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
+  console.log(`Added an RSA signing key (RS256 ID tokens) to SIGNING_KEYS in ${SETTINGS}.`);
 }
 
 function azuritePort(connectionString: string): number | undefined {

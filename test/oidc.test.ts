@@ -1,10 +1,12 @@
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupExpired } from '../lib/storage/cleanup.js';
 import { GuestpassError } from '../lib/errors.js';
 import { getApplication, updateApplication } from '../lib/oidc/applications.js';
 import { exchangeCode } from '../lib/oidc/token.js';
-import { inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, type TestHost, type TestTenant } from './helpers.js';
+import {
+  inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, TEST_RSA_SIGNING_KEY, TEST_SIGNING_KEY, type TestHost, type TestTenant,
+} from './helpers.js';
 import {
   authorizeUrl, authorizeWithoutBrowser, createApplication, createTenant, expectError, issuerOf, pkcePair, startOidcHost, tokenRequest,
   type TestApplication,
@@ -67,7 +69,7 @@ describe('discovery: each tenant is an issuer', () => {
         end_session_endpoint: `${issuer}/oauth2/logout`,
         response_types_supported: ['code'],
         code_challenge_methods_supported: ['S256'],
-        id_token_signing_alg_values_supported: ['ES256'],
+        id_token_signing_alg_values_supported: ['RS256', 'ES256'],
         subject_types_supported: ['public'],
         grant_types_supported: ['authorization_code'],
       });
@@ -284,6 +286,36 @@ describe('token: the code is single use and bound to client, redirect URI and PK
     expect(typeof claims.auth_time).toBe('number');
     expect(typeof claims.at_hash).toBe('string');
     expect((await sessionCheck(host, tenant.id, tokens.access_token)).status).toBe(200);
+  });
+
+  it('ID tokens are RS256 by default and ES256 for an application that asks; both verify against the JWKS, the access token stays ES256', async () => {
+    expect(spa).toMatchObject({ idTokenSignedResponseAlg: 'RS256' });
+    const es256App = await createApplication(host, tenant.id, { displayName: 'ES256 app', redirectUris: [CALLBACK], idTokenSignedResponseAlg: 'ES256' });
+    expect(es256App).toMatchObject({ idTokenSignedResponseAlg: 'ES256' });
+    const jwks = createRemoteJWKSet(new URL(`${issuerOf(host, tenant.id)}/discovery/keys`));
+    for (const [app, alg] of [[spa, 'RS256'], [es256App, 'ES256']] as const) {
+      const { code, pkce } = await codeFor(app);
+      const tokens = (await (await redeem(app, code, pkce.verifier)).json()) as { access_token: string; id_token: string };
+      const verified = await jwtVerify(tokens.id_token, jwks, { issuer: issuerOf(host, tenant.id), audience: app.clientId, algorithms: [alg] });
+      expect(verified.protectedHeader).toMatchObject({ alg, kid: alg === 'RS256' ? TEST_RSA_SIGNING_KEY.kid : TEST_SIGNING_KEY.kid });
+      expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', kid: TEST_SIGNING_KEY.kid });
+    }
+    // Changed later, it takes effect for the next token; an unknown algorithm is refused.
+    const patched = await host.manage(`/tenants/${tenant.id}/applications/${es256App.clientId}`, { method: 'PATCH', body: JSON.stringify({ idTokenSignedResponseAlg: 'RS256' }) });
+    expect(((await patched.json()) as { idTokenSignedResponseAlg: string }).idTokenSignedResponseAlg).toBe('RS256');
+    await expectError(await host.manage(`/tenants/${tenant.id}/applications/${es256App.clientId}`, { method: 'PATCH', body: JSON.stringify({ idTokenSignedResponseAlg: 'HS256' }) }), 400, 'invalid_request');
+  });
+
+  it('an application stored before idTokenSignedResponseAlg existed keeps ES256 ID tokens (what its relying party was set up to accept)', async () => {
+    const legacy = await createApplication(host, tenant.id, { displayName: 'Legacy', redirectUris: [CALLBACK] });
+    const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+    const row = await rt.tables.tenants.getEntity<Record<string, unknown>>(tenant.id, `app_${legacy.clientId}`);
+    const { idTokenSignedResponseAlg: _alg, etag: _etag, timestamp: _ts, ...older } = row as Record<string, unknown>;
+    await rt.tables.tenants.updateEntity(older as never, 'Replace');
+    expect((await getApplication(rt, tenant.id, legacy.clientId)).idTokenSignedResponseAlg).toBe('ES256');
+    const { code, pkce } = await codeFor(legacy);
+    const tokens = (await (await redeem(legacy, code, pkce.verifier)).json()) as { id_token: string };
+    expect(decodeProtectedHeader(tokens.id_token).alg).toBe('ES256');
   });
 
   it('code replay: the second redemption fails with invalid_grant and ends the session the first one started', async () => {

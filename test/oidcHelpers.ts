@@ -14,6 +14,7 @@ export interface TestApplication {
   clientType: 'public' | 'confidential';
   redirectUris: string[];
   postLogoutRedirectUris: string[];
+  idTokenSignedResponseAlg: 'RS256' | 'ES256';
   clientSecret?: string;
 }
 

@@ -79,6 +79,12 @@ describe('a start-up misconfiguration is one line naming the setting, and the st
     expectOneLine(result, /^Setting TABLES_CONNECTION_STRING /, new RegExp(`127\\.0\\.0\\.1:${port}`), /nothing answers \(ECONNREFUSED\)/);
   });
 
+  it('LOCAL_TLS_KEY_FILE without LOCAL_TLS_CERT_FILE, and a certificate file that cannot be read', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'guestpass-tls-')), 'absent.pem');
+    expectOneLine(await run('host', testSettings({ LOCAL_TLS_KEY_FILE: missing })), /^Setting LOCAL_TLS_CERT_FILE /, /is required when LOCAL_TLS_KEY_FILE is set/);
+    expectOneLine(await run('host', testSettings({ LOCAL_TLS_CERT_FILE: missing, LOCAL_TLS_KEY_FILE: missing })), /^Setting LOCAL_TLS_CERT_FILE /, /cannot be read \(ENOENT\)/);
+  });
+
   it('a PORT another program listens on', async () => {
     const port = await listening(createTcpServer());
     const result = await run('host', testSettings({ PORT: String(port) }));

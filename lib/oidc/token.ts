@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { tenantIssuer } from '../config.js';
 import { fail, GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import { signingKeyFor } from '../signin/keys.js';
 import { activeSession, endSession, signSessionToken, type SessionStatus } from '../signin/sessions.js';
 import { partitionFromDigest, SESSION_PREFIX } from '../guests/guests.js';
 import { isStatus } from '../storage/tables.js';
@@ -148,7 +149,7 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, params: Token
     throw error;
   });
 
-  const signer = rt.config.session.signingKeys[0]!;
+  const signer = signingKeyFor(rt.config.session.signingKeys, application.idTokenSignedResponseAlg);
   const idToken = jwt.sign(
     {
       ...userClaims(tenant.id, status.user, scope),
@@ -160,8 +161,8 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, params: Token
       iat: nowSeconds,
       exp: Math.min(nowSeconds + ID_TOKEN_MAX_SECONDS, row.sessionExpiresAt),
     },
-    signer.privateKey!,
-    { algorithm: 'ES256', keyid: signer.kid, issuer: tenantIssuer(rt.config, tenant.id), audience: application.clientId },
+    signer.privateKey,
+    { algorithm: signer.alg, keyid: signer.kid, issuer: tenantIssuer(rt.config, tenant.id), audience: application.clientId },
   );
   return { access_token: accessToken, token_type: 'Bearer', expires_in: row.sessionExpiresAt - nowSeconds, id_token: idToken, scope: row.scope };
 }
@@ -179,7 +180,7 @@ export function readIdTokenHint(rt: Runtime, tenantId: string, idToken: string):
   const key = rt.config.session.signingKeys.find((candidate) => candidate.kid === decoded?.header.kid);
   if (!decoded || !key) return undefined;
   try {
-    const payload = jwt.verify(idToken, key.publicKey, { algorithms: ['ES256'], issuer: tenantIssuer(rt.config, tenantId), ignoreExpiration: true }) as jwt.JwtPayload;
+    const payload = jwt.verify(idToken, key.publicKey, { algorithms: [key.alg], issuer: tenantIssuer(rt.config, tenantId), ignoreExpiration: true }) as jwt.JwtPayload;
     const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
     if (typeof aud !== 'string' || typeof payload.sid !== 'string' || aud === tenantId) return undefined;
     return { clientId: aud, sid: payload.sid };

@@ -3,17 +3,20 @@
 // lib/signin/keys.ts re-exports them for the app and the scripts.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
-/** An EC P-256 private JWK with a `kid` that says when it was made. */
-export function generateSigningKey() {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+/** RSA keys shorter than this are refused (NIST SP 800-57: 2048 bits for 112-bit strength). */
+export const RSA_MIN_BITS = 2048;
+
+/** A private JWK (EC P-256 for ES256, RSA for RS256) with a `kid` that says when it was made. */
+export function generateSigningKey(kty = 'EC') {
+  const { privateKey } = kty === 'EC' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: RSA_MIN_BITS });
   const jwk = privateKey.export({ format: 'jwk' });
   const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
   return { kid: `${stamp}-${randomBytes(4).toString('hex')}`, ...jwk };
 }
 
-/** SIGNING_KEYS with one new key. */
+/** A fresh SIGNING_KEYS: one ES256 key, one RS256 key. */
 export function generateSigningKeys() {
-  return JSON.stringify([generateSigningKey()]);
+  return JSON.stringify([generateSigningKey('EC'), generateSigningKey('RSA')]);
 }
 
 /** 32 random bytes, base64url: CODE_PEPPER, OPERATOR_KEY, ACS_EVENTS_SECRET. */
