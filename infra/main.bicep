@@ -96,6 +96,9 @@ param principalType string = 'User'
 @maxLength(4)
 param keyVaultSuffix string = ''
 
+@description('Where Azure Monitor alerts go (wrong-code and step-up surges, mail failures, poison queues, failing webhook endpoints): the email of the action group. Empty: no alert rules.')
+param alertEmail string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, application: 'guestpass' }
 var functionAppName = 'func-guestpass-${resourceToken}'
@@ -123,6 +126,17 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: 'log-guestpass-${resourceToken}'
     applicationInsightsName: 'appi-guestpass-${resourceToken}'
+  }
+}
+
+module alerts 'modules/alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+    actionGroupName: 'ag-guestpass-${resourceToken}'
+    alertEmail: alertEmail
   }
 }
 

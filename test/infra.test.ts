@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEPLOYMENT_SETTINGS, loadConfig, settingsSchema } from '../lib/config.js';
 import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
+import { METRICS } from '../lib/telemetry/metrics.js';
 import { at, bicepFiles, Expression, readBicep, syntaxProblems, type BicepValue, type Resource } from './bicep.js';
 
 const REPO = resolve(__dirname, '..');
@@ -291,6 +292,61 @@ describe('the resources and roles of the deployment', () => {
     expect(main.params.get('emailTransport')!.default).toBe('acs');
     expect(Object.keys(appSettings)).not.toContain('ACS_CONNECTION_STRING');
     expect(text(at(main.modules.get('roles')!.body, 'params', 'communicationServiceName'))).toBe('communication.outputs.name');
+  });
+
+  /*
+   * The properties Azure/bicep-types-az lists for these types and api versions
+   * (generated/monitor/microsoft.insights/2023-01-01/types.md for actionGroups,
+   * .../2023-12-01/types.md for scheduledQueryRules): a misspelt property is deployed
+   * silently by nothing and refused only by ARM, so it is caught here.
+   */
+  const ACTION_GROUP_PROPERTIES = ['armRoleReceivers', 'automationRunbookReceivers', 'azureAppPushReceivers', 'azureFunctionReceivers', 'emailReceivers', 'enabled', 'eventHubReceivers', 'groupShortName', 'itsmReceivers', 'logicAppReceivers', 'smsReceivers', 'voiceReceivers', 'webhookReceivers'];
+  const EMAIL_RECEIVER_PROPERTIES = ['emailAddress', 'name', 'useCommonAlertSchema'];
+  const QUERY_RULE_PROPERTIES = ['actions', 'autoMitigate', 'checkWorkspaceAlertsStorageConfigured', 'criteria', 'description', 'displayName', 'enabled', 'evaluationFrequency', 'muteActionsDuration', 'overrideQueryTimeRange', 'ruleResolveConfiguration', 'scopes', 'severity', 'skipQueryValidation', 'targetResourceTypes', 'windowSize'];
+  const CONDITION_PROPERTIES = ['dimensions', 'failingPeriods', 'metricMeasureColumn', 'metricName', 'operator', 'query', 'resourceIdColumn', 'threshold', 'timeAggregation'];
+
+  it('mails alerts for wrong-code and step-up surges, mail failures, poison queues and failing webhooks to an action group whose email is a parameter', () => {
+    const group = one('Microsoft.Insights/actionGroups');
+    expect(group.apiVersion).toBe('2023-01-01');
+    expect(at(group.body, 'location')).toBe('global');
+    expect(Object.keys(at(group.body, 'properties') as object).filter((p) => !ACTION_GROUP_PROPERTIES.includes(p))).toEqual([]);
+    expect(at(group.body, 'properties', 'enabled')).toBe(true);
+    expect((at(group.body, 'properties', 'groupShortName') as string).length).toBeLessThanOrEqual(12);
+    const receivers = at(group.body, 'properties', 'emailReceivers') as Record<string, BicepValue>[];
+    expect(receivers).toHaveLength(1);
+    expect(Object.keys(receivers[0]!).filter((p) => !EMAIL_RECEIVER_PROPERTIES.includes(p))).toEqual([]);
+    expect(text(receivers[0]!.emailAddress)).toBe('alertEmail');
+
+    const rule = one('Microsoft.Insights/scheduledQueryRules');
+    expect(rule.apiVersion).toBe('2023-12-01');
+    expect(rule.loop).toBe(true);
+    expect(at(rule.body, 'kind')).toBe('LogAlert');
+    expect(Object.keys(at(rule.body, 'properties') as object).filter((p) => !QUERY_RULE_PROPERTIES.includes(p))).toEqual([]);
+    const condition = (at(rule.body, 'properties', 'criteria', 'allOf') as Record<string, BicepValue>[])[0]!;
+    expect(Object.keys(condition).filter((p) => !CONDITION_PROPERTIES.includes(p))).toEqual([]);
+    expect((at(rule.body, 'properties', 'actions', 'actionGroups') as BicepValue[]).map(text)).toEqual([`${group.symbol}.id`]);
+    expect((at(rule.body, 'properties', 'scopes') as BicepValue[]).map(text)).toEqual(['workspaceId']);
+
+    const alertsFile = files.find((file) => file.file === 'modules/alerts.bicep')!;
+    const rules = alertsFile.vars.get('rules') as Record<string, BicepValue>[];
+    expect(rules.map((r) => r.name)).toEqual(['wrong-code-surge', 'step-up-surge', 'mail-failures', 'poison-queue', 'webhook-endpoint-failing']);
+    const names = new Map(Object.values(METRICS).map((metric) => [metric.name, metric.attributes as readonly string[]]));
+    for (const r of rules) {
+      const query = r.query as string;
+      const metric = /Name == "([^"]+)"/.exec(query)?.[1] ?? '';
+      expect(names.has(metric), `${r.name} queries ${metric}, a metric the app records`).toBe(true);
+      for (const [, attribute] of query.matchAll(/Properties\["([^"]+)"\]/g)) {
+        expect(names.get(metric), `${r.name}: ${metric} carries ${attribute}`).toContain(attribute);
+      }
+      expect(query, `${r.name} summarizes its measure`).toContain(`${r.measure as string} = `);
+      for (const dimension of r.dimensions as string[]) expect(query).toMatch(new RegExp(`by .*\\b${dimension} = `));
+      expect(['Average', 'Count', 'Maximum', 'Minimum', 'Total']).toContain(r.aggregation);
+    }
+
+    const module = main.modules.get('alerts')!;
+    expect(text(at(module.body, 'params', 'alertEmail'))).toBe('alertEmail');
+    expect(text(at(module.body, 'params', 'workspaceId'))).toBe('monitoring.outputs.workspaceId');
+    expect(main.params.get('alertEmail')!.default).toBe('');
   });
 
   it("names its outputs in azd's UPPER_SNAKE style, the function app's name and URL among them", () => {
