@@ -330,7 +330,7 @@ describe('the resources and roles of the deployment', () => {
     const alertsFile = files.find((file) => file.file === 'modules/alerts.bicep')!;
     const rules = alertsFile.vars.get('rules') as Record<string, BicepValue>[];
     expect(rules.map((r) => r.name)).toEqual(['wrong-code-surge', 'step-up-surge', 'mail-failures', 'poison-queue', 'webhook-endpoint-failing']);
-    const names = new Map(Object.values(METRICS).map((metric) => [metric.name, metric.attributes as readonly string[]]));
+    const names = new Map<string, readonly string[]>(Object.values(METRICS).map((metric) => [metric.name, metric.attributes]));
     for (const r of rules) {
       const query = r.query as string;
       const metric = /Name == "([^"]+)"/.exec(query)?.[1] ?? '';
