@@ -74,7 +74,10 @@ export const ERROR_CODES = defineErrorCodes({
   application_not_found: { status: 404, message: 'No application has that client id in this tenant.' },
   application_conflict: { status: 409, message: 'The application was changed or removed at the same time. Read it again and retry.' },
   not_confidential_client: { status: 400, message: 'Only a confidential client has a secret to rotate.' },
+  webhook_not_found: { status: 404, message: 'No webhook has that id in this tenant.' },
+  invalid_webhook_url: { status: 400, message: 'The webhook url is not one guestpass may call.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
+  unsupported_query: { status: 400, message: "This query option or expression is not one guestpass's Microsoft Graph endpoint supports." },
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateCodePepper, generateSigningKey, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
-import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
+import { azuriteAnswers, portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
-import { serveApp, startTimers } from './localHost.js';
+import { listenLocalHost, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -92,15 +92,19 @@ async function main(): Promise<void> {
   // The demo tenant's domain routes at once, without a DNS record (development only; a
   // local.settings.json made before this setting existed lacks it).
   if (settings.DEV_TRUST_DOMAINS === undefined) process.env.DEV_TRUST_DOMAINS = 'true';
+  // The host's port first: a taken PORT or a stale PUBLIC_BASE_URL is then the only line printed.
+  const host = await listenLocalHost();
+  const { server, port: hostPort } = host;
   const port = azuritePort(settings.TABLES_CONNECTION_STRING ?? 'UseDevelopmentStorage=true');
   let azurite: RunningAzurite | undefined;
   if (port !== undefined) {
-    if (await portAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
-    else azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
+    // Another program on that port is left to the storage check, which names the setting.
+    if (await azuriteAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
+    else if (!(await portAnswers(port))) azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
   }
 
   // The app reads local.settings.json itself, as it would under Core Tools.
-  const { server, port: hostPort, app } = await serveApp();
+  const app = await host.serve();
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.operatorKey);
   await inviteDemoGuest(base, app.config.operatorKey, tenant.id);

@@ -212,6 +212,12 @@ describe('the operator console in Chromium', () => {
       expect.arrayContaining(['Ivy Invited', 'ivy.invited@example.com', 'not yet', 'Pending acceptance']),
     );
     expect((await outbox(host, 'ivy.invited@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
+    // The second invitation from the same form is mailed too (form.reset() keeps the box checked).
+    expect(await invite.getByLabel('Send the invitation email').isChecked()).toBe(true);
+    await invite.getByLabel('Email', { exact: true }).fill('ian.second@example.com');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    await invite.getByRole('status').filter({ hasText: 'Invited ian.second@example.com.' }).waitFor();
+    expect((await outbox(host, 'ian.second@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
 
     await page.getByRole('button', { name: 'Resend the invitation to ivy.invited@example.com' }).click();
     await page.getByRole('status').filter({ hasText: 'The invitation was sent to ivy.invited@example.com again.' }).waitFor();
@@ -224,6 +230,16 @@ describe('the operator console in Chromium', () => {
     expect(await rowOf(page, 'ivy.invited@example.com').locator('.badge').textContent()).toBe('OTP');
     await page.getByRole('button', { name: 'Reset redemption of ivy.invited@example.com' }).click();
     await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Pending acceptance' }).waitFor();
+
+    // Block sign-in after confirmation; the Sign-in column says so; Unblock gives it back.
+    await page.getByRole('button', { name: 'Block sign-in of ivy.invited@example.com' }).click();
+    await page.getByRole('dialog', { name: /^Block sign-in of ivy\.invited@example\.com\?/ }).getByRole('button', { name: 'Block sign-in' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can no longer sign in.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').locator('.badge.blocked', { hasText: 'Blocked' }).waitFor();
+    expect((await (await host.manage(`/tenants/${tenant.id}/users?search=ivy.invited%40example.com`)).json()).value[0].accountEnabled).toBe(false);
+    await page.getByRole('button', { name: 'Let ivy.invited@example.com sign in again' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can sign in again.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Allowed' }).waitFor();
 
     await page.getByRole('button', { name: 'Delete ivy.invited@example.com' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete ivy.invited@example.com? Their sessions end at once.' });
@@ -460,7 +476,7 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(key);
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
-    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys']);
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
     await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
@@ -470,6 +486,38 @@ describe('the operator console in Chromium', () => {
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('adds a webhook whose secret is shown once, rotates it, shows its deliveries and deletes it', async () => {
+    const hooked = await consoleTenant('Hooked');
+    const page = await signInToConsole(FUNCTION_KEY, hooked.id);
+    await goTo(page, 'Webhooks');
+    await page.getByText('No webhooks yet.').waitFor();
+    await page.getByLabel('URL', { exact: true }).fill('https://10.0.0.5/hooks');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByRole('alert').filter({ hasText: 'resolves to 10.0.0.5' }).waitFor();
+
+    await page.getByLabel('URL', { exact: true }).fill('https://93.184.215.14/hooks');
+    await page.getByLabel('Description').fill('CRM sync');
+    await page.getByLabel('guest.invited').check();
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByText('The signing secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    const secret = await page.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect(await rowOf(page, 'CRM sync').textContent()).toContain('guest.invited');
+
+    await page.getByRole('button', { name: 'Rotate the secret of https://93.184.215.14/hooks' }).click();
+    await page.getByText('The new secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    expect(await page.getByLabel('Signing secret').inputValue()).not.toBe(secret);
+    await page.getByRole('button', { name: 'Deliveries to https://93.184.215.14/hooks' }).click();
+    await page.getByText('Nothing delivered yet.').waitFor();
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('button', { name: 'Delete https://93.184.215.14/hooks' }).click();
+    await page.getByRole('dialog', { name: 'Delete the webhook https://93.184.215.14/hooks? Events stop going there at once.' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No webhooks yet.').waitFor();
   });
 
   it('creates a key shown once, revokes another, lists both in the audit log, and signs out when its own key is revoked', async () => {
@@ -566,7 +614,7 @@ describe('the operator console in Chromium', () => {
   });
 
   // One test per page: axe-core takes seconds a page on a busy machine.
-  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Tenants']) {
+  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks', 'Tenants']) {
     it(`axe-core finds no violation on the ${link} page`, async () => {
       const page = await signInToConsole(FUNCTION_KEY, tenant.id);
       await goTo(page, link);
