@@ -6,6 +6,8 @@ import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
+import { EVENT_TYPES } from '../lib/events/eventTypes.js';
+import type { WebhookView } from '../lib/events/webhooks.js';
 import { bulkInvite } from './bulkInvite.js';
 import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';
 import { csv, details, plural, print, table, type Output } from './format.js';
@@ -641,6 +643,96 @@ keys
     onTenant(async ({ api, tenant }, id) => {
       await api.request('DELETE', tenantPath(tenant, `/keys/${encodeURIComponent(id)}`));
       print(output(), { revoked: id }, () => `Revoked key ${id}.\n`);
+    }),
+  );
+
+/* webhooks */
+const webhooks = program.command('webhooks').description("the tenant's signed webhooks (Standard Webhooks): endpoints, secrets, deliveries");
+function eventsOption(value: string): string[] {
+  const events = value.split(',').map((e) => e.trim()).filter(Boolean);
+  const unknown = events.filter((e) => !(EVENT_TYPES as readonly string[]).includes(e));
+  if (unknown.length > 0) throw new UsageError(`Unknown event type ${unknown.join(', ')}: one of ${EVENT_TYPES.join(', ')}.`);
+  return events;
+}
+webhooks
+  .command('create')
+  .addOption(tenantOption())
+  .argument('<url>', 'where events are POSTed: https, on a public address')
+  .option('--events <types>', `comma-separated event types (default: all): ${EVENT_TYPES.join(', ')}`, eventsOption)
+  .option('--description <text>', 'what the endpoint is for')
+  .action(
+    onTenant<{ events?: string[]; description?: string }>(async ({ api, tenant, opts: o }, url) => {
+      const created = await api.request<WebhookView & { secret: string }>('POST', tenantPath(tenant, '/webhooks'), {
+        url,
+        ...(o.events ? { events: o.events } : {}),
+        ...(o.description ? { description: o.description } : {}),
+      });
+      print(output(), created, () =>
+        `${details([['Id', created.id], ['URL', created.url], ['Events', created.events.length ? created.events.join(', ') : 'all'], ['Secret', created.secret]])}Give the secret to the receiver now (it verifies webhook-signature with it): it is never shown again.\n`,
+      );
+    }),
+  );
+webhooks
+  .command('list')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: WebhookView[] }>(tenantPath(tenant, '/webhooks'));
+      print(output(), value, () =>
+        table(
+          ['Id', 'URL', 'Events', 'State', 'Last delivery'],
+          value.map((w) => {
+            const last = w.recentDeliveries?.[0];
+            return [w.id, w.url, w.events.length ? w.events.join(',') : 'all', w.enabled ? (w.failingSince ? `failing since ${w.failingSince}` : 'enabled') : `disabled: ${w.disabledReason ?? ''}`, last ? `${last.at} ${last.outcome}${last.status ? ` ${last.status}` : ''}` : undefined];
+          }),
+        ),
+      );
+    }),
+  );
+webhooks
+  .command('deliveries')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description("an endpoint's recent delivery attempts and the receiver's answers")
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const webhook = await api.get<WebhookView>(tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`));
+      const deliveries = webhook.recentDeliveries ?? [];
+      print(output(), deliveries, () =>
+        table(['Time', 'Event', 'Type', 'Attempt', 'Outcome', 'Status', 'Error', 'Next attempt'], deliveries.map((d) => [d.at, d.eventId, d.eventType, String(d.attempt), d.outcome, d.status === undefined ? undefined : String(d.status), d.error, d.nextAttemptAt])),
+      );
+    }),
+  );
+webhooks
+  .command('rotate-secret')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('a new signing secret; the previous one keeps signing beside it for a day')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const rotated = await api.request<{ id: string; secret: string; previousSecretValidUntil: string }>('POST', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}/rotate-secret`));
+      print(output(), rotated, () => `${details([['Id', rotated.id], ['Secret', rotated.secret], ['Previous secret signs until', rotated.previousSecretValidUntil]])}`);
+    }),
+  );
+webhooks
+  .command('enable')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('turn an endpoint disabled for failing back on')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const changed = await api.request<WebhookView>('PATCH', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`), { enabled: true });
+      print(output(), changed, () => `Enabled webhook ${changed.id}.\n`);
+    }),
+  );
+webhooks
+  .command('delete')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`));
+      print(output(), { deleted: id }, () => `Deleted webhook ${id}.\n`);
     }),
   );
 

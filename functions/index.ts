@@ -46,6 +46,9 @@ import './manageMailPreview.js';
 import './mailEventsSendGrid.js';
 import './mailEventsAcs.js';
 import './devOutboxMail.js';
+import './manageWebhooks.js';
+import './manageWebhook.js';
+import './manageWebhookSecret.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

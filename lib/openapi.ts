@@ -8,6 +8,7 @@ import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary
 import * as oidc from './oidc/schemas.js';
 import * as graph from './graph/schemas.js';
 import { mailPreviewBody, mailPreviewResponse } from './mail/settings.js';
+import * as events from './events/schemas.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -25,7 +26,7 @@ export interface RouteRegistration {
   authLevel: string;
 }
 
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface OperationDoc {
   summary: string;
@@ -84,6 +85,19 @@ const logoutDoc: OperationDoc = {
  * method it registers (OPTIONS preflights are documented on their own). A function
  * registered without an entry here fails test/openapi.test.ts by name.
  */
+const discoveryKeysDoc: OperationDoc = {
+  tag: 'Discovery', summary: 'Public keys that verify session tokens (ES256) and ID tokens (RS256 or ES256): the JWKS', params: schemas.tenantParams,
+  success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
+  errors: ['tenant_not_found'],
+};
+
+const openIdConfigurationDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
+  description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
+  success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
+  errors: ['tenant_not_found'],
+};
+
 export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, OperationDoc>>> = {
   sendCode: {
     POST: {
@@ -115,11 +129,8 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   discoveryKeys: {
-    GET: {
-      tag: 'Discovery', summary: 'Public keys that verify session tokens (JWKS)', params: schemas.tenantParams,
-      success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: discoveryKeysDoc,
+    HEAD: { ...discoveryKeysDoc, summary: 'The JWKS answer\'s headers, without its body' },
   },
   tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
   manageTenants: {
@@ -374,18 +385,14 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   oidcDiscovery: {
-    GET: {
-      tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
-      description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
-      success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: openIdConfigurationDoc,
+    HEAD: { ...openIdConfigurationDoc, summary: "The discovery document answer's headers, without its body" },
   },
   oidcAuthorize: { GET: authorizeDoc, POST: { ...authorizeDoc, summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', query: undefined, form: oidc.authorizeParams } },
   oidcAuthorizeComplete: {
     POST: {
       tag: 'OpenID Connect', summary: 'Finish an authorization once signed in (called by the hosted sign-in page)', params: schemas.tenantParams, body: oidc.authorizeCompleteBody, bearer: true,
-      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use).', schema: oidc.authorizeCompleteResponse },
+      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use), or with response_type=id_token the ID token; redirected, or with response_mode=form_post posted as a form.', schema: oidc.authorizeCompleteResponse },
       errors: [...sessionErrors, 'authorization_request_expired', 'otp_disabled'],
     },
   },
@@ -404,6 +411,43 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'OpenID Connect', summary: "The hosted sign-in page's script (the <guestpass-sign-in> element)",
       successMedia: 'text/javascript',
       success: { status: 200, description: 'An ES module.' },
+    },
+  },
+  manageWebhooks: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's webhook endpoints with their recent deliveries (never their secrets)", params: schemas.tenantParams,
+      success: { status: 200, description: 'The endpoints, each with its latest delivery attempts and their answers.', schema: events.webhookListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Register a webhook endpoint (Standard Webhooks; the secret is shown once)', params: schemas.tenantParams, body: events.createWebhookBody,
+      description: 'The url must be https (http only in development) and resolve to public addresses only: no loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE_ADDRESSES lifts that in development). Redirects are never followed.',
+      success: { status: 201, description: 'The endpoint; `secret` (whsec_…) is never shown again.', schema: events.createdWebhookResponse },
+      errors: ['tenant_not_found', 'invalid_webhook_url'],
+    },
+  },
+  manageWebhook: {
+    GET: {
+      tag: 'Management', summary: 'Read a webhook endpoint with its recent deliveries', params: events.webhookParams,
+      success: { status: 200, description: 'The endpoint.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: 'Change a webhook endpoint: url, events, description; enabled:true turns one disabled for failing back on', params: events.webhookParams, body: events.updateWebhookBody,
+      success: { status: 200, description: 'The endpoint as changed.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found', 'invalid_webhook_url'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete a webhook endpoint; queued deliveries to it are dropped', params: events.webhookParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+  },
+  manageWebhookSecret: {
+    POST: {
+      tag: 'Management', summary: "Rotate a webhook endpoint's signing secret (the previous one signs beside it for a day)", params: events.webhookParams,
+      success: { status: 200, description: 'The new secret, shown once.', schema: events.rotatedSecretResponse },
+      errors: ['tenant_not_found', 'webhook_not_found'],
     },
   },
   manageApplications: {

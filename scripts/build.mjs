@@ -122,7 +122,7 @@ await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir
 await build({ ...appBundle, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,
-  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts', 'scripts/azdHooks': 'scripts/azdHooks.ts' },
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
   outdir: 'dist',
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],

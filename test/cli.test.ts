@@ -68,7 +68,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
   it('prints help after npm install, and from a fresh clone builds itself on first use', async () => {
     const help = await guestpass(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['tenants', 'domains', 'invite', 'users', 'otp', 'policies', 'sign-in-logs', 'audit', 'keys', 'lifecycle']) expect(help.stdout).toContain(command);
+    for (const command of ['tenants', 'domains', 'invite', 'users', 'otp', 'policies', 'sign-in-logs', 'audit', 'keys', 'webhooks', 'lifecycle']) expect(help.stdout).toContain(command);
 
     // A clone has no dist/: the launcher bundles the CLI with esbuild, then runs it.
     const clone = mkdtempSync(join(tmpdir(), 'guestpass-clone-'));
@@ -346,6 +346,25 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['keys', 'revoke', created.id, '--tenant', tenant.id])).toContain('Revoked key');
     expect((await guestpass(['users', 'list'], asAdmin)).stderr).toMatch(/^error: unauthorized \(401\)/);
     expect((await json<{ action: string }[]>(['audit', '--tenant', tenant.id]))[0]!.action).toBe('key.revoke');
+  });
+
+  it('webhooks create|list|deliveries|rotate-secret|enable|delete: the secret is printed once; unknown event types and inner addresses are refused', async () => {
+    const tenant = await newTenant();
+    const created = await json<{ id: string; secret: string; events: string[] }>(['webhooks', 'create', '--tenant', tenant.id, 'https://93.184.215.14/hooks', '--events', 'guest.invited,signin.refused']);
+    expect(created.secret).toMatch(/^whsec_/);
+    expect(created.events).toEqual(['guest.invited', 'signin.refused']);
+    const listed = await ok(['webhooks', 'list', '--tenant', tenant.id]);
+    expect(listed.split('\n')[0]).toMatch(/^Id +URL +Events +State +Last delivery$/);
+    expect(listed).toMatch(new RegExp(`${created.id} +https://93\\.184\\.215\\.14/hooks +guest\\.invited,signin\\.refused +enabled`));
+    expect(listed).not.toContain(created.secret);
+    expect(await ok(['webhooks', 'deliveries', created.id, '--tenant', tenant.id])).toMatch(/^Time +Event +Type +Attempt +Outcome/);
+    const rotated = await ok(['webhooks', 'rotate-secret', created.id, '--tenant', tenant.id]);
+    expect(rotated).toMatch(/Secret: +whsec_/);
+    expect(await ok(['webhooks', 'enable', created.id, '--tenant', tenant.id])).toContain(`Enabled webhook ${created.id}`);
+    expect((await guestpass(['webhooks', 'create', '--tenant', tenant.id, 'https://93.184.215.14/', '--events', 'guest.teleported'])).stderr).toMatch(/Unknown event type guest\.teleported/);
+    expect((await guestpass(['webhooks', 'create', '--tenant', tenant.id, 'https://10.0.0.5/'])).stderr).toMatch(/^error: invalid_webhook_url \(400\)/);
+    expect(await ok(['webhooks', 'delete', created.id, '--tenant', tenant.id])).toContain(`Deleted webhook ${created.id}`);
+    expect(await ok(['webhooks', 'list', '--tenant', tenant.id, '--json'])).toBe('[]\n');
   });
 
   it('sign-in-logs with --user, --since, --csv and --follow; lifecycle preview|run', async () => {

@@ -488,7 +488,7 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(key);
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
-    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys']);
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
     await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
@@ -498,6 +498,38 @@ describe('the operator console in Chromium', () => {
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('adds a webhook whose secret is shown once, rotates it, shows its deliveries and deletes it', async () => {
+    const hooked = await consoleTenant('Hooked');
+    const page = await signInToConsole(FUNCTION_KEY, hooked.id);
+    await goTo(page, 'Webhooks');
+    await page.getByText('No webhooks yet.').waitFor();
+    await page.getByLabel('URL', { exact: true }).fill('https://10.0.0.5/hooks');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByRole('alert').filter({ hasText: 'resolves to 10.0.0.5' }).waitFor();
+
+    await page.getByLabel('URL', { exact: true }).fill('https://93.184.215.14/hooks');
+    await page.getByLabel('Description').fill('CRM sync');
+    await page.getByLabel('guest.invited').check();
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByText('The signing secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    const secret = await page.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect(await rowOf(page, 'CRM sync').textContent()).toContain('guest.invited');
+
+    await page.getByRole('button', { name: 'Rotate the secret of https://93.184.215.14/hooks' }).click();
+    await page.getByText('The new secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    expect(await page.getByLabel('Signing secret').inputValue()).not.toBe(secret);
+    await page.getByRole('button', { name: 'Deliveries to https://93.184.215.14/hooks' }).click();
+    await page.getByText('Nothing delivered yet.').waitFor();
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('button', { name: 'Delete https://93.184.215.14/hooks' }).click();
+    await page.getByRole('dialog', { name: 'Delete the webhook https://93.184.215.14/hooks? Events stop going there at once.' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No webhooks yet.').waitFor();
   });
 
   it('creates a key shown once, revokes another, lists both in the audit log, and signs out when its own key is revoked', async () => {
@@ -594,7 +626,7 @@ describe('the operator console in Chromium', () => {
   });
 
   // One test per page: axe-core takes seconds a page on a busy machine.
-  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Tenants']) {
+  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks', 'Tenants']) {
     it(`axe-core finds no violation on the ${link} page`, async () => {
       const page = await signInToConsole(FUNCTION_KEY, tenant.id);
       await goTo(page, link);

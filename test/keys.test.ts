@@ -26,7 +26,7 @@ const USER = { id: 'guest-1', email: 'ada@example.test', displayName: 'Ada', sou
 describe('npm run keys', () => {
   it('prints a fresh SIGNING_KEYS (an ES256 and an RS256 key, each with a kid) and a CODE_PEPPER that a production app accepts', async () => {
     const { values, notes } = await runKeys();
-    expect(Object.keys(values)).toEqual(['SIGNING_KEYS', 'CODE_PEPPER', 'OPERATOR_KEY']);
+    expect(Object.keys(values)).toEqual(['SIGNING_KEYS', 'CODE_PEPPER', 'OPERATOR_KEY', 'ACS_EVENTS_SECRET']);
     const [ec, rsa, ...others] = parseSigningKeys(values.SIGNING_KEYS!);
     expect(others).toEqual([]);
     for (const key of [ec!, rsa!]) {
@@ -48,6 +48,7 @@ describe('npm run keys', () => {
     expect(config.code.pepper).toBe(values.CODE_PEPPER);
     expect(notes).toContain('az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name signing-keys');
     expect(notes).toContain('--name code-pepper');
+    expect(notes).toContain('--name acs-events-secret');
     // Two runs never print the same secrets.
     const again = await runKeys();
     expect(again.values.CODE_PEPPER).not.toBe(values.CODE_PEPPER);

@@ -19,6 +19,8 @@ import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSetti
 import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
 import { resolveTenant, toTenant, type TenantEntity } from '../tenants/tenants.js';
 import { recordAudit } from './audit.js';
+import type { CreateWebhookInput, UpdateWebhookInput } from '../events/schemas.js';
+import { createWebhook, deleteWebhook, rotateWebhookSecret, updateWebhook, type WebhookView } from '../events/webhooks.js';
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
 import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';
 import { runLifecycle, type LifecycleAction } from './lifecycle.js';
@@ -140,4 +142,28 @@ export async function removeDomainAudited(rt: Runtime, actor: Actor, tenantId: s
 export async function runLifecycleNow(rt: Runtime, actor: Actor, tenantId: string): Promise<LifecycleAction[]> {
   const { tenant } = await resolveTenant(rt, tenantId, { fresh: true });
   return runLifecycle(rt, tenant, actor);
+}
+
+export async function createWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
+  const created = await createWebhook(rt, tenantId, input);
+  const { secret: _secret, ...shown } = created;
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.create', target: { type: 'webhook', id: created.id }, after: shown });
+  return created;
+}
+
+export async function updateWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, id: string, input: UpdateWebhookInput): Promise<WebhookView> {
+  const { before, after } = await updateWebhook(rt, tenantId, id, input);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.update', target: { type: 'webhook', id }, before, after });
+  return after;
+}
+
+export async function rotateWebhookSecretAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<{ id: string; secret: string; previousSecretValidUntil: string }> {
+  const rotated = await rotateWebhookSecret(rt, tenantId, id);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.rotateSecret', target: { type: 'webhook', id }, after: { previousSecretValidUntil: rotated.previousSecretValidUntil } });
+  return rotated;
+}
+
+export async function deleteWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<void> {
+  const before = await deleteWebhook(rt, tenantId, id);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.delete', target: { type: 'webhook', id }, before });
 }

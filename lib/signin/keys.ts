@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { generateSigningKey, RSA_MIN_BITS } from './secretGeneration.mjs';
 
 /**
  * The algorithms guestpass signs with. Session tokens for the guest API are always
@@ -26,8 +27,6 @@ interface StoredJwk extends JsonWebKey {
   kid?: string;
 }
 
-/** RSA keys shorter than this are refused (NIST SP 800-57: 2048 bits for 112-bit strength). */
-const RSA_MIN_BITS = 2048;
 const EXPECTED = 'a JSON array of JWKs with a kid each: EC P-256 (ES256) and RSA (RS256)';
 
 function readKey(entry: StoredJwk, index: number): SigningKey {
@@ -106,17 +105,7 @@ export function signingKeyFor(keys: SigningKey[], alg: SigningAlgorithm): Signin
   return keys.find((key) => key.alg === alg) as SigningKey & { privateKey: KeyObject };
 }
 
-export function generateSigningKey(kty: 'EC' | 'RSA' = 'EC'): StoredJwk {
-  const { privateKey } = kty === 'EC' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: RSA_MIN_BITS });
-  const jwk = privateKey.export({ format: 'jwk' });
-  const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
-  return { kid: `${stamp}-${randomBytes(4).toString('hex')}`, ...jwk };
-}
-
-/** A fresh SIGNING_KEYS: one ES256 key, one RS256 key. */
-export function generateSigningKeys(): string {
-  return JSON.stringify([generateSigningKey('EC'), generateSigningKey('RSA')]);
-}
+export { generateCodePepper, generateSigningKey, generateSigningKeys } from './secretGeneration.mjs';
 
 function verifyOnly(jwk: StoredJwk): StoredJwk {
   return jwk.kty === 'RSA' ? { kty: jwk.kty, n: jwk.n, e: jwk.e, kid: jwk.kid } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid: jwk.kid };
@@ -138,8 +127,4 @@ export function retireSigningKeys(current: string): string {
   const keys = parseSigningKeys(current);
   const signers = new Set(SIGNING_ALGORITHMS.map((alg) => signingKeyFor(keys, alg).kid));
   return JSON.stringify((JSON.parse(current) as StoredJwk[]).filter((jwk) => signers.has(jwk.kid!)));
-}
-
-export function generateCodePepper(): string {
-  return randomBytes(32).toString('base64url');
 }
