@@ -15,9 +15,20 @@ function show(value: unknown): string {
 /** Fields that name when a row changed, not what: never listed. */
 const BOOKKEEPING = new Set(['updatedAt', 'createdAt', 'id']);
 
+/** Nested objects as dotted fields (`lifecycle.pendingInvitationDays`), so each leaf that changed is named. */
+function flatten(value: unknown, prefix = '', into: Record<string, unknown> = {}): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return into;
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (inner && typeof inner === 'object' && !Array.isArray(inner)) flatten(inner, path, into);
+    else into[path] = inner;
+  }
+  return into;
+}
+
 export function describeChange(before: unknown, after: unknown): string[] {
-  const b = (before && typeof before === 'object' ? before : {}) as Record<string, unknown>;
-  const a = (after && typeof after === 'object' ? after : {}) as Record<string, unknown>;
+  const b = flatten(before);
+  const a = flatten(after);
   const fields = [...new Set([...Object.keys(b), ...Object.keys(a)])].filter((field) => !BOOKKEEPING.has(field));
   const lines: string[] = [];
   for (const field of fields) {
