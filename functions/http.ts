@@ -202,9 +202,16 @@ function repeatedNames(params: URLSearchParams): string[] {
   return [...repeated];
 }
 
-async function readFormBody(request: HttpRequest): Promise<URLSearchParams> {
-  const text = await readBodyText(request, /^application\/x-www-form-urlencoded\s*(;|$)/i, 'The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
-  return new URLSearchParams(text);
+const FORM_ONLY = 'The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).';
+
+/** An OAuth endpoint answers another body type as RFC 6749 §5.2 does a malformed request: 400 invalid_request. */
+async function readFormBody(request: HttpRequest, oauth: boolean): Promise<URLSearchParams> {
+  try {
+    return new URLSearchParams(await readBodyText(request, /^application\/x-www-form-urlencoded\s*(;|$)/i, FORM_ONLY));
+  } catch (error) {
+    if (oauth && error instanceof GuestpassError && error.code === 'unsupported_media_type') throw new GuestpassError('invalid_request', { message: FORM_ONLY });
+    throw error;
+  }
 }
 
 /**
@@ -268,7 +275,7 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
           }
         }
         const management = spec.access ? await authorizeManagement(spec.access, request, spec.graph) : { actor: undefined as unknown as Actor, tenantId: '' };
-        const form = spec.form ? await readFormBody(request) : undefined;
+        const form = spec.form ? await readFormBody(request, spec.oauthErrors !== undefined) : undefined;
         let body = undefined as B;
         if (form) body = parsePart(spec.form, Object.fromEntries(form.entries()), 'body');
         else if (spec.body) body = parsePart(spec.body, await readJsonBody(request), 'body');

@@ -65,7 +65,7 @@ export const ERROR_CODES = defineErrorCodes({
   invalid_grant: { status: 400, message: 'The authorization code is not valid: unknown, expired, already used, or issued to another client, redirect URI or code verifier.' },
   invalid_client: { status: 401, message: 'Client authentication failed: unknown client_id, or a missing or wrong client secret.' },
   unsupported_grant_type: { status: 400, message: 'guestpass supports only grant_type=authorization_code.' },
-  unsupported_response_type: { status: 400, message: 'guestpass supports only response_type=code (the authorization code flow with PKCE).' },
+  unsupported_response_type: { status: 400, message: 'guestpass supports response_type=code (the authorization code flow) and, for sign-in only, response_type=id_token with response_mode=form_post.' },
   invalid_scope: { status: 400, message: 'The scope must include openid.' },
   login_required: { status: 400, message: 'The guest must sign in: prompt=none cannot be honoured.' },
   request_not_supported: { status: 400, message: 'guestpass does not accept request objects.' },

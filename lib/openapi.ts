@@ -26,7 +26,7 @@ export interface RouteRegistration {
   authLevel: string;
 }
 
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface OperationDoc {
   summary: string;
@@ -85,6 +85,19 @@ const logoutDoc: OperationDoc = {
  * method it registers (OPTIONS preflights are documented on their own). A function
  * registered without an entry here fails test/openapi.test.ts by name.
  */
+const discoveryKeysDoc: OperationDoc = {
+  tag: 'Discovery', summary: 'Public keys that verify session tokens (ES256) and ID tokens (RS256 or ES256): the JWKS', params: schemas.tenantParams,
+  success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
+  errors: ['tenant_not_found'],
+};
+
+const openIdConfigurationDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
+  description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
+  success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
+  errors: ['tenant_not_found'],
+};
+
 export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, OperationDoc>>> = {
   sendCode: {
     POST: {
@@ -116,11 +129,8 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   discoveryKeys: {
-    GET: {
-      tag: 'Discovery', summary: 'Public keys that verify session tokens (JWKS)', params: schemas.tenantParams,
-      success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: discoveryKeysDoc,
+    HEAD: { ...discoveryKeysDoc, summary: 'The JWKS answer\'s headers, without its body' },
   },
   tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
   manageTenants: {
@@ -375,18 +385,14 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   oidcDiscovery: {
-    GET: {
-      tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
-      description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
-      success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: openIdConfigurationDoc,
+    HEAD: { ...openIdConfigurationDoc, summary: "The discovery document answer's headers, without its body" },
   },
   oidcAuthorize: { GET: authorizeDoc, POST: { ...authorizeDoc, summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', query: undefined, form: oidc.authorizeParams } },
   oidcAuthorizeComplete: {
     POST: {
       tag: 'OpenID Connect', summary: 'Finish an authorization once signed in (called by the hosted sign-in page)', params: schemas.tenantParams, body: oidc.authorizeCompleteBody, bearer: true,
-      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use).', schema: oidc.authorizeCompleteResponse },
+      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use), or with response_type=id_token the ID token; redirected, or with response_mode=form_post posted as a form.', schema: oidc.authorizeCompleteResponse },
       errors: [...sessionErrors, 'authorization_request_expired', 'otp_disabled'],
     },
   },

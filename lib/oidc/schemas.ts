@@ -50,6 +50,11 @@ export const applicationResponse = lazySchema(() => z.object({
 }));
 export const applicationListResponse = lazySchema(() => z.object({ value: z.array(applicationResponse) }));
 
+/** RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted." */
+export function omitEmpty<T extends Record<string, unknown>>(params: T): T {
+  return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== '')) as T;
+}
+
 /** OAuth parameters arrive as strings; the lib checks them in the order RFC 6749 needs. */
 const oauthParam = lazySchema(() => z.string().max(4096).optional());
 
@@ -77,7 +82,11 @@ export const authorizeCompleteBody = lazySchema(() => z.strictObject({
   authorization: z.string().min(1).max(8192),
 }));
 
-export const authorizeCompleteResponse = lazySchema(() => z.object({ redirectTo: z.string() }));
+/** Where the page sends the browser: a redirect, or (response_mode=form_post) a form it posts to the redirect URI. */
+export const authorizeCompleteResponse = lazySchema(() => z.union([
+  z.object({ redirectTo: z.string() }),
+  z.object({ formPost: z.object({ action: z.string(), fields: z.record(z.string(), z.string()) }) }),
+]));
 
 export const tokenBody = lazySchema(() => z.looseObject({
   grant_type: oauthParam,
