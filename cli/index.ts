@@ -265,11 +265,12 @@ program
   .option('--message <text>', 'a customized message in the invitation mail')
   .option('--no-mail', 'invite without sending the invitation mail')
   .option('--csv <file>', "Entra's bulk-invite template (version:v1.0, [inviteeEmail] and [inviteRedirectURL] columns)")
-  .option('--results <file>', 'where the per-row results CSV goes (default: <csv>.results.csv); a re-run skips rows it lists as invited')
+  .option('--results <file>', 'where the per-row results CSV goes (default: <csv>.results.csv); opened before anything is sent')
+  .option('--resend', 'with --csv: send the invitation mail again to rows whose address is already a guest (otherwise they are skipped)')
   .option('--concurrency <n>', 'invitations in flight at once', (v) => Number(v), 8)
   .option('--template <file>', 'write an empty template to this file and stop')
   .action(
-    run(async (email: string | undefined, o: { tenant?: string; redirect?: string; name?: string; message?: string; mail: boolean; csv?: string; results?: string; concurrency: number; template?: string }) => {
+    run(async (email: string | undefined, o: { tenant?: string; redirect?: string; name?: string; message?: string; mail: boolean; csv?: string; results?: string; resend?: boolean; concurrency: number; template?: string }) => {
       if (o.template) {
         writeFileSync(o.template, bulkInviteTemplateCsv());
         log(`Wrote an empty bulk-invite template to ${o.template}.`);
@@ -285,11 +286,12 @@ program
           file: o.csv,
           resultsFile: o.results ?? `${o.csv.replace(/\.csv$/i, '')}.results.csv`,
           concurrency: o.concurrency,
+          resend: Boolean(o.resend),
           progress: output().json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines',
           log,
         });
         print(output(), summary, () =>
-          `Invited ${summary.succeeded}, failed ${summary.failed}, skipped ${summary.skipped} (already invited) in ${summary.seconds.toFixed(1)} s. Results: ${summary.resultsFile}\n`,
+          `Succeeded ${summary.succeeded}, failed ${summary.failed}, skipped ${summary.skipped}, total ${plural(summary.total, 'row')} in ${summary.seconds.toFixed(1)} s. Results: ${summary.resultsFile}\n`,
         );
         if (summary.failed > 0) process.exitCode = 1;
         return;
