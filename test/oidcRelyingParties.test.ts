@@ -1,0 +1,193 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import session from 'express-session';
+import { auth } from 'express-openid-connect';
+import passport from 'passport';
+import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../scripts/chromium.js';
+import { inviteGuest, stopAllHosts, type TestHost, type TestTenant } from './helpers.js';
+import { createApplication, createTenant, issuerOf, sessionIsLive, signInOnHostedPage, startOidcHost } from './oidcHelpers.js';
+
+/*
+ * Relying parties nobody here wrote, each given only what its README asks for (the
+ * issuer or its endpoints, client id, secret, redirect URI), each signing a guest in
+ * through Chromium with the code from the dev outbox and signing out at guestpass.
+ * Each describe names the library's version and every setting it passes.
+ */
+
+let browser: Browser;
+let host: TestHost;
+let tenant: TestTenant;
+const contexts: BrowserContext[] = [];
+const servers: Server[] = [];
+
+/** An Express app on a free local port; its origin is known before its middleware is set up. */
+async function startRelyingParty(): Promise<{ rp: Express; origin: string }> {
+  const rp = express();
+  const server = createServer(rp);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  servers.push(server);
+  return { rp, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ locale: 'en-US' });
+  contexts.push(context);
+  return context.newPage();
+}
+
+/** The ID token's sid: names the guestpass session the relying party holds. */
+function sidOf(idToken: string): string {
+  return (JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
+}
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  host = await startOidcHost();
+  tenant = await createTenant(host);
+});
+
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await stopAllHosts();
+});
+
+describe('express-openid-connect 3.4.0: issuerBaseURL, baseURL, clientID, secret (its cookie key) and idpLogout: true', () => {
+  /**
+   * Its defaults: response_type=id_token with response_mode=form_post and a nonce (no token
+   * request, so no client secret), RS256 expected (openid-client's default), authRequired.
+   * idpLogout: true is the one setting beyond the README's minimum: without it /logout
+   * ends only the app's own cookie session, by design.
+   */
+  async function expressOpenIdConnectApp(postLogoutRedirectUris: (origin: string) => string[]) {
+    const { rp, origin } = await startRelyingParty();
+    const application = await createApplication(host, tenant.id, {
+      displayName: 'Express app', redirectUris: [`${origin}/callback`], postLogoutRedirectUris: postLogoutRedirectUris(origin),
+    });
+    rp.use(auth({ issuerBaseURL: issuerOf(host, tenant.id), baseURL: origin, clientID: application.clientId, secret: 'a-cookie-secret-of-at-least-32-characters', idpLogout: true }));
+    rp.get('/', (req, res) => {
+      res.json({ user: req.oidc.user, idToken: req.oidc.idToken });
+    });
+    return { origin };
+  }
+
+  async function signInThroughTheApp(origin: string, email: string): Promise<{ page: Page; user: Record<string, unknown>; idToken: string }> {
+    await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Eva Express' });
+    const page = await newPage();
+    await page.goto(`${origin}/`);
+    await page.getByText('Sign in to continue to Express app').waitFor();
+    const authorize = new URL(page.url()).searchParams;
+    expect(Object.fromEntries(['response_type', 'response_mode'].map((name) => [name, authorize.get(name)]))).toEqual({ response_type: 'id_token', response_mode: 'form_post' });
+    await signInOnHostedPage(host, page, email);
+    // The hosted page posts the ID token to /callback; the app then redirects to /.
+    await page.waitForURL(`${origin}/`);
+    const body = JSON.parse((await page.locator('body').textContent())!) as { user: Record<string, unknown>; idToken: string };
+    return { page, ...body };
+  }
+
+  it('signs a guest in with its default id_token + form_post, and its logout ends the guestpass session and returns to the app', async () => {
+    // What it sends as post_logout_redirect_uri is baseURL as given: no trailing slash.
+    const { origin } = await expressOpenIdConnectApp((o) => [o]);
+    const { page, user, idToken } = await signInThroughTheApp(origin, 'eva.express@example.com');
+    expect(user).toMatchObject({ email: 'eva.express@example.com', email_verified: true, name: 'Eva Express', tid: tenant.id, idp: 'OTP' });
+    expect(JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: 'RS256' });
+    expect(await sessionIsLive(host, tenant.id, sidOf(idToken))).toBe(true);
+
+    const logout = page.waitForResponse((response) => response.url().startsWith(`${issuerOf(host, tenant.id)}/oauth2/logout`));
+    await page.goto(`${origin}/logout`);
+    const answer = await logout;
+    expect(answer.status()).toBe(302);
+    // Back to the app (which, signed out and authRequired, sends the browser to sign in again).
+    expect(answer.headers().location).toBe(`${origin}/`); // the registered URI, as a URL (an empty path is /)
+    expect(await sessionIsLive(host, tenant.id, sidOf(idToken))).toBe(false);
+  });
+
+  it('with only the slashed form registered, its logout still ends the session and shows a signed-out page instead of a redirect', async () => {
+    const { origin } = await expressOpenIdConnectApp((o) => [`${o}/`]);
+    const { page, idToken } = await signInThroughTheApp(origin, 'eva.slash@example.com');
+    const logout = page.waitForResponse((response) => response.url().startsWith(`${issuerOf(host, tenant.id)}/oauth2/logout`));
+    await page.goto(`${origin}/logout`);
+    const answer = await logout;
+    expect(new URL(answer.url()).searchParams.get('post_logout_redirect_uri')).toBe(origin);
+    expect(answer.status()).toBe(200);
+    await page.getByText('You are signed out').waitFor();
+    expect(await sessionIsLive(host, tenant.id, sidOf(idToken))).toBe(false);
+  });
+});
+
+describe('passport-openidconnect 0.1.2 (confidential client, no PKCE): issuer, authorizationURL, tokenURL, userInfoURL, clientID, clientSecret, callbackURL, scope', () => {
+  /**
+   * passport-openidconnect has no discovery: its README names each endpoint. It never sends
+   * PKCE, and sends a nonce only when given `nonce` (lib/strategy.js: `var nonce = this._nonce;
+   * if (nonce) { params.nonce = utils.uid(20); }`). Neither ties the code to the request, so
+   * guestpass refuses its defaults (RFC 9700 §2.1.1); `nonce: true` is the one setting that
+   * makes it work. (It does not check the ID token's signature either: "checks 6 and 7 are out
+   * of scope of this library".)
+   */
+  async function passportApp(extra: Record<string, unknown>) {
+    const { rp, origin } = await startRelyingParty();
+    const application = await createApplication(host, tenant.id, {
+      displayName: 'Passport app', clientType: 'confidential', redirectUris: [`${origin}/callback`], postLogoutRedirectUris: [`${origin}/`],
+    });
+    const issuer = issuerOf(host, tenant.id);
+    const strategy = new OpenIDConnectStrategy(
+      {
+        issuer,
+        authorizationURL: `${issuer}/oauth2/authorize`,
+        tokenURL: `${issuer}/oauth2/token`,
+        userInfoURL: `${issuer}/oauth2/userinfo`,
+        clientID: application.clientId,
+        clientSecret: application.clientSecret!,
+        callbackURL: `${origin}/callback`,
+        scope: ['profile', 'email'],
+        ...extra,
+      },
+      (_issuer: string, profile: Express.User, done: (error: null, user: Express.User) => void) => done(null, profile),
+    );
+    const authenticator = new passport.Passport();
+    authenticator.use(strategy);
+    authenticator.serializeUser((user, done) => done(null, user));
+    authenticator.deserializeUser((user: Express.User, done) => done(null, user));
+    rp.use(session({ secret: 'passport-session-secret', resave: false, saveUninitialized: false }));
+    rp.use(authenticator.session());
+    rp.get('/login', authenticator.authenticate('openidconnect'));
+    rp.get('/callback', authenticator.authenticate('openidconnect', { failureRedirect: '/failed', failureMessage: true }), (_req, res) => res.redirect('/'));
+    rp.get('/', (req, res) => res.json({ user: req.user ?? null }));
+    rp.get('/failed', (req, res) => res.status(401).json({ messages: (req.session as unknown as { messages?: string[] }).messages ?? [] }));
+    return { origin };
+  }
+
+  it('with its defaults (no PKCE, no nonce) guestpass sends the error back: one of them must tie the code to the request', async () => {
+    const { origin } = await passportApp({});
+    const page = await newPage();
+    const callback = page.waitForRequest((request) => request.url().startsWith(`${origin}/callback`));
+    await page.goto(`${origin}/login`);
+    const sentBack = new URL((await callback).url()).searchParams;
+    expect(sentBack.get('error')).toBe('invalid_request');
+    expect(sentBack.get('error_description')).toBe('code_challenge (PKCE, RFC 7636) or nonce is required: one of them ties the code to this request.');
+    expect(sentBack.get('state')).toBeTruthy();
+  });
+
+  it('with nonce: true it signs a guest in (client_secret_post at the token endpoint, userinfo for the profile)', async () => {
+    const { origin } = await passportApp({ nonce: true });
+    const email = 'paul.passport@example.com';
+    await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Paul Passport' });
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    const authorize = new URL(page.url()).searchParams;
+    expect(authorize.has('code_challenge')).toBe(false);
+    expect(authorize.get('nonce')).toBeTruthy();
+    await signInOnHostedPage(host, page, email);
+    await page.waitForURL(`${origin}/`);
+    const { user } = JSON.parse((await page.locator('body').textContent())!) as { user: Record<string, unknown> };
+    expect(user).toMatchObject({ id: expect.any(String), displayName: 'Paul Passport', emails: [{ value: email }] });
+  });
+});
