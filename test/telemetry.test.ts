@@ -125,3 +125,4 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 });
+
