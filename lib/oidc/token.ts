@@ -7,6 +7,7 @@ import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { findApplication, secretMatches, type StoredApplication } from './applications.js';
 import { authorizationCodeRowKey, type AuthorizationCodeEntity } from './authorize.js';
+import { rolesFor, rolesForClient } from './appRoles.js';
 import { signIdToken, userClaims } from './idToken.js';
 import { readPartitionRef } from './sealing.js';
 import { omitEmpty, type TokenParams } from './schemas.js';
@@ -133,7 +134,8 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
   const nowSeconds = Math.floor(rt.now() / 1000);
   const sessionStart = { sid: row.sid, guestId: row.guestId, issuedAtSeconds: nowSeconds, expiresAtSeconds: row.sessionExpiresAt };
   const scope = row.scope.split(' ').filter(Boolean);
-  const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId });
+  const roles = await rolesFor(rt, tenant.id, row.guestId, application);
+  const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId, ...(roles.length > 0 ? { roles } : {}) });
   const { status } = await activeSession(rt, tenant.id, accessToken).catch((error: unknown) => {
     if (error instanceof GuestpassError && (error.status === 401 || error.code === 'otp_disabled')) {
       fail('invalid_grant', { message: 'The session behind the authorization code has ended.' });
@@ -149,13 +151,20 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     sid: row.sid,
     sessionExpiresAt: row.sessionExpiresAt,
     accessToken,
+    roles,
   });
   return { access_token: accessToken, token_type: 'Bearer', expires_in: row.sessionExpiresAt - nowSeconds, id_token: idToken, scope: row.scope };
 }
 
-/** userinfo (OIDC Core §5.3): the access token must be a live session of this tenant. */
+/**
+ * userinfo (OIDC Core §5.3): the access token must be a live session of this tenant. An
+ * access token that was issued with roles gets the roles the guest holds now (an
+ * assignment removed or a role deleted since shows at once); one issued without roles
+ * costs no further read (a role assigned since shows from the next sign-in, as in tokens).
+ */
 export async function userInfo(rt: Runtime, tenantRef: string, accessToken: string | undefined): Promise<Record<string, unknown>> {
   const { tenantId, verified, status } = await activeSession(rt, tenantRef, accessToken);
   const scope = typeof verified.payload.scope === 'string' ? verified.payload.scope.split(' ') : undefined;
-  return userClaims(tenantId, status.user, scope);
+  const roles = Array.isArray(verified.payload.roles) ? await rolesForClient(rt, tenantId, status.user.id, verified.payload.azp) : [];
+  return { ...userClaims(tenantId, status.user, scope), ...(roles.length > 0 ? { roles } : {}) };
 }
