@@ -77,10 +77,11 @@ export interface TokenResponse {
  * The token endpoint for grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6,
  * OIDC Core §3.1.3). Every check of the request comes before the code is consumed, so a
  * wrong code_verifier (or redirect URI, or client) leaves the code usable by the right
- * request until it expires; then one ETag-guarded write consumes it, so it is redeemed
- * at most once however many requests race. A redemption of a code already redeemed
- * also ends the session the first one handed out (RFC 6749 §4.1.2: the tokens of a
- * replayed code SHOULD be revoked).
+ * request until it expires; then, once the session is known to be live, one
+ * ETag-guarded write consumes it, so it is redeemed at most once however many requests
+ * race. A redemption of a code already redeemed that passes every check (so made by the
+ * client itself, verifier and all) also ends the session the first one handed out
+ * (RFC 6749 §4.1.2: the tokens of a replayed code SHOULD be revoked).
  */
 export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenParams, authorization: string | null | undefined, repeated: string[] = []): Promise<TokenResponse> {
   const params = omitEmpty(given);
@@ -106,12 +107,6 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     if (isStatus(error, 404)) fail('invalid_grant', { message: 'The authorization code has expired or was never issued.' });
     throw error;
   }
-  const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
-  if (row.redeemedAt) {
-    if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
-    fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
-  }
-  if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
   if (row.clientId !== application.clientId) fail('invalid_grant', { message: 'The authorization code was issued to another client.' });
   if (row.redirectUri !== params.redirect_uri) fail('invalid_grant', { message: 'redirect_uri differs from the one in the authorization request.' });
   if (row.codeChallenge) {
@@ -123,12 +118,14 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     // RFC 9700 §2.1.1: a verifier for a request that had no challenge is a PKCE downgrade.
     fail('invalid_grant', { message: 'code_verifier was sent, but the authorization request had no code_challenge.' });
   }
-  try {
-    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
-  } catch (error) {
-    if (isStatus(error, 404, 412)) fail('invalid_grant', { message: 'The authorization code was already used.' });
-    throw error;
+  // Only a replay that passed every check above ends the session: someone holding a leaked
+  // code without the client's secret or verifier cannot sign the guest out with it.
+  if (row.redeemedAt) {
+    const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
+    if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
+    fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
   }
+  if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
 
   // The session must still be live: a sign-out or deletion since the code was issued wins.
   const nowSeconds = Math.floor(rt.now() / 1000);
@@ -142,6 +139,13 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     }
     throw error;
   });
+  // Consumed last, ETag-guarded: of concurrent redemptions exactly one gets here first.
+  try {
+    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
+  } catch (error) {
+    if (isStatus(error, 404, 412)) fail('invalid_grant', { message: 'The authorization code was already used.' });
+    throw error;
+  }
 
   const idToken = signIdToken(rt, tenant.id, application, {
     user: status.user,
