@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { AuditEntry } from '../lib/admin/audit.js';
+import { describeChange, describeTarget } from '../lib/admin/auditChange.js';
 import { bulkInviteTemplateCsv } from '../lib/admin/bulkInviteCsv.js';
+import { SIGN_IN_OUTCOMES } from '../lib/signin/outcomes.js';
 import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
@@ -84,6 +86,20 @@ function sinceOption(value: string): string {
   return new Date(at).toISOString();
 }
 
+/** A file the user named that could not be read or written, in one line naming it (not Node's ENOENT text). */
+function fileProblem(error: NodeJS.ErrnoException): string {
+  const why: Record<string, string> = {
+    ENOENT: 'there is no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'the disk is full',
+  };
+  return `${error.syscall === 'open' || error.syscall === 'read' ? 'Cannot use' : 'Cannot access'} ${error.path}: ${why[error.code ?? ''] ?? error.code ?? error.message}.`;
+}
+
 /** Runs a command's action, turning failures into one line on stderr and exit status 1. */
 function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -92,6 +108,7 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...ar
     } catch (error) {
       if (error instanceof ApiError) log(`error: ${error.code} (${error.status}): ${error.message}`);
       else if (error instanceof UsageError) log(`error: ${error.message}`);
+      else if (typeof (error as NodeJS.ErrnoException).path === 'string') log(`error: ${fileProblem(error as NodeJS.ErrnoException)}`);
       else log(`error: ${(error as Error).message}`);
       process.exitCode = 1;
     }
@@ -161,7 +178,14 @@ tenants
         redirectUris: o.redirectUri,
         googleFederation: Boolean(o.googleFederation),
       });
-      print(output(), created, () => tenantDetails(created));
+      if (output().json || created.domains.length === 0) return print(output(), created, () => tenantDetails(created));
+      // Its domains start Pending: print the TXT record each asks for, as domains add does.
+      const { value } = await client().get<{ value: Domain[] }>(tenantPath(created.id, '/domains'));
+      const pending = value.filter((d) => d.state === 'Pending');
+      const txt = pending
+        .map((d) => `${d.name} is pending. Publish this DNS TXT record, then run: guestpass domains verify ${d.name} --tenant ${created.id}\n  name:  ${d.txtRecord.name}\n  value: ${d.txtRecord.value}\n`)
+        .join('');
+      output().write(`${tenantDetails(created)}${txt}`);
     }),
   );
 tenants
@@ -431,6 +455,58 @@ users
   );
 
 /* otp */
+const roles = program.command('roles').description("a guest's app roles in the tenant's applications (Graph's appRoleAssignments)");
+interface AppRoleAssignment { id: string; appRoleId: string; resourceId: string; resourceDisplayName: string; principalDisplayName: string; createdDateTime: string }
+interface ApplicationRoles { clientId: string; displayName: string; appRoles: { id: string; value: string; displayName: string; isEnabled: boolean }[] }
+const ASSIGNMENT_COLUMNS = ['Role', 'Application', 'Assigned', 'Assignment id'];
+roles
+  .command('list')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .description('the app roles the guest holds, with the role values tokens carry')
+  .action(
+    onTenant(async ({ api, tenant }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const { value } = await api.get<{ value: AppRoleAssignment[] }>(tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`));
+      const apps = new Map<string, ApplicationRoles>();
+      for (const clientId of new Set(value.map((a) => a.resourceId))) {
+        apps.set(clientId, await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(clientId)}`)).catch(() => ({ clientId, displayName: '-', appRoles: [] })));
+      }
+      const roleValue = (a: AppRoleAssignment) => apps.get(a.resourceId)?.appRoles.find((r) => r.id === a.appRoleId)?.value ?? `(deleted role ${a.appRoleId})`;
+      print(output(), value, () => `${table(ASSIGNMENT_COLUMNS, value.map((a) => [roleValue(a), a.resourceDisplayName, a.createdDateTime, a.id]))}${plural(value.length, 'assignment')}\n`);
+    }),
+  );
+roles
+  .command('assign')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .requiredOption('--app <clientId>', "the application's client id")
+  .requiredOption('--role <value|id>', "the role: its value (as tokens carry it) or its id")
+  .description("give the guest one of an application's app roles; its tokens for that application carry the role from the next sign-in")
+  .action(
+    onTenant<{ app: string; role: string }>(async ({ api, tenant, opts: o }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const app = await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(o.app)}`));
+      const role = app.appRoles.find((r) => r.value === o.role || r.id === o.role.toLowerCase());
+      if (!role) throw new UsageError(`${app.displayName} has no app role ${o.role}; its roles: ${app.appRoles.map((r) => r.value).join(', ') || 'none'}.`);
+      const assignment = await api.request<AppRoleAssignment>('POST', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`), { appRoleId: role.id, resourceId: app.clientId });
+      print(output(), assignment, () => `${guest.email} holds ${role.value} in ${app.displayName} (assignment ${assignment.id}).\n`);
+    }),
+  );
+roles
+  .command('remove')
+  .argument('<guest>', 'the guest: its address or its id')
+  .argument('<assignmentId>', 'the assignment, as roles list shows it')
+  .addOption(tenantOption())
+  .description('take an app role away from the guest; tokens issued from now on leave it out')
+  .action(
+    onTenant(async ({ api, tenant }, ref, assignmentId) => {
+      const guest = await findGuest(api, tenant, ref!);
+      await api.request('DELETE', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments/${encodeURIComponent(assignmentId!)}`));
+      print(output(), { removed: assignmentId }, () => `Removed assignment ${assignmentId} from ${guest.email}.\n`);
+    }),
+  );
+
 const otp = program.command('otp').description('the email one-time passcode switch (organisation-default B2BManagementPolicy)');
 otp
   .command('status')
@@ -540,15 +616,16 @@ policies
   );
 
 /* sign-in logs */
-const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP'];
-const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp];
+const LOG_COLUMNS = ['Time', 'Guest', 'Event', 'Outcome', 'Client IP'];
+// The address; an entry whose guest was deleted shows its id, one from an address that is no guest shows "-".
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userPrincipalName ?? e.userId, e.event, e.outcome, e.clientIp];
 program
   .command('sign-in-logs')
   .description("the tenant's sign-in log, oldest first")
   .addOption(tenantOption())
   .option('--user <id>', 'one guest')
   .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
-  .option('--outcome <outcome>', 'only this outcome, e.g. signed_in, invalid_code, domain_blocked')
+  .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(SIGN_IN_OUTCOMES))
   .option('--follow', 'keep printing new entries (Ctrl-C stops)')
   .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
@@ -564,7 +641,7 @@ program
       };
       const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
       if (o.csv) {
-        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp'], first.map(logRow));
+        const text = csv(['time', 'userPrincipalName', 'userId', 'event', 'outcome', 'clientIp'], first.map((e) => [e.createdDateTime, e.userPrincipalName, e.userId, e.event, e.outcome, e.clientIp]));
         if (o.csv === '-') process.stdout.write(text);
         else writeFileSync(o.csv, text);
         return;
@@ -604,7 +681,10 @@ program
       if (o.since) query.set('since', sinceOption(o.since));
       const all = await api.all<AuditEntry>(tenantPath(tenant, `/audit?${query}`));
       print(output(), all, () =>
-        table(['Time', 'Actor', 'Action', 'Target'], all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, `${e.target.type} ${e.target.id}`])),
+        table(
+          ['Time', 'Actor', 'Action', 'Target', 'Change'],
+          all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, describeTarget(e), describeChange(e.before, e.after).join('; ')]),
+        ),
       );
     }),
   );
