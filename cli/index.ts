@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { AuditEntry } from '../lib/admin/audit.js';
+import { describeChange, describeTarget } from '../lib/admin/auditChange.js';
 import { bulkInviteTemplateCsv } from '../lib/admin/bulkInviteCsv.js';
+import { SIGN_IN_OUTCOMES } from '../lib/signin/outcomes.js';
 import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
@@ -84,6 +86,20 @@ function sinceOption(value: string): string {
   return new Date(at).toISOString();
 }
 
+/** A file the user named that could not be read or written, in one line naming it (not Node's ENOENT text). */
+function fileProblem(error: NodeJS.ErrnoException): string {
+  const why: Record<string, string> = {
+    ENOENT: 'there is no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'the disk is full',
+  };
+  return `${error.syscall === 'open' || error.syscall === 'read' ? 'Cannot use' : 'Cannot access'} ${error.path}: ${why[error.code ?? ''] ?? error.code ?? error.message}.`;
+}
+
 /** Runs a command's action, turning failures into one line on stderr and exit status 1. */
 function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -92,6 +108,7 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...ar
     } catch (error) {
       if (error instanceof ApiError) log(`error: ${error.code} (${error.status}): ${error.message}`);
       else if (error instanceof UsageError) log(`error: ${error.message}`);
+      else if (typeof (error as NodeJS.ErrnoException).path === 'string') log(`error: ${fileProblem(error as NodeJS.ErrnoException)}`);
       else log(`error: ${(error as Error).message}`);
       process.exitCode = 1;
     }
@@ -161,7 +178,14 @@ tenants
         redirectUris: o.redirectUri,
         googleFederation: Boolean(o.googleFederation),
       });
-      print(output(), created, () => tenantDetails(created));
+      if (output().json || created.domains.length === 0) return print(output(), created, () => tenantDetails(created));
+      // Its domains start Pending: print the TXT record each asks for, as domains add does.
+      const { value } = await client().get<{ value: Domain[] }>(tenantPath(created.id, '/domains'));
+      const pending = value.filter((d) => d.state === 'Pending');
+      const txt = pending
+        .map((d) => `${d.name} is pending. Publish this DNS TXT record, then run: guestpass domains verify ${d.name} --tenant ${created.id}\n  name:  ${d.txtRecord.name}\n  value: ${d.txtRecord.value}\n`)
+        .join('');
+      output().write(`${tenantDetails(created)}${txt}`);
     }),
   );
 tenants
@@ -592,15 +616,16 @@ policies
   );
 
 /* sign-in logs */
-const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP'];
-const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp];
+const LOG_COLUMNS = ['Time', 'Guest', 'Event', 'Outcome', 'Client IP'];
+// The address; an entry whose guest was deleted shows its id, one from an address that is no guest shows "-".
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userPrincipalName ?? e.userId, e.event, e.outcome, e.clientIp];
 program
   .command('sign-in-logs')
   .description("the tenant's sign-in log, oldest first")
   .addOption(tenantOption())
   .option('--user <id>', 'one guest')
   .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
-  .option('--outcome <outcome>', 'only this outcome, e.g. signed_in, invalid_code, domain_blocked')
+  .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(SIGN_IN_OUTCOMES))
   .option('--follow', 'keep printing new entries (Ctrl-C stops)')
   .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
@@ -616,7 +641,7 @@ program
       };
       const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
       if (o.csv) {
-        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp'], first.map(logRow));
+        const text = csv(['time', 'userPrincipalName', 'userId', 'event', 'outcome', 'clientIp'], first.map((e) => [e.createdDateTime, e.userPrincipalName, e.userId, e.event, e.outcome, e.clientIp]));
         if (o.csv === '-') process.stdout.write(text);
         else writeFileSync(o.csv, text);
         return;
@@ -656,7 +681,10 @@ program
       if (o.since) query.set('since', sinceOption(o.since));
       const all = await api.all<AuditEntry>(tenantPath(tenant, `/audit?${query}`));
       print(output(), all, () =>
-        table(['Time', 'Actor', 'Action', 'Target'], all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, `${e.target.type} ${e.target.id}`])),
+        table(
+          ['Time', 'Actor', 'Action', 'Target', 'Change'],
+          all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, describeTarget(e), describeChange(e.before, e.after).join('; ')]),
+        ),
       );
     }),
   );

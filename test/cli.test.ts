@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startLoopbackDns, type LoopbackDns } from './dnsServer.js';
+import { freePort } from './ports.js';
 import { FUNCTION_KEY, latestCode, outbox, postJson, REDIRECT_URI, startHost, stopAllHosts, uniquePrefix, type TestHost } from './helpers.js';
 
 const REPO = resolve(__dirname, '..');
@@ -89,6 +90,20 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/^error: unauthorized \(401\)/);
     expect(wrong.stderr + wrong.stdout).not.toContain('a-wrong-key-0123456789');
+    // A wrong base path: the host's empty 404, named with the URL and what to set.
+    const wrongPath = await guestpass(['tenants', 'list'], { GUESTPASS_URL: `${host.baseUrl}/guestpass` });
+    expect(wrongPath.code).toBe(1);
+    expect(wrongPath.stderr).toBe(
+      `error: No guestpass management API at ${host.baseUrl}/guestpass/api: GET ${host.baseUrl}/guestpass/api/manage/tenants answered 404. Check --url or GUESTPASS_URL: the function app's root, e.g. https://func-guestpass.azurewebsites.net (or http://localhost:7071).\n`,
+    );
+    // https:// to a plain HTTP host: one line naming the URL, none of OpenSSL's internals.
+    const httpsUrl = host.baseUrl.replace('http://', 'https://');
+    const tls = await guestpass(['tenants', 'list'], { GUESTPASS_URL: httpsUrl });
+    expect(tls.code).toBe(1);
+    expect(tls.stderr).toMatch(new RegExp(`^error: ${httpsUrl.replace(/[.:/]/g, '\\$&')}/api does not speak HTTPS \\(a TLS handshake failed: [A-Z_]+\\); a local host is usually http://\\. Check --url or GUESTPASS_URL\\.\n$`));
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const closed = await guestpass(['tenants', 'list'], { GUESTPASS_URL: nobody });
+    expect(closed.stderr).toBe(`error: Nothing answers at ${nobody}/api (connection refused). Is the function app running? Check --url or GUESTPASS_URL.\n`);
     const unknown = await guestpass(['tenants', 'show', '00000000-0000-4000-8000-000000000000']);
     expect(unknown.stderr).toMatch(/^error: tenant_not_found \(404\)/);
     expect(unknown.code).toBe(1);
@@ -96,6 +111,9 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
 
   it('tenants create|show|update|list and domains add|verify|list|remove', async () => {
     const domain = `${uniquePrefix()}.contoso.example`;
+    // tenants create prints the TXT record each domain asks for.
+    const printed = await ok(['tenants', 'create', '--name', 'Contoso TXT', '--redirect-uri', REDIRECT_URI, '--domain', `txt.${domain}`]);
+    expect(printed).toMatch(new RegExp(`txt\\.${domain.replace(/\./g, '\\.')} is pending\\. Publish this DNS TXT record, then run: guestpass domains verify txt\\.${domain.replace(/\./g, '\\.')} --tenant [0-9a-f-]{36}\n  name: +\\S+\n  value: guestpass-verification=[0-9a-f]{32}`));
     const tenant = await newTenant([domain]);
     expect(await ok(['tenants', 'show', tenant.id])).toMatch(/Display name: +Contoso/);
     const updated = await json<{ displayName: string; lifecycle: Record<string, unknown> }>(['tenants', 'update', tenant.id, '--name', 'Contoso Ltd', '--pending-invitation-days', '30']);
@@ -339,7 +357,8 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['keys', 'list', '--tenant', tenant.id])).toMatch(/helpdesk +\S+ +operator +\S+/);
 
     const audit = await ok(['audit', '--tenant', tenant.id, '--since', '1h']);
-    expect(audit).toMatch(/helpdesk \([0-9a-f]{8}\) +guest\.invite +guest /);
+    expect(audit.split('\n')[0]).toMatch(/^Time +Actor +Action +Target +Change$/);
+    expect(audit).toMatch(/helpdesk \([0-9a-f]{8}\) +guest\.invite +guest \S+@\S+ +email: \S+@\S+; status: PendingAcceptance/);
     expect(audit).toMatch(/operator +key\.create +key /);
     expect(audit).not.toContain(created.key);
 
@@ -372,9 +391,13 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     const guest = await json<{ invitedUser: { id: string } }>(['invite', 'fay@fabrikam.example', '--tenant', tenant.id, '--no-mail']);
     await host.api(`/${tenant.id}/send-code`, postJson({ email: 'fay@fabrikam.example' }));
     const logs = await ok(['sign-in-logs', '--tenant', tenant.id, '--user', guest.invitedUser.id, '--since', '10m']);
-    expect(logs.split('\n')[0]).toMatch(/^Time +User id +Event +Outcome +Client IP$/);
-    expect(logs).toMatch(/send-code +code_sent/);
-    expect(await ok(['sign-in-logs', '--tenant', tenant.id, '--csv', '-'])).toMatch(/^time,userId,event,outcome,clientIp\n.*,send-code,code_sent,/);
+    expect(logs.split('\n')[0]).toMatch(/^Time +Guest +Event +Outcome +Client IP$/);
+    expect(logs).toMatch(/fay@fabrikam\.example +send-code +code_sent/);
+    expect(await ok(['sign-in-logs', '--tenant', tenant.id, '--csv', '-'])).toMatch(/^time,userPrincipalName,userId,event,outcome,clientIp\n.*,fay@fabrikam\.example,[0-9a-f-]{36},send-code,code_sent,/);
+    // --outcome offers exactly the outcomes a log row can hold.
+    const offered = await guestpass(['sign-in-logs', '--tenant', tenant.id, '--outcome', 'teleported']);
+    expect(offered.code).toBe(1);
+    expect(offered.stderr).toContain("error: option '--outcome <outcome>' argument 'teleported' is invalid. Allowed choices are code_sent, signed_in, invalid_code");
 
     // --follow prints the entries of sign-ins that happen while it runs.
     const follow = spawn(process.execPath, [CLI, 'sign-in-logs', '--tenant', tenant.id, '--follow', '--interval', '1', '--json'], {

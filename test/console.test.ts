@@ -565,6 +565,11 @@ describe('the operator console in Chromium', () => {
       ['helpdesk (admin key)', 'key.create'],
       ['Operator', 'key.create'],
     ]));
+    // The Change column names each changed field, "field: before → after", never raw JSON.
+    const changes = await page.locator('main tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).slice(2, 5).map((td) => td.textContent)));
+    expect(changes).toEqual(expect.arrayContaining([['key.create', 'key spare', 'name: spare']]));
+    expect(changes.find(([action]) => action === 'key.revoke')![2]).toMatch(/^name: spare/);
+    expect(changes.flat().join('')).not.toContain('{"');
 
     await goTo(page, 'Admin keys');
     await page.getByRole('button', { name: 'Revoke helpdesk' }).click();

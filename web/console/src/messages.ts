@@ -192,6 +192,9 @@ const en = {
     rate_limited_ip: 'Rate limited (client address)',
     email_failed: 'Email failed',
     not_a_guest: 'Not a guest',
+    other_method_AzureAD: 'Signs in with Microsoft Entra',
+    other_method_MSA: 'Signs in with a Microsoft account',
+    other_method_Google: 'Signs in with Google',
   },
   chart: {
     heading: 'The last 7 days',
@@ -485,6 +488,9 @@ const sv: Messages = {
     rate_limited_ip: 'Begränsad (klientadress)',
     email_failed: 'E-post misslyckades',
     not_a_guest: 'Inte en gäst',
+    other_method_AzureAD: 'Loggar in med Microsoft Entra',
+    other_method_MSA: 'Loggar in med Microsoft-konto',
+    other_method_Google: 'Loggar in med Google',
   },
   chart: {
     heading: 'De senaste 7 dagarna',
@@ -776,6 +782,9 @@ const de: Messages = {
     rate_limited_ip: 'Begrenzt (Clientadresse)',
     email_failed: 'E-Mail fehlgeschlagen',
     not_a_guest: 'Kein Gast',
+    other_method_AzureAD: 'Meldet sich mit Microsoft Entra an',
+    other_method_MSA: 'Meldet sich mit Microsoft-Konto an',
+    other_method_Google: 'Meldet sich mit Google an',
   },
   chart: {
     heading: 'Die letzten 7 Tage',
