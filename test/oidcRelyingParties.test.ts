@@ -1,5 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Auth, type AuthConfig } from '@auth/core';
 import express, { type Express } from 'express';
 import session from 'express-session';
 import { auth } from 'express-openid-connect';
@@ -189,5 +192,80 @@ describe('passport-openidconnect 0.1.2 (confidential client, no PKCE): issuer, a
     await page.waitForURL(`${origin}/`);
     const { user } = JSON.parse((await page.locator('body').textContent())!) as { user: Record<string, unknown> };
     expect(user).toMatchObject({ id: expect.any(String), displayName: 'Paul Passport', emails: [{ value: email }] });
+  });
+});
+
+describe('Auth.js (@auth/core 0.41.3) with a generic OIDC provider: id, name, type "oidc", issuer, clientId, clientSecret; secret, trustHost, basePath', () => {
+  /** The web-standard Request/Response of Auth() on a plain Node server, as its framework adapters do. */
+  async function authJsApp(config: (origin: string) => Promise<AuthConfig>): Promise<{ origin: string }> {
+    let settings: AuthConfig | undefined;
+    let origin = '';
+    const server = createServer((req, res) => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', origin);
+        if (!url.pathname.startsWith('/auth/')) {
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('home');
+          return;
+        }
+        const body = req.method === 'POST' ? await readBody(req) : undefined;
+        const headers = new Headers(Object.entries(req.headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
+        const response = await Auth(new Request(url, { method: req.method, headers, body }), settings!);
+        const plain: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          if (name !== 'set-cookie') plain[name] = value;
+        });
+        res.writeHead(response.status, { ...plain, 'set-cookie': response.headers.getSetCookie() });
+        res.end(Buffer.from(await response.arrayBuffer()));
+      })();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    servers.push(server);
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    settings = await config(origin);
+    return { origin };
+  }
+
+  function readBody(req: IncomingMessage): Promise<string> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+  }
+
+  it('signs a guest in from its sign-in page (PKCE, no state, no nonce: its default checks) and holds the profile in its session', async () => {
+    const email = 'ana.authjs@example.com';
+    await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Ana Authjs' });
+    const { origin } = await authJsApp(async (o) => {
+      const application = await createApplication(host, tenant.id, { displayName: 'Auth.js app', clientType: 'confidential', redirectUris: [`${o}/auth/callback/guestpass`] });
+      return {
+        providers: [{ id: 'guestpass', name: 'guestpass', type: 'oidc', issuer: issuerOf(host, tenant.id), clientId: application.clientId, clientSecret: application.clientSecret! }],
+        secret: 'an-authjs-secret-of-at-least-32-chars',
+        trustHost: true,
+        basePath: '/auth',
+      };
+    });
+    const page = await newPage();
+    await page.goto(`${origin}/auth/signin`);
+    await page.getByRole('button', { name: 'Sign in with guestpass' }).click();
+    await page.getByText('Sign in to continue to Auth.js app').waitFor();
+    const authorize = new URL(page.url()).searchParams;
+    expect(authorize.get('code_challenge_method')).toBe('S256');
+    expect(authorize.has('state')).toBe(false);
+    expect(authorize.has('nonce')).toBe(false);
+    await signInOnHostedPage(host, page, email);
+    await page.waitForURL(`${origin}/**`);
+    await page.getByText('home').waitFor();
+    const session = await page.evaluate(async () => (await fetch('/auth/session')).json());
+    expect(session).toMatchObject({ user: { name: 'Ana Authjs', email } });
+  });
+
+  it('has no RP-initiated logout: its signOut (lib/actions/signout.js) only clears its own session cookie, so guestpass is not told', async () => {
+    // @auth/core 0.41.3 lib/actions/signout.js: `cookies.push(...sessionStore.clean()); return { redirect, cookies };`
+    // — no request to the provider's end_session_endpoint. An app that wants the guestpass session ended
+    // sends the browser there itself (docs/openid-connect.md).
+    const source = readFileSync(join(__dirname, '..', 'node_modules', '@auth', 'core', 'lib', 'actions', 'signout.js'), 'utf8');
+    expect(source).toContain('cookies.push(...sessionStore.clean());');
+    expect(source).not.toMatch(/end_session_endpoint|endSession/);
   });
 });
