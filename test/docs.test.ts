@@ -132,6 +132,7 @@ describe('the blocks that need Azure, against main.bicep, main.parameters.json a
 
 describe('run against a local host', () => {
   let host: ChildProcess;
+  let banner = '';
   let port: number;
   let work: string;
   let receiver: Server;
@@ -174,6 +175,7 @@ describe('run against a local host', () => {
       host.stderr!.on('data', (chunk) => (out += chunk));
       host.once('exit', (code) => failed(new Error(`npm start exited ${code}: ${out}`)));
     });
+    banner = out;
   }, 60_000);
 
   afterAll(async () => {
@@ -266,6 +268,14 @@ demo_guest_id() { curl -s "$BASE/manage/tenants/$TENANT/users" -H "x-functions-k
     expect(errorCodes(result.stdout)).toEqual(['tenant_context_required', 'tenant_not_found', 'unauthorized']);
     expect(result.stdout).toMatch(/contoso\.com is verified/);
   }, 120_000);
+
+  it("README: the banner it shows is npm start's, line by line (values aside)", () => {
+    const labels = (text: string) => [...text.matchAll(/^ {2}([A-Z][\w ()]+):\s{2,}/gm)].map((match) => match[1]);
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const shown = /```\nguestpass is running\.\n([\s\S]*?)```/.exec(readme)![1]!;
+    expect(labels(shown)).toEqual(labels(banner));
+    expect(shown).toContain(/Timers:\s+(.*)/.exec(banner)![1]);
+  });
 
   it('names only settings the app knows in the blocks it runs', () => {
     const text = ALL.filter((block) => !block.notRun).map((block) => block.text).join('\n');
