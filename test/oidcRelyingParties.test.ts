@@ -3,15 +3,19 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Auth, type AuthConfig } from '@auth/core';
+import { ConfidentialClientApplication, CryptoProvider, ProtocolMode } from '@azure/msal-node';
 import express, { type Express } from 'express';
 import session from 'express-session';
 import { auth } from 'express-openid-connect';
 import passport from 'passport';
 import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../scripts/chromium.js';
-import { inviteGuest, stopAllHosts, type TestHost, type TestTenant } from './helpers.js';
+import { FUNCTION_KEY, inviteGuest, startHost, stopAllHosts, type TestHost, type TestTenant } from './helpers.js';
+import { freePort } from './ports.js';
+import { localhostCertificate } from './tls.js';
 import { createApplication, createTenant, issuerOf, sessionIsLive, signInOnHostedPage, startOidcHost } from './oidcHelpers.js';
 
 /*
@@ -267,5 +271,80 @@ describe('Auth.js (@auth/core 0.41.3) with a generic OIDC provider: id, name, ty
     const source = readFileSync(join(__dirname, '..', 'node_modules', '@auth', 'core', 'lib', 'actions', 'signout.js'), 'utf8');
     expect(source).toContain('cookies.push(...sessionStore.clean());');
     expect(source).not.toMatch(/end_session_endpoint|endSession/);
+  });
+});
+
+describe('@azure/msal-node 7.2.3 as a generic OpenID Connect client: auth { clientId, authority, clientSecret, knownAuthorities }, system { protocolMode: "OIDC" }; PKCE as its samples pass it', () => {
+  /*
+   * MSAL refuses an authority that is not https (Authority.ts: "authority URI must use https"),
+   * so this guestpass serves TLS (LOCAL_TLS_CERT_FILE) with a certificate made for the test, which
+   * the test's own fetch (MSAL's network client) and Chromium trust. MSAL sends neither nonce nor
+   * PKCE unless the request carries them; its web-app samples pass the PKCE codes from its
+   * CryptoProvider, and so does this test.
+   */
+  let tlsHost: TestHost;
+  let issuer: string;
+  let previous: Dispatcher;
+  beforeAll(async () => {
+    const tls = await localhostCertificate();
+    previous = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: tls.cert } }));
+    const port = await freePort();
+    const started = await startHost({ PORT: String(port), PUBLIC_BASE_URL: `https://localhost:${port}`, LOCAL_TLS_CERT_FILE: tls.caFile, LOCAL_TLS_KEY_FILE: tls.keyFile });
+    const base = `https://localhost:${port}`;
+    tlsHost = {
+      ...started,
+      baseUrl: base,
+      api: (path, init) => fetch(`${base}/api${path}`, init),
+      manage: (path, init = {}) => fetch(`${base}/api/manage${path}`, { ...init, headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } }),
+    };
+    const created = await tlsHost.manage('/tenants', { method: 'POST', body: JSON.stringify({ displayName: 'Contoso over TLS', domains: [], allowedOrigins: [], redirectUris: ['https://app.contoso.test/welcome'] }) });
+    const tlsTenant = (await created.json()) as { id: string };
+    issuer = `${base}/api/${tlsTenant.id}`;
+    Object.assign(tlsHost, { tenantId: tlsTenant.id });
+  });
+  afterAll(() => setGlobalDispatcher(previous));
+
+  it('signs a guest in through Chromium and redeems the code with acquireTokenByCode; the ID token claims reach MSAL\'s account', async () => {
+    const tenantId = (tlsHost as TestHost & { tenantId: string }).tenantId;
+    const { rp, origin } = await startRelyingParty();
+    const application = await createApplication(tlsHost, tenantId, { displayName: 'MSAL app', clientType: 'confidential', redirectUris: [`${origin}/redirect`] });
+    const msal = new ConfidentialClientApplication({
+      auth: { clientId: application.clientId, authority: issuer, clientSecret: application.clientSecret!, knownAuthorities: [new URL(issuer).host] },
+      system: { protocolMode: ProtocolMode.OIDC },
+    });
+    const crypto = new CryptoProvider();
+    const { verifier, challenge } = await crypto.generatePkceCodes();
+    let result: unknown;
+    rp.get('/redirect', (req, res) => {
+      msal.acquireTokenByCode({ code: String(req.query.code), scopes: ['email'], redirectUri: `${origin}/redirect`, codeVerifier: verifier }).then(
+        (tokens) => {
+          result = tokens;
+          res.send('signed in');
+        },
+        (error: Error) => {
+          result = error;
+          res.status(500).send(error.message);
+        },
+      );
+    });
+    const email = 'mia.msal@example.com';
+    await inviteGuest(tlsHost, tenantId, email, { invitedUserDisplayName: 'Mia Msal', inviteRedirectUrl: 'https://app.contoso.test/welcome' });
+    const url = await msal.getAuthCodeUrl({ scopes: ['email'], redirectUri: `${origin}/redirect`, codeChallenge: challenge, codeChallengeMethod: 'S256' });
+    expect(new URL(url).origin).toBe(new URL(issuer).origin);
+
+    const context = await browser.newContext({ locale: 'en-US', ignoreHTTPSErrors: true });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByText('Sign in to continue to MSAL app').waitFor();
+    await signInOnHostedPage(tlsHost, page, email);
+    await page.waitForURL(`${origin}/redirect?**`);
+    await page.locator('body').filter({ hasText: /./ }).waitFor();
+    expect(result).not.toBeInstanceOf(Error);
+    const tokens = result as { idTokenClaims: Record<string, unknown>; accessToken: string; account: { username: string; name?: string } };
+    expect(tokens.idTokenClaims).toMatchObject({ iss: issuer, aud: application.clientId, email, name: 'Mia Msal', tid: tenantId });
+    expect(tokens.accessToken).toBeTruthy();
+    expect(new URL(url).searchParams.get('scope')).toBe('email openid profile offline_access');
   });
 });
