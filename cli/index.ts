@@ -456,6 +456,58 @@ users
   );
 
 /* otp */
+const roles = program.command('roles').description("a guest's app roles in the tenant's applications (Graph's appRoleAssignments)");
+interface AppRoleAssignment { id: string; appRoleId: string; resourceId: string; resourceDisplayName: string; principalDisplayName: string; createdDateTime: string }
+interface ApplicationRoles { clientId: string; displayName: string; appRoles: { id: string; value: string; displayName: string; isEnabled: boolean }[] }
+const ASSIGNMENT_COLUMNS = ['Role', 'Application', 'Assigned', 'Assignment id'];
+roles
+  .command('list')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .description('the app roles the guest holds, with the role values tokens carry')
+  .action(
+    onTenant(async ({ api, tenant }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const { value } = await api.get<{ value: AppRoleAssignment[] }>(tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`));
+      const apps = new Map<string, ApplicationRoles>();
+      for (const clientId of new Set(value.map((a) => a.resourceId))) {
+        apps.set(clientId, await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(clientId)}`)).catch(() => ({ clientId, displayName: '-', appRoles: [] })));
+      }
+      const roleValue = (a: AppRoleAssignment) => apps.get(a.resourceId)?.appRoles.find((r) => r.id === a.appRoleId)?.value ?? `(deleted role ${a.appRoleId})`;
+      print(output(), value, () => `${table(ASSIGNMENT_COLUMNS, value.map((a) => [roleValue(a), a.resourceDisplayName, a.createdDateTime, a.id]))}${plural(value.length, 'assignment')}\n`);
+    }),
+  );
+roles
+  .command('assign')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .requiredOption('--app <clientId>', "the application's client id")
+  .requiredOption('--role <value|id>', "the role: its value (as tokens carry it) or its id")
+  .description("give the guest one of an application's app roles; its tokens for that application carry the role from the next sign-in")
+  .action(
+    onTenant<{ app: string; role: string }>(async ({ api, tenant, opts: o }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const app = await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(o.app)}`));
+      const role = app.appRoles.find((r) => r.value === o.role || r.id === o.role.toLowerCase());
+      if (!role) throw new UsageError(`${app.displayName} has no app role ${o.role}; its roles: ${app.appRoles.map((r) => r.value).join(', ') || 'none'}.`);
+      const assignment = await api.request<AppRoleAssignment>('POST', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`), { appRoleId: role.id, resourceId: app.clientId });
+      print(output(), assignment, () => `${guest.email} holds ${role.value} in ${app.displayName} (assignment ${assignment.id}).\n`);
+    }),
+  );
+roles
+  .command('remove')
+  .argument('<guest>', 'the guest: its address or its id')
+  .argument('<assignmentId>', 'the assignment, as roles list shows it')
+  .addOption(tenantOption())
+  .description('take an app role away from the guest; tokens issued from now on leave it out')
+  .action(
+    onTenant(async ({ api, tenant }, ref, assignmentId) => {
+      const guest = await findGuest(api, tenant, ref!);
+      await api.request('DELETE', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments/${encodeURIComponent(assignmentId!)}`));
+      print(output(), { removed: assignmentId }, () => `Removed assignment ${assignmentId} from ${guest.email}.\n`);
+    }),
+  );
+
 const otp = program.command('otp').description('the email one-time passcode switch (organisation-default B2BManagementPolicy)');
 otp
   .command('status')

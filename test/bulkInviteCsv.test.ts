@@ -31,6 +31,16 @@ describe("Entra's bulk-invite CSV template", () => {
     ]);
   });
 
+  it('reads rows a script appended with LF line ends after the CRLF template, each as its own row (docs/operating.md does so)', () => {
+    const file = `${bulkInviteTemplateCsv()}ada@fabrikam.com,https://app.contoso.com/,true,Welcome\nbob@fabrikam.com,https://app.contoso.com/,true,"Two\nlines"\n`;
+    const { rows, errors } = parseBulkInviteCsv(file);
+    expect(errors).toEqual([]);
+    expect(rows).toEqual([
+      { row: 3, email: 'ada@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Welcome' },
+      { row: 4, email: 'bob@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Two\nlines' },
+    ]);
+  });
+
   it('finds columns by the bracketed property name: reordered, reworded, extra columns and Excel padding all work', () => {
     const file = [
       'version:v1.0,,,,',

@@ -426,4 +426,21 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await json<unknown[]>(['lifecycle', 'run', '--tenant', tenant.id])).toEqual([]);
     expect((await guestpass(['tenants', 'update', tenant.id, '--inactive-disable-days', 'soon'])).stderr).toMatch(/"soon" is not a number of days/);
   });
+  it('roles assign|list|remove: an app role by its value, listed with that value, taken away again', async () => {
+    const tenant = await newTenant();
+    const created = await host.manage(`/tenants/${tenant.id}/applications`, {
+      method: 'POST', body: JSON.stringify({ displayName: 'Reports', redirectUris: ['https://app.contoso.test/cb'], appRoles: [{ value: 'Reports.Read', displayName: 'Reader' }] }),
+    });
+    const app = (await created.json()) as { clientId: string };
+    await ok(['invite', 'rhea@roles.example', '--tenant', tenant.id, '--no-mail']);
+    expect(await ok(['roles', 'assign', 'rhea@roles.example', '--tenant', tenant.id, '--app', app.clientId, '--role', 'Reports.Read'])).toMatch(/^rhea@roles\.example holds Reports\.Read in Reports \(assignment [0-9a-f]{32}\)\.$/m);
+    const listed = await json<{ id: string }[]>(['roles', 'list', 'rhea@roles.example', '--tenant', tenant.id]);
+    expect(listed).toHaveLength(1);
+    expect(await ok(['roles', 'list', 'rhea@roles.example', '--tenant', tenant.id])).toContain('Reports.Read');
+    const unknown = await guestpass(['roles', 'assign', 'rhea@roles.example', '--tenant', tenant.id, '--app', app.clientId, '--role', 'Reports.Write']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Reports has no app role Reports.Write; its roles: Reports.Read.');
+    await ok(['roles', 'remove', 'rhea@roles.example', listed[0]!.id, '--tenant', tenant.id]);
+    expect(await json<unknown[]>(['roles', 'list', 'rhea@roles.example', '--tenant', tenant.id])).toEqual([]);
+  });
 });

@@ -1,14 +1,21 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Auth, type AuthConfig } from '@auth/core';
+import { ConfidentialClientApplication, CryptoProvider, ProtocolMode } from '@azure/msal-node';
 import express, { type Express } from 'express';
 import session from 'express-session';
 import { auth } from 'express-openid-connect';
 import passport from 'passport';
 import { Strategy as OpenIDConnectStrategy } from 'passport-openidconnect';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../scripts/chromium.js';
-import { inviteGuest, stopAllHosts, type TestHost, type TestTenant } from './helpers.js';
+import { FUNCTION_KEY, inviteGuest, startHost, stopAllHosts, type TestHost, type TestTenant } from './helpers.js';
+import { freePort } from './ports.js';
+import { localhostCertificate } from './tls.js';
 import { createApplication, createTenant, issuerOf, sessionIsLive, signInOnHostedPage, startOidcHost } from './oidcHelpers.js';
 
 /*
@@ -189,5 +196,155 @@ describe('passport-openidconnect 0.1.2 (confidential client, no PKCE): issuer, a
     await page.waitForURL(`${origin}/`);
     const { user } = JSON.parse((await page.locator('body').textContent())!) as { user: Record<string, unknown> };
     expect(user).toMatchObject({ id: expect.any(String), displayName: 'Paul Passport', emails: [{ value: email }] });
+  });
+});
+
+describe('Auth.js (@auth/core 0.41.3) with a generic OIDC provider: id, name, type "oidc", issuer, clientId, clientSecret; secret, trustHost, basePath', () => {
+  /** The web-standard Request/Response of Auth() on a plain Node server, as its framework adapters do. */
+  async function authJsApp(config: (origin: string) => Promise<AuthConfig>): Promise<{ origin: string }> {
+    let settings: AuthConfig | undefined;
+    let origin = '';
+    const server = createServer((req, res) => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', origin);
+        if (!url.pathname.startsWith('/auth/')) {
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('home');
+          return;
+        }
+        const body = req.method === 'POST' ? await readBody(req) : undefined;
+        const headers = new Headers(Object.entries(req.headers).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])));
+        const response = await Auth(new Request(url, { method: req.method, headers, body }), settings!);
+        const plain: Record<string, string> = {};
+        response.headers.forEach((value, name) => {
+          if (name !== 'set-cookie') plain[name] = value;
+        });
+        res.writeHead(response.status, { ...plain, 'set-cookie': response.headers.getSetCookie() });
+        res.end(Buffer.from(await response.arrayBuffer()));
+      })();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    servers.push(server);
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    settings = await config(origin);
+    return { origin };
+  }
+
+  function readBody(req: IncomingMessage): Promise<string> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+  }
+
+  it('signs a guest in from its sign-in page (PKCE, no state, no nonce: its default checks) and holds the profile in its session', async () => {
+    const email = 'ana.authjs@example.com';
+    await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Ana Authjs' });
+    const { origin } = await authJsApp(async (o) => {
+      const application = await createApplication(host, tenant.id, { displayName: 'Auth.js app', clientType: 'confidential', redirectUris: [`${o}/auth/callback/guestpass`] });
+      return {
+        providers: [{ id: 'guestpass', name: 'guestpass', type: 'oidc', issuer: issuerOf(host, tenant.id), clientId: application.clientId, clientSecret: application.clientSecret! }],
+        secret: 'an-authjs-secret-of-at-least-32-chars',
+        trustHost: true,
+        basePath: '/auth',
+      };
+    });
+    const page = await newPage();
+    await page.goto(`${origin}/auth/signin`);
+    await page.getByRole('button', { name: 'Sign in with guestpass' }).click();
+    await page.getByText('Sign in to continue to Auth.js app').waitFor();
+    const authorize = new URL(page.url()).searchParams;
+    expect(authorize.get('code_challenge_method')).toBe('S256');
+    expect(authorize.has('state')).toBe(false);
+    expect(authorize.has('nonce')).toBe(false);
+    await signInOnHostedPage(host, page, email);
+    await page.waitForURL(`${origin}/**`);
+    await page.getByText('home').waitFor();
+    const session = await page.evaluate(async () => (await fetch('/auth/session')).json());
+    expect(session).toMatchObject({ user: { name: 'Ana Authjs', email } });
+  });
+
+  it('has no RP-initiated logout: its signOut (lib/actions/signout.js) only clears its own session cookie, so guestpass is not told', async () => {
+    // @auth/core 0.41.3 lib/actions/signout.js: `cookies.push(...sessionStore.clean()); return { redirect, cookies };`
+    // — no request to the provider's end_session_endpoint. An app that wants the guestpass session ended
+    // sends the browser there itself (docs/openid-connect.md).
+    const source = readFileSync(join(__dirname, '..', 'node_modules', '@auth', 'core', 'lib', 'actions', 'signout.js'), 'utf8');
+    expect(source).toContain('cookies.push(...sessionStore.clean());');
+    expect(source).not.toMatch(/end_session_endpoint|endSession/);
+  });
+});
+
+describe('@azure/msal-node 7.2.3 as a generic OpenID Connect client: auth { clientId, authority, clientSecret, knownAuthorities }, system { protocolMode: "OIDC" }; PKCE as its samples pass it', () => {
+  /*
+   * MSAL refuses an authority that is not https (Authority.ts: "authority URI must use https"),
+   * so this guestpass serves TLS (LOCAL_TLS_CERT_FILE) with a certificate made for the test, which
+   * the test's own fetch (MSAL's network client) and Chromium trust. MSAL sends neither nonce nor
+   * PKCE unless the request carries them; its web-app samples pass the PKCE codes from its
+   * CryptoProvider, and so does this test.
+   */
+  let tlsHost: TestHost;
+  let issuer: string;
+  let previous: Dispatcher;
+  beforeAll(async () => {
+    const tls = await localhostCertificate();
+    previous = getGlobalDispatcher();
+    setGlobalDispatcher(new Agent({ connect: { ca: tls.cert } }));
+    const port = await freePort();
+    const started = await startHost({ PORT: String(port), PUBLIC_BASE_URL: `https://localhost:${port}`, LOCAL_TLS_CERT_FILE: tls.caFile, LOCAL_TLS_KEY_FILE: tls.keyFile });
+    const base = `https://localhost:${port}`;
+    tlsHost = {
+      ...started,
+      baseUrl: base,
+      api: (path, init) => fetch(`${base}/api${path}`, init),
+      manage: (path, init = {}) => fetch(`${base}/api/manage${path}`, { ...init, headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } }),
+    };
+    const created = await tlsHost.manage('/tenants', { method: 'POST', body: JSON.stringify({ displayName: 'Contoso over TLS', domains: [], allowedOrigins: [], redirectUris: ['https://app.contoso.test/welcome'] }) });
+    const tlsTenant = (await created.json()) as { id: string };
+    issuer = `${base}/api/${tlsTenant.id}`;
+    Object.assign(tlsHost, { tenantId: tlsTenant.id });
+  });
+  afterAll(() => setGlobalDispatcher(previous));
+
+  it('signs a guest in through Chromium and redeems the code with acquireTokenByCode; the ID token claims reach MSAL\'s account', async () => {
+    const tenantId = (tlsHost as TestHost & { tenantId: string }).tenantId;
+    const { rp, origin } = await startRelyingParty();
+    const application = await createApplication(tlsHost, tenantId, { displayName: 'MSAL app', clientType: 'confidential', redirectUris: [`${origin}/redirect`] });
+    const msal = new ConfidentialClientApplication({
+      auth: { clientId: application.clientId, authority: issuer, clientSecret: application.clientSecret!, knownAuthorities: [new URL(issuer).host] },
+      system: { protocolMode: ProtocolMode.OIDC },
+    });
+    const crypto = new CryptoProvider();
+    const { verifier, challenge } = await crypto.generatePkceCodes();
+    let result: unknown;
+    rp.get('/redirect', (req, res) => {
+      msal.acquireTokenByCode({ code: String(req.query.code), scopes: ['email'], redirectUri: `${origin}/redirect`, codeVerifier: verifier }).then(
+        (tokens) => {
+          result = tokens;
+          res.send('signed in');
+        },
+        (error: Error) => {
+          result = error;
+          res.status(500).send(error.message);
+        },
+      );
+    });
+    const email = 'mia.msal@example.com';
+    await inviteGuest(tlsHost, tenantId, email, { invitedUserDisplayName: 'Mia Msal', inviteRedirectUrl: 'https://app.contoso.test/welcome' });
+    const url = await msal.getAuthCodeUrl({ scopes: ['email'], redirectUri: `${origin}/redirect`, codeChallenge: challenge, codeChallengeMethod: 'S256' });
+    expect(new URL(url).origin).toBe(new URL(issuer).origin);
+
+    const context = await browser.newContext({ locale: 'en-US', ignoreHTTPSErrors: true });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByText('Sign in to continue to MSAL app').waitFor();
+    await signInOnHostedPage(tlsHost, page, email);
+    await page.waitForURL(`${origin}/redirect?**`);
+    await page.locator('body').filter({ hasText: /./ }).waitFor();
+    expect(result).not.toBeInstanceOf(Error);
+    const tokens = result as { idTokenClaims: Record<string, unknown>; accessToken: string; account: { username: string; name?: string } };
+    expect(tokens.idTokenClaims).toMatchObject({ iss: issuer, aud: application.clientId, email, name: 'Mia Msal', tid: tenantId });
+    expect(tokens.accessToken).toBeTruthy();
+    expect(new URL(url).searchParams.get('scope')).toBe('email openid profile offline_access');
   });
 });

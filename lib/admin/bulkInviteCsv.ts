@@ -118,7 +118,10 @@ function separatorOf(text: string): ',' | ';' | '\t' {
 export function parseBulkInviteCsv(text: string): BulkInviteFile {
   let records: string[][];
   try {
-    records = parse(text, { bom: true, delimiter: separatorOf(text.replace(/^\uFEFF/, '')), relax_column_count: true, skip_empty_lines: false, trim: false }) as string[][];
+    // Both line endings in one file: the template is written with CRLF (as Entra's), and rows
+    // a script appends on Linux or macOS end in LF; csv-parse otherwise keeps the first it
+    // meets and reads every later LF row as part of one field.
+    records = parse(text, { bom: true, delimiter: separatorOf(text.replace(/^\uFEFF/, '')), record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: false, trim: false }) as string[][];
   } catch (error) {
     throw new BulkInviteCsvError(`The file is not valid CSV: ${(error as Error).message}`);
   }
