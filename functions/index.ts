@@ -43,6 +43,7 @@ import './manageMailPreview.js';
 import './mailEventsSendGrid.js';
 import './mailEventsAcs.js';
 import './devOutboxMail.js';
+import './sendMail.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

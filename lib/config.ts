@@ -47,7 +47,6 @@ export const settingsSchema = z.object({
   CAPTCHA_SITE_KEY: z.string().min(1).optional(),
   CAPTCHA_SECRET: z.string().min(1).optional(),
   CAPTCHA_VERIFY_URL: z.url().optional(),
-  MAIL_OUTAGE_SECONDS: z.coerce.number().int().min(0).default(30),
   OTP_DEFAULT_ENABLED: bool(true),
   CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   SIGNING_KEYS: z.string().min(1).optional(),
@@ -80,6 +79,17 @@ export const settingsSchema = z.object({
   INVITATION_RESENDS_PER_GUEST_PER_DAY: count(5),
   PORT: z.coerce.number().int().min(0).max(65535).default(7071),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
+  // The Functions host's own storage connection, which its queue triggers read
+  // (a connection string, or identity-based: the account name or queue URI, the identity's client id).
+  AzureWebJobsStorage: z.string().min(1).optional(),
+  AzureWebJobsStorage__accountName: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lowercase letters and digits)').optional(),
+  AzureWebJobsStorage__queueServiceUri: z.url().optional(),
+  AzureWebJobsStorage__clientId: z.string().optional(),
+  AzureWebJobsStorage__credential: z.string().optional(),
+  MAIL_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
+    .default('send-mail'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -115,7 +125,8 @@ export interface Config {
     tenantUnfamiliarSendCodesPerHour: number;
   };
   stepUp: StepUpConfig;
-  mailOutageSeconds: number;
+  /** The queues on the host's storage account (AzureWebJobsStorage): where mail waits for the send-mail trigger. */
+  queue: { connectionString?: string; serviceUri?: string; managedIdentityClientId?: string; mailQueueName: string; timeoutSeconds: number };
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
   email: EmailConfig;
@@ -242,7 +253,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       tenantUnfamiliarSendCodesPerHour: s.TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR,
     },
     stepUp: stepUpConfig(s, pepper),
-    mailOutageSeconds: s.MAIL_OUTAGE_SECONDS,
+    queue: queueConfig(s, development),
     session: { ttlSeconds: s.SESSION_TTL_SECONDS, signingKeys },
     otpDefaultEnabled: s.OTP_DEFAULT_ENABLED,
     email,
@@ -306,6 +317,25 @@ function stepUpConfig(s: Settings, pepper: string): StepUpConfig {
     secret: s.CAPTCHA_SECRET,
     verifyUrl: s.CAPTCHA_VERIFY_URL ?? CAPTCHA_VERIFY_URLS[s.STEP_UP_PROVIDER],
   };
+}
+
+/**
+ * The host's storage connection as the Functions host reads `AzureWebJobsStorage`:
+ * a connection string, or identity-based settings under `AzureWebJobsStorage__`
+ * (the queue service URI, or the account name it is made from, and the identity's client id).
+ */
+function queueConfig(s: Settings, development: boolean): Config['queue'] {
+  const common = { mailQueueName: s.MAIL_QUEUE_NAME, timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS };
+  if (s.AzureWebJobsStorage) {
+    if (!development && /UseDevelopmentStorage=true/i.test(s.AzureWebJobsStorage)) {
+      throw new ConfigError('AzureWebJobsStorage', 'is the local emulator outside development: set AzureWebJobsStorage__accountName (managed identity) or a real connection string');
+    }
+    return { ...common, connectionString: s.AzureWebJobsStorage };
+  }
+  const serviceUri = s.AzureWebJobsStorage__queueServiceUri ?? (s.AzureWebJobsStorage__accountName && `https://${s.AzureWebJobsStorage__accountName}.queue.core.windows.net`);
+  if (serviceUri) return { ...common, serviceUri, managedIdentityClientId: s.AzureWebJobsStorage__clientId ?? s.AZURE_CLIENT_ID };
+  if (development) return { ...common, connectionString: 'UseDevelopmentStorage=true' };
+  throw new ConfigError('AzureWebJobsStorage', 'is required outside development: the queues mail waits in (AzureWebJobsStorage__accountName with a managed identity, or a connection string)');
 }
 
 /** Each provider's own settings, checked at start so a misconfigured provider names its setting. */

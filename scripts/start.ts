@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
-import { portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
+import { portAnswers, startAzurite, startAzuriteQueue, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
-import { serveApp, startTimers } from './localHost.js';
+import { serveApp, startAppQueues, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -20,9 +20,10 @@ function ensureLocalSettings(): void {
   console.log(`Created ${SETTINGS} from ${SAMPLE} with fresh local secrets (git ignores it).`);
 }
 
-function azuritePort(connectionString: string): number | undefined {
-  if (/UseDevelopmentStorage=true/i.test(connectionString)) return 10002;
-  const match = /TableEndpoint=https?:\/\/(?:127\.0\.0\.1|localhost):(\d+)/i.exec(connectionString);
+/** The local Azurite port a connection string names for a service (UseDevelopmentStorage=true: Azurite's defaults). */
+function azuritePort(connectionString: string, service: 'Table' | 'Queue' = 'Table'): number | undefined {
+  if (/UseDevelopmentStorage=true/i.test(connectionString)) return service === 'Table' ? 10002 : 10001;
+  const match = new RegExp(`${service}Endpoint=https?://(?:127\\.0\\.0\\.1|localhost):(\\d+)`, 'i').exec(connectionString);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
     if (await portAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
     else azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
   }
+  // The Queue service the mail waits in (AzureWebJobsStorage), unless one answers already.
+  const queuePort = azuritePort(settings.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true', 'Queue');
+  let azuriteQueue: { stop(): Promise<void> } | undefined;
+  if (queuePort !== undefined && !(await portAnswers(queuePort))) azuriteQueue = azuriteQueueStarted = await startAzuriteQueue({ port: queuePort, location: '.azurite' });
 
   // The app reads local.settings.json itself, as it would under Core Tools.
   const { server, port: hostPort, app } = await serveApp();
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
   const tenant = await ensureDemoTenant(base, app.config.operatorKey);
   await inviteDemoGuest(base, app.config.operatorKey, tenant.id);
   const stopTimers = startTimers(app.registrations.timer ?? []);
+  const queues = startAppQueues(app);
 
   console.log(`
 guestpass is running.
@@ -98,7 +104,9 @@ guestpass is running.
   Operator console:          ${base}/api/manage/console/   (sign in with the operator credential)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
+  Queue triggers:            ${(app.registrations.queue ?? []).map((q) => q.name).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}
+  Azurite (Queue service):   ${azuriteQueue ? `started on port ${queuePort}, data in .azurite/` : 'external'}
 
 Press Ctrl-C to stop.`);
 
@@ -107,7 +115,8 @@ Press Ctrl-C to stop.`);
     stopTimers();
     server.close();
     server.closeAllConnections();
-    await azurite?.stop();
+    await queues.stop();
+    await Promise.all([azurite?.stop(), azuriteQueue?.stop()]);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
@@ -115,8 +124,9 @@ Press Ctrl-C to stop.`);
 }
 
 let azuriteStarted: RunningAzurite | undefined;
+let azuriteQueueStarted: { stop(): Promise<void> } | undefined;
 main().catch(async (error) => {
   console.error(error instanceof Error ? error.message : error);
-  await azuriteStarted?.stop();
+  await Promise.all([azuriteStarted?.stop(), azuriteQueueStarted?.stop()]);
   process.exit(1);
 });

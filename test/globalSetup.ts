@@ -11,10 +11,10 @@ declare module 'vitest' {
 
 let azurite: RunningAzurite | undefined;
 
-/** One Azurite for the whole run, and the built app that every local host serves. */
+/** One Azurite (Table and Queue services) for the whole run, and the built app that every local host serves. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
-  azurite = await startAzurite({ port: await freePort() });
+  azurite = await startAzurite({ port: await freePort(), queuePort: await freePort() });
   project.provide('azuriteConnectionString', azurite.connectionString);
   return async () => {
     await azurite?.stop();

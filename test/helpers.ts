@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { QueueClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
 import { generateSigningKey } from '../lib/signin/keys.js';
@@ -25,10 +26,16 @@ export function uniquePrefix(): string {
 
 /** The settings a test host runs with; each call gets its own TABLE_PREFIX unless one is given. */
 export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
+  const prefix = uniquePrefix();
   return {
     AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
     TABLES_CONNECTION_STRING: inject('azuriteConnectionString'),
-    TABLE_PREFIX: uniquePrefix(),
+    TABLE_PREFIX: prefix,
+    // Each host its own mail queue on the shared Azurite, polled at the host's floor
+    // (100 ms) so a test's mail is out about as soon as it is queued.
+    AzureWebJobsStorage: inject('azuriteConnectionString'),
+    MAIL_QUEUE_NAME: `${prefix}-mail`,
+    AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
     PORT: '0',
     LOCAL_FUNCTION_KEY: FUNCTION_KEY,
     CODE_PEPPER: TEST_PEPPER,
@@ -163,7 +170,29 @@ export interface OutboxMail {
   tenantId: string;
 }
 
+/** The host's mail queue (MAIL_QUEUE_NAME on its AzureWebJobsStorage), as the send-mail trigger reads it. */
+export function mailQueueOf(host: { settings: Record<string, string> }, suffix = ''): QueueClient {
+  return new QueueClient(host.settings.AzureWebJobsStorage!, `${host.settings.MAIL_QUEUE_NAME!}${suffix}`);
+}
+
+/**
+ * Waits until the host's send-mail trigger has handled every queued mail: the queue is
+ * empty (Azure counts invisible messages, the ones in hand or waiting for a retry, too).
+ */
+export async function mailQueueDrained(host: { settings: Record<string, string> }, timeoutMs = 20_000): Promise<void> {
+  const queue = mailQueueOf(host);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const count = await queue.getProperties().then((p) => p.approximateMessagesCount ?? 0, () => 0);
+    if (count === 0) return;
+    if (Date.now() > deadline) throw new Error(`the mail queue still holds ${count} messages after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The outbox's mails to an address, once every queued mail has been handled. */
 export async function outbox(host: TestHost, to: string): Promise<OutboxMail[]> {
+  await mailQueueDrained(host);
   const response = await host.api(`/dev/outbox?to=${encodeURIComponent(to)}`);
   return ((await response.json()) as { value: OutboxMail[] }).value;
 }

@@ -11,7 +11,7 @@ import { sendGridWebhookKey } from './webhookKey.js';
 /** A delivery report, from either provider, about one of guestpass's mails. */
 export interface DeliveryEvent {
   mailId: string;
-  status: Exclude<DeliveryStatus, 'accepted' | 'refused'>;
+  status: Extract<DeliveryStatus, 'delivered' | 'bounced' | 'blocked'>;
   reason?: string;
   at: Date;
 }
@@ -42,7 +42,7 @@ export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]):
       result.ignored += 1;
       continue;
     }
-    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'accepted') {
+    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'sent') {
       result.ignored += 1;
       continue;
     }
