@@ -175,7 +175,8 @@ var senderAddress = empty(emailFrom) ? 'DoNotReply@${communication.outputs.sende
 // the settings schema in lib/config.ts: each guestpass setting here is one the schema
 // knows, and every setting required outside development is here.
 var appSettings = {
-  // The Functions host's own storage (timer leases, host keys), through the identity: no connection string.
+  // The Functions host's own storage (timer leases, host keys, the mail queue its
+  // send-mail trigger reads), through the identity: no connection string.
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identity.properties.clientId
@@ -194,6 +195,8 @@ var appSettings = {
   // The identity signs ACS requests (Communication and Email Service Owner on the resource).
   ACS_ENDPOINT: communication.outputs.endpoint
   MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
+  // The queue every mail waits in; the send-mail trigger names it as %MAIL_QUEUE_NAME%.
+  MAIL_QUEUE_NAME: 'send-mail'
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.

@@ -335,7 +335,7 @@ function queueConfig(s: Settings, development: boolean): Config['queue'] {
   const serviceUri = s.AzureWebJobsStorage__queueServiceUri ?? (s.AzureWebJobsStorage__accountName && `https://${s.AzureWebJobsStorage__accountName}.queue.core.windows.net`);
   if (serviceUri) return { ...common, serviceUri, managedIdentityClientId: s.AzureWebJobsStorage__clientId ?? s.AZURE_CLIENT_ID };
   if (development) return { ...common, connectionString: 'UseDevelopmentStorage=true' };
-  throw new ConfigError('AzureWebJobsStorage', 'is required outside development: the queues mail waits in (AzureWebJobsStorage__accountName with a managed identity, or a connection string)');
+  throw new ConfigError('AzureWebJobsStorage__accountName', "(with a managed identity, or AzureWebJobsStorage as a connection string) is required outside development: the host's storage account holds the queue mail waits in");
 }
 
 /** Each provider's own settings, checked at start so a misconfigured provider names its setting. */
@@ -405,7 +405,7 @@ function refuseUnresolvedKeyVaultReferences(env: Record<string, string | undefin
  * test/infra.test.ts checks that infra/main.bicep sets each of them, besides every
  * setting loadConfig itself demands outside development.
  */
-export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM'] as const;
+export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM', 'MAIL_QUEUE_NAME', 'AzureWebJobsStorage__clientId'] as const;
 
 let current: Config | undefined;
 

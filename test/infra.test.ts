@@ -26,6 +26,9 @@ const PLATFORM_SETTINGS: Record<string, string> = {
 /** Values to stand in for deployment-time expressions when main.bicep's settings are loaded as the app would load them. */
 const SAMPLE_VALUES: Record<string, string> = {
   TABLES_ENDPOINT: 'https://stguestpasssample.table.core.windows.net/',
+  AzureWebJobsStorage__accountName: 'stguestpasssample',
+  AzureWebJobsStorage__clientId: '00000000-0000-0000-0000-000000000001',
+  MAIL_QUEUE_NAME: 'send-mail',
   AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
   PUBLIC_BASE_URL: 'https://func-guestpass-sample.azurewebsites.net',
   EMAIL_FROM: 'guestpass@contoso.com',
@@ -223,6 +226,7 @@ describe('the resources and roles of the deployment', () => {
     const BUILT_IN_ROLES: Record<string, string> = {
       '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
       'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
+      '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
       '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
       'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
       '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
@@ -246,6 +250,7 @@ describe('the resources and roles of the deployment', () => {
       [
         'appPrincipalId: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
         'appPrincipalId: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
+        'appPrincipalId: Storage Queue Data Contributor on Microsoft.Storage/storageAccounts',
         'appPrincipalId: Key Vault Secrets User on Microsoft.KeyVault/vaults',
         'appPrincipalId: Monitoring Metrics Publisher on Microsoft.Insights/components',
         'appPrincipalId: Communication and Email Service Owner on Microsoft.Communication/communicationServices',
