@@ -44,7 +44,8 @@ export function portAnswers(port: number): Promise<boolean> {
 }
 
 function azuriteBin(service: 'table' | 'queue'): string {
-  const require = createRequire(join(process.cwd(), 'package.json'));
+  // Found from this script (dist/scripts/ or scripts/ in the repository), wherever it runs from.
+  const require = createRequire(__filename);
   const pkg = require.resolve('azurite/package.json');
   return join(dirname(pkg), 'dist', 'src', service, 'main.js');
 }

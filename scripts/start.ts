@@ -79,13 +79,14 @@ async function main(): Promise<void> {
     if (await portAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
     else azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
   }
-  // The Queue service the mail waits in (AzureWebJobsStorage), unless one answers already.
-  const queuePort = azuritePort(settings.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true', 'Queue');
-  let azuriteQueue: { stop(): Promise<void> } | undefined;
-  if (queuePort !== undefined && !(await portAnswers(queuePort))) azuriteQueue = azuriteQueueStarted = await startAzuriteQueue({ port: queuePort, location: '.azurite' });
 
   // The app reads local.settings.json itself, as it would under Core Tools.
   const { server, port: hostPort, app } = await serveApp();
+  // The Queue service the mail waits in (AzureWebJobsStorage), unless one answers already;
+  // after the Table service answered, so a misconfigured one stops the start first.
+  const queuePort = azuritePort(settings.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true', 'Queue');
+  let azuriteQueue: { stop(): Promise<void> } | undefined;
+  if (queuePort !== undefined && !(await portAnswers(queuePort))) azuriteQueue = azuriteQueueStarted = await startAzuriteQueue({ port: queuePort, location: '.azurite' });
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.operatorKey);
   await inviteDemoGuest(base, app.config.operatorKey, tenant.id);

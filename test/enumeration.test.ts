@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guestRows } from './attackHelpers.js';
 import {
-  createTenant, expectError, inviteGuest, sendCode, startFakeSendGrid, startHost, stopAllHosts, testRuntime, uniquePrefix, verifyCode,
+  createTenant, expectError, inviteGuest, mailQueueDrained, sendCode, startFakeSendGrid, startHost, stopAllHosts, testRuntime, uniquePrefix, verifyCode,
   type FakeSendGrid, type TestHost, type TestTenant,
 } from './helpers.js';
 
@@ -72,6 +72,7 @@ describe('send-code does not tell who is invited', () => {
     expect(invited.status).toBe(202);
     expect(stranger).toEqual(invited);
     expect(Number(invited.transactions)).toBeGreaterThan(0);
+    await mailQueueDrained(host);
     expect(codeMailsTo('invited@example.com')).toBe(1);
     expect(codeMailsTo('stranger@example.com')).toBe(0);
   });
@@ -85,6 +86,7 @@ describe('send-code does not tell who is invited', () => {
 
   it('the same holds for a guest who already redeemed with OTP', async () => {
     expect((await sendCode(host, tenant.id, 'redeemed@example.com')).status).toBe(202);
+    await mailQueueDrained(host);
     expect((await verifyCode(host, tenant.id, 'redeemed@example.com', lastMailedCode())).status).toBe(200);
     const other = await sendGridHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, RESEND_COOLDOWN_SECONDS: '0' });
     await sendCode(other, tenant.id, 'warm-up@example.com');
@@ -155,6 +157,7 @@ describe('answers that depend on the sign-in method do not tell who is invited e
     const [code] = JSON.parse(row.codes as string) as { h: string; x: number }[];
     expect(code!.h.length).toBeGreaterThan(20);
     expect(code!.x).toBeGreaterThan(Date.now());
+    await mailQueueDrained(host);
     expect(codeMailsTo('stranger@example.com')).toBe(0);
   });
 });

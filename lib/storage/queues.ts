@@ -1,6 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { Config } from '../config.js';
-import type { CredentialFactory } from './tables.js';
+import { countTransaction, type CredentialFactory } from './tables.js';
 
 /**
  * The app's queues, on the storage account the Functions host itself uses
@@ -21,7 +21,9 @@ export function encodeMessage(body: unknown): string {
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
 }
 
+/** Sends one message; it counts as one storage transaction of the request (lib/storage/tables.ts). */
 export async function enqueue(queue: QueueClient, body: unknown, options: { visibilityTimeoutSeconds?: number; timeToLiveSeconds?: number } = {}): Promise<void> {
+  countTransaction();
   await queue.sendMessage(encodeMessage(body), {
     visibilityTimeout: options.visibilityTimeoutSeconds,
     messageTimeToLive: options.timeToLiveSeconds,

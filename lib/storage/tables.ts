@@ -25,6 +25,12 @@ const countTransactions: PipelinePolicy = {
   },
 };
 
+/** One storage transaction made outside the Table pipeline (a queue message), counted in the same scope. */
+export function countTransaction(): void {
+  const scope = transactionScope.getStore();
+  if (scope) scope.count += 1;
+}
+
 export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
   const scope = { count: 0 };
   const result = await transactionScope.run(scope, work);
