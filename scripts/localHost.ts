@@ -475,9 +475,12 @@ export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<
  * the app reads (the environment over local.settings.json) and the repository's host.json.
  */
 export function startAppQueues(app: BuiltApp, log?: (line: string) => void): RunningQueueListeners {
+  const settings: Record<string, string | undefined> = { ...readLocalSettings(), ...process.env };
+  const lease = Number(settings.LOCAL_HOST_QUEUE_LEASE_SECONDS);
   return startQueueListeners(app.registrations.queue ?? [], {
-    settings: { ...readLocalSettings(), ...process.env },
+    settings,
     hostJson: readHostJson(join(__dirname, '..', '..')),
     log,
+    inFlightVisibilityMs: lease > 0 ? lease * 1000 : undefined,
   });
 }

@@ -143,6 +143,12 @@ export interface QueueListenerOptions {
   settings: Record<string, string | undefined>;
   hostJson: Record<string, unknown>;
   log?: (line: string) => void;
+  /**
+   * How long a message in hand stays invisible (the host's fixed 10 minutes). Only a test
+   * that kills the host mid-batch shortens it, through LOCAL_HOST_QUEUE_LEASE_SECONDS, so
+   * the messages the dead host held come back within the test rather than 10 minutes later.
+   */
+  inFlightVisibilityMs?: number;
 }
 
 export interface RunningQueueListeners {
@@ -161,7 +167,8 @@ export interface RunningQueueListeners {
 export function startQueueListeners(registrations: QueueRegistration[], options: QueueListenerOptions): RunningQueueListeners {
   const log = options.log ?? ((line: string) => console.log(line));
   const queues = queuesOptions(hostJsonOverrides(options.hostJson, options.settings));
-  const listeners = registrations.map((registration) => listen(registration, queues, options.settings, log));
+  const lease = options.inFlightVisibilityMs ?? IN_FLIGHT_VISIBILITY_MS;
+  const listeners = registrations.map((registration) => listen(registration, queues, options.settings, log, lease));
   return {
     async stop() {
       await Promise.all(listeners.map((listener) => listener.stop()));
@@ -176,7 +183,7 @@ function connectionString(connection: string | undefined, settings: Record<strin
   return value;
 }
 
-function listen(registration: QueueRegistration, queues: QueuesOptions, settings: Record<string, string | undefined>, log: (line: string) => void): { stop(): Promise<void> } {
+function listen(registration: QueueRegistration, queues: QueuesOptions, settings: Record<string, string | undefined>, log: (line: string) => void, lease: number): { stop(): Promise<void> } {
   const queueName = resolveBindingExpression(registration.options.queueName, settings, registration.name);
   const connection = connectionString(registration.options.connection, settings);
   const queue = new QueueClient(connection, queueName);
@@ -215,10 +222,10 @@ function listen(registration: QueueRegistration, queues: QueuesOptions, settings
     let popReceipt = message.popReceipt;
     // Renewed at half the in-flight visibility while the function runs.
     const renew = setInterval(() => {
-      queue.updateMessage(message.messageId, popReceipt, undefined, IN_FLIGHT_VISIBILITY_MS / 1000)
+      queue.updateMessage(message.messageId, popReceipt, undefined, Math.round(lease / 1000))
         .then((updated) => (popReceipt = updated.popReceipt ?? popReceipt))
         .catch(() => undefined);
-    }, IN_FLIGHT_VISIBILITY_MS / 2);
+    }, lease / 2);
     const context = new InvocationContext({
       functionName: registration.name,
       invocationId: randomUUID(),
@@ -257,7 +264,7 @@ function listen(registration: QueueRegistration, queues: QueuesOptions, settings
     while (!stopped) {
       let batch: DequeuedMessageItem[] = [];
       try {
-        batch = (await queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: IN_FLIGHT_VISIBILITY_MS / 1000 })).receivedMessageItems;
+        batch = (await queue.receiveMessages({ numberOfMessages: queues.batchSize, visibilityTimeout: Math.round(lease / 1000) })).receivedMessageItems;
       } catch (error) {
         log(`[${registration.name}] polling ${queueName} failed: ${(error as Error).message}`);
       }

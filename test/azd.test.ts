@@ -147,7 +147,7 @@ describe('the preprovision hook', () => {
     expect(parseSigningKeys(signingKeys)).toHaveLength(1);
     // The values the Key Vault references hand the app: it starts in Production on them.
     const config = loadConfig(
-      { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', AzureWebJobsStorage__accountName: 'st', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string, OPERATOR_KEY: azdParameterValue('operatorKey', env) as string },
+      { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', AzureWebJobsStorage__accountName: 'stsample', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string, OPERATOR_KEY: azdParameterValue('operatorKey', env) as string },
       () => undefined,
     );
     expect(config.code.pepper).toBe(codePepper);

@@ -9,6 +9,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
 import { generateSigningKey } from '../lib/signin/keys.js';
+import { readQueuedMail, sendQueuedMail } from '../lib/mail/queue.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../lib/runtime.js';
 import { ensureTables } from '../lib/storage/tables.js';
 
@@ -31,10 +32,10 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
     AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
     TABLES_CONNECTION_STRING: inject('azuriteConnectionString'),
     TABLE_PREFIX: prefix,
-    // Each host its own mail queue on the shared Azurite, polled at the host's floor
-    // (100 ms) so a test's mail is out about as soon as it is queued.
+    // Each deployment (hosts sharing a TABLE_PREFIX) its own mail queue on the shared
+    // Azurite, polled at the host's floor (100 ms) so a test's mail is out about as soon as it is queued.
     AzureWebJobsStorage: inject('azuriteConnectionString'),
-    MAIL_QUEUE_NAME: `${prefix}-mail`,
+    MAIL_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-mail`,
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
     PORT: '0',
     LOCAL_FUNCTION_KEY: FUNCTION_KEY,
@@ -251,6 +252,24 @@ export async function expectHostAnswer(response: Response, status: number): Prom
   if (response.status !== status || text !== '') throw new Error(`expected the host's bare ${status}, got ${response.status} ${text}`);
 }
 
+/**
+ * The send-mail trigger's work, run in this process for an in-process runtime (tests of
+ * lib operations have no host polling their queue): every queued mail handed to the
+ * runtime's mailer, as functions/sendMail.ts would.
+ */
+export async function sendQueuedMails(rt: Runtime): Promise<void> {
+  const queue = await rt.queues.mail();
+  for (;;) {
+    const { receivedMessageItems: batch } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
+    if (batch.length === 0) return;
+    for (const message of batch) {
+      const payload = JSON.parse(Buffer.from(message.messageText, 'base64').toString('utf8')) as unknown;
+      await sendQueuedMail(rt, readQueuedMail(payload), message.dequeueCount);
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+    }
+  }
+}
+
 /** An in-process runtime on the shared Azurite, for tests of lib operations (an injected clock, for one). */
 export async function testRuntime(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<Runtime & { config: Config }> {
   const config = loadConfig(testSettings(overrides), () => undefined);
@@ -272,30 +291,49 @@ export interface RecordedSendGridRequest {
   };
 }
 
+/**
+ * What the fake answers: a status (202 accepts, with an X-Message-Id; any other with
+ * SendGrid's `errors[]`), `hang` (never answers), `unparseable` (a 400 whose body is a
+ * proxy's HTML page, not SendGrid's JSON), or a function choosing one per request.
+ */
+export type FakeSendGridMode = number | 'hang' | 'unparseable';
+
 export interface FakeSendGrid {
   baseUrl: string;
-  requests: RecordedSendGridRequest[];
-  /** What the next requests get: a status, or `hang` to never answer. */
-  respondWith(mode: number | 'hang'): void;
+  /** Every request, with what it was answered. */
+  requests: (RecordedSendGridRequest & { answered: FakeSendGridMode })[];
+  /** What the next requests get. */
+  respondWith(mode: FakeSendGridMode | ((request: RecordedSendGridRequest) => FakeSendGridMode)): void;
+  /** How long each answer waits (a slow provider). */
+  answerAfter(ms: number): void;
   close(): Promise<void>;
 }
 
 /** A local HTTP server that speaks SendGrid's POST /v3/mail/send, recording what @sendgrid/mail sends. */
 export async function startFakeSendGrid(): Promise<FakeSendGrid> {
-  let mode: number | 'hang' = 202;
-  const requests: RecordedSendGridRequest[] = [];
+  let choose: (request: RecordedSendGridRequest) => FakeSendGridMode = () => 202;
+  let delayMs = 0;
+  const requests: FakeSendGrid['requests'] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const text = Buffer.concat(chunks).toString('utf8');
       if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ errors: [{ message: 'not found' }] }));
         return;
       }
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) });
+      const request: RecordedSendGridRequest = { method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) };
+      const mode = choose(request);
+      requests.push({ ...request, answered: mode });
       if (mode === 'hang') return;
+      if (mode === 'unparseable') {
+        res.writeHead(400, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>400 Bad Request</h1>nginx</body></html>');
+        return;
+      }
       if (mode === 202) {
         res.writeHead(202, { 'x-message-id': randomBytes(8).toString('hex') });
         res.end();
@@ -311,7 +349,10 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
     respondWith(next) {
-      mode = next;
+      choose = typeof next === 'function' ? next : () => next;
+    },
+    answerAfter(ms) {
+      delayMs = ms;
     },
     close: () =>
       new Promise<void>((r) => {
