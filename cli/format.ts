@@ -30,3 +30,8 @@ export function details(entries: [string, unknown][]): string {
 export function csv(headers: string[], rows: unknown[][]): string {
   return stringify(rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : String(cell)))), { header: true, columns: headers });
 }
+
+/** "1 guest", "2 guests"; the plural given when it is not the singular plus "s". */
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : pluralForm}`;
+}

@@ -6,9 +6,11 @@ import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
+import { EVENT_TYPES } from '../lib/events/eventTypes.js';
+import type { WebhookView } from '../lib/events/webhooks.js';
 import { bulkInvite } from './bulkInvite.js';
 import { ApiError, ManagementClient, tenantPath, UsageError } from './client.js';
-import { csv, details, print, table, type Output } from './format.js';
+import { csv, details, plural, print, table, type Output } from './format.js';
 import { featuresOf, ONE_TIME_PASSCODE, organizationDefault, setOneTimePasscode, type Policy } from './otp.js';
 
 /*
@@ -314,10 +316,22 @@ program
   );
 
 /* users */
-const users = program.command('users').description('list, show, delete guests and reset their redemption');
+const users = program.command('users').description('list, show, block, unblock, delete guests and reset their redemption');
 const sourceLabel = (guest: Guest) => guest.source ?? (guest.state === 'PendingAcceptance' ? 'Invited user' : '-');
-const USER_COLUMNS = ['Id', 'Email', 'Display name', 'Source', 'State', 'Invited', 'Last sign-in'];
-const userRow = (g: Guest) => [g.id, g.email, g.displayName, sourceLabel(g), g.state, g.invitedAt, g.lastSignInAt];
+const USER_COLUMNS = ['Email', 'Display name', 'Source', 'State', 'Sign-in', 'Invited', 'Last sign-in', 'Id'];
+// Entra's "Block sign-in": accountEnabled false.
+const signInLabel = (g: Guest) => (g.accountEnabled === false ? 'Blocked' : 'Allowed');
+const userRow = (g: Guest) => [g.email, g.displayName, sourceLabel(g), g.state, signInLabel(g), g.invitedAt, g.lastSignInAt, g.id];
+
+/** A guest named by its id or by its address (one exact-address lookup). */
+async function findGuest(api: ManagementClient, tenant: string, idOrEmail: string): Promise<Guest> {
+  if (!idOrEmail.includes('@')) return api.get<Guest>(tenantPath(tenant, `/users/${encodeURIComponent(idOrEmail)}`));
+  const address = idOrEmail.trim().toLowerCase();
+  const page = await api.get<{ value: Guest[] }>(tenantPath(tenant, `/users?search=${encodeURIComponent(address)}&$top=5`));
+  const guest = page.value.find((g) => g.email.toLowerCase() === address);
+  if (!guest) throw new UsageError(`No guest of this tenant has the address ${idOrEmail}.`);
+  return guest;
+}
 users
   .command('list')
   .description('every guest of the tenant (pages through all), with its Source and State')
@@ -334,15 +348,18 @@ users
       if (o.search) query.set('search', o.search);
       const all = await api.all<Guest>(tenantPath(tenant, `/users${query.size ? `?${query}` : ''}`));
       if (o.csv) {
-        const text = csv(['id', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'], all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.invitedAt, g.redeemedAt, g.lastSignInAt]));
+        const text = csv(
+          ['id', 'email', 'displayName', 'source', 'state', 'accountEnabled', 'invitedAt', 'redeemedAt', 'lastSignInAt'],
+          all.map((g) => [g.id, g.email, g.displayName, g.source, g.state, g.accountEnabled, g.invitedAt, g.redeemedAt, g.lastSignInAt]),
+        );
         if (o.csv === '-') process.stdout.write(text);
         else {
           writeFileSync(o.csv, text);
-          log(`Wrote ${all.length} guests to ${o.csv}.`);
+          log(`Wrote ${plural(all.length, 'guest')} to ${o.csv}.`);
         }
         return;
       }
-      print(output(), all, () => `${table(USER_COLUMNS, all.map(userRow))}${all.length} guests\n`);
+      print(output(), all, () => `${table(USER_COLUMNS, all.map(userRow))}${plural(all.length, 'guest')}\n`);
     }),
   );
 users
@@ -355,6 +372,29 @@ users
       print(output(), guest, () => details(USER_COLUMNS.map((column, i) => [column, userRow(guest)[i]] as [string, unknown]).concat([['Redeemed', guest.redeemedAt]])));
     }),
   );
+for (const [name, accountEnabled] of [['block', false], ['unblock', true]] as const) {
+  users
+    .command(name)
+    .argument('<guest>', 'the guest: its address or its id')
+    .addOption(tenantOption())
+    .description(
+      accountEnabled
+        ? 'let a blocked guest sign in again (accountEnabled true)'
+        : "block the guest's sign-in (Entra's Block sign-in, accountEnabled false): its sessions end at once, it keeps its id and history",
+    )
+    .action(
+      onTenant(async ({ api, tenant }, ref) => {
+        const guest = await findGuest(api, tenant, ref!);
+        const changed = await api.request<Guest>('PATCH', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}`), { accountEnabled });
+        const already = guest.accountEnabled === accountEnabled;
+        print(output(), changed, () =>
+          already
+            ? `${changed.email} was already ${accountEnabled ? 'allowed to sign in' : 'blocked'}.\n`
+            : `${changed.email}: sign-in ${accountEnabled ? 'allowed again' : 'blocked; its sessions ended'}.\n`,
+        );
+      }),
+    );
+}
 users
   .command('delete')
   .argument('<id>')
@@ -601,6 +641,96 @@ keys
     onTenant(async ({ api, tenant }, id) => {
       await api.request('DELETE', tenantPath(tenant, `/keys/${encodeURIComponent(id)}`));
       print(output(), { revoked: id }, () => `Revoked key ${id}.\n`);
+    }),
+  );
+
+/* webhooks */
+const webhooks = program.command('webhooks').description("the tenant's signed webhooks (Standard Webhooks): endpoints, secrets, deliveries");
+function eventsOption(value: string): string[] {
+  const events = value.split(',').map((e) => e.trim()).filter(Boolean);
+  const unknown = events.filter((e) => !(EVENT_TYPES as readonly string[]).includes(e));
+  if (unknown.length > 0) throw new UsageError(`Unknown event type ${unknown.join(', ')}: one of ${EVENT_TYPES.join(', ')}.`);
+  return events;
+}
+webhooks
+  .command('create')
+  .addOption(tenantOption())
+  .argument('<url>', 'where events are POSTed: https, on a public address')
+  .option('--events <types>', `comma-separated event types (default: all): ${EVENT_TYPES.join(', ')}`, eventsOption)
+  .option('--description <text>', 'what the endpoint is for')
+  .action(
+    onTenant<{ events?: string[]; description?: string }>(async ({ api, tenant, opts: o }, url) => {
+      const created = await api.request<WebhookView & { secret: string }>('POST', tenantPath(tenant, '/webhooks'), {
+        url,
+        ...(o.events ? { events: o.events } : {}),
+        ...(o.description ? { description: o.description } : {}),
+      });
+      print(output(), created, () =>
+        `${details([['Id', created.id], ['URL', created.url], ['Events', created.events.length ? created.events.join(', ') : 'all'], ['Secret', created.secret]])}Give the secret to the receiver now (it verifies webhook-signature with it): it is never shown again.\n`,
+      );
+    }),
+  );
+webhooks
+  .command('list')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }) => {
+      const { value } = await api.get<{ value: WebhookView[] }>(tenantPath(tenant, '/webhooks'));
+      print(output(), value, () =>
+        table(
+          ['Id', 'URL', 'Events', 'State', 'Last delivery'],
+          value.map((w) => {
+            const last = w.recentDeliveries?.[0];
+            return [w.id, w.url, w.events.length ? w.events.join(',') : 'all', w.enabled ? (w.failingSince ? `failing since ${w.failingSince}` : 'enabled') : `disabled: ${w.disabledReason ?? ''}`, last ? `${last.at} ${last.outcome}${last.status ? ` ${last.status}` : ''}` : undefined];
+          }),
+        ),
+      );
+    }),
+  );
+webhooks
+  .command('deliveries')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description("an endpoint's recent delivery attempts and the receiver's answers")
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const webhook = await api.get<WebhookView>(tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`));
+      const deliveries = webhook.recentDeliveries ?? [];
+      print(output(), deliveries, () =>
+        table(['Time', 'Event', 'Type', 'Attempt', 'Outcome', 'Status', 'Error', 'Next attempt'], deliveries.map((d) => [d.at, d.eventId, d.eventType, String(d.attempt), d.outcome, d.status === undefined ? undefined : String(d.status), d.error, d.nextAttemptAt])),
+      );
+    }),
+  );
+webhooks
+  .command('rotate-secret')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('a new signing secret; the previous one keeps signing beside it for a day')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const rotated = await api.request<{ id: string; secret: string; previousSecretValidUntil: string }>('POST', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}/rotate-secret`));
+      print(output(), rotated, () => `${details([['Id', rotated.id], ['Secret', rotated.secret], ['Previous secret signs until', rotated.previousSecretValidUntil]])}`);
+    }),
+  );
+webhooks
+  .command('enable')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .description('turn an endpoint disabled for failing back on')
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      const changed = await api.request<WebhookView>('PATCH', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`), { enabled: true });
+      print(output(), changed, () => `Enabled webhook ${changed.id}.\n`);
+    }),
+  );
+webhooks
+  .command('delete')
+  .argument('<id>')
+  .addOption(tenantOption())
+  .action(
+    onTenant(async ({ api, tenant }, id) => {
+      await api.request('DELETE', tenantPath(tenant, `/webhooks/${encodeURIComponent(id)}`));
+      print(output(), { deleted: id }, () => `Deleted webhook ${id}.\n`);
     }),
   );
 

@@ -5,7 +5,7 @@ import { endpoint, json, registerHttp } from './http.js';
 
 export default registerHttp('discoveryKeys', {
   route: '{tenant}/discovery/keys',
-  methods: ['GET', 'OPTIONS'],
+  methods: ['GET', 'HEAD', 'OPTIONS'],
   authLevel: 'anonymous',
   handler: endpoint({ params: tenantParams, tenantCors: true, cacheControl: 'public, max-age=300' }, async ({ params }) => {
     return json(200, await tenantSigningKeys(await runtime(), params.tenant));

@@ -4,6 +4,8 @@ import { authenticate, authorizeTenant, requireOperator, type Actor } from '../l
 import { getConfig } from '../lib/config.js';
 import { isOriginAllowed } from '../lib/tenants/cors.js';
 import { GuestpassError } from '../lib/errors.js';
+import { graphErrorBody } from '../lib/graph/errors.js';
+import { bearerToken } from '../lib/signin/sessions.js';
 import { runtime } from '../lib/runtime.js';
 import { asStorageFailure, countingTransactions } from '../lib/storage/tables.js';
 
@@ -98,12 +100,18 @@ export interface EndpointSpec<B, P, Q> {
    * 'any': any valid credential.
    */
   access?: 'operator' | 'tenant' | 'any';
+  /**
+   * A Microsoft Graph-shaped route (lib/graph/): the management credential comes as
+   * `Authorization: Bearer <key>`, as the Graph SDK's authProvider sends it, and errors
+   * answer in Graph's shape `{"error":{"code","message"}}`.
+   */
+  graph?: boolean;
 }
 
 /** The management credential check; never reads a key from the URL (`?code=` is ignored). */
-async function authorizeManagement(access: 'operator' | 'tenant' | 'any', request: HttpRequest): Promise<{ actor: Actor; tenantId: string }> {
+async function authorizeManagement(access: 'operator' | 'tenant' | 'any', request: HttpRequest, bearer = false): Promise<{ actor: Actor; tenantId: string }> {
   const rt = await runtime();
-  const actor = await authenticate(rt, request.headers.get('x-functions-key'));
+  const actor = await authenticate(rt, bearer ? bearerToken(request.headers.get('authorization')) : request.headers.get('x-functions-key'));
   if (access === 'operator') requireOperator(actor);
   if (access === 'tenant') {
     const context = await authorizeTenant(rt, actor, request.params.tenant ?? '');
@@ -129,6 +137,12 @@ export function errorResponse(error: GuestpassError): HttpResponseInit {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
   if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(error.retryAfterSeconds);
   return { status: error.status, jsonBody: error.toBody(), headers };
+}
+
+/** Microsoft Graph's error body (lib/graph/errors.ts) with the error's status. */
+export function graphErrorResponse(error: GuestpassError): HttpResponseInit {
+  const response = errorResponse(error);
+  return { ...response, jsonBody: graphErrorBody(error, Date.now()) };
 }
 
 /**
@@ -195,9 +209,16 @@ function repeatedNames(params: URLSearchParams): string[] {
   return [...repeated];
 }
 
-async function readFormBody(request: HttpRequest): Promise<URLSearchParams> {
-  const text = await readBodyText(request, /^application\/x-www-form-urlencoded\s*(;|$)/i, 'The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
-  return new URLSearchParams(text);
+const FORM_ONLY = 'The request body must be form-encoded (Content-Type: application/x-www-form-urlencoded).';
+
+/** An OAuth endpoint answers another body type as RFC 6749 §5.2 does a malformed request: 400 invalid_request. */
+async function readFormBody(request: HttpRequest, oauth: boolean): Promise<URLSearchParams> {
+  try {
+    return new URLSearchParams(await readBodyText(request, /^application\/x-www-form-urlencoded\s*(;|$)/i, FORM_ONLY));
+  } catch (error) {
+    if (oauth && error instanceof GuestpassError && error.code === 'unsupported_media_type') throw new GuestpassError('invalid_request', { message: FORM_ONLY });
+    throw error;
+  }
 }
 
 /**
@@ -260,8 +281,8 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
             };
           }
         }
-        const management = spec.access ? await authorizeManagement(spec.access, request) : { actor: undefined as unknown as Actor, tenantId: '' };
-        const form = spec.form ? await readFormBody(request) : undefined;
+        const management = spec.access ? await authorizeManagement(spec.access, request, spec.graph) : { actor: undefined as unknown as Actor, tenantId: '' };
+        const form = spec.form ? await readFormBody(request, spec.oauthErrors !== undefined) : undefined;
         let body = undefined as B;
         if (form) body = parsePart(spec.form, Object.fromEntries(form.entries()), 'body');
         else if (spec.body) body = parsePart(spec.body, await readJsonBody(request), 'body');
@@ -286,10 +307,11 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
         if (error instanceof GuestpassError) {
           if (error.code === 'storage_unavailable') context.warn(`storage unavailable: ${String((caught as Error).message)}`);
           if (error.cause) context.warn(`${error.code}: ${String((error.cause as Error).message ?? error.cause)}`);
+          if (spec.graph) return graphErrorResponse(error);
           return spec.oauthErrors ? oauthErrorResponse(error, spec.oauthErrors) : errorResponse(error);
         }
         context.error('unhandled error', error);
-        return errorResponse(new GuestpassError('internal_error'));
+        return spec.graph ? graphErrorResponse(new GuestpassError('internal_error')) : errorResponse(new GuestpassError('internal_error'));
       }
     };
     // The per-request count feeds a development-only header. Counting per request

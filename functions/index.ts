@@ -16,6 +16,9 @@ import './managePolicies.js';
 import './managePolicy.js';
 import './manageUsers.js';
 import './manageUser.js';
+import './graphInvitations.js';
+import './graphUsers.js';
+import './graphUser.js';
 import './openapi.js';
 import './cleanup.js';
 import './manageSignInLogs.js';
@@ -44,6 +47,9 @@ import './mailEventsSendGrid.js';
 import './mailEventsAcs.js';
 import './devOutboxMail.js';
 import './sendMail.js';
+import './manageWebhooks.js';
+import './manageWebhook.js';
+import './manageWebhookSecret.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

@@ -13,7 +13,7 @@ import { endpoint, json, registerHttp } from './http.js';
  */
 export default registerHttp('oidcDiscovery', {
   route: '{tenant}/.well-known/openid-configuration',
-  methods: ['GET'],
+  methods: ['GET', 'HEAD'],
   authLevel: 'anonymous',
   handler: endpoint({ params: tenantParams, cacheControl: 'public, max-age=300' }, async ({ params }) =>
     // Public metadata, read by SPAs on any origin (as Entra's is).

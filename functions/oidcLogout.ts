@@ -1,16 +1,22 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { endSessionByHint } from '../lib/oidc/logout.js';
-import { PAGE_CSP, signedOutPage } from '../lib/oidc/pages.js';
+import { errorPage, PAGE_CSP, signedOutPage } from '../lib/oidc/pages.js';
 import { logoutParams } from '../lib/oidc/schemas.js';
 import { runtime } from '../lib/runtime.js';
 import { tenantParams } from '../lib/schemas.js';
-import { endpoint, html, registerHttp, type EndpointInput } from './http.js';
+import { endpoint, html, redirect, registerHttp, type EndpointInput } from './http.js';
 import { byMethod } from './methods.js';
-import { browserAnswer } from './oidcAuthorize.js';
 
-async function logout({ params, query, body, request }: EndpointInput<unknown, { tenant: string }, unknown>): Promise<HttpResponseInit> {
-  const outcome = await endSessionByHint(await runtime(), params.tenant, logoutParams.parse(request.method === 'POST' ? body : query));
-  return outcome.kind === 'signed-out' ? html(200, signedOutPage(), PAGE_CSP) : browserAnswer(outcome);
+async function logout({ params, query, body, repeated, request }: EndpointInput<unknown, { tenant: string }, unknown>): Promise<HttpResponseInit> {
+  const outcome = await endSessionByHint(await runtime(), params.tenant, logoutParams.parse(request.method === 'POST' ? body : query), repeated);
+  switch (outcome.kind) {
+    case 'redirect':
+      return redirect(outcome.location);
+    case 'signed-out':
+      return html(200, signedOutPage(outcome.language, outcome.notSentBack), PAGE_CSP);
+    case 'error-page':
+      return html(outcome.error.status, errorPage(outcome.error, outcome.language, 'sign-out'), PAGE_CSP);
+  }
 }
 
 /** RP-Initiated Logout 1.0 §2: the end_session_endpoint takes GET and form-encoded POST. */

@@ -9,7 +9,7 @@ export default registerHttp('oidcToken', {
   route: '{tenant}/oauth2/token',
   methods: ['POST', 'OPTIONS'],
   authLevel: 'anonymous',
-  handler: endpoint({ params: tenantParams, form: tokenBody, tenantCors: true, oauthErrors: 'Basic' }, async ({ params, body, request }) =>
-    json(200, await exchangeCode(await runtime(), params.tenant, body, request.headers.get('authorization')), { Pragma: 'no-cache' }),
+  handler: endpoint({ params: tenantParams, form: tokenBody, tenantCors: true, oauthErrors: 'Basic' }, async ({ params, body, repeated, request }) =>
+    json(200, await exchangeCode(await runtime(), params.tenant, body, request.headers.get('authorization'), repeated), { Pragma: 'no-cache' }),
   ),
 });

@@ -1,13 +1,15 @@
 // guestpass on Azure: a Flex Consumption function app that reaches Table Storage,
 // Key Vault and Application Insights as one user-assigned managed identity. No
-// storage keys, no secrets in app settings: the three secrets live in Key Vault and
+// storage keys, no secrets in app settings: the secrets live in Key Vault and
 // reach the app as Key Vault references resolved with that identity.
 //
 //   azd up                                   (azure.yaml, infra/main.parameters.json; its
 //                                            preprovision hook makes the secrets)
 //   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
-//                                            (then store the secrets: README, "Store the secrets")
-//     (mail through Communication Services from DoNotReply@<managed domain>; emailTransport=sendgrid emailFrom=<address> for SendGrid)
+//                                            (then store the secrets: docs/deploying.md, "Store the secrets")
+//     (mail through Communication Services from DoNotReply@<the linked domain>; emailTransport=sendgrid emailFrom=<address> for SendGrid)
+// Every app setting of the function app is set here (appSettings below): a redeployment
+// replaces the whole list, so a setting changed any other way would not survive it.
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -22,16 +24,16 @@ param location string = resourceGroup().location
 @allowed(['acs', 'sendgrid'])
 param emailTransport string = 'acs'
 
-@description('Sender address of guestpass mail (EMAIL_FROM). Empty with acs: DoNotReply@ the Communication Services sender domain. With sendgrid: a sender SendGrid has verified.')
+@description('Sender address of guestpass mail (EMAIL_FROM) with sendgrid: a sender SendGrid has verified. Not used with acs, which sends from DoNotReply@ the linked sender domain (output GUESTPASS_EMAIL_SENDER): ACS refuses any other domain.')
 param emailFrom string = ''
 
 @description('Where Communication Services keeps its data at rest (a geography: Europe, United States, UK, ...).')
 param communicationDataLocation string = 'Europe'
 
-@description('Own sender domain for Communication Services (contoso.com); empty: an Azure-managed <guid>.azurecomm.net domain.')
+@description('Own sender domain for Communication Services (contoso.com), provisioned beside the Azure-managed <guid>.azurecomm.net domain; empty: the managed domain alone.')
 param emailCustomDomain string = ''
 
-@description('Set once the own domain\'s DNS records are verified, to link it (ACS links only verified domains).')
+@description('Set once the own domain\'s DNS records are verified: it is then linked and mail goes from it (ACS links only verified domains); until then from the managed domain.')
 param emailCustomDomainVerified bool = false
 
 @description('Mails one tenant may send per UTC day (MAIL_DAILY_CAP_PER_TENANT; 0: no cap).')
@@ -76,6 +78,13 @@ param operatorKey string = ''
 @description('SENDGRID_API_KEY (a SendGrid key with Mail Send only). Empty: the secret is left as it is.')
 param sendGridApiKey string = ''
 
+@secure()
+@description('ACS_EVENTS_SECRET (npm run keys; azd: the preprovision hook): the secret of the Event Grid subscription URL for ACS delivery reports. Empty: the secret is left as it is.')
+param acsEventsSecret string = ''
+
+@description('SENDGRID_WEBHOOK_PUBLIC_KEY: the verification key of SendGrid\'s signed Event Webhook (a public key, as SendGrid shows it). Empty: /api/mail-events/sendgrid answers 401.')
+param sendGridWebhookPublicKey string = ''
+
 @description('Object id of whoever runs the deployment (azd sets AZURE_PRINCIPAL_ID): may then store the secrets (Key Vault Secrets Officer). Empty: no such assignment.')
 param principalId string = ''
 
@@ -87,6 +96,9 @@ param principalType string = 'User'
 @maxLength(4)
 param keyVaultSuffix string = ''
 
+@description('Where Azure Monitor alerts go (wrong-code and step-up surges, mail failures, poison queues, failing webhook endpoints): the email of the action group. Empty: no alert rules.')
+param alertEmail string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, application: 'guestpass' }
 var functionAppName = 'func-guestpass-${resourceToken}'
@@ -96,6 +108,7 @@ var secretNames = {
   signingKeys: 'signing-keys'
   sendGridApiKey: 'sendgrid-api-key'
   operatorKey: 'operator-key'
+  acsEventsSecret: 'acs-events-secret'
 }
 
 // The one identity the app uses for the host's storage, the guestpass tables, the
@@ -113,6 +126,17 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: tags
     logAnalyticsName: 'log-guestpass-${resourceToken}'
     applicationInsightsName: 'appi-guestpass-${resourceToken}'
+  }
+}
+
+module alerts 'modules/alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+    actionGroupName: 'ag-guestpass-${resourceToken}'
+    alertEmail: alertEmail
   }
 }
 
@@ -139,6 +163,7 @@ module keyVault 'modules/keyVault.bicep' = {
       '${secretNames.signingKeys}': signingKeys
       '${secretNames.sendGridApiKey}': sendGridApiKey
       '${secretNames.operatorKey}': operatorKey
+      '${secretNames.acsEventsSecret}': acsEventsSecret
     }
   }
 }
@@ -169,7 +194,8 @@ module roles 'modules/roleAssignments.bicep' = {
 }
 
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='
-var senderAddress = empty(emailFrom) ? 'DoNotReply@${communication.outputs.senderDomain}' : emailFrom
+// ACS sends only from a linked domain, so its sender comes from the domain provisioned and linked here.
+var senderAddress = emailTransport == 'acs' ? 'DoNotReply@${communication.outputs.senderDomain}' : emailFrom
 
 // Every app setting of the function app. test/infra.test.ts holds this list against
 // the settings schema in lib/config.ts: each guestpass setting here is one the schema
@@ -194,6 +220,9 @@ var appSettings = {
   EMAIL_FROM_NAME: emailFromName
   // The identity signs ACS requests (Communication and Email Service Owner on the resource).
   ACS_ENDPOINT: communication.outputs.endpoint
+  // Only with acs: a reference to a secret never stored would stop the app at start.
+  ACS_EVENTS_SECRET: emailTransport == 'acs' ? '${keyVaultReference}${secretNames.acsEventsSecret})' : ''
+  SENDGRID_WEBHOOK_PUBLIC_KEY: sendGridWebhookPublicKey
   MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
   // The queue every mail waits in; the send-mail trigger names it as %MAIL_QUEUE_NAME%.
   MAIL_QUEUE_NAME: 'send-mail'

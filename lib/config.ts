@@ -78,6 +78,9 @@ export const settingsSchema = z.object({
   DEV_TRUST_DOMAINS: bool(false),
   INVITATION_RESENDS_PER_GUEST_PER_DAY: count(5),
   PORT: z.coerce.number().int().min(0).max(65535).default(7071),
+  /** The local host serves HTTPS with this certificate and key (PEM files) instead of HTTP: for clients that send credentials only over TLS. */
+  LOCAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  LOCAL_TLS_KEY_FILE: z.string().min(1).optional(),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
   // The Functions host's own storage connection, which its queue triggers read
   // (a connection string, or identity-based: the account name or queue URI, the identity's client id).
@@ -90,6 +93,9 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
     .default('send-mail'),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
+  WEBHOOK_DISABLE_AFTER_DAYS: count(5),
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -147,6 +153,8 @@ export interface Config {
   devTrustDomains: boolean;
   invitationResendsPerGuestPerDay: number;
   port: number;
+  /** Tenants' webhooks (lib/events/): how long a receiver may take, when a failing endpoint is disabled, and (development only) private addresses. */
+  webhooks: { timeoutSeconds: number; disableAfterDays: number; allowPrivateAddresses: boolean };
 }
 
 interface EmailBase {
@@ -219,6 +227,9 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
   if (s.DEV_TRUST_DOMAINS && !development) {
     throw new ConfigError('DEV_TRUST_DOMAINS', 'may be true only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development): elsewhere a domain is verified by its DNS TXT record');
   }
+  if (s.WEBHOOK_ALLOW_PRIVATE_ADDRESSES && !development) {
+    throw new ConfigError('WEBHOOK_ALLOW_PRIVATE_ADDRESSES', 'may be true only in development (AZURE_FUNCTIONS_ENVIRONMENT=Development): elsewhere webhooks call public addresses only');
+  }
   const localFunctionKey = development
     ? (s.LOCAL_FUNCTION_KEY ?? devOnly('LOCAL_FUNCTION_KEY', development, warn, generateCodePepper))
     : s.LOCAL_FUNCTION_KEY;
@@ -273,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     devTrustDomains: s.DEV_TRUST_DOMAINS,
     invitationResendsPerGuestPerDay: s.INVITATION_RESENDS_PER_GUEST_PER_DAY,
     port: s.PORT,
+    webhooks: { timeoutSeconds: s.WEBHOOK_TIMEOUT_SECONDS, disableAfterDays: s.WEBHOOK_DISABLE_AFTER_DAYS, allowPrivateAddresses: s.WEBHOOK_ALLOW_PRIVATE_ADDRESSES },
   };
 }
 

@@ -64,7 +64,7 @@ export const ERROR_CODES = defineErrorCodes({
   invalid_grant: { status: 400, message: 'The authorization code is not valid: unknown, expired, already used, or issued to another client, redirect URI or code verifier.' },
   invalid_client: { status: 401, message: 'Client authentication failed: unknown client_id, or a missing or wrong client secret.' },
   unsupported_grant_type: { status: 400, message: 'guestpass supports only grant_type=authorization_code.' },
-  unsupported_response_type: { status: 400, message: 'guestpass supports only response_type=code (the authorization code flow with PKCE).' },
+  unsupported_response_type: { status: 400, message: 'guestpass supports response_type=code (the authorization code flow) and, for sign-in only, response_type=id_token with response_mode=form_post.' },
   invalid_scope: { status: 400, message: 'The scope must include openid.' },
   login_required: { status: 400, message: 'The guest must sign in: prompt=none cannot be honoured.' },
   request_not_supported: { status: 400, message: 'guestpass does not accept request objects.' },
@@ -73,7 +73,10 @@ export const ERROR_CODES = defineErrorCodes({
   application_not_found: { status: 404, message: 'No application has that client id in this tenant.' },
   application_conflict: { status: 409, message: 'The application was changed or removed at the same time. Read it again and retry.' },
   not_confidential_client: { status: 400, message: 'Only a confidential client has a secret to rotate.' },
+  webhook_not_found: { status: 404, message: 'No webhook has that id in this tenant.' },
+  invalid_webhook_url: { status: 400, message: 'The webhook url is not one guestpass may call.' },
   unsupported_policy_type: { status: 400, message: 'guestpass keeps policies of type B2BManagementPolicy only.' },
+  unsupported_query: { status: 400, message: "This query option or expression is not one guestpass's Microsoft Graph endpoint supports." },
 });
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,11 +1,14 @@
 import * as z from 'zod';
 import pkg from '../package.json';
-import { ERROR_CODES, type ErrorCode } from './errors.js';
+import { ERROR_CODES, GuestpassError, type ErrorCode } from './errors.js';
+import { graphErrorBody } from './graph/errors.js';
 import * as adminSchemas from './admin/schemas.js';
 import * as schemas from './schemas.js';
 import { signInSummaryQuery, signInSummaryResponse } from './admin/signInSummary.js';
 import * as oidc from './oidc/schemas.js';
+import * as graph from './graph/schemas.js';
 import { mailPreviewBody, mailPreviewResponse } from './mail/settings.js';
+import * as events from './events/schemas.js';
 
 /**
  * The OpenAPI 3.1 document of guestpass, generated from two things that cannot drift
@@ -23,7 +26,7 @@ export interface RouteRegistration {
   authLevel: string;
 }
 
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface OperationDoc {
   summary: string;
@@ -46,6 +49,8 @@ export interface OperationDoc {
   success: { status: number; description: string; schema?: z.ZodType };
   /** The domain's error codes; invalid_request, 413/415, 500 and 503 are added from the operation's shape (the host's 401 too). */
   errors?: ErrorCode[];
+  /** A Microsoft Graph-shaped route: the credential as `Authorization: Bearer`, errors in Graph's shape (guestpass's code in innerError.code). */
+  graph?: boolean;
 }
 
 const guestCodeErrors: ErrorCode[] = ['tenant_not_found'];
@@ -80,6 +85,19 @@ const logoutDoc: OperationDoc = {
  * method it registers (OPTIONS preflights are documented on their own). A function
  * registered without an entry here fails test/openapi.test.ts by name.
  */
+const discoveryKeysDoc: OperationDoc = {
+  tag: 'Discovery', summary: 'Public keys that verify session tokens (ES256) and ID tokens (RS256 or ES256): the JWKS', params: schemas.tenantParams,
+  success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
+  errors: ['tenant_not_found'],
+};
+
+const openIdConfigurationDoc: OperationDoc = {
+  tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
+  description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
+  success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
+  errors: ['tenant_not_found'],
+};
+
 export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, OperationDoc>>> = {
   sendCode: {
     POST: {
@@ -111,11 +129,8 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   discoveryKeys: {
-    GET: {
-      tag: 'Discovery', summary: 'Public keys that verify session tokens (JWKS)', params: schemas.tenantParams,
-      success: { status: 200, description: 'The JWKS.', schema: schemas.jwksResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: discoveryKeysDoc,
+    HEAD: { ...discoveryKeysDoc, summary: 'The JWKS answer\'s headers, without its body' },
   },
   tenantContextRequired: { GET: withoutTenant, POST: withoutTenant },
   manageTenants: {
@@ -191,8 +206,48 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       success: { status: 200, description: 'The guest.', schema: schemas.guestResponse },
       errors: ['tenant_not_found', 'guest_not_found'],
     },
+    PATCH: {
+      tag: 'Management', summary: "Block or unblock a guest's sign-in (Graph's accountEnabled): blocking ends its sessions at once", params: schemas.guestParams, body: schemas.updateGuestBody,
+      success: { status: 200, description: 'The guest as it now is.', schema: schemas.guestResponse },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
     DELETE: {
       tag: 'Management', summary: 'Delete a guest: its sessions and codes end at once', params: schemas.guestParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+  },
+  graphInvitations: {
+    POST: {
+      tag: 'Management', graph: true, summary: "Microsoft Graph's POST /invitations (New-MgInvitation), for the Graph SDK", params: schemas.tenantParams, body: graph.graphInvitationBody,
+      description: "Point Microsoft Graph's JavaScript SDK at <api>/manage/tenants/{tenant}/graph with defaultVersion v1.0. sendInvitationMessage defaults to false, as in Graph.",
+      success: { status: 201, description: "Graph's invitation.", schema: graph.graphInvitationResponse },
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached'],
+    },
+  },
+  graphUsers: {
+    GET: {
+      tag: 'Management', graph: true, summary: "Microsoft Graph's GET /users: the tenant's guests as Graph users", params: schemas.tenantParams, query: graph.graphUsersQuery,
+      description:
+        "$filter takes userType eq 'Guest', creationType eq 'Invitation', externalUserState eq 'PendingAcceptance'|'Accepted', mail eq '<address>', startswith(mail,'<prefix>') and accountEnabled eq true|false, joined with and; " +
+        '$select names user properties; at most 100 a page, in address order, with @odata.nextLink when there may be more. Anything else answers 400 Request_UnsupportedQuery.',
+      success: { status: 200, description: 'A page of users.', schema: graph.graphUserPageResponse },
+      errors: ['tenant_not_found', 'unsupported_query'],
+    },
+  },
+  graphUser: {
+    GET: {
+      tag: 'Management', graph: true, summary: "Microsoft Graph's GET /users/{id}", params: graph.graphUserParams, query: graph.graphUserQuery,
+      success: { status: 200, description: 'The user.', schema: graph.graphUserResponse },
+      errors: ['tenant_not_found', 'guest_not_found', 'unsupported_query'],
+    },
+    PATCH: {
+      tag: 'Management', graph: true, summary: "Microsoft Graph's PATCH /users/{id}: accountEnabled false blocks sign-in (sessions end at once), true unblocks", params: graph.graphUserParams, body: graph.graphUserPatchBody,
+      success: { status: 204, description: 'Changed.' },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+    DELETE: {
+      tag: 'Management', graph: true, summary: "Microsoft Graph's DELETE /users/{id}: its sessions and codes end at once", params: graph.graphUserParams,
       success: { status: 204, description: 'Deleted.' },
       errors: ['tenant_not_found', 'guest_not_found'],
     },
@@ -330,18 +385,14 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     },
   },
   oidcDiscovery: {
-    GET: {
-      tag: 'OpenID Connect', summary: "The tenant's OpenID Connect Discovery 1.0 document", params: schemas.tenantParams,
-      description: 'The issuer is {PUBLIC_BASE_URL}/api/{tenantId}: a verified domain in the route answers the same document, whose issuer is always the id form.',
-      success: { status: 200, description: 'The provider metadata.', schema: oidc.openIdConfigurationResponse },
-      errors: ['tenant_not_found'],
-    },
+    GET: openIdConfigurationDoc,
+    HEAD: { ...openIdConfigurationDoc, summary: "The discovery document answer's headers, without its body" },
   },
   oidcAuthorize: { GET: authorizeDoc, POST: { ...authorizeDoc, summary: 'Authorization endpoint, form-posted (OIDC Core §3.1.2.1)', query: undefined, form: oidc.authorizeParams } },
   oidcAuthorizeComplete: {
     POST: {
       tag: 'OpenID Connect', summary: 'Finish an authorization once signed in (called by the hosted sign-in page)', params: schemas.tenantParams, body: oidc.authorizeCompleteBody, bearer: true,
-      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use).', schema: oidc.authorizeCompleteResponse },
+      success: { status: 200, description: 'Where the browser goes next: the redirect URI with a one-time code (60 s, single use), or with response_type=id_token the ID token; redirected, or with response_mode=form_post posted as a form.', schema: oidc.authorizeCompleteResponse },
       errors: [...sessionErrors, 'authorization_request_expired', 'otp_disabled'],
     },
   },
@@ -360,6 +411,43 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'OpenID Connect', summary: "The hosted sign-in page's script (the <guestpass-sign-in> element)",
       successMedia: 'text/javascript',
       success: { status: 200, description: 'An ES module.' },
+    },
+  },
+  manageWebhooks: {
+    GET: {
+      tag: 'Management', summary: "List a tenant's webhook endpoints with their recent deliveries (never their secrets)", params: schemas.tenantParams,
+      success: { status: 200, description: 'The endpoints, each with its latest delivery attempts and their answers.', schema: events.webhookListResponse },
+      errors: ['tenant_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Register a webhook endpoint (Standard Webhooks; the secret is shown once)', params: schemas.tenantParams, body: events.createWebhookBody,
+      description: 'The url must be https (http only in development) and resolve to public addresses only: no loopback, private or link-local address (WEBHOOK_ALLOW_PRIVATE_ADDRESSES lifts that in development). Redirects are never followed.',
+      success: { status: 201, description: 'The endpoint; `secret` (whsec_…) is never shown again.', schema: events.createdWebhookResponse },
+      errors: ['tenant_not_found', 'invalid_webhook_url'],
+    },
+  },
+  manageWebhook: {
+    GET: {
+      tag: 'Management', summary: 'Read a webhook endpoint with its recent deliveries', params: events.webhookParams,
+      success: { status: 200, description: 'The endpoint.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+    PATCH: {
+      tag: 'Management', summary: 'Change a webhook endpoint: url, events, description; enabled:true turns one disabled for failing back on', params: events.webhookParams, body: events.updateWebhookBody,
+      success: { status: 200, description: 'The endpoint as changed.', schema: events.webhookView },
+      errors: ['tenant_not_found', 'webhook_not_found', 'invalid_webhook_url'],
+    },
+    DELETE: {
+      tag: 'Management', summary: 'Delete a webhook endpoint; queued deliveries to it are dropped', params: events.webhookParams,
+      success: { status: 204, description: 'Deleted.' },
+      errors: ['tenant_not_found', 'webhook_not_found'],
+    },
+  },
+  manageWebhookSecret: {
+    POST: {
+      tag: 'Management', summary: "Rotate a webhook endpoint's signing secret (the previous one signs beside it for a day)", params: events.webhookParams,
+      success: { status: 200, description: 'The new secret, shown once.', schema: events.rotatedSecretResponse },
+      errors: ['tenant_not_found', 'webhook_not_found'],
     },
   },
   manageApplications: {
@@ -419,6 +507,9 @@ const NAMED_SCHEMAS: [z.ZodType, string][] = [
   [schemas.invitationResponse, 'Invitation'],
   [schemas.outboxResponse, 'Outbox'],
   [schemas.errorResponse, 'Error'],
+  [graph.graphErrorResponse, 'GraphError'],
+  [graph.graphUserResponse, 'GraphUser'],
+  [graph.graphInvitationBody, 'GraphInvitationRequest'],
   [oidc.createApplicationBody, 'CreateApplicationRequest'],
   [oidc.updateApplicationBody, 'UpdateApplicationRequest'],
   [oidc.applicationResponse, 'Application'],
@@ -461,7 +552,7 @@ export function openApiPath(route: string): { path: string; params: { name: stri
   return { path: `/${path}`, params };
 }
 
-function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+function errorResponses(codes: ErrorCode[], graphShape = false): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of new Set(codes)) {
     const { status } = ERROR_CODES[code];
@@ -475,8 +566,8 @@ function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
         ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } } } : {}),
         content: {
           'application/json': {
-            schema: { $ref: '#/components/schemas/Error' },
-            examples: Object.fromEntries(group.map((code) => [code, { value: { error: code, message: ERROR_CODES[code].message } }])),
+            schema: { $ref: `#/components/schemas/${graphShape ? 'GraphError' : 'Error'}` },
+            examples: Object.fromEntries(group.map((code) => [code, { value: graphShape ? graphErrorBody(new GuestpassError(code), 0) : { error: code, message: ERROR_CODES[code].message } }])),
           },
         },
       },
@@ -523,7 +614,7 @@ function operationObject(
     ...(parameters.length ? { parameters } : {}),
     ...(doc.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaRef(doc.body, 'input', components) } } } } : {}),
     ...(doc.form ? { requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: schemaRef(doc.form, 'input', components) } } } } : {}),
-    security: managed ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : doc.clientAuth ? [{ clientSecretBasic: [] }, {}] : [],
+    security: doc.graph ? [{ graphBearer: [] }] : managed ? [{ functionKey: [] }] : doc.bearer ? [{ bearerSession: [] }] : doc.clientAuth ? [{ clientSecretBasic: [] }, {}] : [],
     responses: {
       [String(doc.success.status)]: {
         description: doc.success.description,
@@ -531,7 +622,7 @@ function operationObject(
         ...(doc.successMedia ? { content: { [doc.successMedia]: { schema: { type: 'string' } } } } : {}),
       },
       ...(doc.redirect ? { '302': { description: doc.redirect, headers: { Location: { schema: { type: 'string', format: 'uri' } } } } } : {}),
-      ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status)),
+      ...errorResponses(errors.filter((code) => ERROR_CODES[code].status !== doc.success.status), doc.graph),
       ...(registration.authLevel !== 'anonymous' ? HOST_KEY_REFUSED : {}),
     },
   };
@@ -586,6 +677,7 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
   const components: Record<string, JsonSchema> = {};
   const paths: Record<string, Record<string, unknown>> = {};
   schemaRef(schemas.errorResponse, 'output', components);
+  schemaRef(graph.graphErrorResponse, 'output', components);
   for (const registration of routes) {
     const { path, params } = openApiPath(registration.route);
     const item = (paths[path] ??= {});
@@ -626,6 +718,7 @@ export function openApiDocument(routes: RouteRegistration[]): Record<string, unk
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The management credential, checked by the app: the operator credential (OPERATOR_KEY; LOCAL_FUNCTION_KEY locally) or a tenant admin key gpa_<id>_<secret> (its own tenant only). Never in a URL.' },
         bearerSession: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token verify-code answered, or an access token from the token endpoint.' },
+        graphBearer: { type: 'http', scheme: 'bearer', description: "Microsoft Graph's authProvider: the operator credential or a tenant admin key as Authorization: Bearer <key>, on the Graph-shaped routes only." },
         clientSecretBasic: { type: 'http', scheme: 'basic', description: "A confidential application's client id and secret (client_secret_basic); client_secret_post and public clients (none) are also accepted." },
       },
     },

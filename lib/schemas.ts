@@ -184,6 +184,12 @@ export type UpdateTenantInput = Omit<TenantSettingsInput, 'emailOtp'>;
 
 export const guestParams = lazySchema(() => tenantParams.extend({ id: guid }));
 
+/** PATCH of a guest, Graph's user shape: accountEnabled false blocks sign-in, true lets it sign in again. */
+export const updateGuestBody = lazySchema(() => z.strictObject({
+  accountEnabled: z.boolean().meta({ description: 'false blocks sign-in and ends the sessions at once; true unblocks.' }),
+}));
+export type UpdateGuestInput = z.infer<typeof updateGuestBody>;
+
 export const MAX_GUESTS_PER_PAGE = 100;
 
 export const listGuestsQuery = lazySchema(() => z.object({
@@ -243,15 +249,12 @@ export const sessionStatusResponse = lazySchema(() => z.object({
 
 export const jwksResponse = lazySchema(() => z.object({
   keys: z.array(
-    z.object({
-      kty: z.literal('EC'),
-      crv: z.literal('P-256'),
-      x: z.string(),
-      y: z.string(),
-      kid: z.string(),
-      alg: z.literal('ES256'),
-      use: z.literal('sig'),
-    }),
+    z.discriminatedUnion('kty', [
+      z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string(), kid: z.string(), alg: z.literal('ES256'), use: z.literal('sig') })
+        .meta({ description: 'Signs session tokens (the guest API and access tokens) and ES256 ID tokens.' }),
+      z.object({ kty: z.literal('RSA'), n: z.string(), e: z.string(), kid: z.string(), alg: z.literal('RS256'), use: z.literal('sig') })
+        .meta({ description: 'Signs RS256 ID tokens (the default of an application).' }),
+    ]),
   ),
 }));
 
@@ -298,6 +301,7 @@ export const guestResponse = lazySchema(() => z.object({
   invitedAt: z.iso.datetime(),
   redeemedAt: z.iso.datetime().nullable(),
   lastSignInAt: z.iso.datetime().nullable(),
+  accountEnabled: z.boolean().meta({ description: "Graph's accountEnabled: false while an admin blocks the guest's sign-in." }),
 }));
 
 /** A page of a list, Graph style: `nextLink` is the next page's URL, absent on the last page. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -40,6 +41,18 @@ export function portAnswers(port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once('error', () => resolve(false));
+  });
+}
+
+/** Whether Azurite's Table service answers on the port (it names itself in the Server header). */
+export function azuriteAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = get({ host: '127.0.0.1', port, path: '/devstoreaccount1/Tables', timeout: 2000 }, (response) => {
+      response.resume();
+      resolve(/^Azurite-Table\//.test(String(response.headers.server ?? '')));
+    });
+    request.once('timeout', () => request.destroy());
+    request.once('error', () => resolve(false));
   });
 }
 

@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       PUBLIC_BASE_URL: publicBaseUrl,
       OPERATOR_KEY: functionKey,
       CODE_PEPPER: codePepper,
-      SIGNING_KEYS: JSON.stringify([signingKey]),
+      SIGNING_KEYS: JSON.stringify([signingKey, generateSigningKey('RSA')]),
       // Mail as in production: SendGrid (the outbox transport would add a row per mail).
       EMAIL_TRANSPORT: 'sendgrid',
       SENDGRID_API_KEY: 'SG.bench-not-a-real-key',

@@ -1,23 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { chromium } from 'playwright-core';
-import { generateCodePepper, generateSigningKey } from '../lib/signin/keys.js';
+import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
 import { startAzurite } from './azurite.js';
 import { log, REPO, spawnServer } from './benchHarness.js';
 import { freePort } from './ports.js';
+import { launchChromium } from './chromium.js';
 
 /*
  * `npm run bench:console [-- --runs N]`: how heavy the operator console is and how soon
  * its first page is usable on the local host. Starts its own Azurite (in memory) and
  * the built app under the local host, fills a tenant with 200 guests and their sign-ins,
- * then opens the console in Debian's Chromium N times in fresh browser contexts (a cold
+ * then opens the console in Chromium (scripts/chromium.ts) N times in fresh browser contexts (a cold
  * cache each time, the credential already in sessionStorage as after a sign-in) and
  * times, from navigation start (performance.now() in the page), until the Guests table
  * is on the screen, and the same for the Sign-in logs page with its chart. Prints a Markdown table.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const GUESTS = 200;
 
 /** The bytes as they cross the wire (fetch would undo the gzip), and the Content-Encoding. */
@@ -49,16 +48,12 @@ async function main(): Promise<void> {
     PORT: '0',
     LOCAL_FUNCTION_KEY: functionKey,
     CODE_PEPPER: generateCodePepper(),
-    SIGNING_KEYS: JSON.stringify([generateSigningKey()]),
+    SIGNING_KEYS: generateSigningKeys(),
     EMAIL_TRANSPORT: 'outbox',
     PUBLIC_BASE_URL: 'http://localhost:7071',
     SEND_CODE_PER_IP_PER_HOUR: '100000',
   }, 'console-host');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const manage = (path: string, body?: unknown) =>
       fetch(`${host.baseUrl}/api/manage${path}`, {

@@ -126,7 +126,7 @@ await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir
 await build({ ...appBundle, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,
-  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts', 'scripts/azdHooks': 'scripts/azdHooks.ts' },
+  entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },
   outdir: 'dist',
   // The scripts load the built app itself (dist/index.js), never a second copy of it.
   external: [...common.external, '../index.js'],
@@ -160,7 +160,7 @@ await build({
   ...common,
   entryPoints: { 'scripts/bench': 'scripts/bench.ts', 'scripts/benchBaseline': 'scripts/benchBaseline.ts', 'scripts/benchConsole': 'scripts/benchConsole.ts' },
   outdir: 'dist',
-  external: [...common.external, 'autocannon', 'playwright-core'],
+  external: [...common.external, 'autocannon', 'playwright-core', '@sparticuz/chromium'],
 });
 
 /**

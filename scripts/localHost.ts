@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -273,7 +276,9 @@ export function localHostListener(options: LocalHostOptions): RequestListener {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    // Over TLS (LOCAL_TLS_CERT_FILE) the request's URL is https, as behind Azure's front end: links built from it (nextLink) say so.
+    const scheme = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+    const url = new URL(req.url ?? '/', `${scheme}://${req.headers.host ?? 'localhost'}`);
     if (!url.pathname.startsWith('/api/')) return serveStatic(url.pathname, res);
     const parts = url.pathname.slice('/api/'.length).split('/').filter(Boolean).map((p) => {
       try {
@@ -429,6 +434,28 @@ export function localPort(): number {
   return parsed.data;
 }
 
+/**
+ * LOCAL_TLS_CERT_FILE and LOCAL_TLS_KEY_FILE (environment over local.settings.json): the
+ * PEM certificate and key the local host serves HTTPS with, or undefined for plain HTTP.
+ * Clients that send credentials only to https URLs (Microsoft Graph's SDK, MSAL) need it.
+ */
+export function localTls(): { cert: Buffer; key: Buffer } | undefined {
+  const local = readLocalSettings();
+  const certFile = process.env.LOCAL_TLS_CERT_FILE || local.LOCAL_TLS_CERT_FILE;
+  const keyFile = process.env.LOCAL_TLS_KEY_FILE || local.LOCAL_TLS_KEY_FILE;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('LOCAL_TLS_CERT_FILE', 'is required when LOCAL_TLS_KEY_FILE is set: name the PEM certificate file');
+  if (!keyFile) throw new ConfigError('LOCAL_TLS_KEY_FILE', 'is required when LOCAL_TLS_CERT_FILE is set: name the PEM private key file');
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(name, `is ${file}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  return { cert: read('LOCAL_TLS_CERT_FILE', certFile), key: read('LOCAL_TLS_KEY_FILE', keyFile) };
+}
+
 /** Listens on 127.0.0.1:port; a port another program holds is one line naming PORT. */
 export function listenOn(server: Server, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -442,32 +469,93 @@ export function listenOn(server: Server, port: number): Promise<number> {
 }
 
 /**
- * Serves the built app on PORT (0 picks a free port). It listens before it loads the
- * app, so PUBLIC_BASE_URL (the sessions' issuer and the links) defaults to the port it
- * really listens on; then it reaches Table Storage once, so a misconfiguration stops
- * the start with one line naming the setting.
+ * PUBLIC_BASE_URL (the tenants' issuer, the links in mail) for a host listening on `port`:
+ * set in the environment, it stays; unset (or empty), it becomes http://localhost:<port>
+ * (https with LOCAL_TLS_CERT_FILE).
+ * In local.settings.json a loopback URL on another port is a file from an older version,
+ * whose sample pinned http://localhost:7071: kept, it would give tokens and discovery an
+ * issuer where something else may answer, so it stops the start, naming the setting.
+ * Any other value there (a tunnel's public URL, say) is the developer's and stays.
  */
-export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+export function followPortUnlessSet(port: number, scheme: 'http' | 'https' = 'http'): void {
+  if (process.env.PUBLIC_BASE_URL) return;
+  const fromFile = readLocalSettings().PUBLIC_BASE_URL;
+  if (fromFile) {
+    let url: URL | undefined;
+    try {
+      url = new URL(fromFile);
+    } catch {
+      return; // loadConfig names it as invalid
+    }
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    const filePort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (loopback && filePort !== port) {
+      throw new ConfigError(
+        'PUBLIC_BASE_URL',
+        `is ${fromFile} in local.settings.json, but the host listens on port ${port}: delete PUBLIC_BASE_URL from local.settings.json (it then follows PORT), or set it to http://localhost:${port}`,
+      );
+    }
+    return;
+  }
+  process.env.PUBLIC_BASE_URL = `${scheme}://localhost:${port}`;
+}
+
+export interface ListeningHost {
+  server: Server;
+  port: number;
+  /** Loads the built app, reaches Table Storage once, and serves; a failure closes the server. */
+  serve(loadApp?: () => BuiltApp): Promise<BuiltApp>;
+}
+
+/**
+ * Listens on PORT (0 picks a free port) and settles PUBLIC_BASE_URL before anything else
+ * starts, so a taken port or a stale setting is the first and only line `npm start` prints.
+ */
+export async function listenLocalHost(): Promise<ListeningHost> {
   let listener: RequestListener | undefined;
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const whenLoaded: RequestListener = (req, res) => {
     if (listener) return listener(req, res);
     res.writeHead(503, { 'Content-Length': '0', 'Retry-After': '1' }).end();
-  });
+  };
+  const tls = localTls();
+  const server = tls ? createTlsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, whenLoaded) : createServer({ maxHeaderSize: MAX_HEADER_BYTES }, whenLoaded);
   const port = await listenOn(server, localPort());
   try {
-    if (!process.env.PUBLIC_BASE_URL && !readLocalSettings().PUBLIC_BASE_URL) process.env.PUBLIC_BASE_URL = `http://localhost:${port}`;
-    const app = loadApp();
-    await app.checkStorage();
-    listener = localHostListener({
-      registrations: app.registrations.http,
-      functionKey: app.config.localFunctionKey,
-      staticRoot: join(__dirname, '..', '..', 'web'),
-    });
-    return { server, port, app };
+    followPortUnlessSet(port, tls ? 'https' : 'http');
   } catch (error) {
     server.close();
     throw error;
   }
+  return {
+    server,
+    port,
+    async serve(loadApp = loadBuiltApp) {
+      try {
+        const app = loadApp();
+        await app.checkStorage();
+        listener = localHostListener({
+          registrations: app.registrations.http,
+          functionKey: app.config.localFunctionKey,
+          staticRoot: join(__dirname, '..', '..', 'web'),
+        });
+        return app;
+      } catch (error) {
+        server.close();
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * Serves the built app on PORT. It listens before it loads the app, so PUBLIC_BASE_URL
+ * defaults to the port it really listens on; then it reaches Table Storage once, so a
+ * misconfiguration stops the start with one line naming the setting.
+ */
+export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<{ server: Server; port: number; app: BuiltApp }> {
+  const host = await listenLocalHost();
+  const app = await host.serve(loadApp);
+  return { server: host.server, port: host.port, app };
 }
 
 /**

@@ -1,16 +1,19 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
+import { generateCodePepper, generateSigningKey, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
-import { portAnswers, startAzurite, startAzuriteQueue, type RunningAzurite } from './azurite.js';
+import { azuriteAnswers, portAnswers, startAzurite, startAzuriteQueue, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
-import { serveApp, startAppQueues, startTimers } from './localHost.js';
+import { listenLocalHost, startAppQueues, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
 
 /** A fresh clone has no local.settings.json: make one from the sample, with its own secrets. */
 function ensureLocalSettings(): void {
-  if (existsSync(SETTINGS)) return;
+  if (existsSync(SETTINGS)) {
+    addMissingRsaKey();
+    return;
+  }
   copyFileSync(SAMPLE, SETTINGS);
   const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values: Record<string, string> };
   settings.Values.CODE_PEPPER = generateCodePepper();
@@ -18,6 +21,23 @@ function ensureLocalSettings(): void {
   settings.Values.LOCAL_FUNCTION_KEY = generateCodePepper();
   writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
   console.log(`Created ${SETTINGS} from ${SAMPLE} with fresh local secrets (git ignores it).`);
+}
+
+/** A local.settings.json from before RS256 ID tokens holds one EC key: it gains an RSA key beside it. */
+function addMissingRsaKey(): void {
+  const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values?: Record<string, string> };
+  const current = settings.Values?.SIGNING_KEYS;
+  if (!current) return;
+  let keys: { kty?: string }[];
+  try {
+    keys = JSON.parse(current) as { kty?: string }[];
+  } catch {
+    return; // the app names the broken setting when it starts
+  }
+  if (!Array.isArray(keys) || keys.some((key) => key?.kty === 'RSA')) return;
+  settings.Values!.SIGNING_KEYS = JSON.stringify([...keys, generateSigningKey('RSA')]);
+  writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
+  console.log(`Added an RSA signing key (RS256 ID tokens) to SIGNING_KEYS in ${SETTINGS}.`);
 }
 
 /** The local Azurite port a connection string names for a service (UseDevelopmentStorage=true: Azurite's defaults). */
@@ -73,15 +93,19 @@ async function main(): Promise<void> {
   // The demo tenant's domain routes at once, without a DNS record (development only; a
   // local.settings.json made before this setting existed lacks it).
   if (settings.DEV_TRUST_DOMAINS === undefined) process.env.DEV_TRUST_DOMAINS = 'true';
+  // The host's port first: a taken PORT or a stale PUBLIC_BASE_URL is then the only line printed.
+  const host = await listenLocalHost();
+  const { server, port: hostPort } = host;
   const port = azuritePort(settings.TABLES_CONNECTION_STRING ?? 'UseDevelopmentStorage=true');
   let azurite: RunningAzurite | undefined;
   if (port !== undefined) {
-    if (await portAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
-    else azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
+    // Another program on that port is left to the storage check, which names the setting.
+    if (await azuriteAnswers(port)) console.log(`Azurite already answers on port ${port}; using it.`);
+    else if (!(await portAnswers(port))) azurite = azuriteStarted = await startAzurite({ port, location: '.azurite' });
   }
 
   // The app reads local.settings.json itself, as it would under Core Tools.
-  const { server, port: hostPort, app } = await serveApp();
+  const app = await host.serve();
   // The Queue service the mail waits in (AzureWebJobsStorage), unless one answers already;
   // after the Table service answered, so a misconfigured one stops the start first.
   const queuePort = azuritePort(settings.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true', 'Queue');

@@ -1,7 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { delimiter, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Ajv2019 from 'ajv/dist/2019.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { loadConfig } from '../lib/config.js';
 import { parseSigningKeys } from '../lib/signin/keys.js';
 
 /*
- * What azd (>= 1.23.12) does with this project, encoded from its source
+ * What azd (>= 1.25) does with this project, encoded from its source
  * (Azure/azure-dev, cli/azd/pkg/project/): the Node framework service runs `npm run build`
  * and hands over the `dist` folder (framework_service_node.go, Package); the function
  * app target decides on a remote build (service_target_functionapp.go,
@@ -105,7 +106,12 @@ describe('azure.yaml, as azd reads it', () => {
   });
 });
 
-/** A stand-in for the azd CLI on PATH: records `azd env set NAME VALUE` as azd would store it. */
+/**
+ * A stand-in for the azd CLI on PATH that reads `azd env set` as azd does: cobra/pflag take
+ * every argument that starts with `-` as a flag (`-e`/`--environment` with its value, `--`
+ * ends the flags; any other is "unknown shorthand flag"), then envSetAction.Run takes either
+ * `NAME VALUE` or `NAME=VALUE ...`, split at the first `=` (Azure/azure-dev cli/azd/cmd/env.go).
+ */
 function azdOnPath(): { dir: string; values: () => Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), 'guestpass-azd-'));
   const store = join(dir, 'env.json');
@@ -113,15 +119,41 @@ function azdOnPath(): { dir: string; values: () => Record<string, string> } {
   const bin = join(dir, 'azd');
   writeFileSync(
     bin,
-    `#!${process.execPath}\nconst fs = require('fs');\nconst [cmd, sub, name, value] = process.argv.slice(2);\nif (cmd !== 'env' || sub !== 'set') process.exit(3);\nconst env = JSON.parse(fs.readFileSync(${JSON.stringify(store)}, 'utf8'));\nenv[name] = value;\nfs.writeFileSync(${JSON.stringify(store)}, JSON.stringify(env));\n`,
+    `#!${process.execPath}
+const fs = require('fs');
+const [cmd, sub, ...rest] = process.argv.slice(2);
+if (cmd !== 'env' || sub !== 'set') process.exit(3);
+const args = [];
+for (let i = 0; i < rest.length; i++) {
+  const arg = rest[i];
+  if (arg === '--') { args.push(...rest.slice(i + 1)); break; }
+  if (arg === '-e' || arg === '--environment') { i++; continue; }
+  if (arg.startsWith('--environment=')) continue;
+  if (arg.startsWith('-') && arg !== '-') { process.stderr.write('ERROR: unknown shorthand flag: ' + JSON.stringify(arg[1]) + ' in ' + arg + '\\n'); process.exit(1); }
+  args.push(arg);
+}
+const values = {};
+if (args.length === 2 && !args[0].includes('=')) values[args[0]] = args[1];
+else for (const arg of args) {
+  const at = arg.indexOf('=');
+  if (at < 0) { process.stderr.write('invalid key=value format: ' + arg + '\\n'); process.exit(1); }
+  values[arg.slice(0, at)] = arg.slice(at + 1);
+}
+const env = JSON.parse(fs.readFileSync(${JSON.stringify(store)}, 'utf8'));
+fs.writeFileSync(${JSON.stringify(store)}, JSON.stringify({ ...env, ...values }));
+`,
   );
   chmodSync(bin, 0o755);
   return { dir, values: () => JSON.parse(readFileSync(store, 'utf8')) as Record<string, string> };
 }
 
-function runHook(hook: string, env: Record<string, string>, azdDir: string) {
-  return spawnSync(process.execPath, [join(REPO, 'dist', 'scripts', 'azdHooks.js'), hook], {
-    env: { PATH: `${azdDir}:${process.env.PATH ?? ''}`, AZURE_ENV_NAME: 'dev', ...env },
+const HOOKS = join(REPO, 'scripts', 'azdHooks.mjs');
+
+/** The hook as azure.yaml runs it (`node scripts/azdHooks.mjs <hook>`), with no terminal to ask on. */
+function runHook(hook: string, env: Record<string, string>, azdDir: string, cwd = REPO) {
+  return spawnSync(process.execPath, [join(cwd, 'scripts', 'azdHooks.mjs'), hook], {
+    cwd,
+    env: { PATH: `${azdDir}${delimiter}${process.env.PATH ?? ''}`, AZURE_ENV_NAME: 'dev', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -129,45 +161,104 @@ function runHook(hook: string, env: Record<string, string>, azdDir: string) {
 /** What azd makes of a parameter: `${NAME}` replaced inside the parameter's JSON text, then parsed (bicep_provider.go, loadParameters, path B). */
 function azdParameterValue(name: string, env: Record<string, string>): unknown {
   const parameters = JSON.parse(readFileSync(join(REPO, 'infra', 'main.parameters.json'), 'utf8')) as { parameters: Record<string, unknown> };
-  const text = JSON.stringify(parameters.parameters[name]).replace(/\$\{([A-Z0-9_]+)\}/g, (_, variable: string) => env[variable] ?? '');
+  const text = JSON.stringify(parameters.parameters[name]).replace(/\$\{([A-Z0-9_]+)(?:=([^}]*))?\}/g, (_, variable: string, fallback?: string) => env[variable] || (fallback ?? ''));
   return (JSON.parse(text) as { value: unknown }).value;
 }
 
+const GENERATED = ['GUESTPASS_ACS_EVENTS_SECRET', 'GUESTPASS_CODE_PEPPER', 'GUESTPASS_KEY_VAULT_SUFFIX', 'GUESTPASS_OPERATOR_KEY', 'GUESTPASS_SIGNING_KEYS'];
+
+function oneLine(result: ReturnType<typeof runHook>): string {
+  expect(result.status, result.stderr.toString()).toBe(1);
+  const lines = result.stderr.toString().trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
 describe('the preprovision hook', () => {
-  it('gives a new azd environment CODE_PEPPER, SIGNING_KEYS and a Key Vault suffix that reach main.bicep as the app needs them', () => {
+  it('gives a new azd environment (ACS, the default) its secrets and a Key Vault suffix, asking for nothing, and they reach main.bicep as the app needs them', () => {
     const azd = azdOnPath();
-    const result = runHook('preprovision', { GUESTPASS_SENDGRID_API_KEY: 'SG.given' }, azd.dir);
+    const result = runHook('preprovision', {}, azd.dir);
     expect(result.status, result.stderr.toString()).toBe(0);
+    expect(result.stderr.toString()).toBe('');
     const stored = azd.values();
-    expect(Object.keys(stored).sort()).toEqual(['GUESTPASS_CODE_PEPPER', 'GUESTPASS_KEY_VAULT_SUFFIX', 'GUESTPASS_OPERATOR_KEY', 'GUESTPASS_SIGNING_KEYS']);
+    expect(Object.keys(stored).sort()).toEqual(GENERATED);
     expect(stored.GUESTPASS_KEY_VAULT_SUFFIX).toMatch(/^[0-9a-f]{4}$/);
-    const env = { ...stored, GUESTPASS_SENDGRID_API_KEY: 'SG.given' };
-    const codePepper = azdParameterValue('codePepper', env) as string;
-    const signingKeys = azdParameterValue('signingKeys', env) as string;
-    expect(parseSigningKeys(signingKeys)).toHaveLength(1);
-    // The values the Key Vault references hand the app: it starts in Production on them.
+    const codePepper = azdParameterValue('codePepper', stored) as string;
+    const signingKeys = azdParameterValue('signingKeys', stored) as string;
+    expect(parseSigningKeys(signingKeys).map((key) => key.alg)).toEqual(['ES256', 'RS256']);
+    expect(azdParameterValue('emailTransport', stored)).toBe('acs');
+    // The values the Key Vault references hand the app: it starts in Production on them, with ACS.
     const config = loadConfig(
-      { AZURE_FUNCTIONS_ENVIRONMENT: 'Production', TABLES_ENDPOINT: 'https://st.table.core.windows.net/', AzureWebJobsStorage__accountName: 'stsample', CODE_PEPPER: codePepper, SIGNING_KEYS: signingKeys, SENDGRID_API_KEY: azdParameterValue('sendGridApiKey', env) as string, OPERATOR_KEY: azdParameterValue('operatorKey', env) as string },
+      {
+        AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
+        TABLES_ENDPOINT: 'https://st.table.core.windows.net/',
+        AzureWebJobsStorage__accountName: 'stsample',
+        EMAIL_TRANSPORT: azdParameterValue('emailTransport', stored) as string,
+        ACS_ENDPOINT: 'https://acs-guestpass.europe.communication.azure.com',
+        CODE_PEPPER: codePepper,
+        SIGNING_KEYS: signingKeys,
+        OPERATOR_KEY: azdParameterValue('operatorKey', stored) as string,
+        ACS_EVENTS_SECRET: azdParameterValue('acsEventsSecret', stored) as string,
+      },
       () => undefined,
     );
     expect(config.code.pepper).toBe(codePepper);
-    expect(azdParameterValue('keyVaultSuffix', env)).toBe(stored.GUESTPASS_KEY_VAULT_SUFFIX);
+    expect(config.mailEvents.acsSecret).toBe(stored.GUESTPASS_ACS_EVENTS_SECRET);
+    expect(azdParameterValue('keyVaultSuffix', stored)).toBe(stored.GUESTPASS_KEY_VAULT_SUFFIX);
   });
 
   it('keeps what an environment already has: provisioning again signs no one out', () => {
     const azd = azdOnPath();
-    const result = runHook('preprovision', { GUESTPASS_CODE_PEPPER: 'kept', GUESTPASS_SIGNING_KEYS: 'kept', GUESTPASS_KEY_VAULT_SUFFIX: 'ab12', GUESTPASS_SENDGRID_API_KEY: 'SG.kept', GUESTPASS_OPERATOR_KEY: 'kept' }, azd.dir);
+    const kept = Object.fromEntries(GENERATED.map((name) => [name, 'kept']));
+    const result = runHook('preprovision', { ...kept, GUESTPASS_KEY_VAULT_SUFFIX: 'ab12' }, azd.dir);
     expect(result.status, result.stderr.toString()).toBe(0);
     expect(azd.values()).toEqual({});
   });
 
-  it('without a SendGrid key and nobody to ask, stops with one line saying how to give it', () => {
+  it('with SendGrid, and no key and nobody to ask, stops with one line saying how to give it', () => {
     const azd = azdOnPath();
-    const result = runHook('preprovision', {}, azd.dir);
-    expect(result.status).toBe(1);
-    const lines = result.stderr.toString().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^GUESTPASS_SENDGRID_API_KEY is not set: .*azd env set GUESTPASS_SENDGRID_API_KEY /);
+    const line = oneLine(runHook('preprovision', { GUESTPASS_EMAIL_TRANSPORT: 'sendgrid' }, azd.dir));
+    expect(line).toMatch(/^GUESTPASS_SENDGRID_API_KEY is not set: .*Run: azd env set GUESTPASS_SENDGRID_API_KEY=<value>, then azd up again\.$/);
+    expect(azd.values()).toEqual({});
+  });
+
+  it('with SendGrid and its key, still needs the sender SendGrid has verified', () => {
+    const azd = azdOnPath();
+    const line = oneLine(runHook('preprovision', { GUESTPASS_EMAIL_TRANSPORT: 'sendgrid', GUESTPASS_SENDGRID_API_KEY: 'SG.given' }, azd.dir));
+    expect(line).toMatch(/^GUESTPASS_EMAIL_FROM is not set: SendGrid sends only from a sender it has verified\. Run: azd env set GUESTPASS_EMAIL_FROM=<value>/);
+    const azd2 = azdOnPath();
+    const result = runHook('preprovision', { GUESTPASS_EMAIL_TRANSPORT: 'sendgrid', GUESTPASS_SENDGRID_API_KEY: 'SG.given', GUESTPASS_EMAIL_FROM: 'no-reply@contoso.com' }, azd2.dir);
+    expect(result.status, result.stderr.toString()).toBe(0);
+    expect(Object.keys(azd2.values()).sort()).toEqual(GENERATED);
+    expect(azdParameterValue('sendGridApiKey', { GUESTPASS_SENDGRID_API_KEY: 'SG.given' })).toBe('SG.given');
+  });
+
+  it('a transport it does not know is one line naming the value to set', () => {
+    const line = oneLine(runHook('preprovision', { GUESTPASS_EMAIL_TRANSPORT: 'smtp' }, azdOnPath().dir));
+    expect(line).toMatch(/^GUESTPASS_EMAIL_TRANSPORT is smtp: it must be acs \(the default\) or sendgrid\./);
+  });
+
+  it('with ACS, says once that GUESTPASS_EMAIL_FROM is not used: ACS sends only from the linked domain', () => {
+    const azd = azdOnPath();
+    const result = runHook('preprovision', { GUESTPASS_EMAIL_FROM: 'no-reply@contoso.com' }, azd.dir);
+    expect(result.status).toBe(0);
+    expect(result.stderr.toString().trim().split('\n')).toEqual([expect.stringMatching(/^GUESTPASS_EMAIL_FROM is not used with ACS: mail goes from DoNotReply@ the linked sender domain/)]);
+  });
+
+  it('passes azd env set NAME=VALUE, so values that start with "-" are values, not flags', () => {
+    const azd = azdOnPath();
+    const values = { GUESTPASS_A: '-abc', GUESTPASS_B: '--environment=prod', GUESTPASS_C: '-e', GUESTPASS_D: 'x=y', GUESTPASS_E: '' };
+    for (const [name, value] of Object.entries(values)) {
+      const set = spawnSync(process.execPath, ['--input-type=module', '-e', `import { azdEnvSet } from ${JSON.stringify(pathToFileURL(HOOKS).href)}; azdEnvSet(process.argv[1], process.argv[2]);`, name, value], {
+        env: { PATH: `${azd.dir}${delimiter}${process.env.PATH ?? ''}`, AZURE_ENV_NAME: 'dev' },
+      });
+      expect(set.status, set.stderr.toString()).toBe(0);
+    }
+    expect(azd.values()).toEqual(values);
+    // The stand-in is as strict as azd: the old `azd env set NAME VALUE` loses such a value.
+    const old = spawnSync(join(azd.dir, 'azd'), ['env', 'set', 'GUESTPASS_A', '-abc', '-e', 'dev']);
+    expect(old.status).toBe(1);
+    expect(old.stderr.toString()).toMatch(/unknown shorthand flag/);
   });
 
   it('postdown clears the Key Vault suffix, so the next azd up makes a vault the deleted one does not hold', () => {
@@ -176,15 +267,71 @@ describe('the preprovision hook', () => {
     expect(azd.values()).toEqual({ GUESTPASS_KEY_VAULT_SUFFIX: '' });
   });
 
-  it('azure.yaml runs the hooks on POSIX and Windows alike, through npm and node', () => {
+  it('azure.yaml runs the hooks with node as they are, on POSIX and Windows alike; they load nothing but Node built-ins', () => {
     for (const name of ['preprovision', 'postdown']) {
       const hook = azureYaml.hooks[name]!;
-      expect(hook.run).toBe(`npm run --silent azd-hook -- ${name}`);
+      expect(hook.run).toBe(`node scripts/azdHooks.mjs ${name}`);
       expect(hook.windows).toMatchObject({ shell: 'pwsh', run: hook.run });
     }
-    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts['azd-hook']).toBe('node scripts/build.mjs && node dist/scripts/azdHooks.js');
+    const imports = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^import .* from '([^']+)';$/gm)].map((match) => match[1]!);
+    expect(imports(HOOKS).filter((source) => !source.startsWith('node:'))).toEqual(['../lib/signin/secretGeneration.mjs']);
+    expect(imports(join(REPO, 'lib', 'signin', 'secretGeneration.mjs')).filter((source) => !source.startsWith('node:'))).toEqual([]);
   });
+});
+
+/**
+ * azd >= 1.25 runs `azd up` as one graph in which "Package steps overlap with provision
+ * intentionally" (Azure/azure-dev cli/azd/internal/cmd/up_graph.go, UpGraphAction.Run):
+ * cmdhook-preprovision waits only for cmdhook-prepackage, package-<svc> (npm install, then
+ * `npm run build`, which deletes and rewrites dist/ and deploy/) only for event-prepackage,
+ * so the hook and the build run at once. Here they do, 20 times, in copies of the project
+ * (the suites' hosts load this checkout's dist/), the hook started at a random moment of the build.
+ */
+describe('the preprovision hook beside the package build, as azd up runs them', () => {
+  function projectCopy(): string {
+    const copy = mkdtempSync(join(tmpdir(), 'guestpass-azdup-'));
+    for (const entry of ['functions', 'lib', 'scripts', 'cli', 'web', 'host.json', 'package.json', 'tsconfig.json']) {
+      cpSync(join(REPO, entry), join(copy, entry), { recursive: true, filter: (source) => !/[\\/](dist|out)$/.test(source) });
+    }
+    symlinkSync(join(REPO, 'node_modules'), join(copy, 'node_modules'), 'junction');
+    return copy;
+  }
+
+  function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => (stderr += chunk));
+    child.stdout?.resume();
+    return new Promise((done) => child.once('exit', (code) => done({ code, stderr })));
+  }
+
+  it('runs 20 times with zero failures: the hook stores its values and the build writes the package', async () => {
+    const lanes = 4;
+    const trials = 20;
+    const failures: string[] = [];
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        const copy = projectCopy();
+        for (let trial = lane; trial < trials; trial += lanes) {
+          const azd = azdOnPath();
+          const build = exited(spawn(process.execPath, ['scripts/build.mjs'], { cwd: copy, stdio: ['ignore', 'pipe', 'pipe'] }));
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 2500)));
+          const hook = exited(
+            spawn(process.execPath, ['scripts/azdHooks.mjs', 'preprovision'], {
+              cwd: copy,
+              env: { PATH: `${azd.dir}${delimiter}${process.env.PATH ?? ''}`, AZURE_ENV_NAME: 'dev' },
+              stdio: ['ignore', 'pipe', 'pipe'],
+            }),
+          );
+          const [built, hooked] = await Promise.all([build, hook]);
+          if (built.code !== 0) failures.push(`trial ${trial}: build exited ${built.code}: ${built.stderr}`);
+          if (hooked.code !== 0) failures.push(`trial ${trial}: hook exited ${hooked.code}: ${hooked.stderr}`);
+          else if (Object.keys(azd.values()).sort().join() !== GENERATED.join()) failures.push(`trial ${trial}: hook stored ${Object.keys(azd.values())}`);
+          if (!existsSync(join(copy, 'deploy', 'dist', 'index.js'))) failures.push(`trial ${trial}: no deploy/dist/index.js`);
+        }
+      }),
+    );
+    expect(failures).toEqual([]);
+  }, 240_000);
 });
 
 describe('main.parameters.json', () => {

@@ -1,16 +1,16 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
 import { createTenant, expectError, inviteGuest, latestCode, outbox, sessionCheck, signIn, startHost, type TestHost, type TestTenant } from './helpers.js';
+import { launchChromium } from '../scripts/chromium.js';
 
 /*
- * The demo page and <guestpass-sign-in> driven in Debian's Chromium through
+ * The demo page and <guestpass-sign-in> driven in Chromium (scripts/chromium.ts) through
  * playwright-core, against local hosts serving the built app and web/. Screenshots of
  * the main screens land in test-artifacts/browser/ (git-ignored) on every run.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(__dirname, '..', 'test-artifacts', 'browser');
 
 let browser: Browser;
@@ -26,15 +26,8 @@ const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it).`);
-  }
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   host = await startHost({ RESEND_COOLDOWN_SECONDS: '3' });
   [otpOffHost, shortCodeHost] = await Promise.all([
     startHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, OTP_DEFAULT_ENABLED: 'false' }),

@@ -66,7 +66,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
   it('prints help after npm install, and from a fresh clone builds itself on first use', async () => {
     const help = await guestpass(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['tenants', 'domains', 'invite', 'users', 'otp', 'policies', 'sign-in-logs', 'audit', 'keys', 'lifecycle']) expect(help.stdout).toContain(command);
+    for (const command of ['tenants', 'domains', 'invite', 'users', 'otp', 'policies', 'sign-in-logs', 'audit', 'keys', 'webhooks', 'lifecycle']) expect(help.stdout).toContain(command);
 
     // A clone has no dist/: the launcher bundles the CLI with esbuild, then runs it.
     const clone = mkdtempSync(join(tmpdir(), 'guestpass-clone-'));
@@ -198,7 +198,7 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
 
     const table = await ok(['users', 'list', '--tenant', tenant.id]);
     const lines = table.trim().split('\n');
-    expect(lines[0]).toMatch(/^Id +Email +Display name +Source +State +Invited +Last sign-in$/);
+    expect(lines[0]).toMatch(/^Email +Display name +Source +State +Sign-in +Invited +Last sign-in +Id$/);
     expect(lines.at(-1)).toBe('1000 guests');
     expect(lines[2]).toMatch(/Invited user +PendingAcceptance/);
     const exported = join(work, 'users.csv');
@@ -224,6 +224,12 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['users', 'list', '--tenant', tenant.id, '--search', 'bob@users.fabrikam.example', '--csv', '-'])).toMatch(/^id,email,displayName,source,state/);
     const ada = (await json<{ id: string }[]>(['users', 'list', '--tenant', tenant.id, '--search', 'ada']))[0]!;
     expect(await ok(['users', 'show', ada.id, '--tenant', tenant.id])).toMatch(/Source: +OTP/);
+    // Block sign-in by address (Entra's Block sign-in), shown in the list, then unblock.
+    expect(await ok(['users', 'block', 'Ada@users.fabrikam.example', '--tenant', tenant.id])).toBe('ada@users.fabrikam.example: sign-in blocked; its sessions ended.\n');
+    expect(await ok(['users', 'list', '--tenant', tenant.id, '--search', 'ada'])).toMatch(/ada@users\.fabrikam\.example +Ada +OTP +Accepted +Blocked/);
+    expect(await ok(['users', 'block', ada.id, '--tenant', tenant.id])).toBe('ada@users.fabrikam.example was already blocked.\n');
+    expect(await ok(['users', 'unblock', 'ada@users.fabrikam.example', '--tenant', tenant.id])).toBe('ada@users.fabrikam.example: sign-in allowed again.\n');
+    expect((await guestpass(['users', 'block', 'nobody@users.fabrikam.example', '--tenant', tenant.id])).stderr).toBe('error: No guest of this tenant has the address nobody@users.fabrikam.example.\n');
     expect(await ok(['users', 'reset-redemption', ada.id, '--tenant', tenant.id])).toContain('must redeem again: PendingAcceptance');
     expect(await ok(['users', 'delete', invited.invitedUser.id, '--tenant', tenant.id])).toContain('Deleted guest');
     expect((await guestpass(['users', 'show', invited.invitedUser.id, '--tenant', tenant.id])).stderr).toMatch(/^error: guest_not_found/);
@@ -271,6 +277,25 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['keys', 'revoke', created.id, '--tenant', tenant.id])).toContain('Revoked key');
     expect((await guestpass(['users', 'list'], asAdmin)).stderr).toMatch(/^error: unauthorized \(401\)/);
     expect((await json<{ action: string }[]>(['audit', '--tenant', tenant.id]))[0]!.action).toBe('key.revoke');
+  });
+
+  it('webhooks create|list|deliveries|rotate-secret|enable|delete: the secret is printed once; unknown event types and inner addresses are refused', async () => {
+    const tenant = await newTenant();
+    const created = await json<{ id: string; secret: string; events: string[] }>(['webhooks', 'create', '--tenant', tenant.id, 'https://93.184.215.14/hooks', '--events', 'guest.invited,signin.refused']);
+    expect(created.secret).toMatch(/^whsec_/);
+    expect(created.events).toEqual(['guest.invited', 'signin.refused']);
+    const listed = await ok(['webhooks', 'list', '--tenant', tenant.id]);
+    expect(listed.split('\n')[0]).toMatch(/^Id +URL +Events +State +Last delivery$/);
+    expect(listed).toMatch(new RegExp(`${created.id} +https://93\\.184\\.215\\.14/hooks +guest\\.invited,signin\\.refused +enabled`));
+    expect(listed).not.toContain(created.secret);
+    expect(await ok(['webhooks', 'deliveries', created.id, '--tenant', tenant.id])).toMatch(/^Time +Event +Type +Attempt +Outcome/);
+    const rotated = await ok(['webhooks', 'rotate-secret', created.id, '--tenant', tenant.id]);
+    expect(rotated).toMatch(/Secret: +whsec_/);
+    expect(await ok(['webhooks', 'enable', created.id, '--tenant', tenant.id])).toContain(`Enabled webhook ${created.id}`);
+    expect((await guestpass(['webhooks', 'create', '--tenant', tenant.id, 'https://93.184.215.14/', '--events', 'guest.teleported'])).stderr).toMatch(/Unknown event type guest\.teleported/);
+    expect((await guestpass(['webhooks', 'create', '--tenant', tenant.id, 'https://10.0.0.5/'])).stderr).toMatch(/^error: invalid_webhook_url \(400\)/);
+    expect(await ok(['webhooks', 'delete', created.id, '--tenant', tenant.id])).toContain(`Deleted webhook ${created.id}`);
+    expect(await ok(['webhooks', 'list', '--tenant', tenant.id, '--json'])).toBe('[]\n');
   });
 
   it('sign-in-logs with --user, --since, --csv and --follow; lifecycle preview|run', async () => {

@@ -76,7 +76,7 @@ describe('settings', () => {
     const warnings: string[] = [];
     const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }, (w) => warnings.push(w));
     expect(config.code.pepper.length).toBeGreaterThanOrEqual(32);
-    expect(config.session.signingKeys).toHaveLength(1);
+    expect(config.session.signingKeys.map((key) => key.alg)).toEqual(['ES256', 'RS256']);
     expect(warnings.join('\n')).toMatch(/CODE_PEPPER/);
     expect(warnings.join('\n')).toMatch(/SIGNING_KEYS/);
     expect(config.email.transport).toBe('outbox');

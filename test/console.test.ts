@@ -1,23 +1,23 @@
 import dns2 from 'dns2';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BULK_INVITE_HEADERS, parseBulkInviteResultsCsv } from '../lib/admin/bulkInviteCsv.js';
+import { launchChromium } from '../scripts/chromium.js';
+import { docsPicture } from './screenshots.js';
 import {
   createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, sessionCheck, signIn, startHost, verifyCode, FUNCTION_KEY,
   type TestHost, type TestTenant,
 } from './helpers.js';
 
 /*
- * The operator console (/api/manage/console) in Debian's Chromium through playwright-core,
+ * The operator console (/api/manage/console) in Chromium (scripts/chromium.ts) through playwright-core,
  * against the built app under the local host. axe-core runs on every page; a CSP
  * violation or an error thrown in the page fails the test that caused it. The
- * screenshots of the Guests, Bulk invite and Sign-in logs pages are the README's.
+ * screenshots of the Guests, Bulk invite and Sign-in logs pages are docs/operating.md's
+ * (written there only by `npm run screenshots`, test/screenshots.ts).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DOCS = resolve(__dirname, '..', 'docs');
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let browser: Browser;
@@ -30,11 +30,7 @@ const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   dnsServer = dns2.createServer({
     udp: true,
     handle: (request, send) => {
@@ -216,6 +212,12 @@ describe('the operator console in Chromium', () => {
       expect.arrayContaining(['Ivy Invited', 'ivy.invited@example.com', 'not yet', 'Pending acceptance']),
     );
     expect((await outbox(host, 'ivy.invited@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
+    // The second invitation from the same form is mailed too (form.reset() keeps the box checked).
+    expect(await invite.getByLabel('Send the invitation email').isChecked()).toBe(true);
+    await invite.getByLabel('Email', { exact: true }).fill('ian.second@example.com');
+    await invite.getByRole('button', { name: 'Invite' }).click();
+    await invite.getByRole('status').filter({ hasText: 'Invited ian.second@example.com.' }).waitFor();
+    expect((await outbox(host, 'ian.second@example.com')).filter((mail) => mail.kind === 'invitation')).toHaveLength(1);
 
     await page.getByRole('button', { name: 'Resend the invitation to ivy.invited@example.com' }).click();
     await page.getByRole('status').filter({ hasText: 'The invitation was sent to ivy.invited@example.com again.' }).waitFor();
@@ -228,6 +230,16 @@ describe('the operator console in Chromium', () => {
     expect(await rowOf(page, 'ivy.invited@example.com').locator('.badge').textContent()).toBe('OTP');
     await page.getByRole('button', { name: 'Reset redemption of ivy.invited@example.com' }).click();
     await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Pending acceptance' }).waitFor();
+
+    // Block sign-in after confirmation; the Sign-in column says so; Unblock gives it back.
+    await page.getByRole('button', { name: 'Block sign-in of ivy.invited@example.com' }).click();
+    await page.getByRole('dialog', { name: /^Block sign-in of ivy\.invited@example\.com\?/ }).getByRole('button', { name: 'Block sign-in' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can no longer sign in.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').locator('.badge.blocked', { hasText: 'Blocked' }).waitFor();
+    expect((await (await host.manage(`/tenants/${tenant.id}/users?search=ivy.invited%40example.com`)).json()).value[0].accountEnabled).toBe(false);
+    await page.getByRole('button', { name: 'Let ivy.invited@example.com sign in again' }).click();
+    await page.getByRole('status').filter({ hasText: 'ivy.invited@example.com can sign in again.' }).waitFor();
+    await rowOf(page, 'ivy.invited@example.com').filter({ hasText: 'Allowed' }).waitFor();
 
     await page.getByRole('button', { name: 'Delete ivy.invited@example.com' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete ivy.invited@example.com? Their sessions end at once.' });
@@ -300,7 +312,7 @@ describe('the operator console in Chromium', () => {
     expect(rows[1]![3]).toContain('is not an email address');
     expect(rows[2]![3]).toBe('The redirect URL is not one of the tenant’s redirect URIs.');
     expect(rows[3]![3]).toContain('Send invitation message must be true or false');
-    await page.screenshot({ path: join(DOCS, 'console-bulk-invite.png') });
+    await page.screenshot({ path: docsPicture('console', 'console-bulk-invite.png') });
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download results' }).click()]);
     const results = parseBulkInviteResultsCsv(readFileSync((await download.path())!, 'utf8'));
@@ -374,7 +386,7 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
     const entries = page.getByRole('region', { name: 'Sign-in log entries' });
     expect(await entries.locator('tbody tr').count()).toBe(5);
-    await page.screenshot({ path: join(DOCS, 'console-sign-in-logs.png'), fullPage: true });
+    await page.screenshot({ path: docsPicture('console', 'console-sign-in-logs.png'), fullPage: true });
 
     await entries.getByLabel('Guest').fill('lena.log@example.com');
     await entries.getByRole('button', { name: 'Apply' }).click();
@@ -464,7 +476,7 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(key);
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
-    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys']);
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
     await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
@@ -474,6 +486,38 @@ describe('the operator console in Chromium', () => {
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('adds a webhook whose secret is shown once, rotates it, shows its deliveries and deletes it', async () => {
+    const hooked = await consoleTenant('Hooked');
+    const page = await signInToConsole(FUNCTION_KEY, hooked.id);
+    await goTo(page, 'Webhooks');
+    await page.getByText('No webhooks yet.').waitFor();
+    await page.getByLabel('URL', { exact: true }).fill('https://10.0.0.5/hooks');
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByRole('alert').filter({ hasText: 'resolves to 10.0.0.5' }).waitFor();
+
+    await page.getByLabel('URL', { exact: true }).fill('https://93.184.215.14/hooks');
+    await page.getByLabel('Description').fill('CRM sync');
+    await page.getByLabel('guest.invited').check();
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    await page.getByText('The signing secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    const secret = await page.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    expect(await rowOf(page, 'CRM sync').textContent()).toContain('guest.invited');
+
+    await page.getByRole('button', { name: 'Rotate the secret of https://93.184.215.14/hooks' }).click();
+    await page.getByText('The new secret of https://93.184.215.14/hooks is shown this once').waitFor();
+    expect(await page.getByLabel('Signing secret').inputValue()).not.toBe(secret);
+    await page.getByRole('button', { name: 'Deliveries to https://93.184.215.14/hooks' }).click();
+    await page.getByText('Nothing delivered yet.').waitFor();
+
+    await page.reload();
+    await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('button', { name: 'Delete https://93.184.215.14/hooks' }).click();
+    await page.getByRole('dialog', { name: 'Delete the webhook https://93.184.215.14/hooks? Events stop going there at once.' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('No webhooks yet.').waitFor();
   });
 
   it('creates a key shown once, revokes another, lists both in the audit log, and signs out when its own key is revoked', async () => {
@@ -562,7 +606,7 @@ describe('the operator console in Chromium', () => {
     expect(await axeViolations(signInPage), 'sign-in page').toEqual([]);
     const page = await signInToConsole(FUNCTION_KEY, tenant.id);
     expect(await axeViolations(page), 'Guests').toEqual([]);
-    await page.screenshot({ path: join(DOCS, 'console-guests.png') });
+    await page.screenshot({ path: docsPicture('console', 'console-guests.png') });
     await page.getByRole('button', { name: `Delete ${guest}` }).click();
     await page.getByRole('dialog').waitFor();
     expect(await axeViolations(page), 'the confirmation dialog').toEqual([]);
@@ -570,7 +614,7 @@ describe('the operator console in Chromium', () => {
   });
 
   // One test per page: axe-core takes seconds a page on a busy machine.
-  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Tenants']) {
+  for (const link of ['Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks', 'Tenants']) {
     it(`axe-core finds no violation on the ${link} page`, async () => {
       const page = await signInToConsole(FUNCTION_KEY, tenant.id);
       await goTo(page, link);

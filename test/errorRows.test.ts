@@ -4,7 +4,7 @@ import { generateSigningKey } from '../lib/signin/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import {
   createTenant, expectError, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, signIn,
-  startHost, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant, hostWithTenant,
+  startHost, TEST_RSA_SIGNING_KEY, TEST_SIGNING_KEY, verifyCode, type TestHost, type TestTenant, hostWithTenant,
   expectHostAnswer,
   expectUnauthorized,
 } from './helpers.js';
@@ -178,11 +178,10 @@ describe('session tokens', () => {
     await expectError(await host.api(`/${tenant.id}/sign-out`, { method: 'POST' }), 401, 'invalid_token');
   });
 
-  it('the JWKS lists the signing key with its kid, and tokens carry that kid', async () => {
+  it('the JWKS lists the signing keys with their kid and alg, and session tokens carry the ES256 key\'s kid', async () => {
     const jwks = (await (await host.api(`/${tenant.id}/discovery/keys`)).json()) as { keys: { kid: string; alg: string; d?: string }[] };
-    expect(jwks.keys.map((k) => k.kid)).toEqual([TEST_SIGNING_KEY.kid]);
-    expect(jwks.keys[0]!.alg).toBe('ES256');
-    expect(jwks.keys[0]!.d).toBeUndefined();
+    expect(jwks.keys.map((k) => [k.kid, k.alg])).toEqual([[TEST_SIGNING_KEY.kid, 'ES256'], [TEST_RSA_SIGNING_KEY.kid, 'RS256']]);
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
     const header = jwt.decode(session.token, { complete: true })!.header;
     expect(header).toMatchObject({ alg: 'ES256', kid: TEST_SIGNING_KEY.kid });
     const claims = jwt.decode(session.token) as jwt.JwtPayload;
@@ -194,7 +193,7 @@ describe('session tokens', () => {
 });
 
 describe('management API', () => {
-  it('management routes need the function key', async () => {
+  it('management routes need the operator credential', async () => {
     await expectUnauthorized(await host.api('/manage/tenants', postJson({ displayName: 'x' })));
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}`, { headers: { 'x-functions-key': 'wrong-key-wrong-key' } }));
   });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { startAzurite, type RunningAzurite } from '../scripts/azurite.js';
+import { chromiumExecutable } from '../scripts/chromium.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
@@ -11,9 +12,12 @@ declare module 'vitest' {
 
 let azurite: RunningAzurite | undefined;
 
-/** One Azurite (Table and Queue services) for the whole run, and the built app that every local host serves. */
+/** One Azurite (Table and Queue services) for the whole run, the built app that every local host serves, and the browser. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+  // Unpacked once here, before the suites' processes start: two of them unpacking at once
+  // could launch a half-written file.
+  await chromiumExecutable();
   azurite = await startAzurite({ port: await freePort(), queuePort: await freePort() });
   project.provide('azuriteConnectionString', azurite.connectionString);
   return async () => {

@@ -176,7 +176,7 @@ describe('listing guests', () => {
     await expectError(await host.manage(`/tenants/${owner.id}/users?$skiptoken=${forged}`), 400, 'invalid_request');
   });
 
-  it('the user routes need the function key, a known tenant and a GUID id', async () => {
+  it('the user routes need the operator credential, a known tenant and a GUID id', async () => {
     const tenant = await createTenant(host);
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/users`));
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/users/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' }));
@@ -200,6 +200,7 @@ describe('reading and deleting a guest', () => {
       invitedAt: expect.any(String),
       redeemedAt: null,
       lastSignInAt: null,
+      accountEnabled: true,
     });
   });
 

@@ -16,8 +16,10 @@ import { ensureTables } from '../lib/storage/tables.js';
 export const FUNCTION_KEY = 'test-function-key-0123456789';
 export const TEST_PEPPER = 'test-pepper-0123456789-0123456789-abcdef';
 /** Signing keys shared by every host of a run, so two hosts accept each other's tokens. */
-export const TEST_SIGNING_KEY = generateSigningKey();
-export const TEST_SIGNING_KEYS = JSON.stringify([TEST_SIGNING_KEY]);
+export const TEST_SIGNING_KEY = generateSigningKey('EC');
+/** The RS256 key beside it: ID tokens of applications with the default idTokenSignedResponseAlg. */
+export const TEST_RSA_SIGNING_KEY = generateSigningKey('RSA');
+export const TEST_SIGNING_KEYS = JSON.stringify([TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY]);
 
 const REPO = resolve(__dirname, '..');
 
@@ -57,7 +59,7 @@ export interface TestHost {
   process: ChildProcess;
   /** fetch against `${baseUrl}/api${path}`. */
   api(path: string, init?: RequestInit): Promise<Response>;
-  /** A management call with the function key. */
+  /** A management call with the operator credential. */
   manage(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }

@@ -1,8 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEPLOYMENT_SETTINGS, loadConfig, settingsSchema } from '../lib/config.js';
 import { generateCodePepper, generateSigningKeys } from '../lib/signin/keys.js';
+import { METRICS } from '../lib/telemetry/metrics.js';
 import { at, bicepFiles, Expression, readBicep, syntaxProblems, type BicepValue, type Resource } from './bicep.js';
 
 const REPO = resolve(__dirname, '..');
@@ -40,6 +42,9 @@ const SAMPLE_VALUES: Record<string, string> = {
   EMAIL_TRANSPORT: 'acs',
   ACS_ENDPOINT: 'https://acs-guestpass-sample.europe.communication.azure.com',
   MAIL_DAILY_CAP_PER_TENANT: '5000',
+  ACS_EVENTS_SECRET: generateCodePepper(),
+  // As SendGrid shows it: the base64 DER of an EC P-256 public key.
+  SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
 };
 
 function sample(setting: string): string {
@@ -145,7 +150,7 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     );
   });
 
-  it('takes the four secrets from Key Vault references resolved as the user-assigned identity', () => {
+  it('takes the five secrets from Key Vault references resolved as the user-assigned identity', () => {
     const keyVaultModule = main.modules.get('keyVault')!;
     const secretNames = main.vars.get('secretNames') as Record<string, string>;
     const stored = Object.keys(at(keyVaultModule.body, 'params', 'secretValues') as object);
@@ -155,12 +160,14 @@ describe('main.bicep app settings against the settings schema (lib/config.ts)', 
     }
     // Only when mail goes through SendGrid: unset, a reference to a secret never stored would stop the app.
     expect(text(appSettings.SENDGRID_API_KEY)).toBe(`emailTransport == 'sendgrid' ? '\${keyVaultReference}\${secretNames.sendGridApiKey})' : ''`);
+    // Likewise ACS delivery reports' secret, only with ACS.
+    expect(text(appSettings.ACS_EVENTS_SECRET)).toBe(`emailTransport == 'acs' ? '\${keyVaultReference}\${secretNames.acsEventsSecret})' : ''`);
     expect(text(main.vars.get('keyVaultReference'))).toBe("'@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='");
     const site = one('Microsoft.Web/sites');
     expect(text(at(site.body, 'properties', 'keyVaultReferenceIdentity'))).toBe('identityId');
     expect(at(site.body, 'identity', 'type')).toBe('UserAssigned');
     // Never a secret in plain text: only references reach the app settings.
-    for (const param of ['codePepper', 'signingKeys', 'sendGridApiKey', 'operatorKey']) {
+    for (const param of ['codePepper', 'signingKeys', 'sendGridApiKey', 'operatorKey', 'acsEventsSecret']) {
       expect(main.params.get(param)!.decorators).toContain('@secure()');
       expect(Object.values(appSettings).map(text).join('\n')).not.toMatch(new RegExp(`(^|[^.\\w])${param}\\b`));
     }
@@ -262,21 +269,89 @@ describe('the resources and roles of the deployment', () => {
     expect(at(main.modules.get('functionApp')!.body, 'dependsOn')).toEqual([new Expression('roles')]);
   });
 
-  it('declares Communication Services linked to an Email service domain, Azure-managed unless an own domain is given, and the app sends through it as the identity', () => {
+  it('declares Communication Services linked to the Azure-managed domain, and to an own domain once it is verified, and the app sends through it as the identity from the linked domain', () => {
     const email = one('Microsoft.Communication/emailServices');
-    const domain = one('Microsoft.Communication/emailServices/domains');
+    const domains = ofType('Microsoft.Communication/emailServices/domains');
+    const managed = domains.find((domain) => !domain.conditional)!;
+    const own = domains.find((domain) => domain.conditional)!;
+    expect(domains).toHaveLength(2);
+    for (const domain of domains) {
+      expect(text(at(domain.body, 'parent'))).toBe(email.symbol);
+      expect(at(domain.body, 'properties', 'userEngagementTracking')).toBe('Disabled');
+    }
+    expect(at(managed.body, 'name')).toBe('AzureManagedDomain');
+    expect(at(managed.body, 'properties', 'domainManagement')).toBe('AzureManaged');
+    expect(at(own.body, 'properties', 'domainManagement')).toBe('CustomerManaged');
+    const communication = files.find((file) => file.file === 'modules/communication.bicep')!;
+    expect(text(communication.vars.get('useCustomDomain'))).toBe('!empty(customDomain) && customDomainVerified');
     const acs = one('Microsoft.Communication/communicationServices');
-    expect(text(at(domain.body, 'parent'))).toBe(email.symbol);
-    expect(text(at(domain.body, 'name'))).toBe("empty(customDomain) ? 'AzureManagedDomain' : customDomain");
-    expect(text(at(domain.body, 'properties', 'domainManagement'))).toBe("empty(customDomain) ? 'AzureManaged' : 'CustomerManaged'");
-    expect(at(domain.body, 'properties', 'userEngagementTracking')).toBe('Disabled');
-    expect(text(at(acs.body, 'properties', 'linkedDomains'))).toBe(`empty(customDomain) || customDomainVerified ? [${domain.symbol}.id] : []`);
-    for (const resource of [email, domain, acs]) expect(at(resource.body, 'location')).toBe('global');
+    expect(text(at(acs.body, 'properties', 'linkedDomains'))).toBe(`useCustomDomain ? [${managed.symbol}.id, ${own.symbol}.id] : [${managed.symbol}.id]`);
+    // The sender is on the domain that is linked: ACS refuses any other ("5.1.7 The specified sender domain has not been linked").
+    expect(text(communication.outputs.get('senderDomain'))).toBe(`useCustomDomain ? customDomain : ${managed.symbol}.properties.mailFromSenderDomain`);
+    expect(text(main.vars.get('senderAddress'))).toBe("emailTransport == 'acs' ? 'DoNotReply@${communication.outputs.senderDomain}' : emailFrom");
+    expect(text(appSettings.EMAIL_FROM)).toBe('senderAddress');
+    expect(text(main.outputs.get('GUESTPASS_EMAIL_SENDER'))).toBe('senderAddress');
+    for (const resource of [email, ...domains, acs]) expect(at(resource.body, 'location')).toBe('global');
     expect(text(appSettings.ACS_ENDPOINT)).toBe('communication.outputs.endpoint');
     expect(text(appSettings.EMAIL_TRANSPORT)).toBe('emailTransport');
     expect(main.params.get('emailTransport')!.default).toBe('acs');
     expect(Object.keys(appSettings)).not.toContain('ACS_CONNECTION_STRING');
     expect(text(at(main.modules.get('roles')!.body, 'params', 'communicationServiceName'))).toBe('communication.outputs.name');
+  });
+
+  /*
+   * The properties Azure/bicep-types-az lists for these types and api versions
+   * (generated/monitor/microsoft.insights/2023-01-01/types.md for actionGroups,
+   * .../2023-12-01/types.md for scheduledQueryRules): a misspelt property is deployed
+   * silently by nothing and refused only by ARM, so it is caught here.
+   */
+  const ACTION_GROUP_PROPERTIES = ['armRoleReceivers', 'automationRunbookReceivers', 'azureAppPushReceivers', 'azureFunctionReceivers', 'emailReceivers', 'enabled', 'eventHubReceivers', 'groupShortName', 'itsmReceivers', 'logicAppReceivers', 'smsReceivers', 'voiceReceivers', 'webhookReceivers'];
+  const EMAIL_RECEIVER_PROPERTIES = ['emailAddress', 'name', 'useCommonAlertSchema'];
+  const QUERY_RULE_PROPERTIES = ['actions', 'autoMitigate', 'checkWorkspaceAlertsStorageConfigured', 'criteria', 'description', 'displayName', 'enabled', 'evaluationFrequency', 'muteActionsDuration', 'overrideQueryTimeRange', 'ruleResolveConfiguration', 'scopes', 'severity', 'skipQueryValidation', 'targetResourceTypes', 'windowSize'];
+  const CONDITION_PROPERTIES = ['dimensions', 'failingPeriods', 'metricMeasureColumn', 'metricName', 'operator', 'query', 'resourceIdColumn', 'threshold', 'timeAggregation'];
+
+  it('mails alerts for wrong-code and step-up surges, mail failures, poison queues and failing webhooks to an action group whose email is a parameter', () => {
+    const group = one('Microsoft.Insights/actionGroups');
+    expect(group.apiVersion).toBe('2023-01-01');
+    expect(at(group.body, 'location')).toBe('global');
+    expect(Object.keys(at(group.body, 'properties') as object).filter((p) => !ACTION_GROUP_PROPERTIES.includes(p))).toEqual([]);
+    expect(at(group.body, 'properties', 'enabled')).toBe(true);
+    expect((at(group.body, 'properties', 'groupShortName') as string).length).toBeLessThanOrEqual(12);
+    const receivers = at(group.body, 'properties', 'emailReceivers') as Record<string, BicepValue>[];
+    expect(receivers).toHaveLength(1);
+    expect(Object.keys(receivers[0]!).filter((p) => !EMAIL_RECEIVER_PROPERTIES.includes(p))).toEqual([]);
+    expect(text(receivers[0]!.emailAddress)).toBe('alertEmail');
+
+    const rule = one('Microsoft.Insights/scheduledQueryRules');
+    expect(rule.apiVersion).toBe('2023-12-01');
+    expect(rule.loop).toBe(true);
+    expect(at(rule.body, 'kind')).toBe('LogAlert');
+    expect(Object.keys(at(rule.body, 'properties') as object).filter((p) => !QUERY_RULE_PROPERTIES.includes(p))).toEqual([]);
+    const condition = (at(rule.body, 'properties', 'criteria', 'allOf') as Record<string, BicepValue>[])[0]!;
+    expect(Object.keys(condition).filter((p) => !CONDITION_PROPERTIES.includes(p))).toEqual([]);
+    expect((at(rule.body, 'properties', 'actions', 'actionGroups') as BicepValue[]).map(text)).toEqual([`${group.symbol}.id`]);
+    expect((at(rule.body, 'properties', 'scopes') as BicepValue[]).map(text)).toEqual(['workspaceId']);
+
+    const alertsFile = files.find((file) => file.file === 'modules/alerts.bicep')!;
+    const rules = alertsFile.vars.get('rules') as Record<string, BicepValue>[];
+    expect(rules.map((r) => r.name)).toEqual(['wrong-code-surge', 'step-up-surge', 'mail-failures', 'poison-queue', 'webhook-endpoint-failing']);
+    const names = new Map<string, readonly string[]>(Object.values(METRICS).map((metric) => [metric.name, metric.attributes]));
+    for (const r of rules) {
+      const query = r.query as string;
+      const metric = /Name == "([^"]+)"/.exec(query)?.[1] ?? '';
+      expect(names.has(metric), `${r.name} queries ${metric}, a metric the app records`).toBe(true);
+      for (const [, attribute] of query.matchAll(/Properties\["([^"]+)"\]/g)) {
+        expect(names.get(metric), `${r.name}: ${metric} carries ${attribute}`).toContain(attribute);
+      }
+      expect(query, `${r.name} summarizes its measure`).toContain(`${r.measure as string} = `);
+      for (const dimension of r.dimensions as string[]) expect(query).toMatch(new RegExp(`by .*\\b${dimension} = `));
+      expect(['Average', 'Count', 'Maximum', 'Minimum', 'Total']).toContain(r.aggregation);
+    }
+
+    const module = main.modules.get('alerts')!;
+    expect(text(at(module.body, 'params', 'alertEmail'))).toBe('alertEmail');
+    expect(text(at(module.body, 'params', 'workspaceId'))).toBe('monitoring.outputs.workspaceId');
+    expect(main.params.get('alertEmail')!.default).toBe('');
   });
 
   it("names its outputs in azd's UPPER_SNAKE style, the function app's name and URL among them", () => {
@@ -308,14 +383,14 @@ describe('azd', () => {
 
   it("passes the secrets azd's preprovision hook makes as secure parameters that become the Key Vault secrets", () => {
     const file = JSON.parse(readFileSync(join(INFRA, 'main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
-    for (const [param, variable] of [['codePepper', 'GUESTPASS_CODE_PEPPER'], ['signingKeys', 'GUESTPASS_SIGNING_KEYS'], ['operatorKey', 'GUESTPASS_OPERATOR_KEY'], ['sendGridApiKey', 'GUESTPASS_SENDGRID_API_KEY']] as const) {
+    for (const [param, variable] of [['codePepper', 'GUESTPASS_CODE_PEPPER'], ['signingKeys', 'GUESTPASS_SIGNING_KEYS'], ['operatorKey', 'GUESTPASS_OPERATOR_KEY'], ['sendGridApiKey', 'GUESTPASS_SENDGRID_API_KEY'], ['acsEventsSecret', 'GUESTPASS_ACS_EVENTS_SECRET']] as const) {
       expect(file.parameters[param]!.value).toBe(`\${${variable}}`);
       expect(main.params.get(param)!.decorators.join(' '), param).toContain('@secure()');
     }
     expect(file.parameters.principalType!.value).toBe('${AZURE_PRINCIPAL_TYPE}');
     expect(file.parameters.keyVaultSuffix!.value).toBe('${GUESTPASS_KEY_VAULT_SUFFIX}');
     const secretValues = at(main.modules.get('keyVault')!.body, 'params', 'secretValues') as Record<string, BicepValue>;
-    expect(Object.values(secretValues).map(text).sort()).toEqual(['codePepper', 'operatorKey', 'sendGridApiKey', 'signingKeys']);
+    expect(Object.values(secretValues).map(text).sort()).toEqual(['acsEventsSecret', 'codePepper', 'operatorKey', 'sendGridApiKey', 'signingKeys']);
   });
 
   it('azure.yaml deploys the function app that main.bicep tags for it, from a local build', () => {

@@ -1,17 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant, inviteGuest, outbox, postJson, startHost, type TestHost } from './helpers.js';
+import { launchChromium } from '../scripts/chromium.js';
 
 /*
- * The code mail as a guest sees it: rendered by Debian's Chromium from the demo
+ * The code mail as a guest sees it: rendered by Chromium (scripts/chromium.ts) from the demo
  * outbox's HTML view (GET /api/dev/outbox/{id}), at a phone's width and a desktop's.
  * The screenshot goes to test-artifacts/mail/ on every run; with
- * GUESTPASS_UPDATE_SCREENSHOTS=1 also to docs/code-mail.png, which README shows
+ * GUESTPASS_UPDATE_SCREENSHOTS=1 (npm run screenshots) also to docs/code-mail.png, which docs/mail.md shows
  * (not on every run: each code is new, so the picture would change every time).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const REPO = resolve(__dirname, '..');
 const ARTIFACTS = join(REPO, 'test-artifacts', 'mail');
 
@@ -19,13 +19,8 @@ let browser: Browser;
 let host: TestHost;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium.`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   host = await startHost();
 });
 afterAll(async () => {

@@ -1,13 +1,10 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { generate } from 'selfsigned';
 import { SMTPServer } from 'smtp-server';
+import { localhostCertificate } from './tls.js';
 
 /*
  * Local servers that speak the real protocols of the mail providers, for the provider
@@ -162,18 +159,6 @@ export interface FakeSmtp {
  * localhost, AUTH PLAIN/LOGIN with one user, and (with `startTls: false`) one that
  * never offers STARTTLS, to prove guestpass will not send in the clear.
  */
-/** A certificate for localhost made on the spot, and a PEM file of it for NODE_EXTRA_CA_CERTS. */
-async function localhostCertificate(): Promise<{ key: string; cert: string; caFile: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
-  });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'guestpass-tls-')), 'ca.pem');
-  writeFileSync(caFile, pems.cert);
-  return { key: pems.private, cert: pems.cert, caFile };
-}
-
 export async function startFakeSmtp(options: { user: string; password: string; startTls?: boolean }): Promise<FakeSmtp> {
   const { key, cert, caFile } = await localhostCertificate();
   const received: ReceivedSmtpMail[] = [];

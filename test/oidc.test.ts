@@ -1,12 +1,14 @@
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupExpired } from '../lib/storage/cleanup.js';
 import { GuestpassError } from '../lib/errors.js';
 import { getApplication, updateApplication } from '../lib/oidc/applications.js';
 import { exchangeCode } from '../lib/oidc/token.js';
-import { inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, type TestHost, type TestTenant } from './helpers.js';
 import {
-  authorizeUrl, authorizeWithoutBrowser, createApplication, createTenant, expectError, issuerOf, pkcePair, startOidcHost, tokenRequest,
+  inviteGuest, REDIRECT_URI, sessionCheck, signIn, stopAllHosts, testRuntime, TEST_RSA_SIGNING_KEY, TEST_SIGNING_KEY, type TestHost, type TestTenant,
+} from './helpers.js';
+import {
+  authorizeUrl, authorizeWithoutBrowser, completeWithoutBrowser, createApplication, createTenant, expectError, issuerOf, pkcePair, startOidcHost, tokenRequest,
   type TestApplication,
 } from './oidcHelpers.js';
 
@@ -67,13 +69,22 @@ describe('discovery: each tenant is an issuer', () => {
         end_session_endpoint: `${issuer}/oauth2/logout`,
         response_types_supported: ['code'],
         code_challenge_methods_supported: ['S256'],
-        id_token_signing_alg_values_supported: ['ES256'],
+        id_token_signing_alg_values_supported: ['RS256', 'ES256'],
         subject_types_supported: ['public'],
         grant_types_supported: ['authorization_code'],
       });
       expect(doc.scopes_supported).toContain('openid');
       expect(doc.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['none', 'client_secret_basic']));
       expect(doc.claims_supported).toEqual(expect.arrayContaining(['sub', 'email', 'email_verified', 'name', 'tid', 'idp', 'amr', 'nonce', 'auth_time']));
+    }
+  });
+
+  it('HEAD answers on discovery and the JWKS as GET does, without a body', async () => {
+    for (const path of ['.well-known/openid-configuration', 'discovery/keys']) {
+      const response = await host.api(`/${tenant.id}/${path}`, { method: 'HEAD' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toContain('application/json');
+      expect(await response.text()).toBe('');
     }
   });
 
@@ -137,7 +148,7 @@ describe('applications: registered per tenant through the management API', () =>
     await expectError(await host.manage(`/tenants/${tenant.id}/applications/not-a-guid`), 400, 'invalid_request');
   });
 
-  it('the application routes need the function key', async () => {
+  it('the application routes need the operator credential', async () => {
     expect((await host.api(`/manage/tenants/${tenant.id}/applications`)).status).toBe(401);
   });
 });
@@ -189,22 +200,39 @@ describe('authorize: errors after the redirect URI is trusted go back to it with
     return location;
   }
 
-  it('no implicit or hybrid flow: response_type other than code', async () => {
-    for (const responseType of ['token', 'id_token', 'code id_token', 'code token']) await expectRedirectError({ response_type: responseType }, 'unsupported_response_type');
+  it('no access token in the front channel: response_type token or a hybrid is unsupported; id_token only with form_post', async () => {
+    for (const responseType of ['token', 'id_token token', 'code id_token', 'code token']) await expectRedirectError({ response_type: responseType }, 'unsupported_response_type');
+    const idTokenByQuery = await expectRedirectError({ response_type: 'id_token', code_challenge: '', code_challenge_method: '' }, 'invalid_request');
+    expect(idTokenByQuery.searchParams.get('error_description')).toMatch(/response_mode=form_post/);
   });
 
-  it('PKCE is required and S256 only', async () => {
+  it('a public client must use PKCE, S256 only', async () => {
+    const noPkce = await expectRedirectError({ code_challenge: '', code_challenge_method: '' }, 'invalid_request');
+    expect(noPkce.searchParams.get('error_description')).toBe('code_challenge is required of a public client (PKCE, RFC 7636).');
     await expectRedirectError({ code_challenge: '' }, 'invalid_request');
     await expectRedirectError({ code_challenge_method: 'plain' }, 'invalid_request');
     await expectRedirectError({ code_challenge_method: '' }, 'invalid_request');
     await expectRedirectError({ code_challenge: 'too-short' }, 'invalid_request');
   });
 
-  it('state and nonce are required; scope must hold openid', async () => {
-    const noState = await expectRedirectError({ state: '' }, 'invalid_request', '');
+  it('state and nonce are optional in the code flow (OIDC Core §3.1.2.1; PKCE holds the request together); scope must hold openid', async () => {
+    for (const extra of [{ state: '' }, { nonce: '' }, { state: '', nonce: '' }] as Record<string, string>[]) {
+      const response = await fetch(authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge, extra }));
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain('<guestpass-sign-in');
+    }
+    const noState = await expectRedirectError({ state: '', scope: 'email profile' }, 'invalid_scope', '');
     expect(noState.searchParams.has('state')).toBe(false);
-    await expectRedirectError({ nonce: '' }, 'invalid_request');
-    await expectRedirectError({ scope: 'email profile' }, 'invalid_scope');
+  });
+
+  it('a confidential client may tie the code to its request with nonce instead of PKCE (RFC 9700 §2.1.1), but needs one of the two', async () => {
+    const asServer = (extra: Record<string, string>) => fetch(authorizeUrl(host, tenant.id, { clientId: server.clientId, redirectUri: CALLBACK, challenge: '', extra: { code_challenge_method: '', ...extra } }), { redirect: 'manual' });
+    expect((await asServer({})).status).toBe(200);
+    const neither = await asServer({ nonce: '' });
+    expect(neither.status).toBe(302);
+    const location = new URL(neither.headers.get('location')!);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('error_description')).toMatch(/code_challenge \(PKCE, RFC 7636\) or nonce is required/);
   });
 
   it('prompt=none answers login_required (no provider cookie to reuse); unknown prompts and request objects are refused', async () => {
@@ -216,10 +244,15 @@ describe('authorize: errors after the redirect URI is trusted go back to it with
     await expectRedirectError({ response_mode: 'fragment' }, 'invalid_request');
   });
 
-  it('a parameter given twice is refused', async () => {
+  it('a parameter given twice is refused (RFC 6749 §3.1), and a repeated state is not echoed as either value', async () => {
     const url = `${authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge })}&scope=openid`;
     const response = await fetch(url, { redirect: 'manual' });
     expect(new URL(response.headers.get('location')!).searchParams.get('error')).toBe('invalid_request');
+    const twoStates = await fetch(`${authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge })}&state=second`, { redirect: 'manual' });
+    const location = new URL(twoStates.headers.get('location')!);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('error_description')).toBe('Each parameter may appear only once (RFC 6749 §3.1): state.');
+    expect(location.searchParams.has('state')).toBe(false);
   });
 
   it('a valid request gets the hosted sign-in page with a strict CSP, login_hint and ui_locales honoured', async () => {
@@ -250,6 +283,55 @@ describe('authorize: errors after the redirect URI is trusted go back to it with
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('javascript');
     expect(await response.text()).toContain('guestpass-sign-in');
+  });
+});
+
+describe('response_mode=form_post, and response_type=id_token for sign-in only (OAuth 2.0 Form Post Response Mode)', () => {
+  const FORM_POST = { response_mode: 'form_post' };
+
+  it('the code by form_post: the page may post forms only to the redirect URI\'s origin, complete answers a form of code, state and iss, and the code redeems', async () => {
+    const pkce = pkcePair();
+    const page = await fetch(authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge, extra: FORM_POST }));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain('form-action http://127.0.0.1:5999;');
+    const answer = await completeWithoutBrowser(host, tenant, await freshGuest(), { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge, extra: FORM_POST });
+    expect(answer.redirectTo).toBeUndefined();
+    expect(answer.formPost!.action).toBe(CALLBACK);
+    expect(Object.keys(answer.formPost!.fields).sort()).toEqual(['code', 'iss', 'state']);
+    expect(answer.formPost!.fields).toMatchObject({ state: 'state-1', iss: issuerOf(host, tenant.id) });
+    expect((await redeem(spa, answer.formPost!.fields.code!, pkce.verifier)).status).toBe(200);
+  });
+
+  it('response_type=id_token: the ID token itself comes in the form (RS256, with nonce, no at_hash, no code, no access token)', async () => {
+    const request = { clientId: spa.clientId, redirectUri: CALLBACK, challenge: '', nonce: 'sign-in-only', extra: { ...FORM_POST, response_type: 'id_token', code_challenge_method: '' } };
+    const answer = await completeWithoutBrowser(host, tenant, await freshGuest(), request);
+    expect(Object.keys(answer.formPost!.fields).sort()).toEqual(['id_token', 'iss', 'state']);
+    const jwks = createRemoteJWKSet(new URL(`${issuerOf(host, tenant.id)}/discovery/keys`));
+    const { payload, protectedHeader } = await jwtVerify(answer.formPost!.fields.id_token!, jwks, { issuer: issuerOf(host, tenant.id), audience: spa.clientId });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({ nonce: 'sign-in-only', email_verified: true, amr: ['otp'] });
+    expect(payload).not.toHaveProperty('at_hash');
+    // Its sid names the session: logout with it as the hint ends that session.
+    const logout = await fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?id_token_hint=${answer.formPost!.fields.id_token}`);
+    expect(logout.status).toBe(200);
+  });
+
+  it('response_type=id_token needs a nonce and takes no code_challenge; its errors, like the code flow\'s, go back as a posted form', async () => {
+    const errorForm = async (extra: Record<string, string>, challenge = '') => {
+      const response = await fetch(authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge, extra: { ...FORM_POST, ...extra } }), { redirect: 'manual' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('location')).toBeNull();
+      expect(response.headers.get('content-security-policy')).toContain('form-action http://127.0.0.1:5999;');
+      const html = await response.text();
+      expect(html).toContain(`<form method="post" action="${CALLBACK}" data-auto-post>`);
+      expect(html).toContain('<input type="hidden" name="state" value="state-1">');
+      expect(html).toContain(`<input type="hidden" name="iss" value="${issuerOf(host, tenant.id)}">`);
+      expect(html).toMatch(/<script type="module" src="\/api\/oidc\/sign-in\.js\?v=/);
+      return { error: /name="error" value="([^"]+)"/.exec(html)![1], description: /name="error_description" value="([^"]+)"/.exec(html)![1] };
+    };
+    expect(await errorForm({ response_type: 'id_token', nonce: '', code_challenge_method: '' })).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/^nonce is required with response_type=id_token/) });
+    expect(await errorForm({ response_type: 'id_token' }, pkcePair().challenge)).toMatchObject({ error: 'invalid_request', description: expect.stringMatching(/^code_challenge belongs to response_type=code/) });
+    expect(await errorForm({ prompt: 'none' }, pkcePair().challenge)).toMatchObject({ error: 'login_required' });
   });
 });
 
@@ -286,6 +368,36 @@ describe('token: the code is single use and bound to client, redirect URI and PK
     expect((await sessionCheck(host, tenant.id, tokens.access_token)).status).toBe(200);
   });
 
+  it('ID tokens are RS256 by default and ES256 for an application that asks; both verify against the JWKS, the access token stays ES256', async () => {
+    expect(spa).toMatchObject({ idTokenSignedResponseAlg: 'RS256' });
+    const es256App = await createApplication(host, tenant.id, { displayName: 'ES256 app', redirectUris: [CALLBACK], idTokenSignedResponseAlg: 'ES256' });
+    expect(es256App).toMatchObject({ idTokenSignedResponseAlg: 'ES256' });
+    const jwks = createRemoteJWKSet(new URL(`${issuerOf(host, tenant.id)}/discovery/keys`));
+    for (const [app, alg] of [[spa, 'RS256'], [es256App, 'ES256']] as const) {
+      const { code, pkce } = await codeFor(app);
+      const tokens = (await (await redeem(app, code, pkce.verifier)).json()) as { access_token: string; id_token: string };
+      const verified = await jwtVerify(tokens.id_token, jwks, { issuer: issuerOf(host, tenant.id), audience: app.clientId, algorithms: [alg] });
+      expect(verified.protectedHeader).toMatchObject({ alg, kid: alg === 'RS256' ? TEST_RSA_SIGNING_KEY.kid : TEST_SIGNING_KEY.kid });
+      expect(decodeProtectedHeader(tokens.access_token)).toMatchObject({ alg: 'ES256', kid: TEST_SIGNING_KEY.kid });
+    }
+    // Changed later, it takes effect for the next token; an unknown algorithm is refused.
+    const patched = await host.manage(`/tenants/${tenant.id}/applications/${es256App.clientId}`, { method: 'PATCH', body: JSON.stringify({ idTokenSignedResponseAlg: 'RS256' }) });
+    expect(((await patched.json()) as { idTokenSignedResponseAlg: string }).idTokenSignedResponseAlg).toBe('RS256');
+    await expectError(await host.manage(`/tenants/${tenant.id}/applications/${es256App.clientId}`, { method: 'PATCH', body: JSON.stringify({ idTokenSignedResponseAlg: 'HS256' }) }), 400, 'invalid_request');
+  });
+
+  it('an application stored before idTokenSignedResponseAlg existed keeps ES256 ID tokens (what its relying party was set up to accept)', async () => {
+    const legacy = await createApplication(host, tenant.id, { displayName: 'Legacy', redirectUris: [CALLBACK] });
+    const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+    const row = await rt.tables.tenants.getEntity<Record<string, unknown>>(tenant.id, `app_${legacy.clientId}`);
+    const { idTokenSignedResponseAlg: _alg, etag: _etag, timestamp: _ts, ...older } = row as Record<string, unknown>;
+    await rt.tables.tenants.updateEntity(older as never, 'Replace');
+    expect((await getApplication(rt, tenant.id, legacy.clientId)).idTokenSignedResponseAlg).toBe('ES256');
+    const { code, pkce } = await codeFor(legacy);
+    const tokens = (await (await redeem(legacy, code, pkce.verifier)).json()) as { id_token: string };
+    expect(decodeProtectedHeader(tokens.id_token).alg).toBe('ES256');
+  });
+
   it('code replay: the second redemption fails with invalid_grant and ends the session the first one started', async () => {
     const { code, pkce } = await codeFor(spa);
     const first = (await (await redeem(spa, code, pkce.verifier)).json()) as { access_token: string };
@@ -302,17 +414,41 @@ describe('token: the code is single use and bound to client, redirect URI and PK
     expect(statuses.filter((s) => s === 400)).toHaveLength(4);
   });
 
-  it('PKCE mismatch, wrong redirect URI and wrong client each fail with invalid_grant (and burn the code)', async () => {
-    const mismatch = await codeFor(spa);
-    await expectError(await redeem(spa, mismatch.code, pkcePair().verifier), 400, 'invalid_grant');
-    await expectError(await redeem(spa, mismatch.code, mismatch.pkce.verifier), 400, 'invalid_grant');
-
-    const wrongRedirect = await codeFor(spa);
-    await expectError(await redeem(spa, wrongRedirect.code, wrongRedirect.pkce.verifier, { redirect_uri: REDIRECT_URI }), 400, 'invalid_grant');
-
+  it('a wrong code_verifier, redirect URI or client fails with invalid_grant saying which, and leaves the code usable by the right request', async () => {
+    const { code, pkce } = await codeFor(spa);
+    const wrongVerifier = await expectError(await redeem(spa, code, pkcePair().verifier), 400, 'invalid_grant');
+    expect(wrongVerifier.error_description).toBe('The code_verifier does not match the code_challenge of the authorization request.');
+    const noVerifier = await expectError(await redeem(spa, code, ''), 400, 'invalid_grant');
+    expect(noVerifier.error_description).toMatch(/^code_verifier is required/);
+    const wrongRedirect = await expectError(await redeem(spa, code, pkce.verifier, { redirect_uri: REDIRECT_URI }), 400, 'invalid_grant');
+    expect(wrongRedirect.error_description).toBe('redirect_uri differs from the one in the authorization request.');
     const otherPublic = await createApplication(host, tenant.id, { redirectUris: [CALLBACK] });
-    const wrongClient = await codeFor(spa);
-    await expectError(await redeem(otherPublic, wrongClient.code, wrongClient.pkce.verifier), 400, 'invalid_grant');
+    const wrongClient = await expectError(await redeem(otherPublic, code, pkce.verifier), 400, 'invalid_grant');
+    expect(wrongClient.error_description).toBe('The authorization code was issued to another client.');
+
+    const tokens = await redeem(spa, code, pkce.verifier);
+    expect(tokens.status).toBe(200);
+    const { access_token } = (await tokens.json()) as { access_token: string };
+    expect((await sessionCheck(host, tenant.id, access_token)).status).toBe(200);
+  });
+
+  it('a confidential client without PKCE redeems with its secret and no verifier; a verifier for a request without a challenge is a downgrade, refused', async () => {
+    const noPkce = async () => {
+      const callback = await authorizeWithoutBrowser(host, tenant, await freshGuest(), { clientId: server.clientId, redirectUri: CALLBACK, challenge: '', nonce: 'server-nonce', extra: { code_challenge_method: '' } });
+      return callback.searchParams.get('code')!;
+    };
+    const code = await noPkce();
+    const downgrade = await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: pkcePair().verifier, client_id: server.clientId, client_secret: server.clientSecret! }), 400, 'invalid_grant');
+    expect(downgrade.error_description).toBe('code_verifier was sent, but the authorization request had no code_challenge.');
+    const response = await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: server.clientId, client_secret: server.clientSecret! });
+    expect(response.status).toBe(200);
+    expect(decodeJwt(((await response.json()) as { id_token: string }).id_token).nonce).toBe('server-nonce');
+  });
+
+  it('without nonce in the request, the ID token has none', async () => {
+    const { code, pkce } = await codeFor(spa, pkcePair(), { nonce: '' });
+    const tokens = (await (await redeem(spa, code, pkce.verifier)).json()) as { id_token: string };
+    expect(decodeJwt(tokens.id_token)).not.toHaveProperty('nonce');
   });
 
   it("a code is worthless at another tenant's token endpoint", async () => {
@@ -343,11 +479,21 @@ describe('token: the code is single use and bound to client, redirect URI and PK
     await expectError(await tokenRequest(host, tenant.id, { grant_type: 'password', client_id: spa.clientId, username: 'a', password: 'b' }), 400, 'unsupported_grant_type');
     await expectError(await tokenRequest(host, tenant.id, { grant_type: 'client_credentials', client_id: spa.clientId }), 400, 'unsupported_grant_type');
     await expectError(await tokenRequest(host, tenant.id, { client_id: spa.clientId }), 400, 'invalid_request');
-    await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', client_id: spa.clientId, code: 'x', redirect_uri: CALLBACK }), 400, 'invalid_request');
+    await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', client_id: spa.clientId, code: 'x' }), 400, 'invalid_request');
+    await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', client_id: spa.clientId, code: 'x', redirect_uri: CALLBACK, code_verifier: 'short' }), 400, 'invalid_request');
     await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code', client_id: spa.clientId, code: 'x', redirect_uri: CALLBACK, code_verifier: 'a'.repeat(43) }), 400, 'invalid_grant');
     await expectError(await tokenRequest(host, tenant.id, { grant_type: 'authorization_code' }), 401, 'invalid_client');
+    // A JSON body is a malformed request (RFC 6749 §5.2 invalid_request), not a 415.
     const json = await host.api(`/${tenant.id}/oauth2/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    await expectError(json, 415, 'unsupported_media_type');
+    const jsonError = await expectError(json, 400, 'invalid_request');
+    expect(jsonError.error_description).toMatch(/form-encoded/);
+    // A repeated parameter, even with equal values (RFC 6749 §3.1).
+    const repeated = await host.api(`/${tenant.id}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=authorization_code&code=x&code=x&redirect_uri=${encodeURIComponent(CALLBACK)}&client_id=${spa.clientId}`,
+    });
+    expect((await expectError(repeated, 400, 'invalid_request')).error_description).toBe('Each parameter may appear only once (RFC 6749 §3.1): code.');
   });
 
   it('an expired code (60 s) fails with invalid_grant', async () => {
@@ -410,18 +556,18 @@ describe('userinfo and logout', () => {
     await expectError(refused, 401, 'invalid_token');
   });
 
-  it('RP-initiated logout ends the session and returns only to a registered post_logout_redirect_uri, with state', async () => {
+  const logout = (params: Record<string, string>) => fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?${new URLSearchParams(params)}`, { redirect: 'manual' });
+  async function signedInTokens(): Promise<{ access_token: string; id_token: string }> {
     const { code, pkce } = await codeFor(spa);
-    const tokens = (await (await redeem(spa, code, pkce.verifier)).json()) as { access_token: string; id_token: string };
-    const logout = (params: Record<string, string>) => fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?${new URLSearchParams(params)}`, { redirect: 'manual' });
+    return (await (await redeem(spa, code, pkce.verifier)).json()) as { access_token: string; id_token: string };
+  }
 
-    const unregistered = await logout({ id_token_hint: tokens.id_token, post_logout_redirect_uri: 'https://evil.example/bye', state: 's' });
-    expect(unregistered.status).toBe(400);
-    expect(unregistered.headers.get('location')).toBeNull();
-    expect((await sessionCheck(host, tenant.id, tokens.access_token)).status).toBe(200);
-
+  it('RP-initiated logout ends the session and returns to a registered post_logout_redirect_uri, with state', async () => {
+    const tokens = await signedInTokens();
     const forged = await logout({ id_token_hint: `${tokens.id_token.slice(0, -4)}AAAA` });
     expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('This sign-out request cannot be used');
+    expect((await sessionCheck(host, tenant.id, tokens.access_token)).status).toBe(200);
 
     const response = await logout({ id_token_hint: tokens.id_token, post_logout_redirect_uri: LOGGED_OUT, state: 'bye-state' });
     expect(response.status).toBe(302);
@@ -431,14 +577,44 @@ describe('userinfo and logout', () => {
 
     const page = await logout({});
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('signed out');
+    expect(await page.text()).toContain('You are signed out');
+  });
+
+  it('a valid id_token_hint always ends the session: to an unregistered post_logout_redirect_uri (even a slash away) no redirect, a signed-out page in the ui_locales language', async () => {
+    for (const [target, extra, language, text] of [
+      ['https://evil.example/bye', {}, 'en', 'You are signed out'],
+      [LOGGED_OUT.replace('/logged-out', '/logged-out/'), { ui_locales: 'sv-SE' }, 'sv', 'Du är utloggad'],
+      [LOGGED_OUT, { client_id: server.clientId, ui_locales: 'de' }, 'de', 'Sie sind abgemeldet'],
+    ] as const) {
+      const tokens = await signedInTokens();
+      const response = await logout({ id_token_hint: tokens.id_token, post_logout_redirect_uri: target, state: 's', ...extra });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('location')).toBeNull();
+      const page = await response.text();
+      expect(page).toContain(`<html lang="${language}">`);
+      expect(page).toContain(text);
+      expect(page).not.toContain('evil.example');
+      await expectError(await sessionCheck(host, tenant.id, tokens.access_token), 401, 'session_revoked');
+    }
+  });
+
+  it('logout error pages speak of signing out, in the guest\'s language; a repeated parameter is refused but a valid hint still ends the session', async () => {
+    const unknownTenant = await fetch(`${host.baseUrl}/api/00000000-0000-4000-8000-000000000000/oauth2/logout?ui_locales=de`);
+    expect(unknownTenant.status).toBe(404);
+    expect(await unknownTenant.text()).toContain('Diese Abmeldeanfrage kann nicht verwendet werden');
+    const tokens = await signedInTokens();
+    const repeated = await fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?id_token_hint=${tokens.id_token}&state=a&state=b&post_logout_redirect_uri=${encodeURIComponent(LOGGED_OUT)}`, { redirect: 'manual' });
+    expect(repeated.status).toBe(400);
+    expect(repeated.headers.get('location')).toBeNull();
+    expect(await repeated.text()).toContain('Each parameter may appear only once (RFC 6749 §3.1): state. You are signed out');
+    await expectError(await sessionCheck(host, tenant.id, tokens.access_token), 401, 'session_revoked');
   });
 });
 
 describe('what the OpenID Connect endpoints cost in Table Storage transactions', () => {
   const transactions = (response: Response) => Number(response.headers.get('x-guestpass-storage-transactions'));
 
-  it('authorize 1 (the application), complete 3, token 4, userinfo 1, logout 2, with the tenant cached', async () => {
+  it('authorize 1 (the application), complete 3, token 4, userinfo 1, logout 1 (2 with a return address), with the tenant cached', async () => {
     const pkce = pkcePair();
     const email = await freshGuest();
     const url = authorizeUrl(host, tenant.id, { clientId: spa.clientId, redirectUri: CALLBACK, challenge: pkce.challenge });
@@ -461,8 +637,11 @@ describe('what the OpenID Connect endpoints cost in Table Storage transactions',
     const discovery = await host.api(`/${tenant.id}/.well-known/openid-configuration`);
     expect(transactions(discovery)).toBe(0);
     const logout = await fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?id_token_hint=${tokens.id_token}`);
-    // The application, the session row's deletion.
-    expect(transactions(logout)).toBe(2);
+    // The session row's deletion; the application is read only to check a post_logout_redirect_uri.
+    expect(transactions(logout)).toBe(1);
+    const back = await fetch(`${host.baseUrl}/api/${tenant.id}/oauth2/logout?id_token_hint=${tokens.id_token}&post_logout_redirect_uri=${encodeURIComponent(LOGGED_OUT)}`, { redirect: 'manual' });
+    expect(back.status).toBe(302);
+    expect(transactions(back)).toBe(2);
   });
 
   it('the cleanup timer deletes authorization codes once they have expired', async () => {

@@ -1,20 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import * as client from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, inviteGuest, latestCode, sessionCheck, type TestHost, type TestTenant } from './helpers.js';
 import { createApplication, createTenant, issuerOf, startOidcHost, type TestApplication } from './oidcHelpers.js';
+import { launchChromium } from '../scripts/chromium.js';
 
 /*
- * Stock OpenID Connect clients nobody here wrote, against the local host, with Debian's
- * Chromium typing the code from the dev outbox into the hosted sign-in page:
+ * Stock OpenID Connect clients nobody here wrote, against the local host, with the Chromium
+ * inside @sparticuz/chromium typing the code from the dev outbox into the hosted sign-in page:
  * openid-client (OpenID-certified relying party, Node) and oidc-client-ts (a plain SPA).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let browser: Browser;
 let host: TestHost;
@@ -70,12 +70,7 @@ if (location.pathname === '/client-callback') {
 let spaSettings: Record<string, string> = {};
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`The browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it).`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const bundle = await build({ entryPoints: [join(__dirname, 'fixtures', 'oidcSpa', 'spa.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'warning' });
   const spaScript = bundle.outputFiles[0]!.text;
   const rp = await startRelyingParty(spaScript, () => spaSettings);

@@ -14,6 +14,7 @@ export interface TestApplication {
   clientType: 'public' | 'confidential';
   redirectUris: string[];
   postLogoutRedirectUris: string[];
+  idTokenSignedResponseAlg: 'RS256' | 'ES256';
   clientSecret?: string;
 }
 
@@ -59,11 +60,14 @@ export function authorizeUrl(host: TestHost, tenantRef: string, request: Authori
   return url.href;
 }
 
+export type CompleteAnswer = { redirectTo?: string; formPost?: { action: string; fields: Record<string, string> } };
+
 /**
  * The whole authorization without a browser: what the hosted page's script does, done
- * with fetch (sign in through the API, then authorize-complete). Browser tests drive the page itself.
+ * with fetch (sign in through the API, then authorize-complete); the answer as the page
+ * gets it. Browser tests drive the page itself.
  */
-export async function authorizeWithoutBrowser(host: TestHost, tenant: TestTenant, email: string, request: AuthorizeRequest): Promise<URL> {
+export async function completeWithoutBrowser(host: TestHost, tenant: TestTenant, email: string, request: AuthorizeRequest): Promise<CompleteAnswer> {
   const page = await fetch(authorizeUrl(host, tenant.id, request), { redirect: 'manual' });
   if (page.status !== 200) throw new Error(`authorize: ${page.status} ${page.headers.get('location') ?? (await page.text())}`);
   const authorization = /data-authorization="([^"]+)"/.exec(await page.text())![1]!;
@@ -74,7 +78,14 @@ export async function authorizeWithoutBrowser(host: TestHost, tenant: TestTenant
     body: JSON.stringify({ authorization }),
   });
   if (completed.status !== 200) throw new Error(`complete: ${completed.status} ${await completed.text()}`);
-  return new URL(((await completed.json()) as { redirectTo: string }).redirectTo);
+  return (await completed.json()) as CompleteAnswer;
+}
+
+/** The same, for the redirect (response_mode=query): the URL the browser is sent back to. */
+export async function authorizeWithoutBrowser(host: TestHost, tenant: TestTenant, email: string, request: AuthorizeRequest): Promise<URL> {
+  const answer = await completeWithoutBrowser(host, tenant, email, request);
+  if (!answer.redirectTo) throw new Error(`complete: no redirect in ${JSON.stringify(answer)}`);
+  return new URL(answer.redirectTo);
 }
 
 export function tokenRequest(host: TestHost, tenantId: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {

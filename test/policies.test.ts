@@ -204,7 +204,7 @@ describe('the B2BManagementPolicy API', () => {
     expect(await emailOtpOf(owner.id)).toBe('disabled');
   });
 
-  it('the policy routes need the function key and an existing tenant', async () => {
+  it('the policy routes need the operator credential and an existing tenant', async () => {
     const tenant = await createTenant(host);
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/policies`));
     await expectUnauthorized(await host.api(`/manage/tenants/${tenant.id}/policies`, { headers: { 'x-functions-key': `${FUNCTION_KEY}x` } }));

@@ -1,10 +1,10 @@
-import { createHash, createPrivateKey, createPublicKey, getHashes, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, getHashes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../lib/signin/keys.js';
 import { guestPartition } from '../lib/storage/tables.js';
 import { decodeJwt, es256, forgeJwt, hs256 } from './attackHelpers.js';
 import {
-  createTenant, expectError, inviteGuest, latestCode, sessionCheck, signIn, startHost, stopAllHosts, testRuntime, TEST_SIGNING_KEY, uniquePrefix,
+  createTenant, expectError, inviteGuest, latestCode, sessionCheck, signIn, startHost, stopAllHosts, testRuntime, TEST_RSA_SIGNING_KEY, TEST_SIGNING_KEY, uniquePrefix,
   type TestHost, type TestTenant,
 } from './helpers.js';
 
@@ -104,6 +104,11 @@ describe('session tokens: only our ES256 tokens for this tenant and a live sessi
     await expectRefused(forgeJwt({ alg: 'ES256', typ: 'JWT' }, claims, es256(ourPrivateKey)));
   });
 
+  it('refuses a session token signed by our own RS256 key (ID tokens only): session tokens are ES256', async () => {
+    const rsaKey = createPrivateKey({ key: TEST_RSA_SIGNING_KEY as never, format: 'jwk' });
+    await expectRefused(forgeJwt({ alg: 'RS256', typ: 'JWT', kid: TEST_RSA_SIGNING_KEY.kid }, claims, (input) => cryptoSign('sha256', Buffer.from(input), rsaKey)));
+  });
+
   it('ignores a key the token brings along (jwk, jku headers)', async () => {
     const stranger = generateSigningKey();
     const strangerKey = createPrivateKey({ key: stranger as never, format: 'jwk' });
@@ -149,22 +154,28 @@ describe('session tokens: only our ES256 tokens for this tenant and a live sessi
     expect((await sessionCheck(host, tenant.id, first.token)).status).toBe(200);
   });
 
-  it('signing key rotation: the first key signs, all listed keys verify, the JWKS lists all, a retired key stops verifying', async () => {
-    const next = generateSigningKey();
-    const rotated = await startHost({ TABLE_PREFIX: prefix, SIGNING_KEYS: JSON.stringify([next, TEST_SIGNING_KEY]) });
+  it('signing key rotation: the first key of each kind signs, all listed keys verify, the JWKS lists all, a retired key stops verifying', async () => {
+    const next = generateSigningKey('EC');
+    const nextRsa = generateSigningKey('RSA');
+    const rotated = await startHost({ TABLE_PREFIX: prefix, SIGNING_KEYS: JSON.stringify([next, nextRsa, TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY]) });
     // A token from before the rotation still verifies...
     expect((await sessionCheck(rotated, tenant.id, token)).status).toBe(200);
     // ...new tokens are signed by the new first key...
     await inviteGuest(rotated, tenant.id, 'rotated@example.com');
     const fresh = (await signIn(rotated, tenant.id, 'rotated@example.com')).token;
     expect(decodeJwt(fresh).header).toMatchObject({ alg: 'ES256', kid: next.kid });
-    // ...and the JWKS lists both, public parts only.
+    // ...and the JWKS lists all four, public parts only, each with its alg.
     const jwks = (await (await rotated.api(`/${tenant.id}/discovery/keys`)).json()) as { keys: Record<string, unknown>[] };
-    expect(jwks.keys.map((key) => key.kid)).toEqual([next.kid, TEST_SIGNING_KEY.kid]);
-    expect(jwks.keys.every((key) => key.d === undefined && key.alg === 'ES256')).toBe(true);
+    expect(jwks.keys.map((key) => [key.kid, key.kty, key.alg, key.use])).toEqual([
+      [next.kid, 'EC', 'ES256', 'sig'],
+      [nextRsa.kid, 'RSA', 'RS256', 'sig'],
+      [TEST_SIGNING_KEY.kid, 'EC', 'ES256', 'sig'],
+      [TEST_RSA_SIGNING_KEY.kid, 'RSA', 'RS256', 'sig'],
+    ]);
+    expect(jwks.keys.every((key) => key.d === undefined && key.p === undefined)).toBe(true);
     await rotated.stop();
 
-    const retired = await startHost({ TABLE_PREFIX: prefix, SIGNING_KEYS: JSON.stringify([next]) });
+    const retired = await startHost({ TABLE_PREFIX: prefix, SIGNING_KEYS: JSON.stringify([next, nextRsa]) });
     await expectError(await sessionCheck(retired, tenant.id, token), 401, 'invalid_token');
     expect((await sessionCheck(retired, tenant.id, fresh)).status).toBe(200);
     await retired.stop();

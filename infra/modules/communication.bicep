@@ -25,17 +25,33 @@ resource emailService 'Microsoft.Communication/emailServices@2023-04-01' = {
   }
 }
 
-resource domain 'Microsoft.Communication/emailServices/domains@2023-04-01' = {
+// The Azure-managed domain, always: the app sends from it at once, and until an own domain is verified.
+resource managedDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = {
   parent: emailService
-  name: empty(customDomain) ? 'AzureManagedDomain' : customDomain
+  name: 'AzureManagedDomain'
   location: 'global'
   tags: tags
   properties: {
-    domainManagement: empty(customDomain) ? 'AzureManaged' : 'CustomerManaged'
+    domainManagement: 'AzureManaged'
     // Transactional mail: no link rewriting or tracking pixel.
     userEngagementTracking: 'Disabled'
   }
 }
+
+// The operator's own domain, when given: its DNS records (domain, SPF, DKIM) are added from the portal.
+resource customerDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = if (!empty(customDomain)) {
+  parent: emailService
+  name: empty(customDomain) ? 'unused' : customDomain
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'CustomerManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
+// Sends from the own domain once it is verified (ACS refuses to link an unverified domain), else from the managed one.
+var useCustomDomain = !empty(customDomain) && customDomainVerified
 
 resource communication 'Microsoft.Communication/communicationServices@2023-04-01' = {
   name: communicationName
@@ -44,11 +60,12 @@ resource communication 'Microsoft.Communication/communicationServices@2023-04-01
   properties: {
     dataLocation: dataLocation
     // The link between the two: ACS sends only from linked domains.
-    linkedDomains: empty(customDomain) || customDomainVerified ? [domain.id] : []
+    linkedDomains: useCustomDomain ? [managedDomain.id, customerDomain.id] : [managedDomain.id]
   }
 }
 
 output name string = communication.name
 output endpoint string = 'https://${communication.properties.hostName}'
-// DoNotReply@ this domain exists on every domain; other sender usernames are senderUsernames children.
-output senderDomain string = domain.properties.mailFromSenderDomain
+// The linked domain the app sends from (a customer-managed domain sends as itself): DoNotReply@
+// this domain exists on every domain (other sender usernames are senderUsernames children).
+output senderDomain string = useCustomDomain ? customDomain : managedDomain.properties.mailFromSenderDomain

@@ -11,7 +11,7 @@ import type { Actor } from './credentials.js';
  * cleanup timer deletes them like the other expiring rows. The actor is the credential's
  * name (and key id), never its secret.
  */
-export type AuditTargetType = 'tenant' | 'guest' | 'policy' | 'key' | 'domain' | 'application' | 'lifecycle';
+export type AuditTargetType = 'tenant' | 'guest' | 'policy' | 'key' | 'domain' | 'application' | 'lifecycle' | 'webhook';
 
 export interface AuditEntry {
   id: string;
@@ -32,6 +32,9 @@ export interface AuditChange {
 
 /** The lifecycle timer acts on its own; its entries name it. */
 export const LIFECYCLE_ACTOR = { kind: 'operator', name: 'lifecycle timer' } as const;
+
+/** Webhook delivery disables an endpoint that has failed for days; its entry names it. */
+export const WEBHOOK_DELIVERY_ACTOR = { kind: 'operator', name: 'webhook delivery' } as const;
 
 interface AuditRow {
   rowKey: string;
@@ -58,7 +61,7 @@ function snapshot(value: unknown): string | undefined {
 export async function recordAudit(
   rt: Runtime,
   tenantId: string,
-  actor: Actor | typeof LIFECYCLE_ACTOR,
+  actor: Actor | typeof LIFECYCLE_ACTOR | typeof WEBHOOK_DELIVERY_ACTOR,
   change: AuditChange,
 ): Promise<void> {
   const now = rt.now();

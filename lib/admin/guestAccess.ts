@@ -17,3 +17,13 @@ export function guestAccessRefusal(context: TenantContext, email: string, guest:
   }
   return undefined;
 }
+
+/**
+ * The partition as sign-in sees it: a guest whose sign-in an admin blocked
+ * (accountEnabled false) is not there, so send-code and verify-code answer its address
+ * exactly as a stranger's (the same 202 and no mail; every code wrong) and the answer
+ * does not tell a blocked guest from an address never invited.
+ */
+export function signInView<P extends { guest?: GuestEntity }>(partition: P): P {
+  return partition.guest && partition.guest.accountEnabled === false ? { ...partition, guest: undefined } : partition;
+}

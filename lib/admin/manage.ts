@@ -1,4 +1,6 @@
+import { setAccountEnabled } from '../guests/accountEnabled.js';
 import { deleteGuest, getGuest } from '../guests/guestLifecycle.js';
+import type { Guest } from '../guests/guests.js';
 import { inviteGuestWithOutcome, type Invitation } from '../guests/invitations.js';
 import {
   changeTenantSettings,
@@ -17,6 +19,8 @@ import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSetti
 import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
 import { resolveTenant, toTenant, type TenantEntity } from '../tenants/tenants.js';
 import { recordAudit } from './audit.js';
+import type { CreateWebhookInput, UpdateWebhookInput } from '../events/schemas.js';
+import { createWebhook, deleteWebhook, rotateWebhookSecret, updateWebhook, type WebhookView } from '../events/webhooks.js';
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
 import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';
 import { runLifecycle, type LifecycleAction } from './lifecycle.js';
@@ -73,6 +77,20 @@ export async function deleteGuestAudited(rt: Runtime, actor: Actor, tenantId: st
   await recordAudit(rt, tenantId, actor, { action: 'guest.delete', target: { type: 'guest', id: guestId }, before });
 }
 
+/** Block (false) or unblock (true) a guest's sign-in; audited only when it changed. */
+export async function setAccountEnabledAudited(rt: Runtime, actor: Actor, tenantId: string, guestId: string, accountEnabled: boolean): Promise<Guest> {
+  const { before, after } = await setAccountEnabled(rt, tenantId, guestId, accountEnabled);
+  if (before.accountEnabled !== after.accountEnabled) {
+    await recordAudit(rt, tenantId, actor, {
+      action: accountEnabled ? 'guest.unblock' : 'guest.block',
+      target: { type: 'guest', id: guestId },
+      before: { email: before.email, accountEnabled: before.accountEnabled },
+      after: { email: after.email, accountEnabled: after.accountEnabled },
+    });
+  }
+  return after;
+}
+
 export async function createPolicyAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreatePolicyInput): Promise<PolicyRecord> {
   const policy = await createPolicy(rt, tenantId, input);
   await recordAudit(rt, tenantId, actor, { action: 'policy.create', target: { type: 'policy', id: policy.id }, after: policy });
@@ -124,4 +142,28 @@ export async function removeDomainAudited(rt: Runtime, actor: Actor, tenantId: s
 export async function runLifecycleNow(rt: Runtime, actor: Actor, tenantId: string): Promise<LifecycleAction[]> {
   const { tenant } = await resolveTenant(rt, tenantId, { fresh: true });
   return runLifecycle(rt, tenant, actor);
+}
+
+export async function createWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
+  const created = await createWebhook(rt, tenantId, input);
+  const { secret: _secret, ...shown } = created;
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.create', target: { type: 'webhook', id: created.id }, after: shown });
+  return created;
+}
+
+export async function updateWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, id: string, input: UpdateWebhookInput): Promise<WebhookView> {
+  const { before, after } = await updateWebhook(rt, tenantId, id, input);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.update', target: { type: 'webhook', id }, before, after });
+  return after;
+}
+
+export async function rotateWebhookSecretAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<{ id: string; secret: string; previousSecretValidUntil: string }> {
+  const rotated = await rotateWebhookSecret(rt, tenantId, id);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.rotateSecret', target: { type: 'webhook', id }, after: { previousSecretValidUntil: rotated.previousSecretValidUntil } });
+  return rotated;
+}
+
+export async function deleteWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<void> {
+  const before = await deleteWebhook(rt, tenantId, id);
+  await recordAudit(rt, tenantId, actor, { action: 'webhook.delete', target: { type: 'webhook', id }, before });
 }

@@ -53,7 +53,7 @@ export const auditPageResponse = lazySchema(() => z.object({
       at: isoDate,
       actor: z.object({ kind: z.enum(['operator', 'tenantAdmin']), name: z.string(), keyId: z.string().optional() }),
       action: z.string(),
-      target: z.object({ type: z.enum(['tenant', 'guest', 'policy', 'key', 'domain', 'application', 'lifecycle']), id: z.string() }),
+      target: z.object({ type: z.enum(['tenant', 'guest', 'policy', 'key', 'domain', 'application', 'lifecycle', 'webhook']), id: z.string() }),
       before: z.unknown().optional(),
       after: z.unknown().optional(),
     }),

@@ -93,7 +93,7 @@ export function voidCode(rt: Runtime, partitionKey: string, otp: TableEntityResu
   return ['create', { partitionKey, rowKey: OTP_ROW, ...voided }];
 }
 
-async function guestPartitionOf(rt: Runtime, tenantId: string, guestId: string): Promise<string> {
+export async function guestPartitionOf(rt: Runtime, tenantId: string, guestId: string): Promise<string> {
   try {
     const index = await rt.tables.tenants.getEntity<{ guestPartition: string }>(tenantId, INDEX_PREFIX + guestId);
     return index.guestPartition;
@@ -179,6 +179,8 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
       invitedAt: guest.invitedAt,
       inviteRedirectUrl: guest.inviteRedirectUrl,
       ...(guest.lastSignInAt ? { lastSignInAt: guest.lastSignInAt } : {}),
+      // A reset is no unblock: only PATCH accountEnabled true lets a blocked guest sign in again.
+      ...(guest.accountEnabled === false ? { accountEnabled: false } : {}),
       // Codes of attempts started before the reset are void (verify-code compares their send time).
       codesValidFrom: rt.now(),
     };
@@ -192,7 +194,7 @@ export async function resetRedemption(rt: Runtime, partitionKey: string): Promis
 }
 
 
-const LISTED_FIELDS = ['guestId', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt'];
+const LISTED_FIELDS = ['guestId', 'email', 'displayName', 'source', 'state', 'invitedAt', 'redeemedAt', 'lastSignInAt', 'accountEnabled'];
 
 /**
  * Lists a tenant's guests, filtered by source, state and address prefix, in address

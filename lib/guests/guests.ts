@@ -39,6 +39,8 @@ export interface GuestEntity {
   disabledAt?: string;
   /** JSON list of ms timestamps of invitation mails, for the per-guest resend limit. */
   inviteSendTimes?: string;
+  /** false: sign-in blocked by an admin (Graph's accountEnabled); absent or true: may sign in. */
+  accountEnabled?: boolean;
 }
 
 /**
@@ -105,6 +107,8 @@ export interface Guest {
   invitedAt: string;
   redeemedAt: string | null;
   lastSignInAt: string | null;
+  /** Graph's accountEnabled: false while an admin blocks the guest's sign-in. */
+  accountEnabled: boolean;
 }
 
 export interface GuestUser {
@@ -124,6 +128,7 @@ export function toGuest(row: GuestEntity): Guest {
     invitedAt: row.invitedAt,
     redeemedAt: row.redeemedAt ?? null,
     lastSignInAt: row.lastSignInAt ?? null,
+    accountEnabled: row.accountEnabled !== false,
   };
 }
 

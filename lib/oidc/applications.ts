@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { fail } from '../errors.js';
 import type { Runtime } from '../runtime.js';
+import type { SigningAlgorithm } from '../signin/keys.js';
 import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import type { CreateApplicationInput, UpdateApplicationInput } from './schemas.js';
@@ -22,6 +23,8 @@ export interface Application {
   clientType: ClientType;
   redirectUris: string[];
   postLogoutRedirectUris: string[];
+  /** How its ID tokens are signed (Dynamic Client Registration 1.0 §2's id_token_signed_response_alg). */
+  idTokenSignedResponseAlg: SigningAlgorithm;
   createdAt: string;
   updatedAt: string;
 }
@@ -31,6 +34,8 @@ interface ApplicationEntity {
   clientType: ClientType;
   redirectUris: string;
   postLogoutRedirectUris: string;
+  /** Absent on rows written before RS256 existed: those applications were signed ES256 and stay so. */
+  idTokenSignedResponseAlg?: SigningAlgorithm;
   secretHash?: string;
   createdAt: string;
   updatedAt: string;
@@ -49,6 +54,7 @@ function toApplication(tenantId: string, rowKey: string, row: ApplicationEntity)
     clientType: row.clientType,
     redirectUris: JSON.parse(row.redirectUris) as string[],
     postLogoutRedirectUris: JSON.parse(row.postLogoutRedirectUris) as string[],
+    idTokenSignedResponseAlg: row.idTokenSignedResponseAlg ?? 'ES256',
     secretHash: row.secretHash,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -85,6 +91,7 @@ function entity(tenantId: string, application: Application, secretHash: string |
     clientType: application.clientType,
     redirectUris: JSON.stringify(application.redirectUris),
     postLogoutRedirectUris: JSON.stringify(application.postLogoutRedirectUris),
+    idTokenSignedResponseAlg: application.idTokenSignedResponseAlg,
     ...(secretHash ? { secretHash } : {}),
     createdAt: application.createdAt,
     updatedAt: application.updatedAt,
@@ -100,6 +107,7 @@ export async function createApplication(rt: Runtime, tenantRef: string, input: C
     clientType: input.clientType,
     redirectUris: [...new Set(input.redirectUris)],
     postLogoutRedirectUris: [...new Set(input.postLogoutRedirectUris)],
+    idTokenSignedResponseAlg: input.idTokenSignedResponseAlg,
     createdAt: at,
     updatedAt: at,
   };
@@ -154,6 +162,7 @@ export async function updateApplication(rt: Runtime, tenantRef: string, clientId
     displayName: input.displayName ?? stored.displayName,
     redirectUris: input.redirectUris ? [...new Set(input.redirectUris)] : stored.redirectUris,
     postLogoutRedirectUris: input.postLogoutRedirectUris ? [...new Set(input.postLogoutRedirectUris)] : stored.postLogoutRedirectUris,
+    idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? stored.idTokenSignedResponseAlg,
     updatedAt: new Date(rt.now()).toISOString(),
   };
   // Replace, guarded by the ETag read: two concurrent changes never merge into a mix.

@@ -7,8 +7,9 @@ import { keyDigest } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { findApplication } from './applications.js';
 import { SCOPES_SUPPORTED, UI_LOCALES_SUPPORTED } from './discovery.js';
+import { signIdToken } from './idToken.js';
 import { opaquePartitionRef, seal, unseal } from './sealing.js';
-import type { AuthorizeParams } from './schemas.js';
+import { omitEmpty, type AuthorizeParams } from './schemas.js';
 
 /** An authorization code lives 60 s (RFC 6749 §4.1.2 recommends at most 10 minutes). */
 export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
@@ -19,9 +20,11 @@ interface AuthorizationRequest {
   clientId: string;
   redirectUri: string;
   scope: string[];
-  state: string;
-  nonce: string;
-  codeChallenge: string;
+  responseType: ResponseType;
+  responseMode: ResponseMode;
+  state?: string;
+  nonce?: string;
+  codeChallenge?: string;
   /** Seconds since the epoch after which the page's request is void. */
   exp: number;
 }
@@ -30,7 +33,9 @@ interface AuthorizationRequest {
 export interface AuthorizationCodeEntity {
   clientId: string;
   redirectUri: string;
+  /** Empty when the request had none (a confidential client that used `nonce` instead, RFC 9700 §2.1.1). */
   codeChallenge: string;
+  /** Empty when the request had none (optional in the code flow, OIDC Core §3.1.2.1). */
   nonce: string;
   scope: string;
   /** The session's `sid` claim: tokens from this code belong to that session. */
@@ -46,12 +51,31 @@ export interface AuthorizationCodeEntity {
   expiresAt: Date;
 }
 
+/** `code` (the authorization code flow) or `id_token` alone (sign-in only: no access token in the front channel, RFC 9700 §2.1.2). */
+export type ResponseType = 'code' | 'id_token';
+/** How the answer reaches the redirect URI: its query, or a form the browser posts (OAuth 2.0 Form Post Response Mode). */
+export type ResponseMode = 'query' | 'form_post';
+
+/** What the browser does to answer the client: follow a redirect, or post a form to the redirect URI. */
+export type ClientAnswer = { redirectTo: string } | { formPost: { action: string; fields: Record<string, string> } };
+
 export type AuthorizeOutcome =
   /** Shown on a page, never redirected: the redirect URI is not (yet) known to be the client's. */
-  | { kind: 'error-page'; error: GuestpassError }
+  | { kind: 'error-page'; error: GuestpassError; language?: string }
   /** Back to the client's registered redirect URI (a success or an RFC 6749 §4.1.2.1 error). */
   | { kind: 'redirect'; location: string }
-  | { kind: 'sign-in'; tenantId: string; applicationName: string; authorization: string; loginHint?: string; language?: string };
+  /** The same, posted (response_mode=form_post). */
+  | { kind: 'form-post'; action: string; fields: Record<string, string> }
+  | {
+      kind: 'sign-in';
+      tenantId: string;
+      applicationName: string;
+      authorization: string;
+      loginHint?: string;
+      language?: string;
+      /** With response_mode=form_post, the redirect URI the page's form may post to. */
+      formAction?: string;
+    };
 
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -62,12 +86,17 @@ export function clientRedirect(redirectUri: string, params: Record<string, strin
   return url.href;
 }
 
-function errorRedirect(rt: Runtime, tenantId: string, redirectUri: string, state: string | undefined, code: ErrorCode, description?: string): AuthorizeOutcome {
+/** The answer to the client in the mode it asked for; parameters left undefined are not sent. */
+function answerClient(redirectUri: string, mode: ResponseMode, params: Record<string, string | undefined>): ClientAnswer {
+  if (mode === 'query') return { redirectTo: clientRedirect(redirectUri, params) };
+  const fields = Object.fromEntries(Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return { formPost: { action: redirectUri, fields } };
+}
+
+function errorAnswer(rt: Runtime, tenantId: string, redirectUri: string, mode: ResponseMode, state: string | undefined, code: ErrorCode, description?: string): AuthorizeOutcome {
   const error = new GuestpassError(code, description ? { message: description } : {});
-  return {
-    kind: 'redirect',
-    location: clientRedirect(redirectUri, { error: code, error_description: error.message, state, iss: tenantIssuer(rt.config, tenantId) }),
-  };
+  const answer = answerClient(redirectUri, mode, { error: code, error_description: error.message, state, iss: tenantIssuer(rt.config, tenantId) });
+  return 'redirectTo' in answer ? { kind: 'redirect', location: answer.redirectTo } : { kind: 'form-post', ...answer.formPost };
 }
 
 /** The tenant's id, or, for a browser (which gets a page, not JSON), the error to show. */
@@ -80,7 +109,7 @@ export async function tenantIdForBrowser(rt: Runtime, tenantRef: string): Promis
   }
 }
 
-function pickLanguage(uiLocales: string | undefined): string | undefined {
+export function pickLanguage(uiLocales: string | undefined): string | undefined {
   for (const tag of (uiLocales ?? '').split(/\s+/).filter(Boolean)) {
     const primary = tag.toLowerCase().split('-')[0]!;
     if (UI_LOCALES_SUPPORTED.includes(primary)) return primary;
@@ -94,10 +123,12 @@ function pickLanguage(uiLocales: string | undefined): string | undefined {
  * then on errors go back to that redirect URI with `state`. A valid request gets the
  * hosted sign-in page, carrying the request sealed (nothing is stored for it).
  */
-export async function beginAuthorization(rt: Runtime, tenantRef: string, params: AuthorizeParams, repeated: string[]): Promise<AuthorizeOutcome> {
+export async function beginAuthorization(rt: Runtime, tenantRef: string, given: AuthorizeParams, repeated: string[]): Promise<AuthorizeOutcome> {
+  const params = omitEmpty(given);
+  const language = pickLanguage(params.ui_locales);
   const tenantId = await tenantIdForBrowser(rt, tenantRef);
-  if (tenantId instanceof GuestpassError) return { kind: 'error-page', error: tenantId };
-  const pageError = (message: string): AuthorizeOutcome => ({ kind: 'error-page', error: new GuestpassError('invalid_request', { message }) });
+  if (tenantId instanceof GuestpassError) return { kind: 'error-page', error: tenantId, language };
+  const pageError = (message: string): AuthorizeOutcome => ({ kind: 'error-page', error: new GuestpassError('invalid_request', { message }), language });
   if (repeated.includes('client_id') || repeated.includes('redirect_uri')) return pageError('client_id and redirect_uri may each appear only once.');
   if (!params.client_id) return pageError('The request has no client_id: the app that sent you here is not set up correctly.');
   const application = await findApplication(rt, tenantId, params.client_id);
@@ -108,22 +139,40 @@ export async function beginAuthorization(rt: Runtime, tenantRef: string, params:
     return pageError("The redirect_uri is not one of this application's registered redirect URIs.");
   }
   const redirectUri = params.redirect_uri;
-  const state = params.state;
-  const back = (code: ErrorCode, description?: string) => errorRedirect(rt, tenantId, redirectUri, state, code, description);
+  // A repeated state has no one value to send back.
+  const state = repeated.includes('state') ? undefined : params.state;
+  // Errors go back the way the client asked for answers, if it asked for one we have (else by query).
+  const mode: ResponseMode = params.response_mode === 'form_post' && !repeated.includes('response_mode') ? 'form_post' : 'query';
+  const back = (code: ErrorCode, description?: string) => errorAnswer(rt, tenantId, redirectUri, mode, state, code, description);
 
   if (repeated.length > 0) return back('invalid_request', `Each parameter may appear only once (RFC 6749 §3.1): ${repeated.join(', ')}.`);
   if (params.request !== undefined) return back('request_not_supported');
   if (params.request_uri !== undefined) return back('request_uri_not_supported');
   if (!params.response_type) return back('invalid_request', 'response_type is required.');
-  if (params.response_type !== 'code') return back('unsupported_response_type');
-  if (params.response_mode !== undefined && params.response_mode !== 'query') return back('invalid_request', 'Only response_mode=query is supported.');
+  if (params.response_type !== 'code' && params.response_type !== 'id_token') return back('unsupported_response_type');
+  const responseType: ResponseType = params.response_type;
+  if (params.response_mode !== undefined && params.response_mode !== 'query' && params.response_mode !== 'form_post') {
+    return back('invalid_request', 'response_mode must be query or form_post.');
+  }
+  if (responseType === 'id_token' && mode !== 'form_post') {
+    return back('invalid_request', 'response_type=id_token needs response_mode=form_post: an ID token is never put in a URL.');
+  }
   const scope = (params.scope ?? '').split(' ').filter(Boolean);
   if (!scope.includes('openid')) return back('invalid_scope');
-  if (!state) return back('invalid_request', 'state is required: the app needs it to tie this answer to its request.');
-  if (!params.nonce) return back('invalid_request', 'nonce is required: the app needs it to tie the ID token to its request.');
-  if (!params.code_challenge) return back('invalid_request', 'code_challenge is required (PKCE, RFC 7636).');
-  if (params.code_challenge_method !== 'S256') return back('invalid_request', 'code_challenge_method must be S256 (plain is not supported).');
-  if (!S256_CHALLENGE.test(params.code_challenge)) return back('invalid_request', 'code_challenge must be the base64url SHA-256 of the code verifier (43 characters).');
+  if (params.code_challenge !== undefined || params.code_challenge_method !== undefined) {
+    if (responseType !== 'code') return back('invalid_request', 'code_challenge belongs to response_type=code: there is no code to bind it to.');
+    if (!params.code_challenge) return back('invalid_request', 'code_challenge_method was sent without a code_challenge.');
+    if (params.code_challenge_method !== 'S256') return back('invalid_request', 'code_challenge_method must be S256 (plain is not supported).');
+    if (!S256_CHALLENGE.test(params.code_challenge)) return back('invalid_request', 'code_challenge must be the base64url SHA-256 of the code verifier (43 characters).');
+  }
+  if (responseType === 'id_token' && !params.nonce) {
+    return back('invalid_request', 'nonce is required with response_type=id_token (OIDC Core §3.2.2.1): it is what ties the ID token to this request.');
+  }
+  if (responseType === 'code' && !params.code_challenge) {
+    // RFC 9700 §2.1.1: PKCE of every public client; a confidential client may rely on nonce instead.
+    if (application.clientType === 'public') return back('invalid_request', 'code_challenge is required of a public client (PKCE, RFC 7636).');
+    if (!params.nonce) return back('invalid_request', 'code_challenge (PKCE, RFC 7636) or nonce is required: one of them ties the code to this request.');
+  }
   const prompt = (params.prompt ?? '').split(' ').filter(Boolean);
   if (prompt.includes('none')) {
     if (prompt.length > 1) return back('invalid_request', 'prompt=none cannot be combined with other values.');
@@ -137,6 +186,8 @@ export async function beginAuthorization(rt: Runtime, tenantRef: string, params:
     clientId: application.clientId,
     redirectUri,
     scope: SCOPES_SUPPORTED.filter((known) => scope.includes(known)),
+    responseType,
+    responseMode: mode,
     state,
     nonce: params.nonce,
     codeChallenge: params.code_challenge,
@@ -148,16 +199,19 @@ export async function beginAuthorization(rt: Runtime, tenantRef: string, params:
     applicationName: application.displayName,
     authorization: seal(rt.config, 'authorization-request', Buffer.from(JSON.stringify(request)), tenantId),
     loginHint: params.login_hint?.slice(0, 320),
-    language: pickLanguage(params.ui_locales),
+    language,
+    ...(mode === 'form_post' ? { formAction: redirectUri } : {}),
   };
 }
 
 /**
  * authorize-complete: the hosted page, signed in, trades its session token and the
- * sealed request for the redirect back to the client with a one-time code (60 s,
- * bound to the client, the redirect URI and the PKCE challenge; single use).
+ * sealed request for the answer to the client: a one-time code (60 s, bound to the
+ * client, the redirect URI and the PKCE challenge or nonce; single use), or with
+ * response_type=id_token the ID token itself; by redirect or, with
+ * response_mode=form_post, as a form the page posts.
  */
-export async function completeAuthorization(rt: Runtime, tenantRef: string, authorization: string, sessionToken: string | undefined): Promise<{ redirectTo: string }> {
+export async function completeAuthorization(rt: Runtime, tenantRef: string, authorization: string, sessionToken: string | undefined): Promise<ClientAnswer> {
   const { tenant } = await resolveTenant(rt, tenantRef);
   const sealed = unseal(rt.config, 'authorization-request', authorization, tenant.id);
   let request: AuthorizationRequest | undefined;
@@ -172,6 +226,19 @@ export async function completeAuthorization(rt: Runtime, tenantRef: string, auth
   if (!application || !application.redirectUris.includes(request.redirectUri)) fail('authorization_request_expired');
   const session = await activeSession(rt, tenant.id, sessionToken);
   const { verified, status } = session;
+  const issuer = tenantIssuer(rt.config, tenant.id);
+
+  if (request.responseType === 'id_token') {
+    const idToken = signIdToken(rt, tenant.id, application, {
+      user: status.user,
+      scope: request.scope,
+      nonce: request.nonce,
+      authTime: Number(verified.payload.iat),
+      sid: verified.sid,
+      sessionExpiresAt: Number(verified.payload.exp),
+    });
+    return answerClient(request.redirectUri, request.responseMode, { id_token: idToken, state: request.state, iss: issuer });
+  }
 
   const rowId = randomBytes(24).toString('base64url');
   const emailDigest = verified.partitionKey.slice(tenant.id.length + 1);
@@ -182,8 +249,8 @@ export async function completeAuthorization(rt: Runtime, tenantRef: string, auth
     rowKey: authorizationCodeRowKey(rowId),
     clientId: application.clientId,
     redirectUri: request.redirectUri,
-    codeChallenge: request.codeChallenge,
-    nonce: request.nonce,
+    codeChallenge: request.codeChallenge ?? '',
+    nonce: request.nonce ?? '',
     scope: request.scope.join(' '),
     sid: verified.sid,
     guestId: status.user.id,
@@ -195,7 +262,7 @@ export async function completeAuthorization(rt: Runtime, tenantRef: string, auth
     expiresAt: new Date(nowMs + AUTHORIZATION_CODE_TTL_SECONDS * 1000),
   };
   await rt.tables.guests.createEntity(row);
-  return { redirectTo: clientRedirect(request.redirectUri, { code, state: request.state, iss: tenantIssuer(rt.config, tenant.id) }) };
+  return answerClient(request.redirectUri, request.responseMode, { code, state: request.state, iss: issuer });
 }
 
 /** The code's random part never reaches storage: the row is keyed by its digest. */

@@ -24,7 +24,7 @@ export function tenantEndpoints(config: Config, tenantId: string) {
  * OpenID Connect Discovery 1.0 §3 for one tenant. A verified domain in the route
  * answers the same document: its `issuer` is always the id form, which is what tokens
  * carry (a relying party configured with the domain form would see the mismatch that
- * Discovery §4.3 asks it to refuse, so the README gives the id form).
+ * Discovery §4.3 asks it to refuse, so docs/openid-connect.md gives the id form).
  */
 export async function openIdConfiguration(rt: Runtime, tenantRef: string): Promise<Record<string, unknown>> {
   const { tenant } = await resolveTenant(rt, tenantRef);
@@ -35,7 +35,8 @@ export async function openIdConfiguration(rt: Runtime, tenantRef: string): Promi
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code'],
     subject_types_supported: ['public'],
-    id_token_signing_alg_values_supported: ['ES256'],
+    // RS256 first: Discovery 1.0 §3 makes it mandatory; ES256 for applications that ask for it.
+    id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     code_challenge_methods_supported: ['S256'],
     claims_supported: CLAIMS_SUPPORTED,

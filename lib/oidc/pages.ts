@@ -27,26 +27,67 @@ function styleHash(css: string): string {
   return `'sha256-${createHash('sha256').update(css).digest('base64')}'`;
 }
 
-/** Strict: nothing inline runs, nothing loads from elsewhere, the page cannot be framed or post forms. */
-export const PAGE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  `style-src ${styleHash(PAGE_STYLE)} ${styleHash(SIGN_IN_STYLE)}`,
-  "connect-src 'self'",
-  'img-src data:',
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * Strict: nothing inline runs, nothing loads from elsewhere, the page cannot be framed.
+ * It posts forms nowhere, except, with response_mode=form_post, to the origin of the
+ * client's registered redirect URI (an origin holds no character that could end the directive).
+ */
+export function pageCsp(formActionUri?: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src ${styleHash(PAGE_STYLE)} ${styleHash(SIGN_IN_STYLE)}`,
+    "connect-src 'self'",
+    'img-src data:',
+    "base-uri 'none'",
+    `form-action ${formActionUri ? new URL(formActionUri).origin : "'none'"}`,
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const PAGE_CSP = pageCsp();
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 const TEXT = {
-  en: { continueTo: 'Sign in to continue to {app}', continuing: 'Signed in. Returning to the app…', failed: 'The sign-in could not be finished. Go back to the app and try again.', errorTitle: 'This sign-in request cannot be used', signedOut: 'You are signed out', signedOutBody: 'You can close this window.' },
-  sv: { continueTo: 'Logga in för att fortsätta till {app}', continuing: 'Inloggad. Återvänder till appen…', failed: 'Inloggningen kunde inte slutföras. Gå tillbaka till appen och försök igen.', errorTitle: 'Den här inloggningsbegäran kan inte användas', signedOut: 'Du är utloggad', signedOutBody: 'Du kan stänga det här fönstret.' },
-  de: { continueTo: 'Melden Sie sich an, um mit {app} fortzufahren', continuing: 'Angemeldet. Zurück zur App…', failed: 'Die Anmeldung konnte nicht abgeschlossen werden. Kehren Sie zur App zurück und versuchen Sie es erneut.', errorTitle: 'Diese Anmeldeanfrage kann nicht verwendet werden', signedOut: 'Sie sind abgemeldet', signedOutBody: 'Sie können dieses Fenster schließen.' },
+  en: {
+    continueTo: 'Sign in to continue to {app}',
+    continuing: 'Signed in. Returning to the app…',
+    failed: 'The sign-in could not be finished. Go back to the app and try again.',
+    errorTitle: 'This sign-in request cannot be used',
+    signOutErrorTitle: 'This sign-out request cannot be used',
+    signedOut: 'You are signed out',
+    signedOutBody: 'You can close this window.',
+    notSentBack: 'The app asked to send you back to an address it has not registered, so you were not sent there.',
+    returning: 'Returning to the app…',
+    continue: 'Continue',
+  },
+  sv: {
+    continueTo: 'Logga in för att fortsätta till {app}',
+    continuing: 'Inloggad. Återvänder till appen…',
+    failed: 'Inloggningen kunde inte slutföras. Gå tillbaka till appen och försök igen.',
+    errorTitle: 'Den här inloggningsbegäran kan inte användas',
+    signOutErrorTitle: 'Den här utloggningsbegäran kan inte användas',
+    signedOut: 'Du är utloggad',
+    signedOutBody: 'Du kan stänga det här fönstret.',
+    notSentBack: 'Appen bad om att skicka dig tillbaka till en adress som den inte har registrerat, så du skickades inte dit.',
+    returning: 'Återvänder till appen…',
+    continue: 'Fortsätt',
+  },
+  de: {
+    continueTo: 'Melden Sie sich an, um mit {app} fortzufahren',
+    continuing: 'Angemeldet. Zurück zur App…',
+    failed: 'Die Anmeldung konnte nicht abgeschlossen werden. Kehren Sie zur App zurück und versuchen Sie es erneut.',
+    errorTitle: 'Diese Anmeldeanfrage kann nicht verwendet werden',
+    signOutErrorTitle: 'Diese Abmeldeanfrage kann nicht verwendet werden',
+    signedOut: 'Sie sind abgemeldet',
+    signedOutBody: 'Sie können dieses Fenster schließen.',
+    notSentBack: 'Die App wollte Sie zu einer Adresse zurückschicken, die sie nicht registriert hat, daher wurden Sie nicht dorthin geleitet.',
+    returning: 'Zurück zur App…',
+    continue: 'Weiter',
+  },
 } as const;
 
 type Language = keyof typeof TEXT;
@@ -102,13 +143,37 @@ export function signInPage(input: SignInPageInput): string {
   );
 }
 
-export function errorPage(error: GuestpassError, language?: string): string {
+/** What a page answers: a sign-in (authorize) or a sign-out (logout) request. */
+export type RequestKind = 'sign-in' | 'sign-out';
+
+export function errorPage(error: GuestpassError, language?: string, kind: RequestKind = 'sign-in'): string {
   const text = textFor(language);
-  return page(language, text.errorTitle, `<main><div class="card" role="alert"><h1>${escapeHtml(text.errorTitle)}</h1>
+  const title = kind === 'sign-out' ? text.signOutErrorTitle : text.errorTitle;
+  return page(language, title, `<main><div class="card" role="alert"><h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(error.message)}</p><p><code>${escapeHtml(error.code)}</code></p></div></main>`);
 }
 
-export function signedOutPage(language?: string): string {
+export function signedOutPage(language?: string, notSentBack = false): string {
   const text = textFor(language);
-  return page(language, text.signedOut, `<main><div class="card"><h1>${escapeHtml(text.signedOut)}</h1><p>${escapeHtml(text.signedOutBody)}</p></div></main>`);
+  const note = notSentBack ? `<p>${escapeHtml(text.notSentBack)}</p>` : '';
+  return page(language, text.signedOut, `<main><div class="card"><h1>${escapeHtml(text.signedOut)}</h1>${note}<p>${escapeHtml(text.signedOutBody)}</p></div></main>`);
+}
+
+/**
+ * OAuth 2.0 Form Post Response Mode: a form of hidden fields posted to the client's
+ * redirect URI by our script (nothing inline runs), with a button should scripts be off.
+ */
+export function formPostPage(action: string, fields: Record<string, string>, scriptVersion: string, language?: string): string {
+  const text = textFor(language);
+  const inputs = Object.entries(fields).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('\n');
+  return page(
+    language,
+    text.returning,
+    `<main><form method="post" action="${escapeHtml(action)}" data-auto-post>
+${inputs}
+<p class="app">${escapeHtml(text.returning)}</p>
+<noscript><button type="submit">${escapeHtml(text.continue)}</button></noscript>
+</form></main>`,
+    `<script type="module" src="${SIGN_IN_SCRIPT_PATH}?v=${escapeHtml(scriptVersion)}"></script>\n`,
+  );
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
 import { guid, redirectUri, tenantParams } from '../schemas.js';
+import { SIGNING_ALGORITHMS } from '../signin/keys.js';
 
 /**
  * The shapes of OpenID Connect applications (OAuth clients) and of the protocol's
@@ -8,6 +9,8 @@ import { guid, redirectUri, tenantParams } from '../schemas.js';
  * the OpenAPI document is generated from them.
  */
 export const clientType = lazySchema(() => z.enum(['public', 'confidential']));
+/** RS256 unless the application asks for ES256 (Dynamic Client Registration 1.0 §2's default). */
+export const idTokenSignedResponseAlg = lazySchema(() => z.enum(SIGNING_ALGORITHMS));
 
 export const createApplicationBody = lazySchema(() => z.strictObject({
   displayName: z.string().trim().min(1).max(256),
@@ -15,6 +18,7 @@ export const createApplicationBody = lazySchema(() => z.strictObject({
   clientType: clientType.default('public'),
   redirectUris: z.array(redirectUri).min(1).max(50),
   postLogoutRedirectUris: z.array(redirectUri).max(50).default([]),
+  idTokenSignedResponseAlg: idTokenSignedResponseAlg.default('RS256'),
 }));
 export type CreateApplicationInput = z.infer<typeof createApplicationBody>;
 
@@ -23,6 +27,7 @@ export const updateApplicationBody = lazySchema(() => z
     displayName: createApplicationBody.shape.displayName.optional(),
     redirectUris: createApplicationBody.shape.redirectUris.optional(),
     postLogoutRedirectUris: createApplicationBody.shape.postLogoutRedirectUris.unwrap().optional(),
+    idTokenSignedResponseAlg: idTokenSignedResponseAlg.optional(),
     /** Confidential clients only: a new secret replaces the old one at once and is shown once. */
     rotateSecret: z.literal(true).optional(),
   })
@@ -37,12 +42,18 @@ export const applicationResponse = lazySchema(() => z.object({
   clientType,
   redirectUris: z.array(z.string()),
   postLogoutRedirectUris: z.array(z.string()),
+  idTokenSignedResponseAlg,
   createdAt: z.string(),
   updatedAt: z.string(),
   /** Only in the answer that created or rotated it: it is stored as a hash and never shown again. */
   clientSecret: z.string().optional(),
 }));
 export const applicationListResponse = lazySchema(() => z.object({ value: z.array(applicationResponse) }));
+
+/** RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted." */
+export function omitEmpty<T extends Record<string, unknown>>(params: T): T {
+  return Object.fromEntries(Object.entries(params).filter(([, value]) => value !== '')) as T;
+}
 
 /** OAuth parameters arrive as strings; the lib checks them in the order RFC 6749 needs. */
 const oauthParam = lazySchema(() => z.string().max(4096).optional());
@@ -71,7 +82,11 @@ export const authorizeCompleteBody = lazySchema(() => z.strictObject({
   authorization: z.string().min(1).max(8192),
 }));
 
-export const authorizeCompleteResponse = lazySchema(() => z.object({ redirectTo: z.string() }));
+/** Where the page sends the browser: a redirect, or (response_mode=form_post) a form it posts to the redirect URI. */
+export const authorizeCompleteResponse = lazySchema(() => z.union([
+  z.object({ redirectTo: z.string() }),
+  z.object({ formPost: z.object({ action: z.string(), fields: z.record(z.string(), z.string()) }) }),
+]));
 
 export const tokenBody = lazySchema(() => z.looseObject({
   grant_type: oauthParam,

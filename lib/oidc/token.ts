@@ -1,19 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import jwt from 'jsonwebtoken';
-import { tenantIssuer } from '../config.js';
 import { fail, GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { activeSession, endSession, signSessionToken, type SessionStatus } from '../signin/sessions.js';
+import { activeSession, endSession, signSessionToken } from '../signin/sessions.js';
 import { partitionFromDigest, SESSION_PREFIX } from '../guests/guests.js';
 import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { findApplication, secretMatches, type StoredApplication } from './applications.js';
 import { authorizationCodeRowKey, type AuthorizationCodeEntity } from './authorize.js';
+import { signIdToken, userClaims } from './idToken.js';
 import { readPartitionRef } from './sealing.js';
-import type { TokenParams } from './schemas.js';
+import { omitEmpty, type TokenParams } from './schemas.js';
 
-/** ID tokens are for the client to learn who signed in, not to hold a session: an hour at most. */
-const ID_TOKEN_MAX_SECONDS = 3600;
 /** RFC 7636 §4.1: the verifier is 43–128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
@@ -67,23 +64,6 @@ function sameString(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** OIDC Core §3.1.3.6: the left half of the access token's SHA-256, base64url. */
-function accessTokenHash(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest().subarray(0, 16).toString('base64url');
-}
-
-/** The user claims a scope allows (OIDC Core §5.4), plus guestpass's tenant and identity provider. */
-export function userClaims(tenantId: string, user: SessionStatus['user'], scope: string[] | undefined): Record<string, unknown> {
-  const all = !scope;
-  return {
-    sub: user.id,
-    ...(all || scope.includes('email') ? { email: user.email, email_verified: true } : {}),
-    ...(all || scope.includes('profile') ? { name: user.displayName } : {}),
-    tid: tenantId,
-    idp: user.source,
-  };
-}
-
 export interface TokenResponse {
   access_token: string;
   token_type: 'Bearer';
@@ -94,30 +74,35 @@ export interface TokenResponse {
 
 /**
  * The token endpoint for grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6,
- * OIDC Core §3.1.3). The code is consumed before anything else is checked, with an
- * ETag-guarded write, so it is redeemed at most once however many requests race; a
- * second redemption also ends the session the first one handed out (RFC 6749 §4.1.2:
- * the tokens of a replayed code SHOULD be revoked).
+ * OIDC Core §3.1.3). Every check of the request comes before the code is consumed, so a
+ * wrong code_verifier (or redirect URI, or client) leaves the code usable by the right
+ * request until it expires; then one ETag-guarded write consumes it, so it is redeemed
+ * at most once however many requests race. A redemption of a code already redeemed
+ * also ends the session the first one handed out (RFC 6749 §4.1.2: the tokens of a
+ * replayed code SHOULD be revoked).
  */
-export async function exchangeCode(rt: Runtime, tenantRef: string, params: TokenParams, authorization: string | null | undefined): Promise<TokenResponse> {
+export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenParams, authorization: string | null | undefined, repeated: string[] = []): Promise<TokenResponse> {
+  const params = omitEmpty(given);
   const { tenant } = await resolveTenant(rt, tenantRef);
+  if (repeated.length > 0) fail('invalid_request', { message: `Each parameter may appear only once (RFC 6749 §3.1): ${repeated.join(', ')}.` });
   const application = await authenticateClient(rt, tenant.id, params, basicCredentials(authorization));
   if (!params.grant_type) fail('invalid_request', { message: 'grant_type is required.' });
   if (params.grant_type !== 'authorization_code') fail('unsupported_grant_type');
   if (!params.code) fail('invalid_request', { message: 'code is required.' });
   if (!params.redirect_uri) fail('invalid_request', { message: 'redirect_uri is required: the one the authorization request named.' });
-  if (!params.code_verifier) fail('invalid_request', { message: 'code_verifier is required (PKCE, RFC 7636).' });
-  if (!CODE_VERIFIER.test(params.code_verifier)) fail('invalid_request', { message: 'code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1).' });
+  if (params.code_verifier !== undefined && !CODE_VERIFIER.test(params.code_verifier)) {
+    fail('invalid_request', { message: 'code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1).' });
+  }
 
   const ref = readPartitionRef(rt.config, 'authorization-code', tenant.id, params.code);
-  if (!ref) fail('invalid_grant');
+  if (!ref) fail('invalid_grant', { message: 'The authorization code is not one this organisation issued.' });
   const partitionKey = partitionFromDigest(tenant.id, ref.emailDigest);
   const rowKey = authorizationCodeRowKey(ref.rowId);
   let row: AuthorizationCodeEntity & { etag: string };
   try {
     row = await rt.tables.guests.getEntity<AuthorizationCodeEntity>(partitionKey, rowKey);
   } catch (error) {
-    if (isStatus(error, 404)) fail('invalid_grant');
+    if (isStatus(error, 404)) fail('invalid_grant', { message: 'The authorization code has expired or was never issued.' });
     throw error;
   }
   const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
@@ -125,19 +110,27 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, params: Token
     if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
     fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
   }
-  try {
-    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
-  } catch (error) {
-    if (isStatus(error, 404, 412)) fail('invalid_grant');
-    throw error;
-  }
-  const nowSeconds = Math.floor(rt.now() / 1000);
   if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
   if (row.clientId !== application.clientId) fail('invalid_grant', { message: 'The authorization code was issued to another client.' });
   if (row.redirectUri !== params.redirect_uri) fail('invalid_grant', { message: 'redirect_uri differs from the one in the authorization request.' });
-  if (!sameString(s256(params.code_verifier), row.codeChallenge)) fail('invalid_grant', { message: 'The code_verifier does not match the code_challenge.' });
+  if (row.codeChallenge) {
+    if (!params.code_verifier) fail('invalid_grant', { message: 'code_verifier is required: the authorization request had a code_challenge (PKCE, RFC 7636).' });
+    if (!sameString(s256(params.code_verifier), row.codeChallenge)) {
+      fail('invalid_grant', { message: 'The code_verifier does not match the code_challenge of the authorization request.' });
+    }
+  } else if (params.code_verifier !== undefined) {
+    // RFC 9700 §2.1.1: a verifier for a request that had no challenge is a PKCE downgrade.
+    fail('invalid_grant', { message: 'code_verifier was sent, but the authorization request had no code_challenge.' });
+  }
+  try {
+    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
+  } catch (error) {
+    if (isStatus(error, 404, 412)) fail('invalid_grant', { message: 'The authorization code was already used.' });
+    throw error;
+  }
 
   // The session must still be live: a sign-out or deletion since the code was issued wins.
+  const nowSeconds = Math.floor(rt.now() / 1000);
   const sessionStart = { sid: row.sid, guestId: row.guestId, issuedAtSeconds: nowSeconds, expiresAtSeconds: row.sessionExpiresAt };
   const scope = row.scope.split(' ').filter(Boolean);
   const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId });
@@ -148,21 +141,15 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, params: Token
     throw error;
   });
 
-  const signer = rt.config.session.signingKeys[0]!;
-  const idToken = jwt.sign(
-    {
-      ...userClaims(tenant.id, status.user, scope),
-      nonce: row.nonce,
-      auth_time: row.authTime,
-      amr: ['otp'],
-      sid: row.sid,
-      at_hash: accessTokenHash(accessToken),
-      iat: nowSeconds,
-      exp: Math.min(nowSeconds + ID_TOKEN_MAX_SECONDS, row.sessionExpiresAt),
-    },
-    signer.privateKey!,
-    { algorithm: 'ES256', keyid: signer.kid, issuer: tenantIssuer(rt.config, tenant.id), audience: application.clientId },
-  );
+  const idToken = signIdToken(rt, tenant.id, application, {
+    user: status.user,
+    scope,
+    nonce: row.nonce || undefined,
+    authTime: row.authTime,
+    sid: row.sid,
+    sessionExpiresAt: row.sessionExpiresAt,
+    accessToken,
+  });
   return { access_token: accessToken, token_type: 'Bearer', expires_in: row.sessionExpiresAt - nowSeconds, id_token: idToken, scope: row.scope };
 }
 
@@ -171,19 +158,4 @@ export async function userInfo(rt: Runtime, tenantRef: string, accessToken: stri
   const { tenantId, verified, status } = await activeSession(rt, tenantRef, accessToken);
   const scope = typeof verified.payload.scope === 'string' ? verified.payload.scope.split(' ') : undefined;
   return userClaims(tenantId, status.user, scope);
-}
-
-/** Reads an ID token we issued (for logout's id_token_hint): our key, our issuer, any audience, expiry ignored. */
-export function readIdTokenHint(rt: Runtime, tenantId: string, idToken: string): { clientId: string; sid: string } | undefined {
-  const decoded = jwt.decode(idToken, { complete: true });
-  const key = rt.config.session.signingKeys.find((candidate) => candidate.kid === decoded?.header.kid);
-  if (!decoded || !key) return undefined;
-  try {
-    const payload = jwt.verify(idToken, key.publicKey, { algorithms: ['ES256'], issuer: tenantIssuer(rt.config, tenantId), ignoreExpiration: true }) as jwt.JwtPayload;
-    const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
-    if (typeof aud !== 'string' || typeof payload.sid !== 'string' || aud === tenantId) return undefined;
-    return { clientId: aud, sid: payload.sid };
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { TableEntityResult, TransactionAction } from '@azure/data-tables';
-import { guestAccessRefusal } from '../admin/guestAccess.js';
+import { guestAccessRefusal, signInView } from '../admin/guestAccess.js';
 import { fail, GuestpassError } from '../errors.js';
 import {
   ADDRESS_PREFIX,
@@ -188,7 +188,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const pairKey = `send-code:${guestPartition(tenantId, request.email)}:${tag}`;
   const pairBlocked = rt.earlyRejection.until(pairKey, rt.now());
   if (pairBlocked) fail('rate_limited', { message: `Wait ${pairBlocked} seconds before asking for another code.`, retryAfterSeconds: pairBlocked });
-  const partition = await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt });
+  const partition = signInView(await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt }));
   const guest = partition.guest;
   const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
 
@@ -386,10 +386,10 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
   const tag = addressTag(request.clientIp);
-  const partition = await readGuestPartition(rt, tenantId, request.email, {
+  const partition = signInView(await readGuestPartition(rt, tenantId, request.email, {
     addressTag: tag,
     ...(request.attempt ? { attempt: request.attempt } : { newestAttemptOf: tag }),
-  });
+  }));
   // A guest who signs in with another method is answered exactly as a stranger: no
   // code of it can match, and nothing below tells it apart.
   const guest = partition.guest && (partition.guest.source ?? 'OTP') === 'OTP' ? partition.guest : undefined;

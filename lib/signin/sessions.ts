@@ -4,7 +4,7 @@ import type { TransactionAction } from '@azure/data-tables';
 import { fail } from '../errors.js';
 import { tenantIssuer } from '../config.js';
 import { emailDigest, partitionFromDigest, SESSION_PREFIX, type GuestUser, type SessionEntity } from '../guests/guests.js';
-import type { PublicJwk } from './keys.js';
+import { signingKeyFor, type PublicJwk } from './keys.js';
 import { opaquePartitionRef, readPartitionRef } from '../oidc/sealing.js';
 import type { Runtime } from '../runtime.js';
 import { isStatus } from '../storage/tables.js';
@@ -31,14 +31,14 @@ export interface SessionTokenContent {
 
 /** Signs a session token; `extra` adds claims such as an OAuth client's `scope`. */
 export function signSessionToken(rt: Runtime, tenantId: string, content: SessionTokenContent, extra: Record<string, unknown> = {}): string {
-  const signer = rt.config.session.signingKeys[0]!;
+  const signer = signingKeyFor(rt.config.session.signingKeys, 'ES256');
   const claims: SessionClaims & { iat: number; exp: number } = {
     ...extra,
     sid: content.sid,
     iat: content.issuedAtSeconds,
     exp: content.expiresAtSeconds,
   };
-  return jwt.sign(claims, signer.privateKey!, {
+  return jwt.sign(claims, signer.privateKey, {
     algorithm: 'ES256',
     keyid: signer.kid,
     issuer: tenantIssuer(rt.config, tenantId),
@@ -107,7 +107,8 @@ export function verifySessionToken(rt: Runtime, tenantId: string, token: string 
   if (!token) fail('invalid_token');
   const decoded = jwt.decode(token, { complete: true });
   const kid = decoded?.header.kid;
-  const key = rt.config.session.signingKeys.find((candidate) => candidate.kid === kid);
+  // Session tokens are ES256 only: an RS256 key (ID tokens) never verifies one.
+  const key = rt.config.session.signingKeys.find((candidate) => candidate.kid === kid && candidate.alg === 'ES256');
   if (!decoded || !key) fail('invalid_token');
   let payload: jwt.JwtPayload;
   try {

@@ -126,11 +126,12 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
 
   // Index tables of days wholly behind the cursor; limits a day after their last hour-long
   // window; the outbox after its day of retention; mail records with the sign-in log
-  // entries that name them, after SIGN_IN_LOG_RETENTION_DAYS.
+  // entries that name them, and webhook delivery records, after SIGN_IN_LOG_RETENTION_DAYS.
   report.droppedTables.push(...(await dropDayTables(rt, 'expiry', Math.floor(next / DAY_MS) * DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'limits', now - DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'outbox', now - DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'mail', now - rt.config.signInLogRetentionDays * DAY_MS)));
+  report.droppedTables.push(...(await dropDayTables(rt, 'webhooks', now - rt.config.signInLogRetentionDays * DAY_MS)));
   report.auditDeleted = await deleteExpiredAudit(rt);
   report.deleted += report.auditDeleted;
   return report;

@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime.js';
 import type { CreateTenantInput, UpdateTenantInput } from '../schemas.js';
 import { escapeOData, isStatus, type Tables } from '../storage/tables.js';
 import type { TenantMailSettings } from '../mail/settings.js';
+import { toSubscription, WEBHOOK_ROW_PREFIX, type WebhookEntity, type WebhookSubscription } from '../events/subscriptions.js';
 
 export interface Tenant {
   id: string;
@@ -58,6 +59,8 @@ export interface TenantContext {
   tenant: Tenant;
   policies: PolicyRecord[];
   otpEnabled: boolean;
+  /** Its webhook endpoints, as far as emitting an event needs them (lib/events/subscriptions.ts). */
+  webhooks: WebhookSubscription[];
 }
 
 /*
@@ -188,24 +191,28 @@ export async function readTenantRow(rt: Runtime, tenantId: string): Promise<Tabl
   }
 }
 
-/** The tenant id a verified domain belongs to, if any. */
-export /** One query: the tenant row and its policies. */
-async function loadTenantContext(rt: Runtime, tenantId: string): Promise<TenantContext | undefined> {
+/** One query: the tenant row, its policies and its webhook endpoints. */
+export async function loadTenantContext(rt: Runtime, tenantId: string): Promise<TenantContext | undefined> {
   let tenant: Tenant | undefined;
   const policies: PolicyRecord[] = [];
-  const rows = rt.tables.tenants.listEntities<TenantEntity & PolicyEntity>({
+  const webhooks: WebhookSubscription[] = [];
+  const rows = rt.tables.tenants.listEntities<TenantEntity & PolicyEntity & WebhookEntity>({
     queryOptions: {
-      filter: `PartitionKey eq '${escapeOData(tenantId)}' and (RowKey eq '${TENANT_ROW}' or (RowKey ge 'policy_' and RowKey lt 'policy\`'))`,
+      filter:
+        `PartitionKey eq '${escapeOData(tenantId)}' and (RowKey eq '${TENANT_ROW}' or (RowKey ge 'policy_' and RowKey lt 'policy\`')` +
+        ` or (RowKey ge '${WEBHOOK_ROW_PREFIX}' and RowKey lt 'webhook\`'))`,
     },
   });
   for await (const row of rows) {
     if (row.rowKey === TENANT_ROW) tenant = toTenant(tenantId, row);
+    else if (row.rowKey!.startsWith(WEBHOOK_ROW_PREFIX)) webhooks.push(toSubscription(row.rowKey!, row));
     else policies.push(toPolicy(row.rowKey!, row));
   }
   if (!tenant) return undefined;
-  return { tenant, policies, otpEnabled: isOtpEnabled(policies, rt.config.otpDefaultEnabled) };
+  return { tenant, policies, otpEnabled: isOtpEnabled(policies, rt.config.otpDefaultEnabled), webhooks };
 }
 
+/** The tenant id a verified domain belongs to, if any. */
 async function tenantIdForDomain(tables: Tables, domain: string): Promise<string | undefined> {
   try {
     const row = await tables.tenants.getEntity<{ tenantId: string }>(DOMAIN_PARTITION, domain);

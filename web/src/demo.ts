@@ -70,7 +70,7 @@ async function showLatestCode(email: string): Promise<void> {
   }
   const mail = ((await response.json()) as { value: OutboxMail[] }).value.find((m) => m.kind === 'code');
   if (!mail) {
-    target.replaceChildren(paragraph(`No code mail to ${email}. guestpass answers the same for an address that is not invited, but mails only invited guests: try ${DEMO_GUEST}, or invite the address first (README).`));
+    target.replaceChildren(paragraph(`No code mail to ${email}. guestpass answers the same for an address that is not invited, but mails only invited guests: try ${DEMO_GUEST}, or invite the address first (README: "A one-minute tour").`));
     return;
   }
   const codeLine = paragraph('Code: ');

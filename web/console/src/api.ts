@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import type { auditPageResponse, domainResponse, keyListResponse, lifecycleResponse, meResponse } from '../../../lib/admin/schemas.js';
 import type { SignInSummary } from '../../../lib/admin/signInSummary.js';
+import type { createdWebhookResponse, rotatedSecretResponse, webhookView } from '../../../lib/events/schemas.js';
 import type { guestPageResponse, guestResponse, invitationResponse, policyListResponse, policyResponse, signInLogPageResponse, tenantResponse } from '../../../lib/schemas.js';
 
 export type Guest = z.infer<typeof guestResponse>;
@@ -25,6 +26,9 @@ export type AuditEntry = z.infer<typeof auditPageResponse>['value'][number];
 export type Domain = z.infer<typeof domainResponse>;
 export type LifecycleAction = z.infer<typeof lifecycleResponse>['value'][number];
 export type HourSummary = SignInSummary['value'][number];
+export type WebhookEndpoint = z.infer<typeof webhookView>;
+export type CreatedWebhook = z.infer<typeof createdWebhookResponse>;
+export type RotatedSecret = z.infer<typeof rotatedSecretResponse>;
 
 export interface Page<T> {
   value: T[];
@@ -129,6 +133,10 @@ export class ManagementApi {
   invite(tenant: string, body: { invitedUserEmailAddress: string; inviteRedirectUrl: string; invitedUserDisplayName?: string; sendInvitationMessage?: boolean; invitedUserMessageInfo?: { customizedMessageBody?: string }; resetRedemption?: boolean }): Promise<Invitation> {
     return this.request('POST', `${pathOf(tenant)}/invitations`, body);
   }
+  /** Block (false) or unblock (true) a guest's sign-in: Graph's accountEnabled. */
+  setAccountEnabled(tenant: string, id: string, accountEnabled: boolean): Promise<Guest> {
+    return this.request('PATCH', `${pathOf(tenant)}/users/${encodeURIComponent(id)}`, { accountEnabled });
+  }
   deleteGuest(tenant: string, id: string): Promise<void> {
     return this.request('DELETE', `${pathOf(tenant)}/users/${encodeURIComponent(id)}`);
   }
@@ -179,5 +187,20 @@ export class ManagementApi {
   }
   revokeKey(tenant: string, id: string): Promise<void> {
     return this.request('DELETE', `${pathOf(tenant)}/keys/${encodeURIComponent(id)}`);
+  }
+  webhooks(tenant: string): Promise<Page<WebhookEndpoint>> {
+    return this.request('GET', `${pathOf(tenant)}/webhooks`);
+  }
+  createWebhook(tenant: string, body: { url: string; events?: string[]; description?: string }): Promise<CreatedWebhook> {
+    return this.request('POST', `${pathOf(tenant)}/webhooks`, body);
+  }
+  updateWebhook(tenant: string, id: string, body: { enabled?: boolean }): Promise<WebhookEndpoint> {
+    return this.request('PATCH', `${pathOf(tenant)}/webhooks/${encodeURIComponent(id)}`, body);
+  }
+  rotateWebhookSecret(tenant: string, id: string): Promise<RotatedSecret> {
+    return this.request('POST', `${pathOf(tenant)}/webhooks/${encodeURIComponent(id)}/rotate-secret`);
+  }
+  deleteWebhook(tenant: string, id: string): Promise<void> {
+    return this.request('DELETE', `${pathOf(tenant)}/webhooks/${encodeURIComponent(id)}`);
   }
 }

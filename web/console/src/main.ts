@@ -5,6 +5,7 @@ import { LANGS, messagesFor, pickLanguage, type Lang, type Messages } from './me
 import { auditPage } from './pages/audit.js';
 import { guestsPage } from './pages/guests.js';
 import { keysPage } from './pages/keys.js';
+import { webhooksPage } from './pages/webhooks.js';
 import { settingsPage } from './pages/settings.js';
 import { signInLogsPage } from './pages/signInLogs.js';
 import { openTenantForm, tenantsPage } from './pages/tenants.js';
@@ -19,8 +20,8 @@ const CREDENTIAL = 'guestpass.console.credential';
 const TENANT = 'guestpass.console.tenant';
 const LANG = 'guestpass.console.lang';
 
-type PageId = 'guests' | 'bulk' | 'settings' | 'sign-ins' | 'audit' | 'keys' | 'tenants';
-const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'settings', 'sign-ins', 'audit', 'keys'];
+type PageId = 'guests' | 'bulk' | 'settings' | 'sign-ins' | 'audit' | 'keys' | 'webhooks' | 'tenants';
+const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'settings', 'sign-ins', 'audit', 'keys', 'webhooks'];
 
 const root = document.getElementById('app')!;
 const apiBase = new URL('../../', location.href).href;
@@ -154,6 +155,7 @@ const PAGE_TITLES = (m: Messages): Record<PageId, string> => ({
   'sign-ins': m.nav.signIns,
   audit: m.nav.audit,
   keys: m.nav.keys,
+  webhooks: m.nav.webhooks,
   tenants: m.nav.tenants,
 });
 
@@ -201,7 +203,7 @@ async function render(): Promise<void> {
       };
       // The bulk invite page (and the CSV parser, most of the console's weight) loads when first opened.
       const bulkInvitePage = async (c: ConsoleContext) => (await import('./pages/bulkInvite.js')).bulkInvitePage(c);
-      const build = { guests: guestsPage, bulk: bulkInvitePage, settings: settingsPage, 'sign-ins': signInLogsPage, audit: auditPage, keys: keysPage }[page];
+      const build = { guests: guestsPage, bulk: bulkInvitePage, settings: settingsPage, 'sign-ins': signInLogsPage, audit: auditPage, keys: keysPage, webhooks: webhooksPage }[page];
       const content = await build(context);
       if (render !== renderCount) return;
       replace(main, heading, content);

@@ -66,6 +66,18 @@ export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
     });
   }
 
+  async function setAccountEnabled(guest: Guest, button: HTMLButtonElement, accountEnabled: boolean) {
+    if (!accountEnabled && !(await c.confirm(fill(t.guests.confirmBlock, { email: guest.email }), t.guests.block))) {
+      button.focus();
+      return;
+    }
+    await run(button, alert, t, async () => {
+      await c.api.setAccountEnabled(c.tenantId, guest.id, accountEnabled);
+      c.announce(fill(accountEnabled ? t.guests.unblockedDone : t.guests.blockedDone, { email: guest.email }));
+      await reload();
+    });
+  }
+
   function actions(guest: Guest): HTMLElement {
     const buttons: HTMLButtonElement[] = [];
     if (guest.state === 'PendingAcceptance') {
@@ -75,6 +87,14 @@ export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
       const button: HTMLButtonElement = h('button', { type: 'button', class: 'small secondary', 'aria-label': fill(t.guests.resetFor, { email: guest.email }), onclick: () => resend(guest, button, true) }, t.guests.reset);
       buttons.push(button);
     }
+    const blocked = guest.accountEnabled === false;
+    const toggle: HTMLButtonElement = h('button', {
+      type: 'button',
+      class: 'small secondary',
+      'aria-label': fill(blocked ? t.guests.unblockFor : t.guests.blockFor, { email: guest.email }),
+      onclick: () => setAccountEnabled(guest, toggle, blocked),
+    }, blocked ? t.guests.unblock : t.guests.block);
+    buttons.push(toggle);
     const del: HTMLButtonElement = h('button', { type: 'button', class: 'small danger', 'aria-label': fill(t.guests.deleteFor, { email: guest.email }), onclick: () => remove(guest, del) }, t.guests.delete);
     buttons.push(del);
     return h('div', { class: 'row-actions' }, ...buttons);
@@ -86,6 +106,7 @@ export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
       { label: t.guests.email, cell: (g) => g.email },
       { label: t.guests.source, cell: (g) => (g.source ? h('span', { class: `badge source-${g.source}` }, g.source) : h('span', { class: 'muted' }, t.guests.notRedeemed)) },
       { label: t.guests.state, cell: (g) => t.states[g.state as keyof typeof t.states] ?? g.state },
+      { label: t.guests.signIn, cell: (g) => (g.accountEnabled === false ? h('span', { class: 'badge blocked' }, t.guests.blocked) : t.guests.allowed) },
       { label: t.guests.invitedAt, cell: (g) => c.date(g.invitedAt) },
       { label: t.guests.redeemed, cell: (g) => c.date(g.redeemedAt) },
       { label: t.guests.lastSignIn, cell: (g) => c.date(g.lastSignInAt) },
@@ -106,6 +127,9 @@ function inviteForm(c: ConsoleContext, done: () => Promise<void>): HTMLElement {
   const name = h('input', { type: 'text', name: 'displayName', autocomplete: 'off' });
   const redirect = h('select', { name: 'redirect', required: true }, ...options(c.tenant.redirectUris.map((uri): [string, string] => [uri, uri])));
   const send = h('input', { type: 'checkbox', name: 'send', checked: true });
+  // Checked by default for form.reset() too: reset() restores defaultChecked, and the
+  // checked property alone would leave the next invitation unmailed.
+  send.defaultChecked = true;
   const alert = alertBox();
   const result = h('div', { class: 'result', role: 'status' });
   const submit = h('button', { type: 'submit' }, t.guests.invite);
