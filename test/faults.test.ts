@@ -53,6 +53,8 @@ describe('Table Storage outage', () => {
         SEND_CODE_PER_IP_PER_HOUR: '100000',
         STORAGE_TIMEOUT_SECONDS: '2',
         TENANT_CACHE_SECONDS: '0',
+        // A mail the send-mail trigger could not handle while storage was down is tried again a second later.
+        AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:01',
       });
       const tenant = await createTenant(host);
       const attempts: Attempt[] = Array.from({ length: 24 }, (_, i) => ({ email: `outage-${i}@example.com`, statuses: [] }));

@@ -168,7 +168,9 @@ export async function sendQueuedMail(rt: Runtime, message: QueuedMail, dequeueCo
 
   try {
     const receipt = await rt.mailer.send({ ...mail, ...rendered, to: rendered.to });
-    await recordMailFate(rt, mail, 'sent', { providerMessageId: receipt.providerMessageId, attempts: dequeueCount });
+    // The mail is out: a record that cannot be written (storage down) must not make the
+    // host send it again; the log then shows it queued, never twice received.
+    await recordMailFate(rt, mail, 'sent', { providerMessageId: receipt.providerMessageId, attempts: dequeueCount }).catch(() => undefined);
     return { fate: 'sent', id, kind };
   } catch (error) {
     if (error instanceof MailRefused) {
