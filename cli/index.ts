@@ -538,8 +538,10 @@ policies
   );
 
 /* sign-in logs */
-const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP'];
-const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp];
+const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP', 'Mail'];
+/** A code mail's fate after its send-code: queued, retrying, sent, refused, dropped, then delivered, bounced or blocked. */
+const mailFate = (e: SignInLog) => (e.delivery ? `${e.delivery.status}${e.delivery.reason ? ` (${e.delivery.reason})` : ''}` : '');
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp, mailFate(e)];
 program
   .command('sign-in-logs')
   .description("the tenant's sign-in log, oldest first")
@@ -562,7 +564,7 @@ program
       };
       const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
       if (o.csv) {
-        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp'], first.map(logRow));
+        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp', 'mail'], first.map(logRow));
         if (o.csv === '-') process.stdout.write(text);
         else writeFileSync(o.csv, text);
         return;

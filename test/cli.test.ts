@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startLoopbackDns, type LoopbackDns } from './dnsServer.js';
-import { FUNCTION_KEY, latestCode, outbox, postJson, REDIRECT_URI, startHost, stopAllHosts, uniquePrefix, type TestHost } from './helpers.js';
+import { FUNCTION_KEY, latestCode, mailQueueDrained, outbox, postJson, REDIRECT_URI, startHost, stopAllHosts, uniquePrefix, type TestHost } from './helpers.js';
 
 const REPO = resolve(__dirname, '..');
 const CLI = join(REPO, 'bin', 'guestpass.js');
@@ -302,10 +302,12 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     const tenant = await newTenant();
     const guest = await json<{ invitedUser: { id: string } }>(['invite', 'fay@fabrikam.example', '--tenant', tenant.id, '--no-mail']);
     await host.api(`/${tenant.id}/send-code`, postJson({ email: 'fay@fabrikam.example' }));
+    await mailQueueDrained(host);
     const logs = await ok(['sign-in-logs', '--tenant', tenant.id, '--user', guest.invitedUser.id, '--since', '10m']);
-    expect(logs.split('\n')[0]).toMatch(/^Time +User id +Event +Outcome +Client IP$/);
-    expect(logs).toMatch(/send-code +code_sent/);
-    expect(await ok(['sign-in-logs', '--tenant', tenant.id, '--csv', '-'])).toMatch(/^time,userId,event,outcome,clientIp\n.*,send-code,code_sent,/);
+    expect(logs.split('\n')[0]).toMatch(/^Time +User id +Event +Outcome +Client IP +Mail$/);
+    // The code mail's fate follows its send-code: sent by the send-mail trigger.
+    expect(logs).toMatch(/send-code +code_sent +\S+ +sent/);
+    expect(await ok(['sign-in-logs', '--tenant', tenant.id, '--csv', '-'])).toMatch(/^time,userId,event,outcome,clientIp,mail\n.*,send-code,code_sent,[^,]+,sent/);
 
     // --follow prints the entries of sign-ins that happen while it runs.
     const follow = spawn(process.execPath, [CLI, 'sign-in-logs', '--tenant', tenant.id, '--follow', '--interval', '1', '--json'], {
