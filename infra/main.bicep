@@ -180,6 +180,18 @@ module communication 'modules/communication.bicep' = {
   }
 }
 
+// With ACS, its delivery reports reach the app through Event Grid and a queue (no webhook secret to keep).
+var acsEventsQueueName = 'acs-delivery-reports'
+module acsEvents 'modules/acsEvents.bicep' = if (emailTransport == 'acs') {
+  name: 'acsEvents'
+  params: {
+    tags: tags
+    communicationServiceName: communication.outputs.name
+    storageAccountName: storage.outputs.name
+    queueName: acsEventsQueueName
+  }
+}
+
 module roles 'modules/roleAssignments.bicep' = {
   name: 'roleAssignments'
   params: {
@@ -226,6 +238,8 @@ var appSettings = {
   MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
   // The queue every mail waits in; the send-mail trigger names it as %MAIL_QUEUE_NAME%.
   MAIL_QUEUE_NAME: 'send-mail'
+  // The queue Event Grid writes ACS delivery reports to; the mailEventsAcsQueue trigger names it as %ACS_EVENTS_QUEUE_NAME%.
+  ACS_EVENTS_QUEUE_NAME: acsEventsQueueName
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.

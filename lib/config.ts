@@ -93,6 +93,11 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
     .default('send-mail'),
+  /** The queue the Event Grid subscription writes ACS delivery reports to (infra/modules/acsEvents.bicep). */
+  ACS_EVENTS_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens')
+    .default('acs-delivery-reports'),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
@@ -417,7 +422,7 @@ function refuseUnresolvedKeyVaultReferences(env: Record<string, string | undefin
  * test/infra.test.ts checks that infra/main.bicep sets each of them, besides every
  * setting loadConfig itself demands outside development.
  */
-export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM', 'MAIL_QUEUE_NAME', 'AzureWebJobsStorage__clientId'] as const;
+export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME', 'AzureWebJobsStorage__clientId'] as const;
 
 let current: Config | undefined;
 

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { EventWebhook } from '@sendgrid/eventwebhook';
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenant, expectError, inviteGuest, mailQueueDrained, sendCode, startFakeSendGrid, startHost,
@@ -248,6 +249,21 @@ describe('ACS delivery reports through Event Grid', () => {
     await expectError(await post([report], null), 401, 'invalid_signature');
     await expectError(await post([report], `${SECRET}x`), 401, 'invalid_signature');
     expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
+  });
+
+  it('reports that Event Grid writes to the ACS events queue (as the Bicep subscription has it) are applied by the queue trigger', async () => {
+    const { guestId, messageId } = await mailedGuest('acs.queued@example.com');
+    const queue = new QueueClient(host.settings.AzureWebJobsStorage!, host.settings.ACS_EVENTS_QUEUE_NAME!);
+    await queue.createIfNotExists();
+    // Event Grid's Storage Queue destination: one event a message, in Event Grid schema, base64-encoded.
+    const report = deliveryReport(messageId, 'acs.queued@example.com', 'Bounced', 'Mailbox full');
+    await queue.sendMessage(Buffer.from(JSON.stringify(report)).toString('base64'));
+    const deadline = Date.now() + 20_000;
+    while ((await codeSentEntry(host, tenant.id, guestId)).delivery?.status !== 'bounced') {
+      if (Date.now() > deadline) throw new Error('the queued report was not applied');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'bounced', reason: 'Mailbox full' });
   });
 
   it('reports about mails guestpass does not know are acknowledged and ignored', async () => {
