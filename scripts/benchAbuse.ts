@@ -138,10 +138,14 @@ export async function refusedAndAnonymousCost(devHost: ServerProcess, tenantId: 
 
 /** A runtime of its own on the bench's Azurite (tables under a new prefix), its clock stopped at `now`. */
 async function benchRuntime(connectionString: string, prefix: string, now: number): Promise<Runtime> {
+  const tablePrefix = `${prefix}${Math.floor(Math.random() * 1e6)}`;
   const config = loadConfig({
     AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
     TABLES_CONNECTION_STRING: connectionString,
-    TABLE_PREFIX: `${prefix}${Math.floor(Math.random() * 1e6)}`,
+    TABLE_PREFIX: tablePrefix,
+    // Its mail (a sign-in's code) is queued on the bench's Azurite; no trigger sends it.
+    AzureWebJobsStorage: connectionString,
+    MAIL_QUEUE_NAME: `${tablePrefix.toLowerCase()}-mail`,
     EMAIL_TRANSPORT: 'outbox',
     RESEND_COOLDOWN_SECONDS: '0',
   }, () => undefined);

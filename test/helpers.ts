@@ -321,7 +321,6 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', async () => {
-      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const text = Buffer.concat(chunks).toString('utf8');
       if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -330,7 +329,9 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
       }
       const request: RecordedSendGridRequest = { method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) };
       const mode = choose(request);
+      // Recorded as it arrives: a mail the sender gave up waiting for was still taken.
       requests.push({ ...request, answered: mode });
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (mode === 'hang') return;
       if (mode === 'unparseable') {
         res.writeHead(400, { 'content-type': 'text/html' });
