@@ -47,7 +47,7 @@ export class ManagementClient {
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
     } catch (error) {
-      throw new UsageError(`Cannot reach ${this.apiBase} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Check --url or GUESTPASS_URL.`);
+      throw new UsageError(unreachable(this.apiBase, error));
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
@@ -56,6 +56,14 @@ export class ManagementClient {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = undefined;
+    }
+    const contractError = typeof (parsed as { error?: unknown } | undefined)?.error === 'string';
+    if ((!response.ok && !contractError) || (response.ok && text && parsed === undefined)) {
+      // Not guestpass answering: the Functions host's empty 404 for a route it lacks, or another site's page.
+      throw new UsageError(
+        `No guestpass management API at ${this.apiBase}: ${method} ${url} answered ${response.status}${response.ok ? ' with something that is not JSON' : ''}. ` +
+          'Check --url or GUESTPASS_URL: the function app\'s root, e.g. https://func-guestpass.azurewebsites.net (or http://localhost:7071).',
+      );
     }
     if (!response.ok) {
       const error = (parsed ?? {}) as { error?: string; message?: string; details?: { field?: string; message?: string }[] };
@@ -87,6 +95,31 @@ export class ManagementClient {
     }
     return items;
   }
+}
+
+/** Why a URL could not be reached, in one line that names it: never OpenSSL's internals. */
+function unreachable(apiBase: string, error: unknown): string {
+  const cause = (error as { cause?: NodeJS.ErrnoException & { code?: string } }).cause;
+  const code = cause?.code ?? '';
+  const host = (() => {
+    try {
+      return new URL(apiBase).host;
+    } catch {
+      return apiBase;
+    }
+  })();
+  const check = 'Check --url or GUESTPASS_URL.';
+  if (code === 'ECONNREFUSED') return `Nothing answers at ${apiBase} (connection refused). Is the function app running? ${check}`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `The host ${host} of ${apiBase} does not resolve. ${check}`;
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return `${apiBase} did not answer in time. ${check}`;
+  if (/^ERR_SSL_|^EPROTO$/.test(code) || /wrong version number|packet length too long/i.test(cause?.message ?? '')) {
+    return `${apiBase} does not speak HTTPS (a TLS handshake failed: ${code || 'protocol error'}); a local host is usually http://. ${check}`;
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) {
+    return `The TLS certificate of ${host} is not trusted (${code}): if it is yours, point NODE_EXTRA_CA_CERTS at its CA certificate file. ${check}`;
+  }
+  if (error instanceof TypeError && /Invalid URL|Failed to parse URL/i.test(String(error.message))) return `${apiBase} is not a URL. ${check}`;
+  return `Cannot reach ${apiBase} (${cause?.message ?? (error as Error).message}). ${check}`;
 }
 
 export function tenantPath(tenant: string, rest = ''): string {

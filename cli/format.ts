@@ -28,7 +28,7 @@ export function details(entries: [string, unknown][]): string {
 }
 
 export function csv(headers: string[], rows: unknown[][]): string {
-  return stringify(rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : String(cell)))), { header: true, columns: headers });
+  return stringify(rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '' : String(cell)))), { header: true, columns: headers, escape_formulas: true });
 }
 
 /** "1 guest", "2 guests"; the plural given when it is not the singular plus "s". */

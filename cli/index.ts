@@ -1,11 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { AuditEntry } from '../lib/admin/audit.js';
+import { describeChange, describeTarget } from '../lib/admin/auditChange.js';
 import { bulkInviteTemplateCsv } from '../lib/admin/bulkInviteCsv.js';
+import { SIGN_IN_OUTCOMES } from '../lib/signin/outcomes.js';
 import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
+import type { SignInSummary } from '../lib/admin/signInSummary.js';
 import { EVENT_TYPES } from '../lib/events/eventTypes.js';
 import type { WebhookView } from '../lib/events/webhooks.js';
 import { bulkInvite } from './bulkInvite.js';
@@ -84,6 +87,20 @@ function sinceOption(value: string): string {
   return new Date(at).toISOString();
 }
 
+/** A file the user named that could not be read or written, in one line naming it (not Node's ENOENT text). */
+function fileProblem(error: NodeJS.ErrnoException): string {
+  const why: Record<string, string> = {
+    ENOENT: 'there is no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'the disk is full',
+  };
+  return `${error.syscall === 'open' || error.syscall === 'read' ? 'Cannot use' : 'Cannot access'} ${error.path}: ${why[error.code ?? ''] ?? error.code ?? error.message}.`;
+}
+
 /** Runs a command's action, turning failures into one line on stderr and exit status 1. */
 function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -92,6 +109,7 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<void>): (...ar
     } catch (error) {
       if (error instanceof ApiError) log(`error: ${error.code} (${error.status}): ${error.message}`);
       else if (error instanceof UsageError) log(`error: ${error.message}`);
+      else if (typeof (error as NodeJS.ErrnoException).path === 'string') log(`error: ${fileProblem(error as NodeJS.ErrnoException)}`);
       else log(`error: ${(error as Error).message}`);
       process.exitCode = 1;
     }
@@ -161,7 +179,14 @@ tenants
         redirectUris: o.redirectUri,
         googleFederation: Boolean(o.googleFederation),
       });
-      print(output(), created, () => tenantDetails(created));
+      if (output().json || created.domains.length === 0) return print(output(), created, () => tenantDetails(created));
+      // Its domains start Pending: print the TXT record each asks for, as domains add does.
+      const { value } = await client().get<{ value: Domain[] }>(tenantPath(created.id, '/domains'));
+      const pending = value.filter((d) => d.state === 'Pending');
+      const txt = pending
+        .map((d) => `${d.name} is pending. Publish this DNS TXT record, then run: guestpass domains verify ${d.name} --tenant ${created.id}\n  name:  ${d.txtRecord.name}\n  value: ${d.txtRecord.value}\n`)
+        .join('');
+      output().write(`${tenantDetails(created)}${txt}`);
     }),
   );
 tenants
@@ -265,11 +290,12 @@ program
   .option('--message <text>', 'a customized message in the invitation mail')
   .option('--no-mail', 'invite without sending the invitation mail')
   .option('--csv <file>', "Entra's bulk-invite template (version:v1.0, [inviteeEmail] and [inviteRedirectURL] columns)")
-  .option('--results <file>', 'where the per-row results CSV goes (default: <csv>.results.csv); a re-run skips rows it lists as invited')
+  .option('--results <file>', 'where the per-row results CSV goes (default: <csv>.results.csv); opened before anything is sent')
+  .option('--resend', 'with --csv: send the invitation mail again to rows whose address is already a guest (otherwise they are skipped)')
   .option('--concurrency <n>', 'invitations in flight at once', (v) => Number(v), 8)
   .option('--template <file>', 'write an empty template to this file and stop')
   .action(
-    run(async (email: string | undefined, o: { tenant?: string; redirect?: string; name?: string; message?: string; mail: boolean; csv?: string; results?: string; concurrency: number; template?: string }) => {
+    run(async (email: string | undefined, o: { tenant?: string; redirect?: string; name?: string; message?: string; mail: boolean; csv?: string; results?: string; resend?: boolean; concurrency: number; template?: string }) => {
       if (o.template) {
         writeFileSync(o.template, bulkInviteTemplateCsv());
         log(`Wrote an empty bulk-invite template to ${o.template}.`);
@@ -285,11 +311,12 @@ program
           file: o.csv,
           resultsFile: o.results ?? `${o.csv.replace(/\.csv$/i, '')}.results.csv`,
           concurrency: o.concurrency,
+          resend: Boolean(o.resend),
           progress: output().json ? 'none' : process.stderr.isTTY ? 'bar' : 'lines',
           log,
         });
         print(output(), summary, () =>
-          `Invited ${summary.succeeded}, failed ${summary.failed}, skipped ${summary.skipped} (already invited) in ${summary.seconds.toFixed(1)} s. Results: ${summary.resultsFile}\n`,
+          `Succeeded ${summary.succeeded}, failed ${summary.failed}, skipped ${summary.skipped}, total ${plural(summary.total, 'row')} in ${summary.seconds.toFixed(1)} s. Results: ${summary.resultsFile}\n`,
         );
         if (summary.failed > 0) process.exitCode = 1;
         return;
@@ -429,6 +456,58 @@ users
   );
 
 /* otp */
+const roles = program.command('roles').description("a guest's app roles in the tenant's applications (Graph's appRoleAssignments)");
+interface AppRoleAssignment { id: string; appRoleId: string; resourceId: string; resourceDisplayName: string; principalDisplayName: string; createdDateTime: string }
+interface ApplicationRoles { clientId: string; displayName: string; appRoles: { id: string; value: string; displayName: string; isEnabled: boolean }[] }
+const ASSIGNMENT_COLUMNS = ['Role', 'Application', 'Assigned', 'Assignment id'];
+roles
+  .command('list')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .description('the app roles the guest holds, with the role values tokens carry')
+  .action(
+    onTenant(async ({ api, tenant }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const { value } = await api.get<{ value: AppRoleAssignment[] }>(tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`));
+      const apps = new Map<string, ApplicationRoles>();
+      for (const clientId of new Set(value.map((a) => a.resourceId))) {
+        apps.set(clientId, await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(clientId)}`)).catch(() => ({ clientId, displayName: '-', appRoles: [] })));
+      }
+      const roleValue = (a: AppRoleAssignment) => apps.get(a.resourceId)?.appRoles.find((r) => r.id === a.appRoleId)?.value ?? `(deleted role ${a.appRoleId})`;
+      print(output(), value, () => `${table(ASSIGNMENT_COLUMNS, value.map((a) => [roleValue(a), a.resourceDisplayName, a.createdDateTime, a.id]))}${plural(value.length, 'assignment')}\n`);
+    }),
+  );
+roles
+  .command('assign')
+  .argument('<guest>', 'the guest: its address or its id')
+  .addOption(tenantOption())
+  .requiredOption('--app <clientId>', "the application's client id")
+  .requiredOption('--role <value|id>', "the role: its value (as tokens carry it) or its id")
+  .description("give the guest one of an application's app roles; its tokens for that application carry the role from the next sign-in")
+  .action(
+    onTenant<{ app: string; role: string }>(async ({ api, tenant, opts: o }, ref) => {
+      const guest = await findGuest(api, tenant, ref!);
+      const app = await api.get<ApplicationRoles>(tenantPath(tenant, `/applications/${encodeURIComponent(o.app)}`));
+      const role = app.appRoles.find((r) => r.value === o.role || r.id === o.role.toLowerCase());
+      if (!role) throw new UsageError(`${app.displayName} has no app role ${o.role}; its roles: ${app.appRoles.map((r) => r.value).join(', ') || 'none'}.`);
+      const assignment = await api.request<AppRoleAssignment>('POST', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments`), { appRoleId: role.id, resourceId: app.clientId });
+      print(output(), assignment, () => `${guest.email} holds ${role.value} in ${app.displayName} (assignment ${assignment.id}).\n`);
+    }),
+  );
+roles
+  .command('remove')
+  .argument('<guest>', 'the guest: its address or its id')
+  .argument('<assignmentId>', 'the assignment, as roles list shows it')
+  .addOption(tenantOption())
+  .description('take an app role away from the guest; tokens issued from now on leave it out')
+  .action(
+    onTenant(async ({ api, tenant }, ref, assignmentId) => {
+      const guest = await findGuest(api, tenant, ref!);
+      await api.request('DELETE', tenantPath(tenant, `/users/${encodeURIComponent(guest.id)}/appRoleAssignments/${encodeURIComponent(assignmentId!)}`));
+      print(output(), { removed: assignmentId }, () => `Removed assignment ${assignmentId} from ${guest.email}.\n`);
+    }),
+  );
+
 const otp = program.command('otp').description('the email one-time passcode switch (organisation-default B2BManagementPolicy)');
 otp
   .command('status')
@@ -538,22 +617,40 @@ policies
   );
 
 /* sign-in logs */
-const LOG_COLUMNS = ['Time', 'User id', 'Event', 'Outcome', 'Client IP', 'Mail'];
+const LOG_COLUMNS = ['Time', 'Guest', 'Event', 'Outcome', 'Client IP', 'Mail'];
 /** A code mail's fate after its send-code: queued, retrying, sent, refused, dropped, then delivered, bounced or blocked. */
 const mailFate = (e: SignInLog) => (e.delivery ? `${e.delivery.status}${e.delivery.reason ? ` (${e.delivery.reason})` : ''}` : '');
-const logRow = (e: SignInLog) => [e.createdDateTime, e.userId, e.event, e.outcome, e.clientIp, mailFate(e)];
+// The address; an entry whose guest was deleted shows its id, one from an address that is no guest shows "-".
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userPrincipalName ?? e.userId, e.event, e.outcome, e.clientIp, mailFate(e)];
 program
   .command('sign-in-logs')
   .description("the tenant's sign-in log, oldest first")
   .addOption(tenantOption())
   .option('--user <id>', 'one guest')
   .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
-  .option('--outcome <outcome>', 'only this outcome, e.g. signed_in, invalid_code, domain_blocked')
+  .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(SIGN_IN_OUTCOMES))
+  .option('--summary', 'counts per hour instead of entries: codes sent, sign-ins, failures and refusals per reason')
+  .option('--hours <n>', 'with --summary: how many hours back (1 to 744)', (v) => Number(v), 24)
   .option('--follow', 'keep printing new entries (Ctrl-C stops)')
   .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
   .action(
-    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string }>(async ({ api, tenant, opts: o }) => {
+    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string; summary?: boolean; hours: number }>(async ({ api, tenant, opts: o }) => {
+      if (o.summary) {
+        if (!Number.isInteger(o.hours) || o.hours < 1 || o.hours > 744) throw new UsageError('--hours must be 1 to 744.');
+        const { value } = await api.get<SignInSummary>(tenantPath(tenant, `/sign-in-logs/summary?hours=${o.hours}`));
+        const refused = (h: SignInSummary['value'][number]) => Object.entries(h.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
+        const busy = value.filter((h) => h.codesSent + h.signIns + h.failures + Object.values(h.refusals).reduce((a, b) => a + b, 0) > 0);
+        const sum = (pick: (h: SignInSummary['value'][number]) => number) => value.reduce((total, h) => total + pick(h), 0);
+        const totals = Object.fromEntries(Object.keys(value[0]?.refusals ?? {}).map((reason) => [reason, sum((h) => h.refusals[reason as keyof typeof h.refusals])]));
+        print(output(), value, () =>
+          `${table(['Hour (UTC)', 'Codes sent', 'Sign-ins', 'Failures', 'Refused'], busy.map((h) => [h.hour, h.codesSent, h.signIns, h.failures, refused(h)]))}` +
+            `Last ${plural(o.hours, 'hour')}: ${plural(sum((h) => h.codesSent), 'code')} sent, ${plural(sum((h) => h.signIns), 'sign-in')}, ${plural(sum((h) => h.failures), 'failure')}; refused: ${
+              Object.entries(totals).map(([reason, n]) => `${reason} ${n}`).join(', ')
+            }\n`,
+        );
+        return;
+      }
       const fetchSince = async (since: string | undefined) => {
         const query = new URLSearchParams({ $top: '200' });
         if (o.user) query.set('userId', o.user);
@@ -564,7 +661,7 @@ program
       };
       const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
       if (o.csv) {
-        const text = csv(['time', 'userId', 'event', 'outcome', 'clientIp', 'mail'], first.map(logRow));
+        const text = csv(['time', 'userPrincipalName', 'userId', 'event', 'outcome', 'clientIp', 'mail'], first.map((e) => [e.createdDateTime, e.userPrincipalName, e.userId, e.event, e.outcome, e.clientIp, mailFate(e)]));
         if (o.csv === '-') process.stdout.write(text);
         else writeFileSync(o.csv, text);
         return;
@@ -604,7 +701,10 @@ program
       if (o.since) query.set('since', sinceOption(o.since));
       const all = await api.all<AuditEntry>(tenantPath(tenant, `/audit?${query}`));
       print(output(), all, () =>
-        table(['Time', 'Actor', 'Action', 'Target'], all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, `${e.target.type} ${e.target.id}`])),
+        table(
+          ['Time', 'Actor', 'Action', 'Target', 'Change'],
+          all.map((e) => [e.at, `${e.actor.name}${e.actor.keyId ? ` (${e.actor.keyId.slice(0, 8)})` : ''}`, e.action, describeTarget(e), describeChange(e.before, e.after).join('; ')]),
+        ),
       );
     }),
   );

@@ -42,6 +42,8 @@ import './oidcLogout.js';
 import './oidcSignInScript.js';
 import './manageApplications.js';
 import './manageApplication.js';
+import './manageAppRoleAssignments.js';
+import './manageAppRoleAssignment.js';
 import './manageMailPreview.js';
 import './mailEventsSendGrid.js';
 import './mailEventsAcs.js';

@@ -480,6 +480,26 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       errors: ['tenant_not_found', 'application_not_found'],
     },
   },
+  manageAppRoleAssignments: {
+    GET: {
+      tag: 'Management', summary: "A guest's app role assignments (Microsoft Graph's appRoleAssignment)", params: oidc.appRoleAssignmentParams,
+      success: { status: 200, description: 'Every assignment of the guest, in every application of the tenant.', schema: oidc.appRoleAssignmentListResponse },
+      errors: ['tenant_not_found', 'guest_not_found'],
+    },
+    POST: {
+      tag: 'Management', summary: 'Assign an app role to a guest', params: oidc.appRoleAssignmentParams, body: oidc.createAppRoleAssignmentBody,
+      description: "resourceId is the application's clientId. From the next token on, the application's ID tokens, access tokens and userinfo carry the role's value in roles.",
+      success: { status: 201, description: 'The assignment.', schema: oidc.appRoleAssignmentResponse },
+      errors: ['tenant_not_found', 'guest_not_found', 'application_not_found', 'app_role_not_found', 'app_role_assignment_exists'],
+    },
+  },
+  manageAppRoleAssignment: {
+    DELETE: {
+      tag: 'Management', summary: "Remove a guest's app role assignment", params: oidc.appRoleAssignmentItemParams,
+      success: { status: 204, description: 'Removed: tokens issued from now on leave the role out.' },
+      errors: ['tenant_not_found', 'app_role_assignment_not_found'],
+    },
+  },
   openapi: {
     GET: {
       tag: 'Discovery', summary: 'This OpenAPI document',

@@ -320,6 +320,7 @@ export const signInLogPageResponse = pageOf(
     createdDateTime: z.iso.datetime(),
     tenantId: z.string(),
     userId: z.string().nullable(),
+    userPrincipalName: z.string().nullable().meta({ description: "The guest's address while the guest exists (Graph's signIn property)." }),
     event: z.enum(['send-code', 'verify-code']),
     outcome: z.string(),
     clientIp: z.string(),

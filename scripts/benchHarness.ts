@@ -520,12 +520,26 @@ function timeProcess(args: string[], env: Record<string, string>, cwd: string): 
   });
 }
 
+/**
+ * Variables Node reads at every start that would weigh on both sides: NODE_EXTRA_CA_CERTS
+ * (set on some machines) parses a certificate bundle at start, about 50 ms, which flatters
+ * the ratio; NODE_OPTIONS may preload modules or change flags.
+ */
+const NODE_START_VARIABLES = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+
+/** The environment both sides of the import ratio start with: PATH and the app's settings, nothing else. */
+export function cleanChildEnv(settings: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...settings };
+  for (const name of NODE_START_VARIABLES) delete env[name];
+  return env;
+}
+
 /** Cold import of the built function app against a bare node start, alternating, medians. */
 export async function importTime(samples: number, env: Record<string, string>): Promise<ImportTime> {
   // The published package (what azd and Core Tools upload), with its lazy bundles beside it.
   const app = join(REPO, 'deploy', 'dist', 'index.js');
   const cwd = mkdtempSync(join(tmpdir(), 'guestpass-import-'));
-  const childEnv = { PATH: process.env.PATH ?? '', ...env };
+  const childEnv = cleanChildEnv(env);
   const times = { app: [] as number[], node: [] as number[] };
   for (let i = 0; i < samples; i += 1) {
     const runs = [['app', ['-e', `require(${JSON.stringify(app)})`]], ['node', ['-e', '0']]] as const;

@@ -102,27 +102,49 @@ const lazyBundles = {
  */
 const appBundle = { ...common, minifyWhitespace: true, charset: 'ascii' };
 /**
- * @azure/core-xml in the app bundle is this stand-in (lib/lazy/xml.ts says why): its two
- * functions load the real ones from dist/lazy/xml.js when first called. stringifyXML is
- * synchronous, so the stand-in requires the bundle rather than importing it.
+ * Stand-ins, in the app bundle, for dependencies that load at start but that no request
+ * needs then (lib/lazy/xml.ts, jsonwebtoken.ts and proxyAgents.ts say why, each): each
+ * stand-in exports what the app and its libraries use, and loads the real one from its
+ * lazy bundle the first time it is called. The callers are synchronous (stringifyXML,
+ * jwt.sign and jwt.verify, `new HttpsProxyAgent`), so the stand-ins require the bundle
+ * rather than import it.
  */
-const xmlOnFirstUse = {
-  name: 'xml-on-first-use',
+const STAND_INS = {
+  '@azure/core-xml': `
+    const xml = () => require('./lazy/xml.js');
+    export const XML_ATTRKEY = '$';
+    export const XML_CHARKEY = '_';
+    export function stringifyXML(content, options) { return xml().stringifyXML(content, options); }
+    export function parseXML(text, options) { return xml().parseXML(text, options); }`,
+  jsonwebtoken: `
+    const jwt = () => require('./lazy/jsonwebtoken.js');
+    export default {
+      sign: (...args) => jwt().sign(...args),
+      verify: (...args) => jwt().verify(...args),
+      decode: (...args) => jwt().decode(...args),
+      get TokenExpiredError() { return jwt().TokenExpiredError; },
+      get JsonWebTokenError() { return jwt().JsonWebTokenError; },
+      get NotBeforeError() { return jwt().NotBeforeError; },
+    };`,
+  'https-proxy-agent': `
+    export class HttpsProxyAgent {
+      constructor(...args) { return new (require('./lazy/proxyAgents.js').HttpsProxyAgent)(...args); }
+    }`,
+  'http-proxy-agent': `
+    export class HttpProxyAgent {
+      constructor(...args) { return new (require('./lazy/proxyAgents.js').HttpProxyAgent)(...args); }
+    }`,
+};
+const loadedOnFirstUse = {
+  name: 'loaded-on-first-use',
   setup(bundler) {
-    bundler.onResolve({ filter: /^@azure\/core-xml$/ }, () => ({ path: 'core-xml', namespace: 'xml-on-first-use' }));
-    bundler.onResolve({ filter: /^\.\/lazy\/xml\.js$/, namespace: 'xml-on-first-use' }, (args) => ({ path: args.path, external: true }));
-    bundler.onLoad({ filter: /.*/, namespace: 'xml-on-first-use' }, () => ({
-      contents: `
-        const xml = () => require('./lazy/xml.js');
-        export const XML_ATTRKEY = '$';
-        export const XML_CHARKEY = '_';
-        export function stringifyXML(content, options) { return xml().stringifyXML(content, options); }
-        export function parseXML(text, options) { return xml().parseXML(text, options); }`,
-      loader: 'js',
-    }));
+    const names = Object.keys(STAND_INS).map((name) => name.replace(/[/.-]/g, '\\$&')).join('|');
+    bundler.onResolve({ filter: new RegExp(`^(${names})$`) }, (args) => ({ path: args.path, namespace: 'loaded-on-first-use' }));
+    bundler.onResolve({ filter: /^\.\/lazy\/[\w-]+\.js$/, namespace: 'loaded-on-first-use' }, (args) => ({ path: args.path, external: true }));
+    bundler.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({ contents: STAND_INS[args.path], loader: 'js' }));
   },
 };
-await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, xmlOnFirstUse] });
+await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, loadedOnFirstUse] });
 await build({ ...appBundle, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,

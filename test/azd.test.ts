@@ -335,6 +335,16 @@ describe('the preprovision hook beside the package build, as azd up runs them', 
 });
 
 describe('main.parameters.json', () => {
+  it('takes the own ACS domain and whether it is verified from the environment; azd turns the "true"/"false" text into the bool parameter', () => {
+    // armParameterFileValue (cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go): a string
+    // that strconv.ParseBool reads is passed to a bool parameter as that bool.
+    const parseBool = (text: unknown) => (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(String(text)) ? true : ['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(String(text)) ? false : undefined);
+    expect(parseBool(azdParameterValue('emailCustomDomainVerified', {}))).toBe(false);
+    expect(parseBool(azdParameterValue('emailCustomDomainVerified', { GUESTPASS_EMAIL_CUSTOM_DOMAIN_VERIFIED: 'true' }))).toBe(true);
+    expect(azdParameterValue('emailCustomDomain', {})).toBe('');
+    expect(azdParameterValue('emailCustomDomain', { GUESTPASS_EMAIL_CUSTOM_DOMAIN: 'contoso.com' })).toBe('contoso.com');
+  });
+
   it("takes principalType from azd's AZURE_PRINCIPAL_TYPE, so a pipeline's service principal gets the right role assignment", () => {
     expect(azdParameterValue('principalType', { AZURE_PRINCIPAL_TYPE: 'ServicePrincipal' })).toBe('ServicePrincipal');
   });

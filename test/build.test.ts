@@ -152,7 +152,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
-    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/queue.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
+    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/jsonwebtoken.js', './lazy/openapi.js', './lazy/proxyAgents.js', './lazy/queue.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
@@ -174,8 +174,14 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       const smtp = createTransport({ host: '127.0.0.1', port: 2525 });
       const { stringifyXML } = require('./dist/lazy/xml.js');
       const xml = stringifyXML({ Enabled: true }, { rootName: 'Logging' });
+      const { sign, verify } = require('./dist/lazy/jsonwebtoken.js');
+      const jwt = verify(sign({ a: 1 }, 'secret'), 'secret').a;
+      const { HttpsProxyAgent, HttpProxyAgent } = require('./dist/lazy/proxyAgents.js');
+      const proxies = [new HttpsProxyAgent('http://127.0.0.1:3128'), new HttpProxyAgent('http://127.0.0.1:3128')].map((agent) => agent.proxy.host);
+      const { openApiDocument } = require('./dist/lazy/openapi.js');
+      const openapi = openApiDocument([]).openapi;
       const { QueueClient } = require('./dist/lazy/queue.js');
-      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, queue: typeof QueueClient.prototype.sendMessage }));`;
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, jwt, proxies, openapi, queue: typeof QueueClient.prototype.sendMessage }));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
       atStart: string[];
       identity: string;
@@ -183,10 +189,13 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       acs: string;
       smtp: string;
       xml: string;
+      jwt: number;
+      proxies: string[];
+      openapi: string;
       queue: string;
     };
     expect(loaded.atStart).toEqual(['dist/index.js']);
-    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', queue: 'function' });
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', jwt: 1, proxies: ['127.0.0.1:3128', '127.0.0.1:3128'], openapi: '3.1.0', queue: 'function' });
     expect(loaded.xml).toContain('<Logging><Enabled>true</Enabled></Logging>');
   });
 

@@ -3,10 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
 import {
   BulkInviteCsvError,
   bulkInviteTemplateCsv,
+  decodeBulkInviteCsv,
   parseBulkInviteCsv,
+  planBulkInvite,
+  skipAlreadyInvited,
+  addressKey,
   parseBulkInviteResultsCsv,
   writeBulkInviteResultsCsv,
 } from '../lib/admin/bulkInviteCsv.js';
@@ -23,6 +28,16 @@ describe("Entra's bulk-invite CSV template", () => {
     expect(rows).toEqual([
       { row: 3, email: 'ada@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Welcome aboard' },
       { row: 4, email: 'bob@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: false },
+    ]);
+  });
+
+  it('reads rows a script appended with LF line ends after the CRLF template, each as its own row (docs/operating.md does so)', () => {
+    const file = `${bulkInviteTemplateCsv()}ada@fabrikam.com,https://app.contoso.com/,true,Welcome\nbob@fabrikam.com,https://app.contoso.com/,true,"Two\nlines"\n`;
+    const { rows, errors } = parseBulkInviteCsv(file);
+    expect(errors).toEqual([]);
+    expect(rows).toEqual([
+      { row: 3, email: 'ada@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Welcome' },
+      { row: 4, email: 'bob@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Two\nlines' },
     ]);
   });
 
@@ -105,6 +120,53 @@ describe("Entra's bulk-invite CSV template", () => {
       { row: 3, email: 'ada@fabrikam.com', status: 'Succeeded', invitedUserId: '6f1c0c4e-1111-4222-8333-944455556666' },
       { row: 4, email: 'x', status: 'Failed', error: 'Redirection url is required, or "quoted"' },
     ]);
+  });
+
+  it('checks the whole file first: a repeated address (any case, IDN or not) is Skipped as the same as its first row', () => {
+    const file = parseBulkInviteCsv(`${TEMPLATE}ada@fabrikam.com,https://app.contoso.com/,true,\r\nbad,https://app.contoso.com/,true,\r\nADA@Fabrikam.COM,https://app.contoso.com/,true,\r\nbo@bücher.example,https://app.contoso.com/,true,\r\nbo@xn--bcher-kva.example,https://app.contoso.com/,false,\r\n`);
+    const plan = planBulkInvite(file);
+    expect(plan.total).toBe(5);
+    expect(plan.todo.map((row) => row.row)).toEqual([3, 6]);
+    expect(plan.decided).toEqual([
+      { row: 4, email: 'bad', status: 'Failed', error: '"bad" is not an email address' },
+      { row: 5, email: 'ADA@Fabrikam.COM', status: 'Skipped', error: 'same as row 3' },
+      { row: 7, email: 'bo@xn--bcher-kva.example', status: 'Skipped', error: 'same as row 6' },
+    ]);
+    const { todo, skipped } = skipAlreadyInvited(plan.todo, new Set([addressKey('Ada@fabrikam.com')]), false);
+    expect(todo.map((row) => row.row)).toEqual([6]);
+    expect(skipped).toEqual([{ row: 3, email: 'ada@fabrikam.com', status: 'Skipped', error: 'already invited' }]);
+    expect(skipAlreadyInvited(plan.todo, new Set([addressKey('ada@fabrikam.com')]), true).todo).toHaveLength(2);
+  });
+
+  it('reads UTF-8 with a byte-order mark, UTF-16 from Excel, and ;-separated files from a Swedish or German Excel', () => {
+    const body = `${TEMPLATE}jörg@fabrikam.com,https://app.contoso.com/,true,Grüß Gott\r\n`;
+    const expected = [{ row: 3, email: 'jörg@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: true, message: 'Grüß Gott' }];
+    const utf8Bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body, 'utf8')]);
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(body, 'utf16le')]);
+    const utf16be = Buffer.from(utf16le.toString('hex').replace(/(..)(..)/g, '$2$1'), 'hex');
+    for (const bytes of [Buffer.from(body, 'utf8'), utf8Bom, utf16le, utf16be]) expect(parseBulkInviteCsv(decodeBulkInviteCsv(bytes)).rows).toEqual(expected);
+
+    // Excel with a comma as decimal mark saves semicolons; a message may then hold commas.
+    const semicolons = `version:v1.0;;;\r\n${TEMPLATE.split('\r\n')[1]!.replace(/,/g, ';')}\r\nada@fabrikam.com;https://app.contoso.com/;false;Hej, välkommen\r\n`;
+    expect(parseBulkInviteCsv(decodeBulkInviteCsv(Buffer.from(semicolons))).rows).toEqual([
+      { row: 3, email: 'ada@fabrikam.com', redirectUrl: 'https://app.contoso.com/', sendEmail: false, message: 'Hej, välkommen' },
+    ]);
+  });
+
+  it('refuses a file in another encoding (Windows-1252 from Excel) with one line saying how to save it', () => {
+    const latin1 = Buffer.from(`${TEMPLATE}jörg@fabrikam.com,https://app.contoso.com/,true,\r\n`, 'latin1');
+    expect(() => decodeBulkInviteCsv(latin1)).toThrow(BulkInviteCsvError);
+    expect(() => decodeBulkInviteCsv(latin1)).toThrow(/^The file is not UTF-8 or UTF-16 text\. In Excel, save it with "Save as" > "CSV UTF-8 \(Comma delimited\) \(\*\.csv\)", or download the template again\.$/);
+  });
+
+  it('writes no live spreadsheet formula: cells an attacker shaped start with a quote when read back by a CSV parser', () => {
+    const shaped = ['=HYPERLINK("https://evil.example","x")', '+1+cmd|/c calc', '-2+3', '@SUM(A1)', '\t=1', '\r=1'];
+    const csv = writeBulkInviteResultsCsv(shaped.map((cell, i) => ({ row: i + 3, email: cell, status: 'Failed', error: cell })));
+    const records = parse(csv, { columns: true }) as Record<string, string>[];
+    const cells = records.flatMap((record) => [record.email!, record.error!]);
+    expect(cells).toHaveLength(shaped.length * 2);
+    for (const cell of cells) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+    expect(records.map((record) => record.email)).toEqual(shaped.map((cell) => `'${cell}`));
   });
 
   it('bundles for the browser (the operator console) and runs there without Node globals', async () => {

@@ -294,13 +294,14 @@ describe('the operator console in Chromium', () => {
       'bulk.elsewhere@example.com,https://evil.example/landing,false,',
       `bulk.maybe@example.com,${redirect},maybe,`,
       `bulk.two@example.com,${redirect},false,`,
+      `Bulk.One@Example.com,${redirect},true,The same guest again`,
     ].join('\r\n');
     const page = await signInToConsole((await createKey(bulk.id, 'helpdesk')).key);
     await goTo(page, 'Bulk invite');
     await page.getByLabel('CSV file').setInputFiles({ name: 'BulkInvite.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    await page.getByText('3 rows to invite, 2 rows with errors.').waitFor();
+    await page.getByText('6 rows: 3 to invite, 1 skipped, 2 with errors.').waitFor();
     await page.getByRole('button', { name: 'Invite the guests' }).click();
-    await page.getByText('Finished: 2 succeeded, 3 failed.').waitFor();
+    await page.getByText('Finished: 2 succeeded, 3 failed, 1 skipped, 6 total.').waitFor();
     const rows = await page.locator('main tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
     expect(rows.map(([row, email, status]) => [row, email, status])).toEqual([
       ['3', 'bulk.one@example.com', 'Succeeded'],
@@ -308,7 +309,9 @@ describe('the operator console in Chromium', () => {
       ['5', 'bulk.elsewhere@example.com', 'Failed'],
       ['6', 'bulk.maybe@example.com', 'Failed'],
       ['7', 'bulk.two@example.com', 'Succeeded'],
+      ['8', 'Bulk.One@Example.com', 'Skipped'],
     ]);
+    expect(rows[5]![3]).toBe('same as row 3');
     expect(rows[1]![3]).toContain('is not an email address');
     expect(rows[2]![3]).toBe('The redirect URL is not one of the tenant’s redirect URIs.');
     expect(rows[3]![3]).toContain('Send invitation message must be true or false');
@@ -322,6 +325,15 @@ describe('the operator console in Chromium', () => {
     expect(results.find((r) => r.email === 'bulk.one@example.com')!.invitedUserId).toBe(invited.value.find((g) => g.email === 'bulk.one@example.com')!.id);
     expect((await outbox(host, 'bulk.one@example.com')).map((mail) => mail.kind)).toEqual(['invitation']);
     expect(await outbox(host, 'bulk.two@example.com')).toEqual([]);
+
+    // The same file again: the guests are already invited, so nobody is invited or mailed twice.
+    await page.getByLabel('CSV file').setInputFiles({ name: 'BulkInvite.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByText('6 rows: 3 to invite, 1 skipped, 2 with errors.').waitFor();
+    await page.getByRole('button', { name: 'Invite the guests' }).click();
+    await page.getByText('Finished: 0 succeeded, 3 failed, 3 skipped, 6 total.').waitFor();
+    const again = await page.locator('main tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
+    expect(again.filter(([, , status]) => status === 'Skipped').map(([row, , , detail]) => [row, detail])).toEqual([['3', 'already invited'], ['7', 'already invited'], ['8', 'same as row 3']]);
+    expect((await outbox(host, 'bulk.one@example.com')).map((mail) => mail.kind)).toEqual(['invitation']);
   });
 
   it('switches email one-time passcodes off and on in the organisation-default policy: a signed-in OTP guest is refused, then accepted', async () => {
@@ -553,6 +565,11 @@ describe('the operator console in Chromium', () => {
       ['helpdesk (admin key)', 'key.create'],
       ['Operator', 'key.create'],
     ]));
+    // The Change column names each changed field, "field: before → after", never raw JSON.
+    const changes = await page.locator('main tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).slice(2, 5).map((td) => td.textContent)));
+    expect(changes).toEqual(expect.arrayContaining([['key.create', 'key spare', 'name: spare']]));
+    expect(changes.find(([action]) => action === 'key.revoke')![2]).toMatch(/^name: spare/);
+    expect(changes.flat().join('')).not.toContain('{"');
 
     await goTo(page, 'Admin keys');
     await page.getByRole('button', { name: 'Revoke helpdesk' }).click();

@@ -398,9 +398,12 @@ describe('token: the code is single use and bound to client, redirect URI and PK
     expect(decodeProtectedHeader(tokens.id_token).alg).toBe('ES256');
   });
 
-  it('code replay: the second redemption fails with invalid_grant and ends the session the first one started', async () => {
+  it('code replay: the second redemption fails with invalid_grant and ends the session the first one started (one without the verifier does not)', async () => {
     const { code, pkce } = await codeFor(spa);
     const first = (await (await redeem(spa, code, pkce.verifier)).json()) as { access_token: string };
+    // Someone holding the code but not the verifier cannot end the session with it.
+    await expectError(await redeem(spa, code, pkcePair().verifier), 400, 'invalid_grant');
+    expect((await sessionCheck(host, tenant.id, first.access_token)).status).toBe(200);
     const again = await redeem(spa, code, pkce.verifier);
     const body = await expectError(again, 400, 'invalid_grant');
     expect(body.error_description).toBe(body.message);

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { freePort } from './ports.js';
-import { createTenant, expectError, inviteGuest, signIn, startHost, type TestHost, type TestTenant } from './helpers.js';
+import type { Page } from 'playwright-core';
+import { partitionFromDigest, SESSION_PREFIX } from '../lib/guests/guests.js';
+import { readPartitionRef } from '../lib/oidc/sealing.js';
+import { createTenant, expectError, inviteGuest, latestCode, signIn, startHost, testRuntime, type TestHost, type TestTenant } from './helpers.js';
 
 /** A host whose PUBLIC_BASE_URL is its real address, so discovery names reachable endpoints. */
 export async function startOidcHost(settings: Record<string, string> = {}): Promise<TestHost> {
@@ -96,4 +99,47 @@ export function tokenRequest(host: TestHost, tenantId: string, form: Record<stri
   });
 }
 
+export interface HostedPageTexts { email?: string; send: string; code: string; verify: string }
+
+/**
+ * On the hosted page: the guest asks for a code (typing the address unless login_hint
+ * filled it in), reads it from the dev outbox and types it.
+ */
+export async function signInOnHostedPage(host: TestHost, page: Page, email: string, texts: HostedPageTexts = { email: 'Email address', send: 'Send code', code: 'Code', verify: 'Sign in' }): Promise<void> {
+  const element = page.locator('guestpass-sign-in');
+  const send = element.getByRole('button', { name: texts.send });
+  await send.waitFor();
+  const address = element.getByLabel(texts.email ?? 'Email address', { exact: true });
+  if (await address.isVisible()) await address.fill(email);
+  await send.click();
+  const code = await waitForCode(host, email);
+  await element.getByLabel(texts.code, { exact: true }).fill(code);
+  await element.getByRole('button', { name: texts.verify }).click();
+}
+
+async function waitForCode(host: TestHost, email: string): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    try {
+      return await latestCode(host, email);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`no code mail for ${email}`);
+}
+
 export { createTenant, expectError, inviteGuest };
+
+/** Whether the guestpass session an ID token's `sid` names is still there (sign-out deletes its row). */
+export async function sessionIsLive(host: TestHost, tenantId: string, sid: string): Promise<boolean> {
+  const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
+  const ref = readPartitionRef(rt.config, 'session-partition', tenantId, sid);
+  if (!ref) throw new Error(`not a sid of this tenant: ${sid}`);
+  try {
+    await rt.tables.guests.getEntity(partitionFromDigest(tenantId, ref.emailDigest), SESSION_PREFIX + ref.rowId);
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
+  }
+}

@@ -86,13 +86,47 @@ function parseBoolean(value: string): boolean | undefined {
   return undefined;
 }
 
+const SAVE_AS = 'In Excel, save it with "Save as" > "CSV UTF-8 (Comma delimited) (*.csv)", or download the template again.';
+
+/**
+ * The file's bytes as text: UTF-8 (with or without a byte-order mark) or UTF-16 with its
+ * byte-order mark (Excel's "Unicode Text"). Anything else (Windows-1252 from Excel's
+ * plain "CSV", say) is refused with one line saying how to save it, rather than read
+ * with its accented names garbled.
+ */
+export function decodeBulkInviteCsv(bytes: Uint8Array): string {
+  const encoding = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : 'utf-8';
+  try {
+    // TextDecoder drops the byte-order mark (ignoreBOM is false by default).
+    return new TextDecoder(encoding, { fatal: true }).decode(bytes);
+  } catch {
+    throw new BulkInviteCsvError(`The file is not UTF-8 or UTF-16 text. ${SAVE_AS}`);
+  }
+}
+
+/**
+ * The separator of the file: Entra's template uses commas; Excel in Swedish, German and
+ * other locales whose decimal mark is a comma saves "CSV" with semicolons (and Excel's
+ * "Unicode Text" with tabs). Decided from the headers row, whose cells hold none of them.
+ */
+function separatorOf(text: string): ',' | ';' | '\t' {
+  const headers = text.split(/\r?\n/, 2)[1] ?? '';
+  const counts = { ',': headers.split(',').length, ';': headers.split(';').length, '\t': headers.split('\t').length };
+  return (Object.entries(counts).sort(([, a], [, b]) => b - a)[0]![0] as ',' | ';' | '\t');
+}
+
 export function parseBulkInviteCsv(text: string): BulkInviteFile {
   let records: string[][];
   try {
-    records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: false, trim: false }) as string[][];
+    // Both line endings in one file: the template is written with CRLF (as Entra's), and rows
+    // a script appends on Linux or macOS end in LF; csv-parse otherwise keeps the first it
+    // meets and reads every later LF row as part of one field.
+    records = parse(text, { bom: true, delimiter: separatorOf(text.replace(/^\uFEFF/, '')), record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: false, trim: false }) as string[][];
   } catch (error) {
     throw new BulkInviteCsvError(`The file is not valid CSV: ${(error as Error).message}`);
   }
+  // Excel's "Unicode Text" and "CSV" exports quote the version cell and may pad it with separators.
+  if (records[0]) records[0] = records[0].filter((cell, index) => index === 0 || cell.trim() !== '');
   const versionCell = (records[0]?.[0] ?? '').trim();
   const version = /^version\s*:\s*(\S+)$/i.exec(versionCell);
   if (!version) {
@@ -155,6 +189,79 @@ export function parseBulkInviteCsv(text: string): BulkInviteFile {
   return { rows, errors };
 }
 
+/**
+ * The key two rows of one guest share: the address trimmed and lowercased, its domain
+ * in ASCII (what the server's normaliseEmail makes of it, without Node's url module, so
+ * the console runs it too).
+ */
+export function addressKey(email: string): string {
+  const trimmed = email.trim().toLowerCase();
+  const at = trimmed.lastIndexOf('@');
+  if (at < 0) return trimmed;
+  let domain = trimmed.slice(at + 1);
+  try {
+    domain = new URL(`http://${domain}`).hostname;
+  } catch {
+    // Not a host name: the row fails on the server; it is compared as written.
+  }
+  return `${trimmed.slice(0, at)}@${domain}`;
+}
+
+export interface BulkInvitePlan {
+  /** Rows to send, in file order, each address once. */
+  todo: BulkInviteRow[];
+  /** Rows decided without sending: the file's errors (Failed) and repeated addresses (Skipped). */
+  decided: BulkInviteResult[];
+  /** Every row of the file with a guest in it: todo and decided together. */
+  total: number;
+}
+
+/**
+ * The whole file checked before anything is sent, as Entra's portal does: rows it gets
+ * wrong fail with their reason, and an address that appears again is "Skipped (same as
+ * row N)", so nobody is invited or mailed twice by one file.
+ */
+export function planBulkInvite(file: BulkInviteFile): BulkInvitePlan {
+  const decided: BulkInviteResult[] = file.errors.map((e) => ({ row: e.row, email: e.email, status: 'Failed', error: e.error }));
+  const firstRow = new Map<string, number>();
+  const todo: BulkInviteRow[] = [];
+  for (const row of file.rows) {
+    const key = addressKey(row.email);
+    const first = firstRow.get(key);
+    if (first !== undefined) decided.push({ row: row.row, email: row.email, status: 'Skipped', error: `same as row ${first}` });
+    else {
+      firstRow.set(key, row.row);
+      todo.push(row);
+    }
+  }
+  return { todo, decided, total: file.rows.length + file.errors.length };
+}
+
+/** The reason a row for an existing guest is skipped unless the operator asks to resend. */
+export const ALREADY_INVITED = 'already invited';
+
+/**
+ * Of the rows to send, those whose address is already a guest of the tenant (`invited`
+ * holds their addressKey) are "Skipped (already invited)" and not mailed again, unless
+ * `resend` asks for the invitation mail to go out again (Entra's reinvite).
+ */
+export function skipAlreadyInvited(todo: BulkInviteRow[], invited: Set<string>, resend: boolean): { todo: BulkInviteRow[]; skipped: BulkInviteResult[] } {
+  if (resend) return { todo, skipped: [] };
+  const skipped: BulkInviteResult[] = [];
+  const remaining: BulkInviteRow[] = [];
+  for (const row of todo) {
+    if (invited.has(addressKey(row.email))) skipped.push({ row: row.row, email: row.email, status: 'Skipped', error: ALREADY_INVITED });
+    else remaining.push(row);
+  }
+  return { todo: remaining, skipped };
+}
+
+/** Succeeded / Failed / Skipped / Total of a run, as the portal's bulk operation results count them. */
+export function countBulkInvite(results: BulkInviteResult[], total: number): { succeeded: number; failed: number; skipped: number; total: number } {
+  const count = (status: BulkInviteStatus) => results.filter((r) => r.status === status).length;
+  return { succeeded: count('Succeeded'), failed: count('Failed'), skipped: count('Skipped'), total };
+}
+
 /** An empty template (version and header rows), what `guestpass invite --template` writes. */
 export function bulkInviteTemplateCsv(): string {
   return stringify([[`version:${BULK_INVITE_VERSION}`], [...BULK_INVITE_HEADERS]], { record_delimiter: 'windows' });
@@ -177,7 +284,9 @@ export function writeBulkInviteResultsCsv(results: BulkInviteResult[]): string {
   const sorted = [...results].sort((a, b) => a.row - b.row);
   return stringify(
     sorted.map((result) => [String(result.row), result.email, result.status, result.invitedUserId ?? '', result.error ?? '']),
-    { header: true, columns: [...BULK_INVITE_RESULT_COLUMNS] },
+    // A cell an attacker shaped (an address or reason starting with = + - @, a tab or a
+    // carriage return) opens as text in a spreadsheet, not as a formula (OWASP CSV injection).
+    { header: true, columns: [...BULK_INVITE_RESULT_COLUMNS], escape_formulas: true },
   );
 }
 

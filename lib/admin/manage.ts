@@ -24,6 +24,8 @@ import { createWebhook, deleteWebhook, rotateWebhookSecret, updateWebhook, type 
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
 import { addDomain, removeDomain, verifyDomain, type DomainView } from './domains.js';
 import { runLifecycle, type LifecycleAction } from './lifecycle.js';
+import { assignAppRole, removeAppRoleAssignment, type AppRoleAssignment } from '../oidc/appRoles.js';
+import type { CreateAppRoleAssignmentInput } from '../oidc/schemas.js';
 
 /*
  * The management changes, each with its audit entry: the lib operation, then one row in
@@ -166,4 +168,15 @@ export async function rotateWebhookSecretAudited(rt: Runtime, actor: Actor, tena
 export async function deleteWebhookAudited(rt: Runtime, actor: Actor, tenantId: string, id: string): Promise<void> {
   const before = await deleteWebhook(rt, tenantId, id);
   await recordAudit(rt, tenantId, actor, { action: 'webhook.delete', target: { type: 'webhook', id }, before });
+}
+
+export async function assignAppRoleAudited(rt: Runtime, actor: Actor, tenantId: string, guestId: string, input: CreateAppRoleAssignmentInput): Promise<AppRoleAssignment> {
+  const assignment = await assignAppRole(rt, tenantId, guestId, input);
+  await recordAudit(rt, tenantId, actor, { action: 'guest.appRoleAssignment.create', target: { type: 'guest', id: guestId }, after: assignment });
+  return assignment;
+}
+
+export async function removeAppRoleAssignmentAudited(rt: Runtime, actor: Actor, tenantId: string, guestId: string, assignmentId: string): Promise<void> {
+  const before = await removeAppRoleAssignment(rt, tenantId, guestId, assignmentId);
+  await recordAudit(rt, tenantId, actor, { action: 'guest.appRoleAssignment.delete', target: { type: 'guest', id: guestId }, before });
 }

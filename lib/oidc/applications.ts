@@ -4,7 +4,7 @@ import type { Runtime } from '../runtime.js';
 import type { SigningAlgorithm } from '../signin/keys.js';
 import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
-import type { CreateApplicationInput, UpdateApplicationInput } from './schemas.js';
+import type { AppRoleInput, CreateApplicationInput, UpdateApplicationInput } from './schemas.js';
 
 /*
  * Applications (OAuth clients) registered per tenant. Each is a row of the tenant's
@@ -25,8 +25,20 @@ export interface Application {
   postLogoutRedirectUris: string[];
   /** How its ID tokens are signed (Dynamic Client Registration 1.0 §2's id_token_signed_response_alg). */
   idTokenSignedResponseAlg: SigningAlgorithm;
+  /** Roles operators assign to guests; tokens for this application carry their values (`roles`). */
+  appRoles: AppRole[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** Microsoft Graph's appRole. */
+export interface AppRole {
+  id: string;
+  value: string;
+  displayName: string;
+  description: string;
+  allowedMemberTypes: 'User'[];
+  isEnabled: boolean;
 }
 
 interface ApplicationEntity {
@@ -36,6 +48,8 @@ interface ApplicationEntity {
   postLogoutRedirectUris: string;
   /** Absent on rows written before RS256 existed: those applications were signed ES256 and stay so. */
   idTokenSignedResponseAlg?: SigningAlgorithm;
+  /** JSON of AppRole[]; absent on rows from before app roles. */
+  appRoles?: string;
   secretHash?: string;
   createdAt: string;
   updatedAt: string;
@@ -55,6 +69,7 @@ function toApplication(tenantId: string, rowKey: string, row: ApplicationEntity)
     redirectUris: JSON.parse(row.redirectUris) as string[],
     postLogoutRedirectUris: JSON.parse(row.postLogoutRedirectUris) as string[],
     idTokenSignedResponseAlg: row.idTokenSignedResponseAlg ?? 'ES256',
+    appRoles: row.appRoles ? (JSON.parse(row.appRoles) as AppRole[]) : [],
     secretHash: row.secretHash,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -92,10 +107,16 @@ function entity(tenantId: string, application: Application, secretHash: string |
     redirectUris: JSON.stringify(application.redirectUris),
     postLogoutRedirectUris: JSON.stringify(application.postLogoutRedirectUris),
     idTokenSignedResponseAlg: application.idTokenSignedResponseAlg,
+    appRoles: JSON.stringify(application.appRoles),
     ...(secretHash ? { secretHash } : {}),
     createdAt: application.createdAt,
     updatedAt: application.updatedAt,
   };
+}
+
+/** Graph's roles carry an id the operator may choose; one left out is generated. */
+function withIds(roles: AppRoleInput[]): AppRole[] {
+  return roles.map((role) => ({ ...role, id: role.id ?? randomUUID() }));
 }
 
 export async function createApplication(rt: Runtime, tenantRef: string, input: CreateApplicationInput): Promise<Application & { clientSecret?: string }> {
@@ -108,6 +129,7 @@ export async function createApplication(rt: Runtime, tenantRef: string, input: C
     redirectUris: [...new Set(input.redirectUris)],
     postLogoutRedirectUris: [...new Set(input.postLogoutRedirectUris)],
     idTokenSignedResponseAlg: input.idTokenSignedResponseAlg,
+    appRoles: withIds(input.appRoles),
     createdAt: at,
     updatedAt: at,
   };
@@ -163,6 +185,7 @@ export async function updateApplication(rt: Runtime, tenantRef: string, clientId
     redirectUris: input.redirectUris ? [...new Set(input.redirectUris)] : stored.redirectUris,
     postLogoutRedirectUris: input.postLogoutRedirectUris ? [...new Set(input.postLogoutRedirectUris)] : stored.postLogoutRedirectUris,
     idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? stored.idTokenSignedResponseAlg,
+    appRoles: input.appRoles ? withIds(input.appRoles) : stored.appRoles,
     updatedAt: new Date(rt.now()).toISOString(),
   };
   // Replace, guarded by the ETag read: two concurrent changes never merge into a mix.

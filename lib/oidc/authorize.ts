@@ -7,6 +7,7 @@ import { keyDigest } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { findApplication } from './applications.js';
 import { SCOPES_SUPPORTED, UI_LOCALES_SUPPORTED } from './discovery.js';
+import { rolesFor } from './appRoles.js';
 import { signIdToken } from './idToken.js';
 import { opaquePartitionRef, seal, unseal } from './sealing.js';
 import { omitEmpty, type AuthorizeParams } from './schemas.js';
@@ -236,6 +237,7 @@ export async function completeAuthorization(rt: Runtime, tenantRef: string, auth
       authTime: Number(verified.payload.iat),
       sid: verified.sid,
       sessionExpiresAt: Number(verified.payload.exp),
+      roles: await rolesFor(rt, tenant.id, status.user.id, application),
     });
     return answerClient(request.redirectUri, request.responseMode, { id_token: idToken, state: request.state, iss: issuer });
   }

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime.js';
 import { resolveTenant } from '../tenants/tenants.js';
 
 /** The claims guestpass puts in ID tokens and userinfo answers. */
-export const CLAIMS_SUPPORTED = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'sid', 'at_hash', 'email', 'email_verified', 'name', 'tid', 'idp'];
+export const CLAIMS_SUPPORTED = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'amr', 'sid', 'at_hash', 'email', 'email_verified', 'name', 'tid', 'idp', 'roles'];
 export const SCOPES_SUPPORTED = ['openid', 'email', 'profile'];
 export const UI_LOCALES_SUPPORTED = ['en', 'sv', 'de'];
 

@@ -36,6 +36,8 @@ export interface IdTokenContent {
   sessionExpiresAt: number;
   /** With the code flow: the access token issued beside it, for at_hash. */
   accessToken?: string;
+  /** The values of the guest's app roles in this application (left out when none, as Entra does). */
+  roles: string[];
 }
 
 /** An ID token (OIDC Core §2) for the application, signed with the algorithm it registered (idTokenSignedResponseAlg). */
@@ -50,6 +52,7 @@ export function signIdToken(rt: Runtime, tenantId: string, application: StoredAp
       amr: ['otp'],
       sid: content.sid,
       ...(content.accessToken ? { at_hash: accessTokenHash(content.accessToken) } : {}),
+      ...(content.roles.length > 0 ? { roles: content.roles } : {}),
       iat: nowSeconds,
       exp: Math.min(nowSeconds + ID_TOKEN_MAX_SECONDS, content.sessionExpiresAt),
     },

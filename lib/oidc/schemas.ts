@@ -12,6 +12,25 @@ export const clientType = lazySchema(() => z.enum(['public', 'confidential']));
 /** RS256 unless the application asks for ES256 (Dynamic Client Registration 1.0 §2's default). */
 export const idTokenSignedResponseAlg = lazySchema(() => z.enum(SIGNING_ALGORITHMS));
 
+/**
+ * An application role in Microsoft Graph's shape (appRole): what the app lets a guest do.
+ * Operators assign roles to guests; tokens for the app carry the assigned roles' values
+ * in `roles`, as Entra's do. Only users (guests) are members here.
+ */
+export const appRole = lazySchema(() => z.strictObject({
+  id: guid.optional().meta({ description: 'A GUID; generated when left out.' }),
+  value: z.string().trim().min(1).max(120).regex(/^[^\s.][^\s]*$/, 'no spaces, and not starting with a dot').meta({ description: 'What tokens carry in roles.' }),
+  displayName: z.string().trim().min(1).max(100),
+  description: z.string().trim().max(1000).default(''),
+  allowedMemberTypes: z.array(z.literal('User')).min(1).max(1).default(['User']).meta({ description: 'Only User: guests are the members.' }),
+  isEnabled: z.boolean().default(true).meta({ description: 'A disabled role stays defined but is in no token.' }),
+}));
+export type AppRoleInput = z.infer<typeof appRole>;
+
+const appRoles = lazySchema(() => z.array(appRole).max(100)
+  .refine((roles) => new Set(roles.map((role) => role.value)).size === roles.length, 'two roles share a value')
+  .refine((roles) => new Set(roles.filter((role) => role.id).map((role) => role.id!.toLowerCase())).size === roles.filter((role) => role.id).length, 'two roles share an id'));
+
 export const createApplicationBody = lazySchema(() => z.strictObject({
   displayName: z.string().trim().min(1).max(256),
   /** `public`: a browser or native app, PKCE only. `confidential`: a server that also holds a secret. */
@@ -19,6 +38,7 @@ export const createApplicationBody = lazySchema(() => z.strictObject({
   redirectUris: z.array(redirectUri).min(1).max(50),
   postLogoutRedirectUris: z.array(redirectUri).max(50).default([]),
   idTokenSignedResponseAlg: idTokenSignedResponseAlg.default('RS256'),
+  appRoles: appRoles.default([]),
 }));
 export type CreateApplicationInput = z.infer<typeof createApplicationBody>;
 
@@ -28,6 +48,8 @@ export const updateApplicationBody = lazySchema(() => z
     redirectUris: createApplicationBody.shape.redirectUris.optional(),
     postLogoutRedirectUris: createApplicationBody.shape.postLogoutRedirectUris.unwrap().optional(),
     idTokenSignedResponseAlg: idTokenSignedResponseAlg.optional(),
+    /** The whole list: roles left out are deleted, and tokens stop carrying them at once. */
+    appRoles: appRoles.optional(),
     /** Confidential clients only: a new secret replaces the old one at once and is shown once. */
     rotateSecret: z.literal(true).optional(),
   })
@@ -43,6 +65,7 @@ export const applicationResponse = lazySchema(() => z.object({
   redirectUris: z.array(z.string()),
   postLogoutRedirectUris: z.array(z.string()),
   idTokenSignedResponseAlg,
+  appRoles: z.array(z.object({ id: z.string(), value: z.string(), displayName: z.string(), description: z.string(), allowedMemberTypes: z.array(z.string()), isEnabled: z.boolean() })),
   createdAt: z.string(),
   updatedAt: z.string(),
   /** Only in the answer that created or rotated it: it is stored as a hash and never shown again. */
@@ -117,6 +140,7 @@ export type LogoutParams = z.infer<typeof logoutParams>;
 
 export const userInfoResponse = lazySchema(() => z.object({
   sub: z.string(),
+  roles: z.array(z.string()).optional(),
   email: z.string().optional(),
   email_verified: z.boolean().optional(),
   name: z.string().optional(),
@@ -136,3 +160,26 @@ export const openIdConfigurationResponse = lazySchema(() => z.looseObject({
   code_challenge_methods_supported: z.array(z.string()),
   id_token_signing_alg_values_supported: z.array(z.string()),
 }));
+
+export const appRoleAssignmentParams = lazySchema(() => tenantParams.extend({ id: guid }));
+export const appRoleAssignmentItemParams = lazySchema(() => appRoleAssignmentParams.extend({ assignmentId: z.string().regex(/^[0-9a-f]{32}$/, 'must be the id of an assignment') }));
+
+/** POST …/users/{id}/appRoleAssignments, as Microsoft Graph takes it: resourceId is the application's client id. */
+export const createAppRoleAssignmentBody = lazySchema(() => z.strictObject({
+  appRoleId: guid,
+  resourceId: guid.meta({ description: "The application's clientId (Graph: the resource's service principal id)." }),
+  principalId: guid.optional().meta({ description: 'If given, the {id} of the route.' }),
+}));
+export type CreateAppRoleAssignmentInput = z.infer<typeof createAppRoleAssignmentBody>;
+
+export const appRoleAssignmentResponse = lazySchema(() => z.object({
+  id: z.string(),
+  appRoleId: z.string(),
+  principalId: z.string(),
+  principalType: z.literal('User'),
+  principalDisplayName: z.string(),
+  resourceId: z.string(),
+  resourceDisplayName: z.string(),
+  createdDateTime: z.string(),
+}));
+export const appRoleAssignmentListResponse = lazySchema(() => z.object({ value: z.array(appRoleAssignmentResponse) }));

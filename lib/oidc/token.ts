@@ -7,6 +7,7 @@ import { isStatus } from '../storage/tables.js';
 import { resolveTenant } from '../tenants/tenants.js';
 import { findApplication, secretMatches, type StoredApplication } from './applications.js';
 import { authorizationCodeRowKey, type AuthorizationCodeEntity } from './authorize.js';
+import { rolesFor, rolesForClient } from './appRoles.js';
 import { signIdToken, userClaims } from './idToken.js';
 import { readPartitionRef } from './sealing.js';
 import { omitEmpty, type TokenParams } from './schemas.js';
@@ -76,10 +77,11 @@ export interface TokenResponse {
  * The token endpoint for grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6,
  * OIDC Core §3.1.3). Every check of the request comes before the code is consumed, so a
  * wrong code_verifier (or redirect URI, or client) leaves the code usable by the right
- * request until it expires; then one ETag-guarded write consumes it, so it is redeemed
- * at most once however many requests race. A redemption of a code already redeemed
- * also ends the session the first one handed out (RFC 6749 §4.1.2: the tokens of a
- * replayed code SHOULD be revoked).
+ * request until it expires; then, once the session is known to be live, one
+ * ETag-guarded write consumes it, so it is redeemed at most once however many requests
+ * race. A redemption of a code already redeemed that passes every check (so made by the
+ * client itself, verifier and all) also ends the session the first one handed out
+ * (RFC 6749 §4.1.2: the tokens of a replayed code SHOULD be revoked).
  */
 export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenParams, authorization: string | null | undefined, repeated: string[] = []): Promise<TokenResponse> {
   const params = omitEmpty(given);
@@ -105,12 +107,6 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     if (isStatus(error, 404)) fail('invalid_grant', { message: 'The authorization code has expired or was never issued.' });
     throw error;
   }
-  const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
-  if (row.redeemedAt) {
-    if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
-    fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
-  }
-  if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
   if (row.clientId !== application.clientId) fail('invalid_grant', { message: 'The authorization code was issued to another client.' });
   if (row.redirectUri !== params.redirect_uri) fail('invalid_grant', { message: 'redirect_uri differs from the one in the authorization request.' });
   if (row.codeChallenge) {
@@ -122,24 +118,34 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     // RFC 9700 §2.1.1: a verifier for a request that had no challenge is a PKCE downgrade.
     fail('invalid_grant', { message: 'code_verifier was sent, but the authorization request had no code_challenge.' });
   }
-  try {
-    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
-  } catch (error) {
-    if (isStatus(error, 404, 412)) fail('invalid_grant', { message: 'The authorization code was already used.' });
-    throw error;
+  // Only a replay that passed every check above ends the session: someone holding a leaked
+  // code without the client's secret or verifier cannot sign the guest out with it.
+  if (row.redeemedAt) {
+    const sessionRef = readPartitionRef(rt.config, 'session-partition', tenant.id, row.sid);
+    if (sessionRef) await endSession(rt, { partitionKey, rowKey: SESSION_PREFIX + sessionRef.rowId });
+    fail('invalid_grant', { message: 'The authorization code was already used; the session it started has been ended.' });
   }
+  if (row.expiresAt.getTime() <= rt.now()) fail('invalid_grant', { message: 'The authorization code has expired.' });
 
   // The session must still be live: a sign-out or deletion since the code was issued wins.
   const nowSeconds = Math.floor(rt.now() / 1000);
   const sessionStart = { sid: row.sid, guestId: row.guestId, issuedAtSeconds: nowSeconds, expiresAtSeconds: row.sessionExpiresAt };
   const scope = row.scope.split(' ').filter(Boolean);
-  const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId });
+  const roles = await rolesFor(rt, tenant.id, row.guestId, application);
+  const accessToken = signSessionToken(rt, tenant.id, sessionStart, { scope: row.scope, azp: application.clientId, ...(roles.length > 0 ? { roles } : {}) });
   const { status } = await activeSession(rt, tenant.id, accessToken).catch((error: unknown) => {
     if (error instanceof GuestpassError && (error.status === 401 || error.code === 'otp_disabled')) {
       fail('invalid_grant', { message: 'The session behind the authorization code has ended.' });
     }
     throw error;
   });
+  // Consumed last, ETag-guarded: of concurrent redemptions exactly one gets here first.
+  try {
+    await rt.tables.guests.updateEntity({ partitionKey, rowKey, redeemedAt: new Date(rt.now()).toISOString() }, 'Merge', { etag: row.etag });
+  } catch (error) {
+    if (isStatus(error, 404, 412)) fail('invalid_grant', { message: 'The authorization code was already used.' });
+    throw error;
+  }
 
   const idToken = signIdToken(rt, tenant.id, application, {
     user: status.user,
@@ -149,13 +155,20 @@ export async function exchangeCode(rt: Runtime, tenantRef: string, given: TokenP
     sid: row.sid,
     sessionExpiresAt: row.sessionExpiresAt,
     accessToken,
+    roles,
   });
   return { access_token: accessToken, token_type: 'Bearer', expires_in: row.sessionExpiresAt - nowSeconds, id_token: idToken, scope: row.scope };
 }
 
-/** userinfo (OIDC Core §5.3): the access token must be a live session of this tenant. */
+/**
+ * userinfo (OIDC Core §5.3): the access token must be a live session of this tenant. An
+ * access token that was issued with roles gets the roles the guest holds now (an
+ * assignment removed or a role deleted since shows at once); one issued without roles
+ * costs no further read (a role assigned since shows from the next sign-in, as in tokens).
+ */
 export async function userInfo(rt: Runtime, tenantRef: string, accessToken: string | undefined): Promise<Record<string, unknown>> {
   const { tenantId, verified, status } = await activeSession(rt, tenantRef, accessToken);
   const scope = typeof verified.payload.scope === 'string' ? verified.payload.scope.split(' ') : undefined;
-  return userClaims(tenantId, status.user, scope);
+  const roles = Array.isArray(verified.payload.roles) ? await rolesForClient(rt, tenantId, status.user.id, verified.payload.azp) : [];
+  return { ...userClaims(tenantId, status.user, scope), ...(roles.length > 0 ? { roles } : {}) };
 }

@@ -1,5 +1,5 @@
 import { fail } from '../errors.js';
-import { LOG_PREFIX, type SignInEvent } from '../guests/guests.js';
+import { GUEST_ROW, LOG_PREFIX, type GuestEntity, type SignInEvent } from '../guests/guests.js';
 import type { TableClient } from '@azure/data-tables';
 import { MAIL_ROW, mailTableOf, toDelivery, type Delivery, type MailRecord } from '../mail/delivery.js';
 import type { Runtime } from '../runtime.js';
@@ -14,6 +14,8 @@ export interface SignInLogRecord {
   createdDateTime: string;
   tenantId: string;
   userId: string | null;
+  /** The guest's address (Graph's signIn names it so), while the guest exists; null for a deleted guest. */
+  userPrincipalName: string | null;
   event: SignInEvent;
   outcome: string;
   clientIp: string;
@@ -86,7 +88,8 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   }
   const value = found.slice(0, query.$top);
   const deliveries = await deliveriesOf(rt, value.map((row) => row.mailId).filter((id): id is string => Boolean(id)));
-  const page: SignInLogPage = { value: value.map((row) => toRecord(row, row.mailId ? (deliveries.get(row.mailId) ?? queued(rt, row)) : undefined)) };
+  const addresses = await addressesOf(rt, value);
+  const page: SignInLogPage = { value: value.map((row) => toRecord(row, addresses.get(row.partitionKey), row.mailId ? (deliveries.get(row.mailId) ?? queued(rt, row)) : undefined)) };
   if (found.length > query.$top) {
     const last = value[value.length - 1]!;
     page.skipToken = sealSkipToken<Position>(tenant.id, { p: last.partitionKey, r: last.rowKey });
@@ -118,12 +121,34 @@ function queued(rt: Runtime, row: SignInLogRow): Delivery {
   return { status: 'queued', provider: rt.mailer.provider, updatedAt: row.at };
 }
 
-function toRecord(row: SignInLogRow, delivery: Delivery | undefined): SignInLogRecord {
+/**
+ * The addresses of a page's guests, so tables show who, not an id: one point read of the
+ * guest row per guest partition on the page (a page is grouped by guest, so few).
+ */
+async function addressesOf(rt: Runtime, rows: SignInLogRow[]): Promise<Map<string, { guestId: string; email: string }>> {
+  const found = new Map<string, { guestId: string; email: string }>();
+  const partitions = [...new Set(rows.filter((row) => row.guestId).map((row) => row.partitionKey))];
+  await Promise.all(
+    partitions.map(async (partitionKey) => {
+      try {
+        const guest = await rt.tables.guests.getEntity<GuestEntity>(partitionKey, GUEST_ROW, { queryOptions: { select: ['guestId', 'email'] } });
+        found.set(partitionKey, { guestId: guest.guestId, email: guest.email });
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+      }
+    }),
+  );
+  return found;
+}
+
+function toRecord(row: SignInLogRow, guest: { guestId: string; email: string } | undefined, delivery: Delivery | undefined): SignInLogRecord {
   return {
     id: row.rowKey.slice(LOG_PREFIX.length),
     createdDateTime: row.at,
     tenantId: row.tenantId,
     userId: row.guestId || null,
+    // The address of the guest the row was written for: a guest deleted and invited again has a new id.
+    userPrincipalName: guest && row.guestId && guest.guestId === row.guestId ? guest.email : null,
     event: row.event,
     outcome: row.outcome,
     clientIp: row.clientIp,

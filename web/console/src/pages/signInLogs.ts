@@ -1,3 +1,4 @@
+import { SIGN_IN_OUTCOMES } from '../../../../lib/signin/outcomes.js';
 import type { SignInLogEntry, SignInLogPage } from '../api.js';
 import { hourlyChart, hourlySeries } from '../chart.js';
 import { fill, type ConsoleContext } from '../context.js';
@@ -6,8 +7,8 @@ import { alertBox, errorText, Pager, table, UserError } from '../ui.js';
 
 const WEEK_HOURS = 168;
 
-/** Outcomes the sign-in log records (lib/signin/codes.ts), successes first. */
-const OUTCOMES = ['signed_in', 'code_sent', 'invalid_code', 'code_expired', 'code_already_used', 'too_many_attempts', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'rate_limited_ip', 'email_failed', 'not_a_guest'] as const;
+/** Outcomes a sign-in log row can hold, exactly (lib/signin/outcomes.ts). */
+const outcomeLabel = (t: ConsoleContext['t'], outcome: string) => (t.outcomes as Record<string, string | undefined>)[outcome] ?? outcome;
 const RANGES = { hour: 1, day: 24, week: 168, month: 720 } as const;
 
 /** Sign-in logs: the last week per hour at a glance, then the entries with filters. */
@@ -16,7 +17,7 @@ export async function signInLogsPage(c: ConsoleContext): Promise<HTMLElement> {
   const alert = alertBox();
   const results = h('div', { class: 'results' });
   const guest = h('input', { type: 'email', name: 'guest', autocomplete: 'off', spellcheck: 'false' });
-  const outcome = h('select', { name: 'outcome' }, ...options([['', t.all], ...OUTCOMES.map((o): [string, string] => [o, t.outcomes[o]])]));
+  const outcome = h('select', { name: 'outcome' }, ...options([['', t.all], ...SIGN_IN_OUTCOMES.map((o): [string, string] => [o, outcomeLabel(t, o)])]));
   const range = h('select', { name: 'range' }, ...options([['', t.logs.anyTime], ...(Object.keys(RANGES) as (keyof typeof RANGES)[]).map((r): [string, string] => [r, t.logs.ranges[r]])], 'week'));
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': t.logs.filters },
     field(t.logs.guest, guest, t.logs.guestHint), field(t.logs.outcome, outcome), field(t.logs.range, range), h('button', { type: 'submit' }, t.apply));
@@ -28,9 +29,9 @@ export async function signInLogsPage(c: ConsoleContext): Promise<HTMLElement> {
   function logTable(entries: SignInLogEntry[]): HTMLElement {
     return table(t.logs.caption, [
       { label: t.logs.time, cell: (e) => c.date(e.createdDateTime) },
-      { label: t.logs.guest, cell: (e) => (e.userId ? emails.get(e.userId) ?? e.userId : h('span', { class: 'muted' }, t.logs.unknownGuest)) },
+      { label: t.logs.guest, cell: (e) => e.userPrincipalName ?? (e.userId ? emails.get(e.userId) ?? e.userId : h('span', { class: 'muted' }, t.logs.unknownGuest)) },
       { label: t.logs.event, cell: (e) => e.event },
-      { label: t.logs.outcome, cell: (e) => h('span', { class: e.outcome === 'signed_in' || e.outcome === 'code_sent' ? 'outcome ok' : 'outcome failed' }, (t.outcomes as Record<string, string | undefined>)[e.outcome] ?? e.outcome) },
+      { label: t.logs.outcome, cell: (e) => h('span', { class: e.outcome === 'signed_in' || e.outcome === 'code_sent' ? 'outcome ok' : 'outcome failed' }, outcomeLabel(t, e.outcome)) },
       { label: t.logs.clientIp, cell: (e) => e.clientIp },
       // A code mail's fate follows its send-code: queued, then sent or refused or dropped, then the provider's reports.
       { label: t.logs.mail, cell: (e) => (e.delivery ? h('span', { title: e.delivery.reason ?? '' }, t.mailFates[e.delivery.status] ?? e.delivery.status) : '') },
@@ -75,7 +76,8 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
   const id = uid('chart');
   const heading = h('h2', { id }, t.chart.heading);
   const series = hourlySeries((await c.api.signInSummary(c.tenantId, WEEK_HOURS)).value, WEEK_HOURS);
-  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent > 0);
+  const refused = (entry: (typeof series)[number]) => Object.values(entry.refusals).reduce((sum, count) => sum + count, 0);
+  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent + refused(entry) > 0);
   const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
   return h('section', { class: 'card', 'aria-labelledby': id }, heading,
     h('figure', {}, hourlyChart(series, t, c.lang),
@@ -87,5 +89,7 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
         { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
         { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
         { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
+        // Refusals per reason (counted for the tenant, guests' and strangers' alike).
+        { label: t.chart.refusals, cell: (e) => Object.entries(e.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${outcomeLabel(t, reason)}: ${n}`).join(', ') },
       ], busy, t.chart.quiet)));
 }
