@@ -8,6 +8,8 @@ import { deliverWebhook, MAX_ATTEMPTS, newEventId, RETRY_DELAYS_SECONDS, WEBHOOK
 import { checkWebhookUrl, isPublicAddress } from '../lib/events/webhookUrl.js';
 import { createWebhook, getWebhook, rotateWebhookSecret } from '../lib/events/webhooks.js';
 import { createTenant as createTenantRow } from '../lib/tenants/tenants.js';
+import { newMailId, recordMailFate } from '../lib/mail/delivery.js';
+import { applyDeliveryEvents } from '../lib/mail/events.js';
 import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, type TestHost } from './helpers.js';
 
 afterAll(() => stopAllHosts());
@@ -348,5 +350,26 @@ describe('webhook events through the queue', () => {
       await host.stop();
       await receiver.close();
     }
+  });
+});
+
+describe('mail events', () => {
+  it('queues mail.refused and mail.bounced for a subscribed endpoint with the mail id and kind, never the provider reason', async () => {
+    const rt = await testRuntime({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' });
+    const tenant = await createTenantRow(rt, { displayName: 'Fabrikam', domains: [], allowedOrigins: [], redirectUris: [], googleFederation: false });
+    const endpoint = await createWebhook(rt, tenant.id, { url: 'http://127.0.0.1:9/hooks', events: ['mail.refused', 'mail.bounced', 'mail.delivered'] });
+    const refused = { id: newMailId(rt.now()), tenantId: tenant.id, kind: 'code' };
+    await recordMailFate(rt, refused, 'refused', { reason: '550 5.1.1 <ann@fabrikam.example> unknown' });
+    const bounced = { id: newMailId(rt.now()), tenantId: tenant.id, kind: 'invitation' };
+    await recordMailFate(rt, bounced, 'sent');
+    expect(await applyDeliveryEvents(rt, [{ mailId: bounced.id, status: 'bounced', reason: 'mailbox full: bob@fabrikam.example', at: new Date(rt.now() + 1000) }])).toEqual({ applied: 1, ignored: 0 });
+    const queue = await rt.queues.webhooks();
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    const messages = receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as WebhookMessage);
+    expect(messages.map((m) => [m.endpointId, m.event.type, m.event.data]).sort()).toEqual([
+      [endpoint.id, 'mail.bounced', { tenantId: tenant.id, mailId: bounced.id, kind: 'invitation', status: 'bounced' }],
+      [endpoint.id, 'mail.refused', { tenantId: tenant.id, mailId: refused.id, kind: 'code' }],
+    ]);
+    expect(JSON.stringify(messages)).not.toMatch(/fabrikam\.example/);
   });
 });
