@@ -463,6 +463,29 @@ describe('the operator console in Chromium', () => {
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
   });
 
+  it('reaches any row action with one Tab and the arrow keys, not a Tab per row', async () => {
+    const many = await consoleTenant('Many');
+    await Promise.all(Array.from({ length: 30 }, (_, i) => inviteGuest(host, many.id, `row${String(i).padStart(2, '0')}@example.com`, { inviteRedirectUrl: `${host.baseUrl}/` })));
+    const page = await signInToConsole((await createKey(many.id, 'keyboard')).key);
+    await rowOf(page, 'row29@example.com').waitFor();
+    await page.getByRole('button', { name: 'Apply' }).focus();
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    expect(await focused()).toBe('Resend the invitation to row00@example.com');
+    await page.keyboard.press('End');
+    expect(await focused()).toBe('Resend the invitation to row29@example.com');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe('Delete row29@example.com');
+    await page.keyboard.press('ArrowUp');
+    expect(await focused()).toBe('Delete row28@example.com');
+    // One more Tab leaves the table: the actions are a single stop.
+    await page.keyboard.press('Tab');
+    expect(await focused() ?? '').not.toMatch(/row\d\d@example\.com/);
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Delete row28@example.com');
+  });
+
   it('speaks Swedish and German', async () => {
     const swedish = await signInToConsole(FUNCTION_KEY, tenant.id);
     await swedish.getByLabel('Language').selectOption('sv');
