@@ -396,6 +396,17 @@ describe('the operator console in Chromium', () => {
     const chart = page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 7 days' });
     await chart.waitFor();
     expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
+    // Tiles with the period's totals, and a period picker: 24 hours redraws the chart and tiles.
+    const tiles = page.getByRole('list', { name: 'Totals for the period' });
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 24 hours' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 24 hours' }).waitFor();
+    await page.getByRole('heading', { name: 'Last 24 hours', level: 2 }).waitFor();
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 30 days' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 30 days' }).waitFor();
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 7 days' });
+    await chart.waitFor();
     const entries = page.getByRole('region', { name: 'Sign-in log entries' });
     expect(await entries.locator('tbody tr').count()).toBe(5);
     await page.screenshot({ path: docsPicture('console', 'console-sign-in-logs.png'), fullPage: true });
