@@ -8,6 +8,7 @@ import type { DomainView } from '../lib/admin/domains.js';
 import type { Guest as GuestView } from '../lib/guests/guests.js';
 import type { TenantSettings } from '../lib/tenants/policies.js';
 import type { SignInLogRecord } from '../lib/signin/signInLogs.js';
+import type { SignInSummary } from '../lib/admin/signInSummary.js';
 import { EVENT_TYPES } from '../lib/events/eventTypes.js';
 import type { WebhookView } from '../lib/events/webhooks.js';
 import { bulkInvite } from './bulkInvite.js';
@@ -626,11 +627,28 @@ program
   .option('--user <id>', 'one guest')
   .option('--since <when>', 'from this time: an ISO date or 30m, 24h, 7d')
   .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(SIGN_IN_OUTCOMES))
+  .option('--summary', 'counts per hour instead of entries: codes sent, sign-ins, failures and refusals per reason')
+  .option('--hours <n>', 'with --summary: how many hours back (1 to 744)', (v) => Number(v), 24)
   .option('--follow', 'keep printing new entries (Ctrl-C stops)')
   .option('--interval <seconds>', 'how often --follow asks', (v) => Number(v), 5)
   .option('--csv <file>', 'export to a CSV file ("-" for stdout)')
   .action(
-    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string }>(async ({ api, tenant, opts: o }) => {
+    onTenant<{ user?: string; since?: string; outcome?: string; follow?: boolean; interval: number; csv?: string; summary?: boolean; hours: number }>(async ({ api, tenant, opts: o }) => {
+      if (o.summary) {
+        if (!Number.isInteger(o.hours) || o.hours < 1 || o.hours > 744) throw new UsageError('--hours must be 1 to 744.');
+        const { value } = await api.get<SignInSummary>(tenantPath(tenant, `/sign-in-logs/summary?hours=${o.hours}`));
+        const refused = (h: SignInSummary['value'][number]) => Object.entries(h.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
+        const busy = value.filter((h) => h.codesSent + h.signIns + h.failures + Object.values(h.refusals).reduce((a, b) => a + b, 0) > 0);
+        const sum = (pick: (h: SignInSummary['value'][number]) => number) => value.reduce((total, h) => total + pick(h), 0);
+        const totals = Object.fromEntries(Object.keys(value[0]?.refusals ?? {}).map((reason) => [reason, sum((h) => h.refusals[reason as keyof typeof h.refusals])]));
+        print(output(), value, () =>
+          `${table(['Hour (UTC)', 'Codes sent', 'Sign-ins', 'Failures', 'Refused'], busy.map((h) => [h.hour, h.codesSent, h.signIns, h.failures, refused(h)]))}` +
+            `Last ${plural(o.hours, 'hour')}: ${plural(sum((h) => h.codesSent), 'code')} sent, ${plural(sum((h) => h.signIns), 'sign-in')}, ${plural(sum((h) => h.failures), 'failure')}; refused: ${
+              Object.entries(totals).map(([reason, n]) => `${reason} ${n}`).join(', ')
+            }\n`,
+        );
+        return;
+      }
       const fetchSince = async (since: string | undefined) => {
         const query = new URLSearchParams({ $top: '200' });
         if (o.user) query.set('userId', o.user);

@@ -9,6 +9,8 @@ import {
 
 const HOUR = 3_600_000;
 
+const NO_REFUSALS = { domain_blocked: 0, otp_disabled: 0, guest_disabled: 0 };
+
 describe('the sign-in log summary per hour (lib/admin/signInSummary.ts)', () => {
   it('counts sign-ins, failures and codes sent in their hours, every hour of the window present, nothing from outside it or from other tenants', async () => {
     const clock = { now: Date.parse('2026-11-30T10:30:00Z') };
@@ -39,11 +41,11 @@ describe('the sign-in log summary per hour (lib/admin/signInSummary.ts)', () => 
     expect(week.value[167]!.hour).toBe('2026-11-30T10:00:00Z');
     const busy = (summary: SignInSummary) => summary.value.filter((h) => h.signIns + h.failures + h.codesSent > 0);
     expect(busy(week)).toEqual([
-      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1 },
-      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1 },
-      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0 },
+      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, refusals: NO_REFUSALS },
     ]);
-    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0 }]);
+    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, refusals: NO_REFUSALS }]);
   });
 });
 

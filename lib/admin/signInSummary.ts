@@ -2,7 +2,10 @@ import * as z from 'zod';
 import { lazySchema } from '../lazySchema.js';
 import { LOG_PREFIX, type SignInEvent } from '../guests/guests.js';
 import type { Runtime } from '../runtime.js';
+import { DAY_MS, dayTablesCovering } from '../storage/dayTables.js';
 import { escapeOData, newestFirstKey } from '../storage/tables.js';
+import { refusalPartition } from '../storage/tenantCounters.js';
+import { REFUSAL_REASONS, type RefusalReason } from '../signin/refusals.js';
 import { resolveTenant } from '../tenants/tenants.js';
 
 const HOUR_MS = 3_600_000;
@@ -20,6 +23,9 @@ export const signInSummaryResponse = lazySchema(() => z.object({
       signIns: z.number().int().meta({ description: 'verify-code answers that signed a guest in.' }),
       failures: z.number().int().meta({ description: 'Every other outcome of either call except a code sent: wrong, expired or reused codes, refusals, limits, mail failures, addresses that are not guests.' }),
       codesSent: z.number().int().meta({ description: 'send-code calls that mailed a code.' }),
+      refusals: z
+        .object({ domain_blocked: z.number().int(), otp_disabled: z.number().int(), guest_disabled: z.number().int() })
+        .meta({ description: "Calls refused per reason, guests' and strangers' alike (counted per hour for the tenant; a guest's log holds each reason at most once an hour)." }),
     }),
   ),
 }));
@@ -58,6 +64,7 @@ export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query:
     signIns: 0,
     failures: 0,
     codesSent: 0,
+    refusals: Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>,
   }));
   const rows = rt.tables.guests.listEntities<SummaryRow>({ queryOptions: { filter, select: ['at', 'event', 'outcome'] } });
   for await (const row of rows) {
@@ -65,7 +72,26 @@ export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query:
     if (!bucket) continue;
     if (row.outcome === 'signed_in') bucket.signIns += 1;
     else if (row.outcome === 'code_sent') bucket.codesSent += 1;
-    else bucket.failures += 1;
+    // A guest's logged refusal is in the tenant's refusal counts already.
+    else if (!(REFUSAL_REASONS as readonly string[]).includes(row.outcome)) bucket.failures += 1;
   }
+  await addRefusalCounts(rt, tenant.id, firstHour, now, buckets);
   return { value: buckets };
+}
+
+/** The tenant's refusal counters of each day in the window (one partition a day: a row per instance), added to their hours. */
+async function addRefusalCounts(rt: Runtime, tenantId: string, firstHour: number, now: number, buckets: { refusals: Record<RefusalReason, number> }[]): Promise<void> {
+  const tables = await Promise.all(dayTablesCovering(rt, 'refusals', firstHour, now));
+  for (const [index, table] of tables.entries()) {
+    const dayStart = (Math.floor(firstHour / DAY_MS) + index) * DAY_MS;
+    const rows = table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${escapeOData(refusalPartition(tenantId, dayStart))}'` } });
+    for await (const row of rows) {
+      for (const [name, value] of Object.entries(row)) {
+        const counter = /^h(\d{2})_([a-z_]+)$/.exec(name);
+        if (!counter || typeof value !== 'number' || !(REFUSAL_REASONS as readonly string[]).includes(counter[2]!)) continue;
+        const bucket = buckets[Math.floor((dayStart + Number(counter[1]) * HOUR_MS - firstHour) / HOUR_MS)];
+        if (bucket) bucket.refusals[counter[2] as RefusalReason] += value;
+      }
+    }
+  }
 }

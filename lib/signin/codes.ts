@@ -33,9 +33,11 @@ import {
 import { newMailId } from '../mail/delivery.js';
 import { codeMailSlot, sendCodeMail, sendNoCodeMail } from '../mail/send.js';
 import type { Runtime } from '../runtime.js';
+import { telemetry } from '../telemetry/telemetry.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
 import { issueChallenge, stepUpPassed } from './stepUp.js';
+import { refuse } from './refusals.js';
 import { unfamiliarSendSlot } from './unfamiliarSends.js';
 import { resolveSignInMethod } from './signInMethod.js';
 import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
@@ -132,7 +134,10 @@ function strangerTimes(partition: GuestPartition, now: number): number[] {
 async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<boolean> {
   if (familiar) return false;
   if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return false;
-  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) return true;
+  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) {
+    telemetry.count('stepUps', { 'tenant.id': partition.partitionKey.split('_')[0], stage: 'solved' });
+    return true;
+  }
   throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
 }
 
@@ -194,7 +199,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   // A disabled guest, or an address whose domain the allow/deny list now refuses (a pending
   // guest's or a stranger's alike), is refused before anything is written.
   const barred = guestAccessRefusal(context, request.email, guest);
-  if (barred) throw barred.error;
+  if (barred) await refuse(rt, { ...log(barred.outcome), partitionKey: partition.partitionKey, guest, otp: partition.otp }, barred.outcome, barred.error);
   if (guest) await requireOtpMethod(rt, context, partition, guest, log);
   else await answerLikeAnUnredeemedGuest(rt, context, partition, request.email);
 
@@ -369,7 +374,7 @@ async function requireOtpMethod(
     throw refusal.error;
   }
   if (refusal) throw refusal.error;
-  if (!context.otpEnabled) fail('otp_disabled');
+  if (!context.otpEnabled) await refuse(rt, { ...log('otp_disabled'), partitionKey: partition.partitionKey, guest, otp: partition.otp }, 'otp_disabled', new GuestpassError('otp_disabled'));
 }
 
 /**
@@ -396,7 +401,8 @@ async function answerLikeAnUnredeemedGuest(rt: Runtime, context: TenantContext, 
     await noteExpiry(rt, partition.partitionKey, now + HOUR_MS);
   }
   if (refusal) throw refusal.error;
-  if (!context.otpEnabled) fail('otp_disabled');
+  // Counted for the tenant; a stranger gets no log row.
+  if (!context.otpEnabled) await refuse(rt, { tenantId: context.tenant.id, event: 'send-code', clientIp: '' }, 'otp_disabled', new GuestpassError('otp_disabled'));
 }
 
 /** How often verify-code reads again after losing a race on the attempt row before it gives up. */
@@ -422,8 +428,8 @@ type Verification = { session: IssuedSession } | { lostRace: true };
 export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
   refuseFromMemory(rt, 'verify-fail', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
-  // For guests and strangers alike, so the answer does not tell who is invited.
-  if (!context.otpEnabled) fail('otp_disabled');
+  // For guests and strangers alike, so the answer does not tell who is invited (counted for the tenant, logged for nobody).
+  if (!context.otpEnabled) await refuse(rt, { tenantId: context.tenant.id, event: 'verify-code', clientIp: request.clientIp }, 'otp_disabled', new GuestpassError('otp_disabled'));
   await checkFailedVerificationsFromIp(rt, request.clientIp);
   for (let attempt = 0; attempt < VERIFY_ATTEMPTS; attempt += 1) {
     if (attempt > 0) await delay(5 + Math.random() * 20 * attempt);
@@ -472,6 +478,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const presented = hashCode(codeConfig.pepper, tenantId, partition.guest?.guestId ?? partition.partitionKey, request.code);
   // Every live code is compared, so the time taken does not tell which matched.
   const matched = live.filter((c) => codesMatch(c.h, presented)).length > 0;
+  telemetry.count('codesCompared', { 'tenant.id': tenantId, result: matched ? 'match' : 'wrong' });
 
   if (!matched && parseJsonList<string>(attempt?.usedHashes).some((h) => codesMatch(h, presented))) {
     // A code of this attempt that was just used, sent again (a double submit, or a

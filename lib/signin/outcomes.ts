@@ -13,5 +13,9 @@ export const SIGN_IN_OUTCOMES = [
   'other_method_AzureAD',
   'other_method_MSA',
   'other_method_Google',
+  // Refusals, at most once per reason per hour a guest (lib/signin/refusals.ts).
+  'domain_blocked',
+  'otp_disabled',
+  'guest_disabled',
 ] as const;
 export type SignInOutcome = (typeof SIGN_IN_OUTCOMES)[number];

@@ -132,6 +132,8 @@ export async function cleanupExpired(rt: Runtime, options: CleanupOptions = {}):
   report.droppedTables.push(...(await dropDayTables(rt, 'outbox', now - DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'mail', now - rt.config.signInLogRetentionDays * DAY_MS)));
   report.droppedTables.push(...(await dropDayTables(rt, 'webhooks', now - rt.config.signInLogRetentionDays * DAY_MS)));
+  // The tenants' refusal counts per hour, kept as long as the sign-in log they stand beside.
+  report.droppedTables.push(...(await dropDayTables(rt, 'refusals', now - rt.config.signInLogRetentionDays * DAY_MS)));
   report.auditDeleted = await deleteExpiredAudit(rt);
   report.deleted += report.auditDeleted;
   return report;

@@ -8,7 +8,7 @@ import { isStatus, tableOpener, type Tables } from './tables.js';
  * day, `<prefix><kind><yyyymmdd>`. Retention then drops whole tables: one transaction
  * per day, whatever the day held (DESIGN §5).
  */
-export type DayTableKind = 'limits' | 'outbox' | 'expiry' | 'mail' | 'webhooks';
+export type DayTableKind = 'limits' | 'outbox' | 'expiry' | 'mail' | 'webhooks' | 'refusals';
 
 export const DAY_MS = 86_400_000;
 

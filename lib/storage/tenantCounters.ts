@@ -29,6 +29,8 @@ export interface CounterTake {
 }
 
 interface DayCounts {
+  /** The day table the rows live in: 'limits' for the caps, 'refusals' for the refusal counts. */
+  kind: 'limits' | 'refusals';
   partitionKey: string;
   /** The start of its UTC day. */
   startMs: number;
@@ -59,7 +61,7 @@ function countsOf(rt: Runtime): InstanceCounts {
 
 async function readOthers(rt: Runtime, instanceId: string, day: DayCounts): Promise<void> {
   const others = new Map<string, number>();
-  const table = await dayTable(rt, 'limits', day.startMs);
+  const table = await dayTable(rt, day.kind, day.startMs);
   for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
     if (row.rowKey === instanceId) continue;
     for (const [name, value] of Object.entries(row)) {
@@ -82,7 +84,7 @@ function writeOwn(rt: Runtime, instanceId: string, day: DayCounts): Promise<void
     .then(async () => {
       day.queued = undefined;
       day.current = queued;
-      const table = await dayTable(rt, 'limits', day.startMs);
+      const table = await dayTable(rt, day.kind, day.startMs);
       await table.upsertEntity({ partitionKey: day.partitionKey, rowKey: instanceId, ...Object.fromEntries(day.own) }, 'Replace');
     })
     .finally(() => {
@@ -90,6 +92,35 @@ function writeOwn(rt: Runtime, instanceId: string, day: DayCounts): Promise<void
     });
   day.queued = queued;
   return queued;
+}
+
+function dayCountsOf(rt: Runtime, kind: DayCounts['kind'], tenantId: string, now: number): DayCounts {
+  const { days } = countsOf(rt);
+  const stamp = dayStamp(now);
+  const partitionKey = `${kind === 'limits' ? 'counts' : 'refusals'}_${tenantId}_${stamp}`;
+  let day = days.get(partitionKey);
+  if (!day) {
+    // A new day: yesterday's counts are of no more use.
+    for (const [key, old] of days) if (!key.endsWith(stamp) && !old.current) days.delete(key);
+    days.set(partitionKey, (day = { kind, partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: new Map(), readAt: -Infinity, own: new Map() }));
+  }
+  return day;
+}
+
+/**
+ * Counts events that nothing caps (the tenant's refusals per reason per hour, which
+ * the sign-in summary reads): one write of this instance's row in the day's `refusals`
+ * table, shared by a burst like the capped counters' writes, and never a read.
+ */
+export async function countTenantEvents(rt: Runtime, tenantId: string, counters: string[]): Promise<void> {
+  const day = dayCountsOf(rt, 'refusals', tenantId, rt.now());
+  for (const counter of counters) day.own.set(counter, (day.own.get(counter) ?? 0) + 1);
+  await writeOwn(rt, countsOf(rt).instanceId, day);
+}
+
+/** The partition of a tenant's refusal counts of the UTC day holding `atMs`, in that day's `refusals` table. */
+export function refusalPartition(tenantId: string, atMs: number): string {
+  return `refusals_${tenantId}_${dayStamp(atMs)}`;
 }
 
 /**
@@ -101,15 +132,8 @@ function writeOwn(rt: Runtime, instanceId: string, day: DayCounts): Promise<void
 export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: CounterTake[]): Promise<void> {
   if (takes.every((take) => take.cap === 0)) return;
   const now = rt.now();
-  const { instanceId, days } = countsOf(rt);
-  const stamp = dayStamp(now);
-  const partitionKey = `counts_${tenantId}_${stamp}`;
-  let day = days.get(partitionKey);
-  if (!day) {
-    // A new day: yesterday's counts are of no more use.
-    for (const [key, old] of days) if (!key.endsWith(stamp) && !old.current) days.delete(key);
-    days.set(partitionKey, (day = { partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: new Map(), readAt: -Infinity, own: new Map() }));
-  }
+  const { instanceId } = countsOf(rt);
+  const day = dayCountsOf(rt, 'limits', tenantId, now);
   if (now - day.readAt >= rt.config.tenantCacheSeconds * 1000) {
     day.reading ??= readOthers(rt, instanceId, day).finally(() => {
       day!.reading = undefined;

@@ -19,7 +19,13 @@ export function hourlySeries(summary: HourSummary[], hours: number, now = Date.n
   return Array.from({ length: hours }, (_, index) => {
     const at = last - (hours - 1 - index) * HOUR;
     const found = byHour.get(at);
-    return { hour: new Date(at).toISOString(), signIns: found?.signIns ?? 0, failures: found?.failures ?? 0, codesSent: found?.codesSent ?? 0 };
+    return {
+      hour: new Date(at).toISOString(),
+      signIns: found?.signIns ?? 0,
+      failures: found?.failures ?? 0,
+      codesSent: found?.codesSent ?? 0,
+      refusals: found?.refusals ?? { domain_blocked: 0, otp_disabled: 0, guest_disabled: 0 },
+    };
   });
 }
 
@@ -45,7 +51,7 @@ export function hourlyChart(series: HourSummary[], t: Messages, lang: string): S
   const y = (value: number) => pad.top + plotHeight - (value / top) * plotHeight;
 
   const totals = Object.fromEntries(SERIES.map((name) => [name, series.reduce((sum, entry) => sum + entry[name], 0)])) as Record<Series, number>;
-  const worst = series.reduce((best, entry) => (entry.failures > best.failures ? entry : best), series[0] ?? { hour: '', failures: 0, signIns: 0, codesSent: 0 });
+  const worst = series.reduce((best, entry) => (entry.failures > best.failures ? entry : best), series[0] ?? { hour: '', failures: 0, signIns: 0, codesSent: 0, refusals: { domain_blocked: 0, otp_disabled: 0, guest_disabled: 0 } });
   const hourFormat = new Intl.DateTimeFormat(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
   const description = fill(t.chart.description, { signIns: totals.signIns, failures: totals.failures, codesSent: totals.codesSent })
     + (worst.failures > 0 ? ` ${fill(t.chart.worst, { hour: hourFormat.format(new Date(worst.hour)), failures: worst.failures })}` : '');

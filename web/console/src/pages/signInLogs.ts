@@ -74,7 +74,8 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
   const id = uid('chart');
   const heading = h('h2', { id }, t.chart.heading);
   const series = hourlySeries((await c.api.signInSummary(c.tenantId, WEEK_HOURS)).value, WEEK_HOURS);
-  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent > 0);
+  const refused = (entry: (typeof series)[number]) => Object.values(entry.refusals).reduce((sum, count) => sum + count, 0);
+  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent + refused(entry) > 0);
   const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
   return h('section', { class: 'card', 'aria-labelledby': id }, heading,
     h('figure', {}, hourlyChart(series, t, c.lang),
@@ -86,5 +87,7 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
         { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
         { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
         { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
+        // Refusals per reason (counted for the tenant, guests' and strangers' alike).
+        { label: t.chart.refusals, cell: (e) => Object.entries(e.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${outcomeLabel(t, reason)}: ${n}`).join(', ') },
       ], busy, t.chart.quiet)));
 }
