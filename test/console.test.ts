@@ -522,7 +522,7 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(key);
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
-    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'App roles', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
     await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
@@ -532,6 +532,29 @@ describe('the operator console in Chromium', () => {
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('assigns an app role to a guest, lists the roles the guest holds and removes one', async () => {
+    const roled = await consoleTenant('Roled');
+    const created = await host.manage(`/tenants/${roled.id}/applications`, {
+      method: 'POST', body: JSON.stringify({ displayName: 'Reports', redirectUris: ['https://app.contoso.test/cb'], appRoles: [{ value: 'Reports.Read', displayName: 'Reader' }] }),
+    });
+    expect(created.status).toBe(201);
+    const guest = await inviteGuest(host, roled.id, 'rolf.roles@example.com', { inviteRedirectUrl: `${host.baseUrl}/`, sendInvitationMessage: false });
+    const page = await signInToConsole(FUNCTION_KEY, roled.id);
+    await goTo(page, 'App roles');
+    expect(await rowOf(page, 'Reports.Read').textContent()).toContain('Reader');
+    await page.getByLabel('Guest’s email address').fill('nobody@example.com');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('alert').filter({ hasText: 'No guest of this tenant has the address nobody@example.com.' }).waitFor();
+    await page.getByLabel('Guest’s email address').fill('rolf.roles@example.com');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('table', { name: 'Roles rolf.roles@example.com holds' }).waitFor();
+    const held = (await (await host.manage(`/tenants/${roled.id}/users/${guest.invitedUser.id}/appRoleAssignments`)).json()) as { value: { resourceDisplayName: string }[] };
+    expect(held.value.map((a) => a.resourceDisplayName)).toEqual(['Reports']);
+    await page.getByRole('button', { name: 'Remove Reports.Read from rolf.roles@example.com' }).click();
+    await page.getByText('This guest holds no app roles.').waitFor();
+    expect(await axeViolations(page), 'App roles').toEqual([]);
   });
 
   it('adds a webhook whose secret is shown once, rotates it, shows its deliveries and deletes it', async () => {

@@ -55,6 +55,8 @@ function shellBlocks(page: string): ShellBlock[] {
 const ALL = PAGES.flatMap(shellBlocks);
 const notRun = ALL.filter((block) => block.notRun);
 const run = (page: string) => ALL.filter((block) => block.page === page && !block.notRun);
+/** The pages the tests below run, one test each. */
+const RUN_PAGES = ['README.md', 'docs/operating.md', 'docs/openid-connect.md', 'docs/deploying.md'];
 /** Commands that reach Azure or are the test run itself: a block with one cannot run here. */
 const CANNOT_RUN_HERE = /(^|[\s;&|(])(az|azd|func|npm (start|test|run bench))\b/m;
 /** The commands of a block without its comments (a `#` outside quotes to the line's end). */
@@ -68,6 +70,10 @@ describe('the shell blocks of the README and docs/', () => {
       if (block.notRun) expect(block.notRun.length, where).toBeGreaterThan(20);
       else expect(commands(block.text), `${where} calls something that cannot run here: mark it`).not.toMatch(CANNOT_RUN_HERE);
     }
+  });
+
+  it('that are not marked are on a page the tests below run', () => {
+    expect([...new Set(ALL.filter((block) => !block.notRun).map((block) => block.page))].sort()).toEqual([...RUN_PAGES].sort());
   });
 
   it('mark only what cannot run here', () => {
@@ -197,7 +203,11 @@ org_default_policy_id() { curl -s "$BASE/manage/tenants/$TENANT/policies" -H "x-
 cli_policy_id() { npx guestpass policies list --json | first; }
 tenant_id_of() { npx guestpass tenants show "$1" --json | node -p "JSON.parse(require('fs').readFileSync(0)).id"; }
 demo_guest_id() { curl -s "$BASE/manage/tenants/$TENANT/users" -H "x-functions-key: $KEY" | first; }
+client_id() { curl -s "$BASE/manage/tenants/$TENANT/applications" -H "x-functions-key: $KEY" | node -p "JSON.parse(require('fs').readFileSync(0)).value[0].clientId"; }
+role_id() { curl -s "$BASE/manage/tenants/$TENANT/applications/$CLIENT_ID" -H "x-functions-key: $KEY" | node -p "JSON.parse(require('fs').readFileSync(0)).appRoles[0].id"; }
 `;
+  /** For pages whose every call should succeed: an HTTP error stops the page, as set -e does for the CLI. */
+  const FAIL_ON_HTTP_ERRORS = 'curl() { command curl --fail-with-body "$@"; }';
 
   /** Runs a page's blocks in one bash, the placeholders filled in; stdout and the exit code. */
   async function runPage(page: string, fill: (block: ShellBlock) => string, options: { preamble?: string; stdin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -243,18 +253,26 @@ demo_guest_id() { curl -s "$BASE/manage/tenants/$TENANT/users" -H "x-functions-k
           .replace("'<id of the organisation-default policy from the check above>'", '"$(org_default_policy_id)"')
           .replace("'<a guest id from that list>'", '"$(demo_guest_id)"');
       },
-      { preamble: credentials },
+      { preamble: `${credentials}\n${FAIL_ON_HTTP_ERRORS}` },
     );
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(result.stdout).toMatch(/"type":"B2BManagementPolicy"/);
     expect(errorCodes(result.stdout)).toEqual([]);
   }, 180_000);
 
-  it('docs/openid-connect.md: registers an application with curl', async () => {
+  it('docs/openid-connect.md: registers an application, gives it an app role and assigns the role to a guest, with curl', async () => {
     const credentials = `export BASE=http://localhost:${port}/api KEY=$(node -p "require('./local.settings.json').Values.LOCAL_FUNCTION_KEY") TENANT=demo.guestpass.test`;
-    const result = await runPage('docs/openid-connect.md', (block) => block.text, { preamble: credentials });
+    const result = await runPage(
+      'docs/openid-connect.md',
+      // The application and the guest the reader has in hand: the one registered above, the demo guest.
+      (block) => (block.text.includes('appRoles') ? `CLIENT_ID=$(client_id) GUEST_ID=$(demo_guest_id)\n${block.text.replace('<role id>', `'"$(role_id)"'`)}` : block.text),
+      { preamble: `${credentials}\n${FAIL_ON_HTTP_ERRORS}` },
+    );
     expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ displayName: 'Contoso Portal', clientType: 'public' });
+    expect(result.stdout).toMatch(/"displayName":"Contoso Portal","clientType":"public"/);
+    expect(result.stdout).toMatch(/"value":"Reports.Read"/);
+    expect(result.stdout).toMatch(/"principalType":"User"/);
+    expect(errorCodes(result.stdout)).toEqual([]);
   }, 60_000);
 
   it("docs/deploying.md: the smoke test answers with the contract's errors, and the first tenant is made with the CLI", async () => {
