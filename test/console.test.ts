@@ -396,6 +396,17 @@ describe('the operator console in Chromium', () => {
     const chart = page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 7 days' });
     await chart.waitFor();
     expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
+    // Tiles with the period's totals, and a period picker: 24 hours redraws the chart and tiles.
+    const tiles = page.getByRole('list', { name: 'Totals for the period' });
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 24 hours' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 24 hours' }).waitFor();
+    await page.getByRole('heading', { name: 'Last 24 hours', level: 2 }).waitFor();
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 30 days' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 30 days' }).waitFor();
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 7 days' });
+    await chart.waitFor();
     const entries = page.getByRole('region', { name: 'Sign-in log entries' });
     expect(await entries.locator('tbody tr').count()).toBe(5);
     await page.screenshot({ path: docsPicture('console', 'console-sign-in-logs.png'), fullPage: true });
@@ -461,6 +472,29 @@ describe('the operator console in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+  });
+
+  it('reaches any row action with one Tab and the arrow keys, not a Tab per row', async () => {
+    const many = await consoleTenant('Many');
+    await Promise.all(Array.from({ length: 30 }, (_, i) => inviteGuest(host, many.id, `row${String(i).padStart(2, '0')}@example.com`, { inviteRedirectUrl: `${host.baseUrl}/` })));
+    const page = await signInToConsole((await createKey(many.id, 'keyboard')).key);
+    await rowOf(page, 'row29@example.com').waitFor();
+    await page.getByRole('button', { name: 'Apply' }).focus();
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    expect(await focused()).toBe('Resend the invitation to row00@example.com');
+    await page.keyboard.press('End');
+    expect(await focused()).toBe('Resend the invitation to row29@example.com');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe('Delete row29@example.com');
+    await page.keyboard.press('ArrowUp');
+    expect(await focused()).toBe('Delete row28@example.com');
+    // One more Tab leaves the table: the actions are a single stop.
+    await page.keyboard.press('Tab');
+    expect(await focused() ?? '').not.toMatch(/row\d\d@example\.com/);
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Delete row28@example.com');
   });
 
   it('speaks Swedish and German', async () => {

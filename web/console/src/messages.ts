@@ -201,6 +201,13 @@ const en = {
   chart: {
     heading: 'The last 7 days',
     title: 'Codes sent, sign-ins and failures per hour over the last 7 days',
+    titles: {
+      day: 'Codes sent, sign-ins and failures per hour over the last 24 hours',
+      week: 'Codes sent, sign-ins and failures per hour over the last 7 days',
+      month: 'Codes sent, sign-ins and failures per hour over the last 30 days',
+    },
+    range: 'Chart period',
+    tiles: 'Totals for the period',
     description: 'In total {codesSent} codes sent, {signIns} sign-ins and {failures} failures.',
     worst: 'Most failures: {failures} in the hour from {hour}.',
     codesSent: 'Codes sent',
@@ -524,6 +531,13 @@ const sv: Messages = {
   chart: {
     heading: 'De senaste 7 dagarna',
     title: 'Skickade koder, inloggningar och misslyckanden per timme de senaste 7 dagarna',
+    titles: {
+      day: 'Skickade koder, inloggningar och misslyckanden per timme de senaste 24 timmarna',
+      week: 'Skickade koder, inloggningar och misslyckanden per timme de senaste 7 dagarna',
+      month: 'Skickade koder, inloggningar och misslyckanden per timme de senaste 30 dagarna',
+    },
+    range: 'Diagrammets period',
+    tiles: 'Summor för perioden',
     description: 'Totalt {codesSent} skickade koder, {signIns} inloggningar och {failures} misslyckanden.',
     worst: 'Flest misslyckanden: {failures} under timmen från {hour}.',
     codesSent: 'Skickade koder',
@@ -845,6 +859,13 @@ const de: Messages = {
   chart: {
     heading: 'Die letzten 7 Tage',
     title: 'Gesendete Codes, Anmeldungen und Fehlschläge pro Stunde in den letzten 7 Tagen',
+    titles: {
+      day: 'Gesendete Codes, Anmeldungen und Fehlschläge pro Stunde in den letzten 24 Stunden',
+      week: 'Gesendete Codes, Anmeldungen und Fehlschläge pro Stunde in den letzten 7 Tagen',
+      month: 'Gesendete Codes, Anmeldungen und Fehlschläge pro Stunde in den letzten 30 Tagen',
+    },
+    range: 'Zeitraum des Diagramms',
+    tiles: 'Summen für den Zeitraum',
     description: 'Insgesamt {codesSent} gesendete Codes, {signIns} Anmeldungen und {failures} Fehlschläge.',
     worst: 'Die meisten Fehlschläge: {failures} in der Stunde ab {hour}.',
     codesSent: 'Gesendete Codes',
