@@ -497,6 +497,30 @@ describe('the operator console in Chromium', () => {
     expect(await focused()).toBe('Delete row28@example.com');
   });
 
+  it('holds every page at 1366×768 in English, Swedish and German: nothing wider than the window, no label wider than the sidebar', async () => {
+    const overflow: string[] = [];
+    for (const lang of ['en', 'sv', 'de']) {
+      const page = await signInToConsole(FUNCTION_KEY, tenant.id);
+      await page.setViewportSize({ width: 1366, height: 768 });
+      await page.getByLabel('Language').selectOption(lang);
+      await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe(lang);
+      const links = await page.getByRole('navigation').getByRole('link').count();
+      for (let index = 0; index < links; index += 1) {
+        const link = page.getByRole('navigation').getByRole('link').nth(index);
+        const name = (await link.textContent()) ?? '';
+        await link.click();
+        await page.getByRole('heading', { name, level: 1 }).waitFor();
+        await page.locator('main .loading').waitFor({ state: 'detached' });
+        const measured = await page.evaluate(() => ({
+          page: document.documentElement.scrollWidth - window.innerWidth,
+          nav: Array.from(document.querySelectorAll('nav a')).map((a) => a.scrollWidth - a.clientWidth).reduce((most, n) => Math.max(most, n), 0),
+        }));
+        if (measured.page > 0 || measured.nav > 0) overflow.push(`${lang} ${name}: page ${measured.page}px, sidebar ${measured.nav}px too wide`);
+      }
+    }
+    expect(overflow).toEqual([]);
+  });
+
   it('speaks Swedish and German', async () => {
     const swedish = await signInToConsole(FUNCTION_KEY, tenant.id);
     await swedish.getByLabel('Language').selectOption('sv');
