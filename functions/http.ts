@@ -8,6 +8,7 @@ import { graphErrorBody } from '../lib/graph/errors.js';
 import { bearerToken } from '../lib/signin/sessions.js';
 import { runtime } from '../lib/runtime.js';
 import { asStorageFailure, countingTransactions } from '../lib/storage/tables.js';
+import { telemetry, telemetryReady } from '../lib/telemetry/telemetry.js';
 
 /**
  * The function definitions of this app. Each function file registers exactly one;
@@ -41,10 +42,49 @@ export function insideFunctionsWorker(): boolean {
 
 const insideFunctionsHost = insideFunctionsWorker();
 
-export function registerHttp(name: string, options: HttpFunctionOptions): HttpFunctionOptions {
+export function registerHttp(name: string, given: HttpFunctionOptions): HttpFunctionOptions {
+  const options = { ...given, handler: traced(name, given) };
   registrations.http.push({ name, options });
   if (insideFunctionsHost) app.http(name, options);
   return options;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SIGN_IN_ROUTES: Record<string, string> = { sendCode: 'send-code', verifyCode: 'verify-code' };
+
+/**
+ * A span per request (lib/telemetry/): the route's template, never its values, with the
+ * status and the error code answered; `tenant.id` when the route names the tenant by id.
+ * send-code and verify-code also count sign-ins and refusals by reason.
+ */
+function traced(name: string, options: HttpFunctionOptions): HttpHandler {
+  const handler = options.handler;
+  return async (request, context) => {
+    await telemetryReady();
+    const tenantId = GUID.test(request.params.tenant ?? '') ? request.params.tenant!.toLowerCase() : undefined;
+    return telemetry.request(
+      `${request.method} /api/${options.route ?? name}`,
+      { 'http.request.method': request.method, 'http.route': `/api/${options.route ?? name}`, 'faas.name': name, 'tenant.id': tenantId },
+      async (span) => {
+        const response = await handler(request, context);
+        const status = response.status ?? 200;
+        const error = ('jsonBody' in response ? (response.jsonBody as { error?: unknown } | undefined) : undefined)?.error;
+        const outcome = typeof error === 'string' ? error : 'ok';
+        span.set({ 'http.response.status_code': status, 'guestpass.outcome': outcome });
+        const event = SIGN_IN_ROUTES[name];
+        if (event && request.method === 'POST') {
+          if (status >= 400 && status < 500) {
+            telemetry.count('refusals', { 'tenant.id': tenantId, 'guestpass.event': event, reason: outcome });
+            if (outcome === 'challenge_required') telemetry.count('stepUps', { 'tenant.id': tenantId, stage: 'issued' });
+          }
+          if (event === 'verify-code' && (status === 200 || (status >= 400 && status < 500))) {
+            telemetry.count('signIns', { 'tenant.id': tenantId, outcome: status === 200 ? 'succeeded' : 'refused' });
+          }
+        }
+        return response;
+      },
+    );
+  };
 }
 
 export function registerTimer(name: string, options: TimerFunctionOptions): TimerFunctionOptions {

@@ -1,6 +1,7 @@
 // The app entry the Functions host loads (package.json "main" after the build).
 import { getConfig } from '../lib/config.js';
 import { runtime } from '../lib/runtime.js';
+import { startTelemetry } from '../lib/telemetry/telemetry.js';
 import { explainStorageFailure } from '../lib/storage/startupCheck.js';
 import './sendCode.js';
 import './verifyCode.js';
@@ -57,6 +58,8 @@ import './manageWebhookSecret.js';
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.
 export const config = getConfig();
+// Loaded beside the first requests (each waits for it): nothing of OpenTelemetry is in this bundle.
+void startTelemetry(config.telemetry);
 
 /**
  * For the local host: reach Table Storage once at start (creating the tables), so a

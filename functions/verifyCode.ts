@@ -1,5 +1,6 @@
 import { verifyCode } from '../lib/signin/codes.js';
 import { runtime } from '../lib/runtime.js';
+import { telemetry } from '../lib/telemetry/telemetry.js';
 import { tenantParams, verifyCodeBody } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
 
@@ -9,6 +10,7 @@ export default registerHttp('verifyCode', {
   authLevel: 'anonymous',
   handler: endpoint({ params: tenantParams, body: verifyCodeBody, tenantCors: true }, async ({ params, body, clientIp }) => {
     const session = await verifyCode(await runtime(), { tenant: params.tenant, ...body, clientIp });
+    telemetry.annotate({ 'guest.id': session.user.id });
     return json(200, session);
   }),
 });

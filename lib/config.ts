@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { sendGridWebhookKey } from './mail/webhookKey.js';
+import type { TelemetrySettings } from './telemetry/telemetry.js';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './signin/keys.js';
 
 const bool = (fallback: boolean) =>
@@ -101,6 +102,9 @@ export const settingsSchema = z.object({
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().regex(/InstrumentationKey=/i, 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().min(100).default(60_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -160,6 +164,8 @@ export interface Config {
   port: number;
   /** Tenants' webhooks (lib/events/): how long a receiver may take, when a failing endpoint is disabled, and (development only) private addresses. */
   webhooks: { timeoutSeconds: number; disableAfterDays: number; allowPrivateAddresses: boolean };
+  /** OpenTelemetry (lib/telemetry/): Azure Monitor, or OTLP over HTTP, or nothing. */
+  telemetry: TelemetrySettings;
 }
 
 interface EmailBase {
@@ -289,6 +295,12 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
     devTrustDomains: s.DEV_TRUST_DOMAINS,
     invitationResendsPerGuestPerDay: s.INVITATION_RESENDS_PER_GUEST_PER_DAY,
     port: s.PORT,
+    telemetry: {
+      applicationInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+      otlpEndpoint: s.OTEL_EXPORTER_OTLP_ENDPOINT,
+      managedIdentityClientId: s.AZURE_CLIENT_ID,
+      metricExportIntervalMs: s.OTEL_METRIC_EXPORT_INTERVAL,
+    },
     webhooks: { timeoutSeconds: s.WEBHOOK_TIMEOUT_SECONDS, disableAfterDays: s.WEBHOOK_DISABLE_AFTER_DAYS, allowPrivateAddresses: s.WEBHOOK_ALLOW_PRIVATE_ADDRESSES },
   };
 }

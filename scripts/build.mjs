@@ -145,7 +145,13 @@ const loadedOnFirstUse = {
   },
 };
 await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, loadedOnFirstUse] });
-await build({ ...appBundle, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
+// A dependency bundled from its ES module build may read import.meta.url (the Azure Monitor
+// distro finds its JSON config beside itself): in a CommonJS bundle that is the bundle's own file URL.
+const importMetaUrl = {
+  define: { 'import.meta.url': '__bundleFileUrl' },
+  banner: { js: 'const __bundleFileUrl = require("node:url").pathToFileURL(__filename).href;' },
+};
+await build({ ...appBundle, ...importMetaUrl, entryPoints: lazyEntries, outdir: 'dist', plugins: [embedConsoleAssets] });
 await build({
   ...common,
   entryPoints: { 'scripts/start': 'scripts/start.ts', 'scripts/host': 'scripts/host.ts', 'scripts/keys': 'scripts/keys.ts' },

@@ -8,17 +8,16 @@ import { createInterface } from 'node:readline';
 import { QueueClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
-import { generateSigningKey } from '../lib/signin/keys.js';
+import type { StoredJwk } from '../lib/signin/keys.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../lib/runtime.js';
 import { ensureTables } from '../lib/storage/tables.js';
 
 export const FUNCTION_KEY = 'test-function-key-0123456789';
 export const TEST_PEPPER = 'test-pepper-0123456789-0123456789-abcdef';
 /** Signing keys shared by every host of a run, so two hosts accept each other's tokens. */
-export const TEST_SIGNING_KEY = generateSigningKey('EC');
-/** The RS256 key beside it: ID tokens of applications with the default idTokenSignedResponseAlg. */
-export const TEST_RSA_SIGNING_KEY = generateSigningKey('RSA');
-export const TEST_SIGNING_KEYS = JSON.stringify([TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY]);
+export const TEST_SIGNING_KEYS = inject('testSigningKeys');
+/** TEST_SIGNING_KEY signs sessions (ES256); TEST_RSA_SIGNING_KEY signs ID tokens of applications with the default idTokenSignedResponseAlg (RS256). */
+export const [TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY] = JSON.parse(TEST_SIGNING_KEYS) as [StoredJwk, StoredJwk];
 
 const REPO = resolve(__dirname, '..');
 

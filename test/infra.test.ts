@@ -43,6 +43,7 @@ const SAMPLE_VALUES: Record<string, string> = {
   EMAIL_TRANSPORT: 'acs',
   ACS_ENDPOINT: 'https://acs-guestpass-sample.europe.communication.azure.com',
   MAIL_DAILY_CAP_PER_TENANT: '5000',
+  APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000002;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
   ACS_EVENTS_SECRET: generateCodePepper(),
   // As SendGrid shows it: the base64 DER of an EC P-256 public key.
   SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),

@@ -9,6 +9,7 @@ import { lazySchema } from '../lazySchema.js';
 import type { Runtime } from '../runtime.js';
 import { DAY_MS, dayTable } from '../storage/dayTables.js';
 import { newestFirstKey } from '../storage/tables.js';
+import { telemetry } from '../telemetry/telemetry.js';
 import { EVENT_TYPES, type EventType } from './eventTypes.js';
 import { WEBHOOK_ROW_PREFIX } from './subscriptions.js';
 import { AddressNotAllowed, isPublicAddress, webhookLookup } from './webhookUrl.js';
@@ -149,13 +150,17 @@ export async function deliverWebhook(rt: Runtime, message: WebhookMessage): Prom
   let answer: Answer | undefined;
   let error: string | undefined;
   try {
-    answer = await post(rt, new URL(row.url), headers, body);
+    const url = new URL(row.url);
+    answer = await telemetry.dependency('webhook', 'POST', { 'tenant.id': message.tenantId, 'webhook.endpoint_id': message.endpointId, 'server.address': url.hostname, 'webhook.attempt': message.attempt }, () =>
+      post(rt, url, headers, body),
+    );
     if (answer.status >= 300 && answer.status < 400) error = `redirect refused: the receiver answered ${answer.status}; webhooks never follow redirects`;
     else if (answer.status < 200 || answer.status >= 300) error = `the receiver answered ${answer.status}`;
   } catch (caught) {
     error = describeFailure(caught);
   }
   const durationMs = Math.round(performance.now() - started);
+  telemetry.count('webhookDeliveries', { 'tenant.id': message.tenantId, 'webhook.endpoint_id': message.endpointId, outcome: error ? 'failed' : 'delivered' });
   const now = rt.now();
   const retry = error && message.attempt < MAX_ATTEMPTS ? { message: { ...message, attempt: message.attempt + 1 }, delaySeconds: RETRY_DELAYS_SECONDS[message.attempt - 1]! } : undefined;
   const record: DeliveryRow = {

@@ -34,6 +34,7 @@ import { newMailId } from '../mail/delivery.js';
 import { queueCodeMail } from '../mail/queue.js';
 import { codeMailSlot } from '../mail/send.js';
 import type { Runtime } from '../runtime.js';
+import { telemetry } from '../telemetry/telemetry.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
 import { issueChallenge, stepUpPassed } from './stepUp.js';
@@ -134,7 +135,10 @@ function strangerTimes(partition: GuestPartition, now: number): number[] {
 async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<boolean> {
   if (familiar) return false;
   if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return false;
-  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) return true;
+  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) {
+    telemetry.count('stepUps', { 'tenant.id': partition.partitionKey.split('_')[0], stage: 'solved' });
+    return true;
+  }
   throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
 }
 
@@ -422,6 +426,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const presented = hashCode(codeConfig.pepper, tenantId, partition.guest?.guestId ?? partition.partitionKey, request.code);
   // Every live code is compared, so the time taken does not tell which matched.
   const matched = live.filter((c) => codesMatch(c.h, presented)).length > 0;
+  telemetry.count('codesCompared', { 'tenant.id': tenantId, result: matched ? 'match' : 'wrong' });
 
   if (!matched && parseJsonList<string>(attempt?.usedHashes).some((h) => codesMatch(h, presented))) {
     // A code of this attempt that was just used, sent again (a double submit, or a

@@ -4,6 +4,7 @@ import { RestError, TableClient, TableServiceClient, type TableServiceClientOpti
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from '../config.js';
 import { GuestpassError } from '../errors.js';
+import { telemetry } from '../telemetry/telemetry.js';
 
 export const TABLE_NAMES = ['tenants', 'guests', 'limits', 'outbox', 'audit'] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
@@ -30,6 +31,19 @@ export function countTransaction(): void {
   const scope = transactionScope.getStore();
   if (scope) scope.count += 1;
 }
+
+/**
+ * A dependency span per Table Storage request (when telemetry is on): the operation and
+ * the table, never the keys (a guest partition's key is a digest of an address).
+ */
+const traceTransactions: PipelinePolicy = {
+  name: 'guestpassTableSpans',
+  sendRequest(request, next) {
+    const path = new URL(request.url).pathname.split('/').filter(Boolean).pop() ?? '';
+    const table = /^[A-Za-z0-9]+/.exec(path)?.[0] ?? '';
+    return telemetry.dependency('Table', `${request.method} ${table}`, { 'db.system': 'azure.table', 'db.collection.name': table, 'http.request.method': request.method }, () => next(request));
+  },
+};
 
 export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
   const scope = { count: 0 };
@@ -67,6 +81,7 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
   const options: TableServiceClientOptions = {
     additionalPolicies: [
       { policy: countTransactions, position: 'perRetry' },
+      { policy: traceTransactions, position: 'perRetry' },
       { policy: timeoutPolicy((storage.timeoutSeconds ?? 5) * 1000), position: 'perRetry' },
     ],
     // Bounded: at most three tries, 200 ms then 400 ms apart (capped at 1 s).
