@@ -11,7 +11,7 @@ import { sendGridWebhookKey } from './webhookKey.js';
 /** A delivery report, from either provider, about one of guestpass's mails. */
 export interface DeliveryEvent {
   mailId: string;
-  status: Exclude<DeliveryStatus, 'accepted' | 'refused'>;
+  status: Extract<DeliveryStatus, 'delivered' | 'bounced' | 'blocked'>;
   reason?: string;
   at: Date;
 }
@@ -24,6 +24,9 @@ export interface EventsApplied {
 }
 
 const REASON_MAX = 500;
+
+/** How old a signed delivery-report post may be: older ones are refused as replays. */
+export const SIGNED_POST_MAX_AGE_MS = 5 * 60_000;
 
 /** Applies each report to its mail row, unless the row already holds a newer one. */
 export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]): Promise<EventsApplied> {
@@ -42,7 +45,7 @@ export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]):
       result.ignored += 1;
       continue;
     }
-    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'accepted') {
+    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'sent') {
       result.ignored += 1;
       continue;
     }
@@ -104,6 +107,9 @@ export function sendGridEvents(rt: Runtime, request: SignedRequest): DeliveryEve
     valid = false; // not a DER signature at all
   }
   if (!valid) fail('invalid_signature');
+  // A correctly signed post from more than five minutes ago (either way) is a replay, refused alike.
+  const signedAt = Number(request.timestamp) * 1000;
+  if (!Number.isFinite(signedAt) || Math.abs(rt.now() - signedAt) > SIGNED_POST_MAX_AGE_MS) fail('invalid_signature');
   const parsed = z.array(z.unknown()).safeParse(parseJson(request.body));
   if (!parsed.success) fail('invalid_request', { message: 'The body must be a JSON array of SendGrid events.' });
   const events: DeliveryEvent[] = [];
@@ -164,8 +170,31 @@ export function acsEvents(rt: Runtime, request: { body: string; secret?: string 
     if (!code.success) fail('invalid_request', { message: 'The validation event has no validationCode.' });
     return { validationResponse: code.data.validationCode };
   }
+  return { events: acsDeliveryEvents(rt, parsed.data) };
+}
+
+/**
+ * One Event Grid event (Event Grid schema) as the subscription's Storage Queue
+ * destination writes it, one event a message, base64-encoded (infra/modules/acsEvents.bicep):
+ * only identities with a role on the storage account can write there, so it carries no secret.
+ */
+export function acsQueuedEvent(rt: Runtime, payload: unknown): DeliveryEvent[] {
+  const parsed = eventGridEvent.safeParse(typeof payload === 'string' ? parseQueuedJson(payload) : payload);
+  return parsed.success ? acsDeliveryEvents(rt, [parsed.data]) : [];
+}
+
+function parseQueuedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ACS delivery reports among Event Grid events, as delivery events; anything else is skipped. */
+function acsDeliveryEvents(rt: Runtime, eventGridEvents: z.infer<typeof eventGridEvent>[]): DeliveryEvent[] {
   const events: DeliveryEvent[] = [];
-  for (const event of parsed.data) {
+  for (const event of eventGridEvents) {
     if (event.eventType !== ACS_DELIVERY_REPORT) continue;
     const report = acsDeliveryReport.safeParse(event.data);
     if (!report.success || !uuid.safeParse(report.data.messageId).success) continue;
@@ -179,7 +208,7 @@ export function acsEvents(rt: Runtime, request: { body: string; secret?: string 
       at: Number.isNaN(at.getTime()) ? new Date(rt.now()) : at,
     });
   }
-  return { events };
+  return events;
 }
 
 /**
