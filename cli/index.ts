@@ -852,7 +852,7 @@ for (const [name, method, path, verb] of [
         print(output(), value, () =>
           value.length === 0
             ? `The lifecycle ${verb} nothing (settings: guestpass tenants show).\n`
-            : table(['Guest id', 'Email', 'Action', 'Reason'], value.map((a) => [a.guestId, a.email, a.action, a.reason])),
+            : table(['Email', 'Action', 'Reason', 'Guest id'], value.map((a) => [a.email, a.action, a.reason, a.guestId])),
         );
       }),
     );

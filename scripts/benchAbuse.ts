@@ -1,3 +1,4 @@
+import { sendQueuedMailsNow } from '../lib/mail/queue.js';
 import { request as httpRequest, Agent } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
@@ -236,6 +237,7 @@ export async function guestListingCost(connectionString: string, strangerRows: n
   for (const [i, email] of accepted.entries()) {
     const clientIp = `203.0.113.${i + 1}`;
     await sendCode(rt, { tenant: tenant.id, email, clientIp });
+    await sendQueuedMailsNow(rt);
     const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, rt.now());
     await verifyCode(rt, { tenant: tenant.id, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp });
   }

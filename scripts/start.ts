@@ -12,6 +12,7 @@ const SAMPLE = 'local.settings.sample.json';
 function ensureLocalSettings(): void {
   if (existsSync(SETTINGS)) {
     addMissingRsaKey();
+    addMissingQueueSettings();
     return;
   }
   copyFileSync(SAMPLE, SETTINGS);
@@ -21,6 +22,20 @@ function ensureLocalSettings(): void {
   settings.Values.LOCAL_FUNCTION_KEY = generateCodePepper();
   writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
   console.log(`Created ${SETTINGS} from ${SAMPLE} with fresh local secrets (git ignores it).`);
+}
+
+/**
+ * A local.settings.json from before mail left through a queue lacks the queue names the
+ * queue triggers resolve (%MAIL_QUEUE_NAME%, %ACS_EVENTS_QUEUE_NAME%): they are added from the sample.
+ */
+function addMissingQueueSettings(): void {
+  const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values?: Record<string, string> };
+  const sample = (JSON.parse(readFileSync(SAMPLE, 'utf8')) as { Values: Record<string, string> }).Values;
+  const missing = ['AzureWebJobsStorage', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME'].filter((name) => !settings.Values?.[name] && sample[name]);
+  if (missing.length === 0) return;
+  settings.Values = { ...settings.Values, ...Object.fromEntries(missing.map((name) => [name, sample[name]!])) };
+  writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
+  console.log(`Added ${missing.join(', ')} (mail leaves through Azurite's Queue service) to ${SETTINGS}.`);
 }
 
 /** A local.settings.json from before RS256 ID tokens holds one EC key: it gains an RSA key beside it. */

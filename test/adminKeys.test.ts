@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTenant, expectError, FUNCTION_KEY, startHost, stopAllHosts, uniquePrefix, type TestHost } from './helpers.js';
+import { createTenant, expectError, FUNCTION_KEY, hostWithTenant, startHost, stopAllHosts, uniquePrefix, type TestHost } from './helpers.js';
 
 afterAll(() => stopAllHosts());
 
@@ -136,6 +136,22 @@ describe('tenant admin keys', () => {
     const other = await createTenant(a);
     const otherKey = await createKey(a, FUNCTION_KEY, other.id, 'other');
     await expectError(await manageAs(a, FUNCTION_KEY, `/tenants/${tenant.id}/keys/${otherKey.id}`, { method: 'DELETE' }), 404, 'key_not_found');
+  });
+
+  it('revoking a tenant admin key revokes the keys it made and the keys they made; the operator\'s other keys keep working', async () => {
+    const { host, tenant } = await hostWithTenant();
+    const parent = await createKey(host, FUNCTION_KEY, tenant.id, 'parent');
+    const child = await createKey(host, parent.key, tenant.id, 'child');
+    const grandchild = await createKey(host, child.key, tenant.id, 'grandchild');
+    const sibling = await createKey(host, FUNCTION_KEY, tenant.id, 'sibling');
+    for (const { key } of [parent, child, grandchild, sibling]) expect((await manageAs(host, key, `/tenants/${tenant.id}/users`)).status).toBe(200);
+
+    expect((await manageAs(host, FUNCTION_KEY, `/tenants/${tenant.id}/keys/${parent.id}`, { method: 'DELETE' })).status).toBe(204);
+    for (const { key } of [parent, child, grandchild]) await expectError(await manageAs(host, key, `/tenants/${tenant.id}/users`), 401, 'unauthorized');
+    expect((await manageAs(host, sibling.key, `/tenants/${tenant.id}/users`)).status).toBe(200);
+    const keys = (await (await manageAs(host, FUNCTION_KEY, `/tenants/${tenant.id}/keys`)).json()) as { value: { id: string; revokedAt?: string }[] };
+    const revoked = keys.value.filter((k) => k.revokedAt).map((k) => k.id).sort();
+    expect(revoked).toEqual([parent.id, child.id, grandchild.id].sort());
   });
 
   it('with OPERATOR_KEY set, that is the operator credential and LOCAL_FUNCTION_KEY no longer is', async () => {

@@ -396,6 +396,17 @@ describe('the operator console in Chromium', () => {
     const chart = page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 7 days' });
     await chart.waitFor();
     expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
+    // Tiles with the period's totals, and a period picker: 24 hours redraws the chart and tiles.
+    const tiles = page.getByRole('list', { name: 'Totals for the period' });
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 24 hours' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 24 hours' }).waitFor();
+    await page.getByRole('heading', { name: 'Last 24 hours', level: 2 }).waitFor();
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 30 days' });
+    await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 30 days' }).waitFor();
+    await page.getByLabel('Chart period').selectOption({ label: 'Last 7 days' });
+    await chart.waitFor();
     const entries = page.getByRole('region', { name: 'Sign-in log entries' });
     expect(await entries.locator('tbody tr').count()).toBe(5);
     await page.screenshot({ path: docsPicture('console', 'console-sign-in-logs.png'), fullPage: true });
@@ -463,6 +474,53 @@ describe('the operator console in Chromium', () => {
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
   });
 
+  it('reaches any row action with one Tab and the arrow keys, not a Tab per row', async () => {
+    const many = await consoleTenant('Many');
+    await Promise.all(Array.from({ length: 30 }, (_, i) => inviteGuest(host, many.id, `row${String(i).padStart(2, '0')}@example.com`, { inviteRedirectUrl: `${host.baseUrl}/` })));
+    const page = await signInToConsole((await createKey(many.id, 'keyboard')).key);
+    await rowOf(page, 'row29@example.com').waitFor();
+    await page.getByRole('button', { name: 'Apply' }).focus();
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    expect(await focused()).toBe('Resend the invitation to row00@example.com');
+    await page.keyboard.press('End');
+    expect(await focused()).toBe('Resend the invitation to row29@example.com');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe('Delete row29@example.com');
+    await page.keyboard.press('ArrowUp');
+    expect(await focused()).toBe('Delete row28@example.com');
+    // One more Tab leaves the table: the actions are a single stop.
+    await page.keyboard.press('Tab');
+    expect(await focused() ?? '').not.toMatch(/row\d\d@example\.com/);
+    await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Delete row28@example.com');
+  });
+
+  it('holds every page at 1366×768 in English, Swedish and German: nothing wider than the window, no label wider than the sidebar', async () => {
+    const overflow: string[] = [];
+    for (const lang of ['en', 'sv', 'de']) {
+      const page = await signInToConsole(FUNCTION_KEY, tenant.id);
+      await page.setViewportSize({ width: 1366, height: 768 });
+      await page.getByLabel('Language').selectOption(lang);
+      await expect.poll(() => page.evaluate(() => document.documentElement.lang)).toBe(lang);
+      const links = await page.getByRole('navigation').getByRole('link').count();
+      for (let index = 0; index < links; index += 1) {
+        const link = page.getByRole('navigation').getByRole('link').nth(index);
+        const name = (await link.textContent()) ?? '';
+        await link.click();
+        await page.getByRole('heading', { name, level: 1 }).waitFor();
+        await page.locator('main .loading').waitFor({ state: 'detached' });
+        const measured = await page.evaluate(() => ({
+          page: document.documentElement.scrollWidth - window.innerWidth,
+          nav: Array.from(document.querySelectorAll('nav a')).map((a) => a.scrollWidth - a.clientWidth).reduce((most, n) => Math.max(most, n), 0),
+        }));
+        if (measured.page > 0 || measured.nav > 0) overflow.push(`${lang} ${name}: page ${measured.page}px, sidebar ${measured.nav}px too wide`);
+      }
+    }
+    expect(overflow).toEqual([]);
+  });
+
   it('speaks Swedish and German', async () => {
     const swedish = await signInToConsole(FUNCTION_KEY, tenant.id);
     await swedish.getByLabel('Language').selectOption('sv');
@@ -488,7 +546,7 @@ describe('the operator console in Chromium', () => {
     const page = await signInToConsole(key);
     expect(await page.locator('header .tenant').textContent()).toBe('Tenant: Mine');
     expect(await page.locator('header .who').textContent()).toBe('Admin key: helpdesk');
-    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents()).toEqual(['Guests', 'Bulk invite', 'App roles', 'Settings', 'Sign-in logs', 'Audit log', 'Admin keys', 'Webhooks']);
     await page.goto(`${host.baseUrl}/api/manage/console/#/tenants`);
     await page.getByRole('heading', { name: 'Guests', level: 1 }).waitFor();
     expect(await page.getByText('their.guest@example.com').count()).toBe(0);
@@ -498,6 +556,29 @@ describe('the operator console in Chromium', () => {
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, `/tenants/${theirs.id}/users`)).toEqual({ status: 404, body: expect.objectContaining({ error: 'tenant_not_found' }) });
     expect(await fetchAsConsole(page, '/tenants')).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden' }) });
+  });
+
+  it('assigns an app role to a guest, lists the roles the guest holds and removes one', async () => {
+    const roled = await consoleTenant('Roled');
+    const created = await host.manage(`/tenants/${roled.id}/applications`, {
+      method: 'POST', body: JSON.stringify({ displayName: 'Reports', redirectUris: ['https://app.contoso.test/cb'], appRoles: [{ value: 'Reports.Read', displayName: 'Reader' }] }),
+    });
+    expect(created.status).toBe(201);
+    const guest = await inviteGuest(host, roled.id, 'rolf.roles@example.com', { inviteRedirectUrl: `${host.baseUrl}/`, sendInvitationMessage: false });
+    const page = await signInToConsole(FUNCTION_KEY, roled.id);
+    await goTo(page, 'App roles');
+    expect(await rowOf(page, 'Reports.Read').textContent()).toContain('Reader');
+    await page.getByLabel('Guest’s email address').fill('nobody@example.com');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('alert').filter({ hasText: 'No guest of this tenant has the address nobody@example.com.' }).waitFor();
+    await page.getByLabel('Guest’s email address').fill('rolf.roles@example.com');
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.getByRole('table', { name: 'Roles rolf.roles@example.com holds' }).waitFor();
+    const held = (await (await host.manage(`/tenants/${roled.id}/users/${guest.invitedUser.id}/appRoleAssignments`)).json()) as { value: { resourceDisplayName: string }[] };
+    expect(held.value.map((a) => a.resourceDisplayName)).toEqual(['Reports']);
+    await page.getByRole('button', { name: 'Remove Reports.Read from rolf.roles@example.com' }).click();
+    await page.getByText('This guest holds no app roles.').waitFor();
+    expect(await axeViolations(page), 'App roles').toEqual([]);
   });
 
   it('adds a webhook whose secret is shown once, rotates it, shows its deliveries and deletes it', async () => {

@@ -2,11 +2,14 @@ import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { startAzurite, type RunningAzurite } from '../scripts/azurite.js';
 import { chromiumExecutable } from '../scripts/chromium.js';
+import { generateSigningKeys } from '../lib/signin/keys.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     azuriteConnectionString: string;
+    /** SIGNING_KEYS for every host of the run: an RSA key takes most of a second to make, so it is made once. */
+    testSigningKeys: string;
   }
 }
 
@@ -20,6 +23,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await chromiumExecutable();
   azurite = await startAzurite({ port: await freePort(), queuePort: await freePort() });
   project.provide('azuriteConnectionString', azurite.connectionString);
+  project.provide('testSigningKeys', generateSigningKeys());
   return async () => {
     await azurite?.stop();
   };

@@ -8,18 +8,16 @@ import { createInterface } from 'node:readline';
 import { QueueClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
-import { generateSigningKey } from '../lib/signin/keys.js';
-import { readQueuedMail, sendQueuedMail } from '../lib/mail/queue.js';
+import type { StoredJwk } from '../lib/signin/keys.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../lib/runtime.js';
 import { ensureTables } from '../lib/storage/tables.js';
 
 export const FUNCTION_KEY = 'test-function-key-0123456789';
 export const TEST_PEPPER = 'test-pepper-0123456789-0123456789-abcdef';
 /** Signing keys shared by every host of a run, so two hosts accept each other's tokens. */
-export const TEST_SIGNING_KEY = generateSigningKey('EC');
-/** The RS256 key beside it: ID tokens of applications with the default idTokenSignedResponseAlg. */
-export const TEST_RSA_SIGNING_KEY = generateSigningKey('RSA');
-export const TEST_SIGNING_KEYS = JSON.stringify([TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY]);
+export const TEST_SIGNING_KEYS = inject('testSigningKeys');
+/** TEST_SIGNING_KEY signs sessions (ES256); TEST_RSA_SIGNING_KEY signs ID tokens of applications with the default idTokenSignedResponseAlg (RS256). */
+export const [TEST_SIGNING_KEY, TEST_RSA_SIGNING_KEY] = JSON.parse(TEST_SIGNING_KEYS) as [StoredJwk, StoredJwk];
 
 const REPO = resolve(__dirname, '..');
 
@@ -256,23 +254,8 @@ export async function expectHostAnswer(response: Response, status: number): Prom
   if (response.status !== status || text !== '') throw new Error(`expected the host's bare ${status}, got ${response.status} ${text}`);
 }
 
-/**
- * The send-mail trigger's work, run in this process for an in-process runtime (tests of
- * lib operations have no host polling their queue): every queued mail handed to the
- * runtime's mailer, as functions/sendMail.ts would.
- */
-export async function sendQueuedMails(rt: Runtime): Promise<void> {
-  const queue = await rt.queues.mail();
-  for (;;) {
-    const { receivedMessageItems: batch } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
-    if (batch.length === 0) return;
-    for (const message of batch) {
-      const payload = JSON.parse(Buffer.from(message.messageText, 'base64').toString('utf8')) as unknown;
-      await sendQueuedMail(rt, readQueuedMail(payload), message.dequeueCount);
-      await queue.deleteMessage(message.messageId, message.popReceipt);
-    }
-  }
-}
+/** The send-mail trigger's work, run in this process for an in-process runtime (no host polls its queue). */
+export { sendQueuedMailsNow as sendQueuedMails } from '../lib/mail/queue.js';
 
 /** An in-process runtime on the shared Azurite, for tests of lib operations (an injected clock, for one). */
 export async function testRuntime(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<Runtime & { config: Config }> {

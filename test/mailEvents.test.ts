@@ -128,6 +128,20 @@ describe("SendGrid's signed Event Webhook", () => {
     expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
   });
 
+  it('a correctly signed post older than five minutes (a replay) is refused with 401 and changes nothing', async () => {
+    const { guestId, mailId } = await mailedGuest('sg.replayed@example.com');
+    const body = eventsBody(mailId, 'sg.replayed@example.com', [{ event: 'bounce', type: 'bounce', reason: 'replayed' }]);
+    const threeYearsAgo = String(Math.floor(Date.now() / 1000) - 3 * 365 * 86_400);
+    const sixMinutesAgo = String(Math.floor(Date.now() / 1000) - 6 * 60);
+    for (const timestamp of [threeYearsAgo, sixMinutesAgo]) {
+      const { signature } = signed(keys.privateKey, body, timestamp);
+      // SendGrid's own verifier accepts the signature: only its age refuses it.
+      expect(new EventWebhook().verifySignature(new EventWebhook().convertPublicKeyToECDSA(keys.publicKeyBase64), body, signature, timestamp)).toBe(true);
+      await expectError(await post(body, { 'x-twilio-email-event-webhook-signature': signature, 'x-twilio-email-event-webhook-timestamp': timestamp }), 401, 'invalid_signature');
+    }
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
+  });
+
   it("verifies exactly as SendGrid's own verifier (@sendgrid/eventwebhook) does", async () => {
     const verifier = new EventWebhook();
     const publicKey = verifier.convertPublicKeyToECDSA(keys.publicKeyBase64);

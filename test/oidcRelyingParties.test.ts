@@ -183,7 +183,7 @@ describe('passport-openidconnect 0.1.2 (confidential client, no PKCE): issuer, a
     expect(sentBack.get('state')).toBeTruthy();
   });
 
-  it('with nonce: true it signs a guest in (client_secret_post at the token endpoint, userinfo for the profile)', async () => {
+  it('with nonce: true it signs a guest in (client_secret_post at the token endpoint; the profile from the ID token, as its default skips userinfo for a three-argument verify)', async () => {
     const { origin } = await passportApp({ nonce: true });
     const email = 'paul.passport@example.com';
     await inviteGuest(host, tenant.id, email, { invitedUserDisplayName: 'Paul Passport' });

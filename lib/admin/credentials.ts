@@ -35,6 +35,8 @@ interface AdminKeyEntity {
   secretHash: string;
   createdAt: string;
   createdBy: string;
+  /** The tenant admin key that made this one (none: the operator did): revoking it revokes this one too. */
+  createdByKeyId?: string;
   lastUsedAt?: string;
   revokedAt?: string;
 }
@@ -95,6 +97,9 @@ export async function authenticate(rt: Runtime, credential: string | null | unde
   }
   const hashed = createHash('sha256').update(secret).digest('base64url');
   if (!sameSecret(hashed, row.secretHash) || row.revokedAt) fail('unauthorized');
+  // A key made by a key that has since been revoked is revoked with it, even one made while
+  // the revocation ran (revokeAdminKey marks the descendants it finds; this catches the rest).
+  if (row.createdByKeyId && (await keyRevoked(rt, row.createdByKeyId))) fail('unauthorized');
   const now = rt.now();
   if (!row.lastUsedAt || Date.parse(row.lastUsedAt) < now - LAST_USED_GRANULARITY_MS) {
     // Best effort: a lost race with another instance's update says the same thing.
@@ -132,6 +137,7 @@ export async function createAdminKey(rt: Runtime, tenantId: string, name: string
     secretHash: createHash('sha256').update(secret).digest('base64url'),
     createdAt,
     createdBy: actor.name,
+    ...(actor.kind === 'tenantAdmin' ? { createdByKeyId: actor.keyId } : {}),
   };
   await rt.tables.tenants.createEntity({ partitionKey: KEY_PARTITION, rowKey: id, ...entity });
   return { id, name, key: `gpa_${id}_${secret}`, createdAt };
@@ -146,6 +152,20 @@ export async function listAdminKeys(rt: Runtime, tenantId: string): Promise<Admi
   return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
 
+/** Whether a key, or any key up the chain that made it, is revoked (or gone). */
+async function keyRevoked(rt: Runtime, keyId: string, depth = 0): Promise<boolean> {
+  if (depth > 16) return true;
+  let row: AdminKeyEntity;
+  try {
+    row = await rt.tables.tenants.getEntity<AdminKeyEntity>(KEY_PARTITION, keyId);
+  } catch (error) {
+    if (isStatus(error, 404)) return true;
+    throw error;
+  }
+  if (row.revokedAt) return true;
+  return row.createdByKeyId ? keyRevoked(rt, row.createdByKeyId, depth + 1) : false;
+}
+
 /** Revokes a key of the tenant (kept, marked revoked, so the list shows when); returns it as it was. */
 export async function revokeAdminKey(rt: Runtime, tenantId: string, keyId: string): Promise<AdminKey> {
   let row: AdminKeyEntity & { etag: string };
@@ -157,8 +177,25 @@ export async function revokeAdminKey(rt: Runtime, tenantId: string, keyId: strin
   }
   if (row.tenantId !== tenantId) fail('key_not_found');
   const before = toAdminKey(keyId, row);
+  const revokedAt = new Date(rt.now()).toISOString();
   if (!row.revokedAt) {
-    await rt.tables.tenants.updateEntity({ partitionKey: KEY_PARTITION, rowKey: keyId, revokedAt: new Date(rt.now()).toISOString() }, 'Merge');
+    await rt.tables.tenants.updateEntity({ partitionKey: KEY_PARTITION, rowKey: keyId, revokedAt }, 'Merge');
+  }
+  // The keys it made, and the keys they made, go with it: a key cannot outlive its maker.
+  const keys = new Map<string, AdminKeyEntity>();
+  const rows = rt.tables.tenants.listEntities<AdminKeyEntity>({
+    queryOptions: { filter: `PartitionKey eq '${KEY_PARTITION}' and tenantId eq '${escapeOData(tenantId)}'` },
+  });
+  for await (const key of rows) keys.set(key.rowKey!, key);
+  const revoked = new Set([keyId]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [id, key] of keys) {
+      if (revoked.has(id) || !key.createdByKeyId || !revoked.has(key.createdByKeyId)) continue;
+      revoked.add(id);
+      grew = true;
+      if (!key.revokedAt) await rt.tables.tenants.updateEntity({ partitionKey: KEY_PARTITION, rowKey: id, revokedAt }, 'Merge');
+    }
   }
   return before;
 }

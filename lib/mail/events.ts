@@ -27,6 +27,9 @@ export interface EventsApplied {
 
 const REASON_MAX = 500;
 
+/** How old a signed delivery-report post may be: older ones are refused as replays. */
+export const SIGNED_POST_MAX_AGE_MS = 5 * 60_000;
+
 /** Applies each report to its mail row, unless the row already holds a newer one. */
 export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]): Promise<EventsApplied> {
   const result: EventsApplied = { applied: 0, ignored: 0 };
@@ -110,6 +113,9 @@ export function sendGridEvents(rt: Runtime, request: SignedRequest): DeliveryEve
     valid = false; // not a DER signature at all
   }
   if (!valid) fail('invalid_signature');
+  // A correctly signed post from more than five minutes ago (either way) is a replay, refused alike.
+  const signedAt = Number(request.timestamp) * 1000;
+  if (!Number.isFinite(signedAt) || Math.abs(rt.now() - signedAt) > SIGNED_POST_MAX_AGE_MS) fail('invalid_signature');
   const parsed = z.array(z.unknown()).safeParse(parseJson(request.body));
   if (!parsed.success) fail('invalid_request', { message: 'The body must be a JSON array of SendGrid events.' });
   const events: DeliveryEvent[] = [];

@@ -206,3 +206,21 @@ async function renderQueuedMail(rt: Runtime, message: QueuedMail, content: unkno
   const { to, ...rest } = parsed.data;
   return { to, ...renderInvitationMail({ tenant, ...rest }) };
 }
+
+/**
+ * The send-mail trigger's work for every message in the queue now, in this process: for a
+ * runtime no host serves (tests of lib operations, the benchmark's in-process runtimes).
+ * Each message is handled as functions/sendMail.ts handles it, then deleted.
+ */
+export async function sendQueuedMailsNow(rt: Runtime): Promise<void> {
+  const queue = await rt.queues.mail();
+  for (;;) {
+    const { receivedMessageItems: batch } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
+    if (batch.length === 0) return;
+    for (const message of batch) {
+      const payload = Buffer.from(message.messageText, 'base64').toString('utf8');
+      await sendQueuedMail(rt, readQueuedMail(payload), message.dequeueCount);
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+    }
+  }
+}

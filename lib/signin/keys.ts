@@ -23,7 +23,8 @@ export type PublicJwk =
   | { kty: 'EC'; crv: 'P-256'; x: string; y: string; kid: string; alg: 'ES256'; use: 'sig' }
   | { kty: 'RSA'; n: string; e: string; kid: string; alg: 'RS256'; use: 'sig' };
 
-interface StoredJwk extends JsonWebKey {
+/** A key as SIGNING_KEYS holds it: a JWK (private or public) with its kid. */
+export interface StoredJwk extends JsonWebKey {
   kid?: string;
 }
 

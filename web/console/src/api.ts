@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { auditPageResponse, domainResponse, keyListResponse, lifecycleResponse, meResponse } from '../../../lib/admin/schemas.js';
 import type { SignInSummary } from '../../../lib/admin/signInSummary.js';
 import type { createdWebhookResponse, rotatedSecretResponse, webhookView } from '../../../lib/events/schemas.js';
+import type { appRoleAssignmentResponse, applicationResponse } from '../../../lib/oidc/schemas.js';
 import type { guestPageResponse, guestResponse, invitationResponse, policyListResponse, policyResponse, signInLogPageResponse, tenantResponse } from '../../../lib/schemas.js';
 
 export type Guest = z.infer<typeof guestResponse>;
@@ -29,6 +30,8 @@ export type HourSummary = SignInSummary['value'][number];
 export type WebhookEndpoint = z.infer<typeof webhookView>;
 export type CreatedWebhook = z.infer<typeof createdWebhookResponse>;
 export type RotatedSecret = z.infer<typeof rotatedSecretResponse>;
+export type Application = z.infer<typeof applicationResponse>;
+export type AppRoleAssignment = z.infer<typeof appRoleAssignmentResponse>;
 
 export interface Page<T> {
   value: T[];
@@ -202,5 +205,19 @@ export class ManagementApi {
   }
   deleteWebhook(tenant: string, id: string): Promise<void> {
     return this.request('DELETE', `${pathOf(tenant)}/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  applications(tenant: string): Promise<Page<Application>> {
+    return this.request('GET', `${pathOf(tenant)}/applications`);
+  }
+  appRoleAssignments(tenant: string, guestId: string): Promise<Page<AppRoleAssignment>> {
+    return this.request('GET', `${pathOf(tenant)}/users/${encodeURIComponent(guestId)}/appRoleAssignments`);
+  }
+  /** Graph's POST /users/{id}/appRoleAssignments: resourceId is the application's client id. */
+  assignAppRole(tenant: string, guestId: string, appRoleId: string, resourceId: string): Promise<AppRoleAssignment> {
+    return this.request('POST', `${pathOf(tenant)}/users/${encodeURIComponent(guestId)}/appRoleAssignments`, { appRoleId, resourceId });
+  }
+  removeAppRoleAssignment(tenant: string, guestId: string, assignmentId: string): Promise<void> {
+    return this.request('DELETE', `${pathOf(tenant)}/users/${encodeURIComponent(guestId)}/appRoleAssignments/${encodeURIComponent(assignmentId)}`);
   }
 }

@@ -38,7 +38,7 @@ const SERIES: Series[] = ['codesSent', 'signIns', 'failures'];
  * an image with a text alternative that states the totals and the worst hour; the same
  * numbers are in a table for those who want to read them.
  */
-export function hourlyChart(series: HourSummary[], t: Messages, lang: string): SVGSVGElement {
+export function hourlyChart(series: HourSummary[], t: Messages, lang: string, title = t.chart.title): SVGSVGElement {
   const width = 960;
   const height = 240;
   const pad = { left: 44, right: 12, top: 12, bottom: 36 };
@@ -57,17 +57,24 @@ export function hourlyChart(series: HourSummary[], t: Messages, lang: string): S
     + (worst.failures > 0 ? ` ${fill(t.chart.worst, { hour: hourFormat.format(new Date(worst.hour)), failures: worst.failures })}` : '');
 
   const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-title chart-desc', class: 'chart' },
-    svg('title', { id: 'chart-title' }, t.chart.title),
+    svg('title', { id: 'chart-title' }, title),
     svg('desc', { id: 'chart-desc' }, description));
   for (let value = 0; value <= top; value += step) {
     chart.append(svg('line', { x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value), class: 'grid' }));
     chart.append(svg('text', { x: pad.left - 6, y: y(value) + 4, class: 'axis', 'text-anchor': 'end' }, String(value)));
   }
   const dayFormat = new Intl.DateTimeFormat(lang, { weekday: 'short', day: 'numeric' });
+  const timeFormat = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
+  // Labels that fit: every 6 hours over a day or two, every midnight over a week, every 5th midnight over a month.
+  const short = series.length <= 48;
+  const everyNthDay = series.length > 24 * 10 ? 5 : 1;
+  let midnights = 0;
   series.forEach((entry, index) => {
-    if (new Date(entry.hour).getHours() !== 0) return;
+    const at = new Date(entry.hour);
+    if (short ? at.getHours() % 6 !== 0 : at.getHours() !== 0) return;
+    if (!short && midnights++ % everyNthDay !== 0) return;
     chart.append(svg('line', { x1: x(index), x2: x(index), y1: pad.top, y2: pad.top + plotHeight, class: 'day' }));
-    chart.append(svg('text', { x: x(index) + 4, y: height - pad.bottom + 18, class: 'axis' }, dayFormat.format(new Date(entry.hour))));
+    chart.append(svg('text', { x: x(index) + 4, y: height - pad.bottom + 18, class: 'axis' }, (short ? timeFormat : dayFormat).format(at)));
   });
   for (const name of SERIES) {
     const points = series.map((entry, index) => `${x(index).toFixed(1)},${y(entry[name]).toFixed(1)}`).join(' ');

@@ -4,6 +4,7 @@ import { h, replace, uid } from './dom.js';
 import { LANGS, messagesFor, pickLanguage, type Lang, type Messages } from './messages.js';
 import { auditPage } from './pages/audit.js';
 import { guestsPage } from './pages/guests.js';
+import { appRolesPage } from './pages/appRoles.js';
 import { keysPage } from './pages/keys.js';
 import { webhooksPage } from './pages/webhooks.js';
 import { settingsPage } from './pages/settings.js';
@@ -20,8 +21,8 @@ const CREDENTIAL = 'guestpass.console.credential';
 const TENANT = 'guestpass.console.tenant';
 const LANG = 'guestpass.console.lang';
 
-type PageId = 'guests' | 'bulk' | 'settings' | 'sign-ins' | 'audit' | 'keys' | 'webhooks' | 'tenants';
-const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'settings', 'sign-ins', 'audit', 'keys', 'webhooks'];
+type PageId = 'guests' | 'bulk' | 'roles' | 'settings' | 'sign-ins' | 'audit' | 'keys' | 'webhooks' | 'tenants';
+const TENANT_PAGES: PageId[] = ['guests', 'bulk', 'roles', 'settings', 'sign-ins', 'audit', 'keys', 'webhooks'];
 
 const root = document.getElementById('app')!;
 const apiBase = new URL('../../', location.href).href;
@@ -151,6 +152,7 @@ function currentPage(): PageId {
 const PAGE_TITLES = (m: Messages): Record<PageId, string> => ({
   guests: m.nav.guests,
   bulk: m.nav.bulk,
+  roles: m.nav.roles,
   settings: m.nav.settings,
   'sign-ins': m.nav.signIns,
   audit: m.nav.audit,
@@ -203,7 +205,7 @@ async function render(): Promise<void> {
       };
       // The bulk invite page (and the CSV parser, most of the console's weight) loads when first opened.
       const bulkInvitePage = async (c: ConsoleContext) => (await import('./pages/bulkInvite.js')).bulkInvitePage(c);
-      const build = { guests: guestsPage, bulk: bulkInvitePage, settings: settingsPage, 'sign-ins': signInLogsPage, audit: auditPage, keys: keysPage, webhooks: webhooksPage }[page];
+      const build = { guests: guestsPage, bulk: bulkInvitePage, roles: appRolesPage, settings: settingsPage, 'sign-ins': signInLogsPage, audit: auditPage, keys: keysPage, webhooks: webhooksPage }[page];
       const content = await build(context);
       if (render !== renderCount) return;
       replace(main, heading, content);

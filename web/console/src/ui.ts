@@ -89,9 +89,44 @@ export async function run(button: HTMLButtonElement, alert: HTMLElement, t: Mess
     await action();
   } catch (error) {
     alert.textContent = errorText(t, error);
+    // Where the reader is looking: an alert below the fold (a long domain list at 1366×768) is brought into view.
+    alert.scrollIntoView?.({ block: 'nearest' });
   } finally {
     button.disabled = false;
   }
+}
+
+/**
+ * Row actions reachable without tabbing through every row (a roving tabindex, as the
+ * ARIA toolbar and grid patterns have it): of all the action buttons in `container`,
+ * one is in the tab order; Up and Down move to the same action of the row above or
+ * below, Left and Right along the row, Home and End to the first and last row.
+ */
+export function rovingActions(container: HTMLElement): void {
+  const rows = () => Array.from(container.querySelectorAll<HTMLElement>('.row-actions')).map((row) => Array.from(row.querySelectorAll<HTMLButtonElement>('button')));
+  const all = rows().flat();
+  all.forEach((button, index) => (button.tabIndex = index === 0 ? 0 : -1));
+  container.addEventListener('keydown', (event) => {
+    const target = event.target as HTMLElement;
+    const grid = rows();
+    const r = grid.findIndex((row) => row.includes(target as HTMLButtonElement));
+    if (r < 0) return;
+    const c = grid[r]!.indexOf(target as HTMLButtonElement);
+    const at = (row: number, column: number) => grid[row]?.[Math.min(column, grid[row]!.length - 1)];
+    const next = {
+      ArrowDown: at(r + 1, c),
+      ArrowUp: at(r - 1, c),
+      ArrowRight: at(r, c + 1),
+      ArrowLeft: at(r, c - 1),
+      Home: at(0, c),
+      End: at(grid.length - 1, c),
+    }[event.key];
+    if (!next) return;
+    event.preventDefault();
+    for (const button of grid.flat()) button.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  });
 }
 
 /** A refusal the console itself words for the reader (not a server answer). */

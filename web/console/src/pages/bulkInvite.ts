@@ -117,7 +117,8 @@ export async function bulkInvitePage(c: ConsoleContext): Promise<HTMLElement> {
         ...(row.displayName ? { invitedUserDisplayName: row.displayName } : {}),
         ...(row.message ? { invitedUserMessageInfo: { customizedMessageBody: row.message } } : {}),
       });
-      show(row.row, row.email, 'Succeeded', invitation.invitedUser.id);
+      // The address is in the row; the id goes to the results file only (tables show addresses, not ids).
+      show(row.row, row.email, 'Succeeded', row.sendEmail ? t.bulk.mailed : t.bulk.notMailed);
       return { row: row.row, email: row.email, status: 'Succeeded', invitedUserId: invitation.invitedUser.id };
     } catch (error) {
       const message = errorText(t, error);

@@ -1,7 +1,7 @@
 import type { Guest, GuestPage } from '../api.js';
 import { fill, type ConsoleContext } from '../context.js';
 import { field, h, options, replace, uid } from '../dom.js';
-import { alertBox, errorText, Pager, run, table, UserError, type Column } from '../ui.js';
+import { alertBox, errorText, Pager, rovingActions, run, table, UserError, type Column } from '../ui.js';
 
 const SOURCES = ['OTP', 'AzureAD', 'MSA', 'Google'] as const;
 const STATES = ['PendingAcceptance', 'Accepted', 'Disabled'] as const;
@@ -112,7 +112,9 @@ export async function guestsPage(c: ConsoleContext): Promise<HTMLElement> {
       { label: t.guests.lastSignIn, cell: (g) => c.date(g.lastSignInAt) },
       { label: t.actions, cell: actions },
     ];
-    return table(fill(t.guests.caption, { tenant: c.tenant.displayName }), columns, guests, t.guests.none);
+    const element = table(fill(t.guests.caption, { tenant: c.tenant.displayName }), columns, guests, t.guests.none);
+    rovingActions(element);
+    return element;
   }
 
   await pager.reset();

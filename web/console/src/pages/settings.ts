@@ -94,7 +94,8 @@ async function domainsSection(c: ConsoleContext): Promise<HTMLElement> {
       c.announce(t.saved);
     });
   });
-  return section(t.settings.domains, h('p', {}, t.settings.domainsIntro), list, form, alert);
+  // The alert right under the list whose Verify or Remove it answers, not below the add form.
+  return section(t.settings.domains, h('p', {}, t.settings.domainsIntro), list, alert, form);
 }
 
 /** Entra's "Email one-time passcode for guests" Yes/No, written into the organisation-default policy. */

@@ -71,25 +71,48 @@ export async function signInLogsPage(c: ConsoleContext): Promise<HTMLElement> {
   return h('div', { class: 'stack' }, chart, h('section', { class: 'card', 'aria-label': t.logs.entries }, filters, alert, results, pager.element));
 }
 
+const CHART_RANGES = { day: 24, week: 168, month: 720 } as const;
+type ChartRange = keyof typeof CHART_RANGES;
+
+/**
+ * The chart section: a period picker (24 hours, 7 days, 30 days), tiles with the
+ * period's totals, the hourly chart and its numbers; changing the period redraws them.
+ */
 async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
   const { t } = c;
   const id = uid('chart');
-  const heading = h('h2', { id }, t.chart.heading);
-  const series = hourlySeries((await c.api.signInSummary(c.tenantId, WEEK_HOURS)).value, WEEK_HOURS);
-  const refused = (entry: (typeof series)[number]) => Object.values(entry.refusals).reduce((sum, count) => sum + count, 0);
-  const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent + refused(entry) > 0);
-  const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
-  return h('section', { class: 'card', 'aria-labelledby': id }, heading,
-    h('figure', {}, hourlyChart(series, t, c.lang),
-      h('figcaption', { class: 'legend' },
-        h('span', { class: 'key codesSent' }, t.chart.codesSent), h('span', { class: 'key signIns' }, t.chart.signIns), h('span', { class: 'key failures' }, t.chart.failures))),
-    h('details', {}, h('summary', {}, t.chart.numbers),
-      table(t.chart.tableCaption, [
-        { label: t.chart.hour, cell: (e) => hourFormat.format(new Date(e.hour)) },
-        { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
-        { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
-        { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
-        // Refusals per reason (counted for the tenant, guests' and strangers' alike).
-        { label: t.chart.refusals, cell: (e) => Object.entries(e.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${outcomeLabel(t, reason)}: ${n}`).join(', ') },
-      ], busy, t.chart.quiet)));
+  const heading = h('h2', { id }, t.logs.ranges.week);
+  const picker = h('select', { name: 'period' }, ...options((Object.keys(CHART_RANGES) as ChartRange[]).map((r): [string, string] => [r, t.logs.ranges[r]]), 'week'));
+  const body = h('div', {});
+  const draw = async (range: ChartRange) => {
+    const hours = CHART_RANGES[range];
+    const series = hourlySeries((await c.api.signInSummary(c.tenantId, hours)).value, hours);
+    const refused = (entry: (typeof series)[number]) => Object.values(entry.refusals).reduce((sum, count) => sum + count, 0);
+    const total = (pick: (entry: (typeof series)[number]) => number) => series.reduce((sum, entry) => sum + pick(entry), 0);
+    const busy = series.filter((entry) => entry.signIns + entry.failures + entry.codesSent + refused(entry) > 0);
+    const hourFormat = new Intl.DateTimeFormat(c.lang, { dateStyle: 'medium', timeStyle: 'short' });
+    heading.textContent = t.logs.ranges[range];
+    const tile = (label: string, value: number, name: string) => h('li', { class: `tile ${name}` }, h('span', { class: 'tile-value' }, String(value)), h('span', { class: 'tile-label' }, label));
+    replace(body,
+      h('ul', { class: 'tiles', 'aria-label': t.chart.tiles },
+        tile(t.chart.signIns, total((e) => e.signIns), 'signIns'),
+        tile(t.chart.failures, total((e) => e.failures), 'failures'),
+        tile(t.chart.codesSent, total((e) => e.codesSent), 'codesSent'),
+        tile(t.chart.refusals, total(refused), 'refused')),
+      h('figure', {}, hourlyChart(series, t, c.lang, t.chart.titles[range]),
+        h('figcaption', { class: 'legend' },
+          h('span', { class: 'key codesSent' }, t.chart.codesSent), h('span', { class: 'key signIns' }, t.chart.signIns), h('span', { class: 'key failures' }, t.chart.failures))),
+      h('details', {}, h('summary', {}, t.chart.numbers),
+        table(t.chart.tableCaption, [
+          { label: t.chart.hour, cell: (e) => hourFormat.format(new Date(e.hour)) },
+          { label: t.chart.codesSent, cell: (e) => e.codesSent, className: 'number' },
+          { label: t.chart.signIns, cell: (e) => e.signIns, className: 'number' },
+          { label: t.chart.failures, cell: (e) => e.failures, className: 'number' },
+          // Refusals per reason (counted for the tenant, guests' and strangers' alike).
+          { label: t.chart.refusals, cell: (e) => Object.entries(e.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${outcomeLabel(t, reason)}: ${n}`).join(', ') },
+        ], busy, t.chart.quiet)));
+  };
+  picker.addEventListener('change', () => void draw(picker.value as ChartRange));
+  await draw('week');
+  return h('section', { class: 'card', 'aria-labelledby': id }, h('div', { class: 'chart-head' }, heading, field(t.chart.range, picker)), body);
 }
