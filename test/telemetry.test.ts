@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../lib/telemetry/metrics.js';
+import { localhostCertificate } from './tls.js';
 import { FUNCTION_KEY, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, createTenant } from './helpers.js';
 
 afterAll(() => stopAllHosts());
@@ -126,3 +128,71 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
   });
 });
 
+/**
+ * Application Insights' ingestion API as the distro's exporter calls it: POST
+ * <IngestionEndpoint>/v2.1/track with a (gzipped) JSON array of envelopes.
+ */
+async function startIngestionEndpoint() {
+  const { gunzipSync } = await import('node:zlib');
+  // The exporter sends only over TLS (it makes an http:// endpoint https): the host trusts this certificate (NODE_EXTRA_CA_CERTS).
+  const tls = await localhostCertificate();
+  const envelopes: { name: string; data: { baseType: string; baseData: any } }[] = [];
+  const texts: string[] = [];
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      let body = Buffer.concat(chunks);
+      if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+      const text = body.toString('utf8');
+      texts.push(text);
+      if (request.url?.endsWith('/v2.1/track')) {
+        const parsed = JSON.parse(text);
+        envelopes.push(...(Array.isArray(parsed) ? parsed : [parsed]));
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ itemsReceived: envelopes.length, itemsAccepted: envelopes.length, errors: [] }));
+      } else response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    caFile: tls.caFile,
+    envelopes,
+    texts,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('OpenTelemetry to Azure Monitor', () => {
+  it("sends requests, dependencies and guestpass's metrics through Microsoft's distro to the ingestion endpoint of the connection string", async () => {
+    const ingestion = await startIngestionEndpoint();
+    const host = await startHost({
+      APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000002;IngestionEndpoint=${ingestion.url}`,
+      OTEL_METRIC_EXPORT_INTERVAL: '300',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      NODE_EXTRA_CA_CERTS: ingestion.caFile,
+    });
+    try {
+      const tenant = await createTenant(host);
+      const email = 'monitor.guest@fabrikam.example';
+      await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
+      expect((await sendCode(host, tenant.id, email)).status).toBe(202);
+      expect((await host.api(`/${tenant.id}/verify-code`, postJson({ email, code: '00000000' }))).status).toBe(401);
+      const request = await until('a request envelope', () =>
+        ingestion.envelopes.find((e) => e.data.baseType === 'RequestData' && e.data.baseData.name === 'POST /api/{tenant}/verify-code'),
+      30_000);
+      expect(request.data.baseData.responseCode).toBe('401');
+      expect(request.data.baseData.properties['guestpass.outcome']).toBe('invalid_code');
+      await until('a dependency envelope', () => ingestion.envelopes.find((e) => e.data.baseType === 'RemoteDependencyData' && /^Table /.test(e.data.baseData.name)), 30_000);
+      await until('the code metric', () =>
+        ingestion.envelopes.find((e) => e.data.baseType === 'MetricData' && e.data.baseData.metrics?.some((m: { name: string }) => m.name === METRICS.codesCompared.name)),
+      30_000);
+      const everything = ingestion.texts.join('\n');
+      for (const secret of [email, 'fabrikam.example', FUNCTION_KEY]) expect(everything).not.toContain(secret);
+    } finally {
+      await host.stop();
+      await ingestion.close();
+    }
+  });
+});

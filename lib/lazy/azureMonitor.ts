@@ -18,6 +18,13 @@ export async function startAzureMonitor(settings: TelemetrySettings): Promise<Re
     },
     // The Functions host already reports each invocation; guestpass adds its own request spans.
     enableLiveMetrics: false,
+    // Every trace, not the distro's default of 5 a second: an attack is many requests a second,
+    // and those are the ones worth seeing.
+    samplingRatio: 1,
+    tracesPerSecond: 0,
+    // guestpass makes its own dependency spans (Table, Queue, mail, webhook): the generic HTTP and
+    // Azure SDK ones would repeat them, and trace the queue polling of a local run.
+    instrumentationOptions: { http: { enabled: false }, azureSdk: { enabled: false } },
   });
   const providers = [trace.getTracerProvider(), metrics.getMeterProvider()] as unknown as { forceFlush?: () => Promise<void> }[];
   process.once('beforeExit', () => void shutdownAzureMonitor().catch(() => undefined));
