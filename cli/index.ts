@@ -617,9 +617,11 @@ policies
   );
 
 /* sign-in logs */
-const LOG_COLUMNS = ['Time', 'Guest', 'Event', 'Outcome', 'Client IP'];
+const LOG_COLUMNS = ['Time', 'Guest', 'Event', 'Outcome', 'Client IP', 'Mail'];
+/** A code mail's fate after its send-code: queued, retrying, sent, refused, dropped, then delivered, bounced or blocked. */
+const mailFate = (e: SignInLog) => (e.delivery ? `${e.delivery.status}${e.delivery.reason ? ` (${e.delivery.reason})` : ''}` : '');
 // The address; an entry whose guest was deleted shows its id, one from an address that is no guest shows "-".
-const logRow = (e: SignInLog) => [e.createdDateTime, e.userPrincipalName ?? e.userId, e.event, e.outcome, e.clientIp];
+const logRow = (e: SignInLog) => [e.createdDateTime, e.userPrincipalName ?? e.userId, e.event, e.outcome, e.clientIp, mailFate(e)];
 program
   .command('sign-in-logs')
   .description("the tenant's sign-in log, oldest first")
@@ -659,7 +661,7 @@ program
       };
       const first = await fetchSince(o.since ? sinceOption(o.since) : undefined);
       if (o.csv) {
-        const text = csv(['time', 'userPrincipalName', 'userId', 'event', 'outcome', 'clientIp'], first.map((e) => [e.createdDateTime, e.userPrincipalName, e.userId, e.event, e.outcome, e.clientIp]));
+        const text = csv(['time', 'userPrincipalName', 'userId', 'event', 'outcome', 'clientIp', 'mail'], first.map((e) => [e.createdDateTime, e.userPrincipalName, e.userId, e.event, e.outcome, e.clientIp, mailFate(e)]));
         if (o.csv === '-') process.stdout.write(text);
         else writeFileSync(o.csv, text);
         return;

@@ -1,4 +1,4 @@
-import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext, type TimerFunctionOptions } from '@azure/functions';
+import { app, type HttpFunctionOptions, type HttpHandler, type HttpRequest, type HttpResponseInit, type InvocationContext, type StorageQueueFunctionOptions, type TimerFunctionOptions } from '@azure/functions';
 import type { z } from 'zod';
 import { authenticate, authorizeTenant, requireOperator, type Actor } from '../lib/admin/credentials.js';
 import { getConfig } from '../lib/config.js';
@@ -18,6 +18,7 @@ import { telemetry, telemetryReady } from '../lib/telemetry/telemetry.js';
 export const registrations = {
   http: [] as { name: string; options: HttpFunctionOptions }[],
   timer: [] as { name: string; options: TimerFunctionOptions }[],
+  queue: [] as { name: string; options: StorageQueueFunctionOptions }[],
 };
 
 /**
@@ -89,6 +90,12 @@ function traced(name: string, options: HttpFunctionOptions): HttpHandler {
 export function registerTimer(name: string, options: TimerFunctionOptions): TimerFunctionOptions {
   registrations.timer.push({ name, options });
   if (insideFunctionsHost) app.timer(name, options);
+  return options;
+}
+
+export function registerQueue(name: string, options: StorageQueueFunctionOptions): StorageQueueFunctionOptions {
+  registrations.queue.push({ name, options });
+  if (insideFunctionsHost) app.storageQueue(name, options);
   return options;
 }
 

@@ -49,6 +49,8 @@ import './manageMailPreview.js';
 import './mailEventsSendGrid.js';
 import './mailEventsAcs.js';
 import './devOutboxMail.js';
+import './sendMail.js';
+import './mailEventsAcsQueue.js';
 import './manageWebhooks.js';
 import './manageWebhook.js';
 import './manageWebhookSecret.js';

@@ -180,6 +180,18 @@ module communication 'modules/communication.bicep' = {
   }
 }
 
+// With ACS, its delivery reports reach the app through Event Grid and a queue (no webhook secret to keep).
+var acsEventsQueueName = 'acs-delivery-reports'
+module acsEvents 'modules/acsEvents.bicep' = if (emailTransport == 'acs') {
+  name: 'acsEvents'
+  params: {
+    tags: tags
+    communicationServiceName: communication.outputs.name
+    storageAccountName: storage.outputs.name
+    queueName: acsEventsQueueName
+  }
+}
+
 module roles 'modules/roleAssignments.bicep' = {
   name: 'roleAssignments'
   params: {
@@ -201,7 +213,8 @@ var senderAddress = emailTransport == 'acs' ? 'DoNotReply@${communication.output
 // the settings schema in lib/config.ts: each guestpass setting here is one the schema
 // knows, and every setting required outside development is here.
 var appSettings = {
-  // The Functions host's own storage (timer leases, host keys), through the identity: no connection string.
+  // The Functions host's own storage (timer leases, host keys, the mail queue its
+  // send-mail trigger reads), through the identity: no connection string.
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identity.properties.clientId
@@ -223,6 +236,10 @@ var appSettings = {
   ACS_EVENTS_SECRET: emailTransport == 'acs' ? '${keyVaultReference}${secretNames.acsEventsSecret})' : ''
   SENDGRID_WEBHOOK_PUBLIC_KEY: sendGridWebhookPublicKey
   MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
+  // The queue every mail waits in; the send-mail trigger names it as %MAIL_QUEUE_NAME%.
+  MAIL_QUEUE_NAME: 'send-mail'
+  // The queue Event Grid writes ACS delivery reports to; the mailEventsAcsQueue trigger names it as %ACS_EVENTS_QUEUE_NAME%.
+  ACS_EVENTS_QUEUE_NAME: acsEventsQueueName
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.

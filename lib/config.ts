@@ -48,7 +48,6 @@ export const settingsSchema = z.object({
   CAPTCHA_SITE_KEY: z.string().min(1).optional(),
   CAPTCHA_SECRET: z.string().min(1).optional(),
   CAPTCHA_VERIFY_URL: z.url().optional(),
-  MAIL_OUTAGE_SECONDS: z.coerce.number().int().min(0).default(30),
   OTP_DEFAULT_ENABLED: bool(true),
   CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
   SIGNING_KEYS: z.string().min(1).optional(),
@@ -84,6 +83,22 @@ export const settingsSchema = z.object({
   LOCAL_TLS_CERT_FILE: z.string().min(1).optional(),
   LOCAL_TLS_KEY_FILE: z.string().min(1).optional(),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
+  // The Functions host's own storage connection, which its queue triggers read
+  // (a connection string, or identity-based: the account name or queue URI, the identity's client id).
+  AzureWebJobsStorage: z.string().min(1).optional(),
+  AzureWebJobsStorage__accountName: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lowercase letters and digits)').optional(),
+  AzureWebJobsStorage__queueServiceUri: z.url().optional(),
+  AzureWebJobsStorage__clientId: z.string().optional(),
+  AzureWebJobsStorage__credential: z.string().optional(),
+  MAIL_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
+    .default('send-mail'),
+  /** The queue the Event Grid subscription writes ACS delivery reports to (infra/modules/acsEvents.bicep). */
+  ACS_EVENTS_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens')
+    .default('acs-delivery-reports'),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
@@ -125,7 +140,8 @@ export interface Config {
     tenantUnfamiliarSendCodesPerHour: number;
   };
   stepUp: StepUpConfig;
-  mailOutageSeconds: number;
+  /** The queues on the host's storage account (AzureWebJobsStorage): where mail waits for the send-mail trigger. */
+  queue: { connectionString?: string; serviceUri?: string; managedIdentityClientId?: string; mailQueueName: string; timeoutSeconds: number };
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
   email: EmailConfig;
@@ -259,7 +275,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       tenantUnfamiliarSendCodesPerHour: s.TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR,
     },
     stepUp: stepUpConfig(s, pepper),
-    mailOutageSeconds: s.MAIL_OUTAGE_SECONDS,
+    queue: queueConfig(s, development),
     session: { ttlSeconds: s.SESSION_TTL_SECONDS, signingKeys },
     otpDefaultEnabled: s.OTP_DEFAULT_ENABLED,
     email,
@@ -332,6 +348,25 @@ function stepUpConfig(s: Settings, pepper: string): StepUpConfig {
   };
 }
 
+/**
+ * The host's storage connection as the Functions host reads `AzureWebJobsStorage`:
+ * a connection string, or identity-based settings under `AzureWebJobsStorage__`
+ * (the queue service URI, or the account name it is made from, and the identity's client id).
+ */
+function queueConfig(s: Settings, development: boolean): Config['queue'] {
+  const common = { mailQueueName: s.MAIL_QUEUE_NAME, timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS };
+  if (s.AzureWebJobsStorage) {
+    if (!development && /UseDevelopmentStorage=true/i.test(s.AzureWebJobsStorage)) {
+      throw new ConfigError('AzureWebJobsStorage', 'is the local emulator outside development: set AzureWebJobsStorage__accountName (managed identity) or a real connection string');
+    }
+    return { ...common, connectionString: s.AzureWebJobsStorage };
+  }
+  const serviceUri = s.AzureWebJobsStorage__queueServiceUri ?? (s.AzureWebJobsStorage__accountName && `https://${s.AzureWebJobsStorage__accountName}.queue.core.windows.net`);
+  if (serviceUri) return { ...common, serviceUri, managedIdentityClientId: s.AzureWebJobsStorage__clientId ?? s.AZURE_CLIENT_ID };
+  if (development) return { ...common, connectionString: 'UseDevelopmentStorage=true' };
+  throw new ConfigError('AzureWebJobsStorage__accountName', "(with a managed identity, or AzureWebJobsStorage as a connection string) is required outside development: the host's storage account holds the queue mail waits in");
+}
+
 /** Each provider's own settings, checked at start so a misconfigured provider names its setting. */
 function emailConfig(s: Settings, transport: EmailConfig['transport']): EmailConfig {
   const base: EmailBase = { from: s.EMAIL_FROM, fromName: s.EMAIL_FROM_NAME, timeoutSeconds: s.EMAIL_TIMEOUT_SECONDS };
@@ -399,7 +434,7 @@ function refuseUnresolvedKeyVaultReferences(env: Record<string, string | undefin
  * test/infra.test.ts checks that infra/main.bicep sets each of them, besides every
  * setting loadConfig itself demands outside development.
  */
-export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM'] as const;
+export const DEPLOYMENT_SETTINGS = ['TABLES_ENDPOINT', 'AZURE_CLIENT_ID', 'PUBLIC_BASE_URL', 'EMAIL_TRANSPORT', 'EMAIL_FROM', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME', 'AzureWebJobsStorage__clientId'] as const;
 
 let current: Config | undefined;
 

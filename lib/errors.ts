@@ -48,7 +48,6 @@ export const ERROR_CODES = defineErrorCodes({
   },
   too_many_attempts: { status: 429, message: 'Too many wrong codes. Ask for a new code later.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
-  email_failed: { status: 502, message: 'The email could not be sent. Try again in a moment.' },
   storage_unavailable: { status: 503, message: 'Storage is unavailable. Try again in a moment.' },
   unauthorized: { status: 401, message: 'A valid management credential is required in the x-functions-key header.' },
   console_file_not_found: { status: 404, message: 'The console has no such file.' },

@@ -104,7 +104,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
       description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'challenge_required', 'mail_cap_reached', 'email_failed'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'challenge_required', 'mail_cap_reached'],
     },
   },
   verifyCode: {
@@ -161,7 +161,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
     POST: {
       tag: 'Management', summary: 'Invite a guest (Microsoft Graph invitation shape)', params: schemas.tenantParams, body: schemas.invitationBody,
       success: { status: 201, description: 'The invitation; inviteRedeemUrl opens the SPA with tenant and login_hint.', schema: schemas.invitationResponse },
-      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached', 'email_failed'],
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached'],
     },
   },
   managePolicies: {
@@ -222,7 +222,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
       tag: 'Management', graph: true, summary: "Microsoft Graph's POST /invitations (New-MgInvitation), for the Graph SDK", params: schemas.tenantParams, body: graph.graphInvitationBody,
       description: "Point Microsoft Graph's JavaScript SDK at <api>/manage/tenants/{tenant}/graph with defaultVersion v1.0. sendInvitationMessage defaults to false, as in Graph.",
       success: { status: 201, description: "Graph's invitation.", schema: graph.graphInvitationResponse },
-      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached', 'email_failed'],
+      errors: ['tenant_not_found', 'invalid_redirect_uri', 'invitation_domain_blocked', 'rate_limited', 'mail_cap_reached'],
     },
   },
   graphUsers: {

@@ -3,6 +3,7 @@ import { getConfig, type Config } from './config.js';
 import { createEarlyRejection, type EarlyRejection } from './signin/limits.js';
 import { createMailer } from './mail/transport.js';
 import type { Mailer } from './mail/message.js';
+import { openQueues, type Queues } from './storage/queues.js';
 import { ensureTables, openTables, type CredentialFactory, type Tables } from './storage/tables.js';
 import { createTenantCache, type TenantCache } from './tenants/tenants.js';
 
@@ -14,50 +15,10 @@ export interface Runtime {
   /** Milliseconds since the epoch; injectable so tests and the cleanup timer can move time. */
   now: () => number;
   tenantCache: TenantCache;
-  mailLatency: MailLatency;
+  /** The queues on the host's storage account; mail leaves through them (lib/mail/queue.ts). */
+  queues: Queues;
   /** Callers refused recently, answered again without storage (see lib/signin/limits.ts). */
   earlyRejection: EarlyRejection;
-  /** Until when (ms) this instance answers every send-code 502, after a mail failure (see lib/signin/codes.ts). */
-  mailOutage: { until: number };
-}
-
-/**
- * Recent durations of real mail sends, so that send-code for an address that is not
- * a guest waits about as long as one that mails a code (no enumeration by timing):
- * it waits for a duration drawn from the same recent sends. Until this instance has
- * timed a real send, it waits `coldStartMs`, a typical send, rather than nothing.
- * The window is short (16 sends) so that it follows the mail service's latency closely: with 64, durations taken during a burst of
- * sign-ins kept uninvited answers about four times slower than invited ones long after it.
- */
-export interface MailLatency {
-  record(ms: number): void;
-  sample(): number;
-}
-
-/** A typical SendGrid v3 mail/send round trip from Azure, used before the first measured send (for ACS and SMTP too, until measured). */
-export const SENDGRID_COLD_START_MS = 250;
-
-export function createMailLatency(coldStartMs = 0, size = 16): MailLatency {
-  const samples: number[] = [];
-  let next = 0;
-  // The first send of an instance also connects to the mail service and loads its
-  // client: it stands in only until the second send replaces it.
-  let firstIsColdStart = true;
-  return {
-    record(ms) {
-      if (firstIsColdStart && samples.length === 1) {
-        firstIsColdStart = false;
-        samples[0] = ms;
-        return;
-      }
-      samples[next] = ms;
-      next = (next + 1) % size;
-    },
-    sample() {
-      if (samples.length === 0) return coldStartMs;
-      return samples[Math.floor(Math.random() * samples.length)]!;
-    },
-  };
 }
 
 export interface RuntimeOptions {
@@ -103,9 +64,8 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     mailer: options.mailer ?? createMailer(config.email, tables, now, options.credentialFactory ?? managedIdentityCredential),
     now,
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
-    mailLatency: createMailLatency(config.email.transport === 'outbox' ? 0 : SENDGRID_COLD_START_MS),
+    queues: openQueues(config.queue, options.credentialFactory ?? managedIdentityCredential),
     earlyRejection: createEarlyRejection(),
-    mailOutage: { until: 0 },
   };
 }
 

@@ -326,7 +326,7 @@ export const signInLogPageResponse = pageOf(
     clientIp: z.string(),
     delivery: z
       .object({
-        status: z.enum(['accepted', 'refused', 'delivered', 'bounced', 'blocked']),
+        status: z.enum(['queued', 'retrying', 'sent', 'refused', 'dropped', 'delivered', 'bounced', 'blocked']),
         reason: z.string().optional(),
         provider: z.string(),
         updatedAt: z.iso.datetime(),

@@ -5,7 +5,10 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 
 export interface AzuriteOptions {
+  /** The Table service's port. */
   port: number;
+  /** The Queue service's port, when the queue runs too (mail leaves through it). */
+  queuePort?: number;
   /** A folder for the data; in memory when absent. */
   location?: string;
   silent?: boolean;
@@ -13,18 +16,21 @@ export interface AzuriteOptions {
 
 export interface RunningAzurite {
   port: number;
+  queuePort?: number;
+  /** Azurite's well-known account, with the endpoints of the services started. */
   connectionString: string;
   process?: ChildProcess;
   stop(): Promise<void>;
 }
 
-export function tableConnectionString(port: number): string {
+export function tableConnectionString(port: number, queuePort?: number): string {
   return [
     'DefaultEndpointsProtocol=http',
     'AccountName=devstoreaccount1',
     'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
-    `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1;`,
-  ].join(';');
+    `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
+    ...(queuePort ? [`QueueEndpoint=http://127.0.0.1:${queuePort}/devstoreaccount1`] : []),
+  ].join(';') + ';';
 }
 
 export function portAnswers(port: number): Promise<boolean> {
@@ -50,21 +56,24 @@ export function azuriteAnswers(port: number): Promise<boolean> {
   });
 }
 
-function azuriteTableBin(): string {
-  const require = createRequire(join(process.cwd(), 'package.json'));
+function azuriteBin(service: 'table' | 'queue'): string {
+  // Found from this script (dist/scripts/ or scripts/ in the repository), wherever it runs from.
+  const require = createRequire(__filename);
   const pkg = require.resolve('azurite/package.json');
-  return join(dirname(pkg), 'dist', 'src', 'table', 'main.js');
+  return join(dirname(pkg), 'dist', 'src', service, 'main.js');
 }
 
-/**
- * Starts Azurite's Table service (always with --disableTelemetry: Azurite otherwise
- * tries to reach Application Insights).
- */
-export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
+interface ServiceProcess {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** One Azurite service in a process of its own, once its port answers. */
+async function startService(service: 'table' | 'queue', port: number, options: AzuriteOptions): Promise<ServiceProcess> {
   const args = [
-    azuriteTableBin(),
-    '--tableHost', '127.0.0.1',
-    '--tablePort', String(options.port),
+    azuriteBin(service),
+    `--${service}Host`, '127.0.0.1',
+    `--${service}Port`, String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
@@ -72,15 +81,13 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const child = spawn(process.execPath, args, { stdio: options.silent === false ? 'inherit' : 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 20_000;
-  while (!(await portAnswers(options.port))) {
-    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode} (is port ${options.port} taken?)`);
-    if (Date.now() > deadline) throw new Error('Azurite did not start within 20 s');
+  while (!(await portAnswers(port))) {
+    if (child.exitCode !== null) throw new Error(`Azurite's ${service} service exited with code ${child.exitCode} (is port ${port} taken?)`);
+    if (Date.now() > deadline) throw new Error(`Azurite's ${service} service did not start within 20 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    port: options.port,
-    connectionString: tableConnectionString(options.port),
-    process: child,
+    child,
     async stop() {
       // Azurite saves its data (with a location) only on SIGINT; SIGTERM loses the
       // last few seconds. SIGTERM is the fallback if it does not close in time.
@@ -90,4 +97,29 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
       clearTimeout(fallback);
     },
   };
+}
+
+/**
+ * Starts Azurite's Table service, and its Queue service when a queue port is given
+ * (always with --disableTelemetry: Azurite otherwise tries to reach Application Insights).
+ */
+export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
+  const [table, queue] = await Promise.all([
+    startService('table', options.port, options),
+    options.queuePort ? startService('queue', options.queuePort, options) : undefined,
+  ]);
+  return {
+    port: options.port,
+    queuePort: options.queuePort,
+    connectionString: tableConnectionString(options.port, options.queuePort),
+    process: table.child,
+    async stop() {
+      await Promise.all([table.stop(), queue?.stop()]);
+    },
+  };
+}
+
+/** Azurite's Queue service alone (npm start, when the Table service is already there or started apart). */
+export async function startAzuriteQueue(options: { port: number; location?: string }): Promise<{ stop(): Promise<void> }> {
+  return startService('queue', options.port, { ...options });
 }

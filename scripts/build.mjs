@@ -14,6 +14,10 @@ const common = {
   logLevel: 'warning',
   // Provided by the Functions worker at run time.
   external: ['@azure/functions-core'],
+  // @azure/storage-common's ES module build (which an import of @azure/storage-queue
+  // resolves to) calls createRequire(import.meta.url): in a CommonJS bundle that is this file's URL.
+  define: { 'import.meta.url': '__guestpassImportMetaUrl' },
+  banner: { js: 'var __guestpassImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
 };
 
 /**

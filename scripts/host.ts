@@ -1,10 +1,14 @@
-import { serveApp } from './localHost.js';
+import { serveApp, startAppQueues } from './localHost.js';
 
-/** Serves the built app on PORT (0 picks a free port) and prints the port as a JSON line. */
+/** Serves the built app on PORT (0 picks a free port), runs its queue triggers, and prints the port as a JSON line. */
 async function main(): Promise<void> {
-  const { server, port } = await serveApp();
+  const { server, port, app } = await serveApp();
+  const queues = startAppQueues(app);
   console.log(JSON.stringify({ listening: port }));
-  const stop = () => server.close(() => process.exit(0));
+  const stop = () => {
+    server.close();
+    void queues.stop().finally(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

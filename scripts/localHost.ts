@@ -7,6 +7,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { timingSafeEqual, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, readLocalSettings, settingsSchema, type Config } from '../lib/config.js';
+import { readHostJson, startQueueListeners, type QueueRegistration, type RunningQueueListeners } from './queueTriggers.js';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpFunctionOptions, type HttpRequestUser, type HttpResponseInit, type Timer, type TimerFunctionOptions } from '@azure/functions';
 
 /**
@@ -360,7 +361,7 @@ export function localHostListener(options: LocalHostOptions): RequestListener {
 
 /** What the built app entry (dist/index.js) exports besides registering its functions. */
 export interface BuiltApp {
-  registrations: { http: HttpRegistration[]; timer?: TimerRegistration[] };
+  registrations: { http: HttpRegistration[]; timer?: TimerRegistration[]; queue?: QueueRegistration[] };
   config: Config;
   /** Reaches Table Storage once; throws a ConfigError naming the setting when it cannot. */
   checkStorage(): Promise<void>;
@@ -555,4 +556,19 @@ export async function serveApp(loadApp: () => BuiltApp = loadBuiltApp): Promise<
   const host = await listenLocalHost();
   const app = await host.serve(loadApp);
   return { server: host.server, port: host.port, app };
+}
+
+/**
+ * Runs the app's queue-triggered functions (scripts/queueTriggers.ts) with the settings
+ * the app reads (the environment over local.settings.json) and the repository's host.json.
+ */
+export function startAppQueues(app: BuiltApp, log?: (line: string) => void): RunningQueueListeners {
+  const settings: Record<string, string | undefined> = { ...readLocalSettings(), ...process.env };
+  const lease = Number(settings.LOCAL_HOST_QUEUE_LEASE_SECONDS);
+  return startQueueListeners(app.registrations.queue ?? [], {
+    settings,
+    hostJson: readHostJson(join(__dirname, '..', '..')),
+    log,
+    inFlightVisibilityMs: lease > 0 ? lease * 1000 : undefined,
+  });
 }

@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateCodePepper, generateSigningKey, generateSigningKeys } from '../lib/signin/keys.js';
 import { readLocalSettings } from '../lib/config.js';
-import { azuriteAnswers, portAnswers, startAzurite, type RunningAzurite } from './azurite.js';
+import { azuriteAnswers, portAnswers, startAzurite, startAzuriteQueue, type RunningAzurite } from './azurite.js';
 import { DEMO_DOMAIN, DEMO_GUEST } from '../web/src/demoTenant.js';
-import { listenLocalHost, startTimers } from './localHost.js';
+import { listenLocalHost, startAppQueues, startTimers } from './localHost.js';
 
 const SETTINGS = 'local.settings.json';
 const SAMPLE = 'local.settings.sample.json';
@@ -12,6 +12,7 @@ const SAMPLE = 'local.settings.sample.json';
 function ensureLocalSettings(): void {
   if (existsSync(SETTINGS)) {
     addMissingRsaKey();
+    addMissingQueueSettings();
     return;
   }
   copyFileSync(SAMPLE, SETTINGS);
@@ -21,6 +22,20 @@ function ensureLocalSettings(): void {
   settings.Values.LOCAL_FUNCTION_KEY = generateCodePepper();
   writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
   console.log(`Created ${SETTINGS} from ${SAMPLE} with fresh local secrets (git ignores it).`);
+}
+
+/**
+ * A local.settings.json from before mail left through a queue lacks the queue names the
+ * queue triggers resolve (%MAIL_QUEUE_NAME%, %ACS_EVENTS_QUEUE_NAME%): they are added from the sample.
+ */
+function addMissingQueueSettings(): void {
+  const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values?: Record<string, string> };
+  const sample = (JSON.parse(readFileSync(SAMPLE, 'utf8')) as { Values: Record<string, string> }).Values;
+  const missing = ['AzureWebJobsStorage', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME'].filter((name) => !settings.Values?.[name] && sample[name]);
+  if (missing.length === 0) return;
+  settings.Values = { ...settings.Values, ...Object.fromEntries(missing.map((name) => [name, sample[name]!])) };
+  writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
+  console.log(`Added ${missing.join(', ')} (mail leaves through Azurite's Queue service) to ${SETTINGS}.`);
 }
 
 /** A local.settings.json from before RS256 ID tokens holds one EC key: it gains an RSA key beside it. */
@@ -40,9 +55,10 @@ function addMissingRsaKey(): void {
   console.log(`Added an RSA signing key (RS256 ID tokens) to SIGNING_KEYS in ${SETTINGS}.`);
 }
 
-function azuritePort(connectionString: string): number | undefined {
-  if (/UseDevelopmentStorage=true/i.test(connectionString)) return 10002;
-  const match = /TableEndpoint=https?:\/\/(?:127\.0\.0\.1|localhost):(\d+)/i.exec(connectionString);
+/** The local Azurite port a connection string names for a service (UseDevelopmentStorage=true: Azurite's defaults). */
+function azuritePort(connectionString: string, service: 'Table' | 'Queue' = 'Table'): number | undefined {
+  if (/UseDevelopmentStorage=true/i.test(connectionString)) return service === 'Table' ? 10002 : 10001;
+  const match = new RegExp(`${service}Endpoint=https?://(?:127\\.0\\.0\\.1|localhost):(\\d+)`, 'i').exec(connectionString);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -105,10 +121,16 @@ async function main(): Promise<void> {
 
   // The app reads local.settings.json itself, as it would under Core Tools.
   const app = await host.serve();
+  // The Queue service the mail waits in (AzureWebJobsStorage), unless one answers already;
+  // after the Table service answered, so a misconfigured one stops the start first.
+  const queuePort = azuritePort(settings.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true', 'Queue');
+  let azuriteQueue: { stop(): Promise<void> } | undefined;
+  if (queuePort !== undefined && !(await portAnswers(queuePort))) azuriteQueue = azuriteQueueStarted = await startAzuriteQueue({ port: queuePort, location: '.azurite' });
   const base = `http://localhost:${hostPort}`;
   const tenant = await ensureDemoTenant(base, app.config.operatorKey);
   await inviteDemoGuest(base, app.config.operatorKey, tenant.id);
   const stopTimers = startTimers(app.registrations.timer ?? []);
+  const queues = startAppQueues(app);
 
   console.log(`
 guestpass is running.
@@ -122,7 +144,9 @@ guestpass is running.
   Operator console:          ${base}/api/manage/console/   (sign in with the operator credential)
   Dev outbox:                ${base}/api/dev/outbox
   Timers:                    ${(app.registrations.timer ?? []).map((t) => `${t.name} (${String(t.options.schedule)})`).join(', ') || 'none'}
+  Queue triggers:            ${(app.registrations.queue ?? []).map((q) => q.name).join(', ') || 'none'}
   Azurite (Table service):   ${azurite ? `started on port ${port}, data in .azurite/` : 'external'}
+  Azurite (Queue service):   ${azuriteQueue ? `started on port ${queuePort}, data in .azurite/` : 'external'}
 
 Press Ctrl-C to stop.`);
 
@@ -131,7 +155,8 @@ Press Ctrl-C to stop.`);
     stopTimers();
     server.close();
     server.closeAllConnections();
-    await azurite?.stop();
+    await queues.stop();
+    await Promise.all([azurite?.stop(), azuriteQueue?.stop()]);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
@@ -139,8 +164,9 @@ Press Ctrl-C to stop.`);
 }
 
 let azuriteStarted: RunningAzurite | undefined;
+let azuriteQueueStarted: { stop(): Promise<void> } | undefined;
 main().catch(async (error) => {
   console.error(error instanceof Error ? error.message : error);
-  await azuriteStarted?.stop();
+  await Promise.all([azuriteStarted?.stop(), azuriteQueueStarted?.stop()]);
   process.exit(1);
 });

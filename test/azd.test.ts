@@ -192,6 +192,7 @@ describe('the preprovision hook', () => {
       {
         AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
         TABLES_ENDPOINT: 'https://st.table.core.windows.net/',
+        AzureWebJobsStorage__accountName: 'stsample',
         EMAIL_TRANSPORT: azdParameterValue('emailTransport', stored) as string,
         ACS_ENDPOINT: 'https://acs-guestpass.europe.communication.azure.com',
         CODE_PEPPER: codePepper,

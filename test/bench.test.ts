@@ -44,6 +44,8 @@ describe('npm run bench -- --quick', () => {
       '200 concurrent sign-ins: p50 / p99 of a whole sign-in (ms)',
       '200 concurrent sign-ins: errors',
       '200 concurrent sign-ins: sessions created',
+      '200 concurrent sign-ins: send-code p50 / p99 (ms; the mail queued, not sent: the provider takes 100 ms)',
+      '200 queued mails drained by the send-mail trigger: seconds, mails/s (duplicates)',
       '200 concurrent sign-ins (development host): mean transactions per send-code / verify-code / session-check',
       'Table transactions: send-code (invited) (HTTP 202)',
       'Table transactions: send-code (not invited) (HTTP 202)',
@@ -137,9 +139,13 @@ describe('npm run bench -- --quick', () => {
 
   it('times send-code for invited and uninvited addresses, and the import of the app against bare node', () => {
     for (const check of [results.enumeration, results.enumerationAfterBurst]) {
-      expect(check.invitedMedianMs).toBeGreaterThan(check.mailDelayMs);
+      // The mail is queued, not sent, inside send-code: both sides are timed, neither waits for the provider.
+      expect(check.invitedMedianMs).toBeGreaterThan(0);
       expect(Number.isFinite(check.ratio) && check.ratio > 0).toBe(true);
     }
+    expect(results.mailDrain.mails).toBeGreaterThan(0);
+    expect(results.mailDrain.duplicates).toBe(0);
+    expect(results.mailDrain.mailsPerSecond).toBeGreaterThan(0);
     expect(results.importTime.appMedianMs).toBeGreaterThan(0);
     expect(Number.isFinite(results.importTime.ratio) && results.importTime.ratio > 0).toBe(true);
   });

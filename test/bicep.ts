@@ -35,7 +35,7 @@ export interface BicepFile {
   params: Map<string, { type: string; default?: BicepValue; decorators: string[] }>;
   vars: Map<string, BicepValue>;
   resources: Resource[];
-  modules: Map<string, { path: string; body: Record<string, BicepValue> }>;
+  modules: Map<string, { path: string; body: Record<string, BicepValue>; conditional: boolean }>;
   outputs: Map<string, BicepValue>;
 }
 
@@ -135,7 +135,8 @@ export function readBicep(file: string, root: string): BicepFile {
         result.outputs.set(first!.text, valueOf(named(node).at(-1)!));
         break;
       case 'module_declaration':
-        result.modules.set(first!.text, { path: stringValue(second!) as string, body: declaredBody(node).body });
+        const declared = declaredBody(node);
+        result.modules.set(first!.text, { path: stringValue(second!) as string, body: declared.body, conditional: declared.conditional });
         break;
       case 'resource_declaration': {
         const [typeName, apiVersion = ''] = (stringValue(second!) as string).split('@');

@@ -31,7 +31,8 @@ beforeAll(async () => {
   host = await startHost({ RESEND_COOLDOWN_SECONDS: '3' });
   [otpOffHost, shortCodeHost] = await Promise.all([
     startHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, OTP_DEFAULT_ENABLED: 'false' }),
-    startHost({ CODE_TTL_SECONDS: '1' }),
+    // Codes live 3 s: long enough for the send-mail trigger to send one, short enough to wait out.
+    startHost({ CODE_TTL_SECONDS: '3' }),
   ]);
   tenant = await createTenant(host, { displayName: 'Contoso (demo)', domains: [DEMO_DOMAIN], allowedOrigins: [host.baseUrl], redirectUris: [`${host.baseUrl}/`] });
 });
@@ -240,7 +241,7 @@ describe('signing in with <guestpass-sign-in> in Chromium', () => {
     const page = await openPage(redeemPage(shortCodeHost, shortTenant.id, email));
     await pressSendCode(page);
     const code = await latestCode(shortCodeHost, email);
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 3100));
     await typeCodeAndSignIn(page, code);
     await expectAlert(page, 'That code has expired. Ask for a new code.');
   });

@@ -19,6 +19,7 @@ function productionSettings(): Record<string, string> {
     PATH: process.env.PATH ?? '',
     AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
     TABLES_ENDPOINT: 'https://stguestpass.table.core.windows.net/',
+    AzureWebJobsStorage__accountName: 'stguestpass',
     AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
     SENDGRID_API_KEY: 'SG.sample',
     EMAIL_FROM: 'guestpass@contoso.com',
@@ -31,6 +32,7 @@ const app = require('./' + require('./package.json').main);
 console.log(JSON.stringify({
   http: app.registrations.http.map((r) => r.name),
   timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
+  queue: app.registrations.queue.map((q) => ({ name: q.name, queueName: q.options.queueName, connection: q.options.connection })),
 }));`;
 
 /** What the app registered itself: each function's name and the options the host needs. */
@@ -39,6 +41,7 @@ const app = require('./' + require('./package.json').main);
 console.log(JSON.stringify({
   http: app.registrations.http.map((r) => ({ name: r.name, route: r.options.route, methods: r.options.methods, authLevel: r.options.authLevel })),
   timer: app.registrations.timer.map((t) => ({ name: t.name, schedule: t.options.schedule })),
+  queue: app.registrations.queue.map((q) => ({ name: q.name, queueName: q.options.queueName, connection: q.options.connection })),
 }));`;
 
 const STAND_IN = join(REPO, 'test', 'fixtures', 'functionsCoreStandIn.cjs');
@@ -114,14 +117,26 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    const own = lines.find((line) => 'http' in line) as { http: { name: string; route: string; methods: string[]; authLevel: string }[]; timer: { name: string; schedule: string }[] };
+    const own = lines.find((line) => 'http' in line) as {
+      http: { name: string; route: string; methods: string[]; authLevel: string }[];
+      timer: { name: string; schedule: string }[];
+      queue: { name: string; queueName: string; connection: string }[];
+    };
     const { workerReceived } = lines.find((line) => 'workerReceived' in line) as {
-      workerReceived: { programmingModel: string; functions: { name: string; handler: string; bindings: { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string; schedule?: string }[] }[] };
+      workerReceived: { programmingModel: string; functions: { name: string; handler: string; bindings: { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string; schedule?: string; queueName?: string; connection?: string }[] }[] };
     };
     expect(workerReceived.programmingModel).toBe('@azure/functions');
     expect(own.http.length).toBeGreaterThanOrEqual(8);
     const triggers = Object.fromEntries(workerReceived.functions.map((f) => [f.name, { handler: f.handler, trigger: f.bindings.find((b) => b.direction === 'in')! }]));
-    expect(Object.keys(triggers).sort()).toEqual([...own.http, ...own.timer].map((f) => f.name).sort());
+    expect(Object.keys(triggers).sort()).toEqual([...own.http, ...own.timer, ...own.queue].map((f) => f.name).sort());
+    // The send-mail trigger and the ACS delivery reports read the queues app settings name, on the host's own storage.
+    expect(own.queue).toEqual([
+      { name: 'sendMail', queueName: '%MAIL_QUEUE_NAME%', connection: 'AzureWebJobsStorage' },
+      { name: 'mailEventsAcsQueue', queueName: '%ACS_EVENTS_QUEUE_NAME%', connection: 'AzureWebJobsStorage' },
+    ]);
+    for (const fn of own.queue) {
+      expect(triggers[fn.name], fn.name).toEqual({ handler: 'function', trigger: expect.objectContaining({ type: 'queueTrigger', queueName: fn.queueName, connection: fn.connection }) });
+    }
     for (const fn of own.http) {
       expect(triggers[fn.name], fn.name).toEqual({
         handler: 'function',
@@ -140,7 +155,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
-    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/azureMonitor.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/jsonwebtoken.js', './lazy/openapi.js', './lazy/otlp.js', './lazy/proxyAgents.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
+    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/azureMonitor.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/jsonwebtoken.js', './lazy/openapi.js', './lazy/otlp.js', './lazy/proxyAgents.js', './lazy/queue.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
@@ -168,7 +183,8 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       const proxies = [new HttpsProxyAgent('http://127.0.0.1:3128'), new HttpProxyAgent('http://127.0.0.1:3128')].map((agent) => agent.proxy.host);
       const { openApiDocument } = require('./dist/lazy/openapi.js');
       const openapi = openApiDocument([]).openapi;
-      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, jwt, proxies, openapi }));`;
+      const { QueueClient } = require('./dist/lazy/queue.js');
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, jwt, proxies, openapi, queue: typeof QueueClient.prototype.sendMessage }));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
       atStart: string[];
       identity: string;
@@ -179,9 +195,10 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       jwt: number;
       proxies: string[];
       openapi: string;
+      queue: string;
     };
     expect(loaded.atStart).toEqual(['dist/index.js']);
-    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', jwt: 1, proxies: ['127.0.0.1:3128', '127.0.0.1:3128'], openapi: '3.1.0' });
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', jwt: 1, proxies: ['127.0.0.1:3128', '127.0.0.1:3128'], openapi: '3.1.0', queue: 'function' });
     expect(loaded.xml).toContain('<Logging><Enabled>true</Enabled></Logging>');
   });
 

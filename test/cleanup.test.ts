@@ -14,7 +14,7 @@ import { dayTable } from '../lib/storage/dayTables.js';
 import { noteExpiry } from '../lib/storage/expiryIndex.js';
 import { createTenant } from '../lib/tenants/tenants.js';
 import { everyNMinutes, startTimers } from '../scripts/localHost.js';
-import { REDIRECT_URI, testRuntime } from './helpers.js';
+import { REDIRECT_URI, sendQueuedMails, testRuntime } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const MINUTE = 60_000;
@@ -191,6 +191,7 @@ describe('cleanup timer', () => {
     const email = 'ada@example.test';
     await inviteGuest(rt, tenant.id, invitationBody.parse({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI }));
     const { attempt } = await sendCode(rt, { tenant: tenant.id, email, clientIp: '203.0.113.7' });
+    await sendQueuedMails(rt);
     const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, clock.now);
     const code = /\b(\d{8})\b/.exec(mail!.text)![1]!;
     await verifyCode(rt, { tenant: tenant.id, email, code, attempt, clientIp: '203.0.113.7' });

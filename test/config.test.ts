@@ -8,6 +8,7 @@ const production = {
   SIGNING_KEYS: TEST_SIGNING_KEYS,
   SENDGRID_API_KEY: 'SG.x',
   TABLES_ENDPOINT: 'https://account.table.core.windows.net',
+  AzureWebJobsStorage__accountName: 'account',
   OPERATOR_KEY: 'operator-key-0123456789-0123456789-abcdef',
 };
 

@@ -100,12 +100,13 @@ describe('verify-code errors', () => {
   });
 
   it('a code past its lifetime answers 401 code_expired', async () => {
-    const shortCodes = await startHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, CODE_TTL_SECONDS: '1' });
+    // Codes live 3 s: long enough for the send-mail trigger to send one, short enough to wait out.
+    const shortCodes = await startHost({ TABLE_PREFIX: host.settings.TABLE_PREFIX!, CODE_TTL_SECONDS: '3' });
     try {
       await inviteGuest(shortCodes, tenant.id, 'expired@example.com');
       await sendCode(shortCodes, tenant.id, 'expired@example.com');
       const code = await latestCode(shortCodes, 'expired@example.com');
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, 3100));
       await expectError(await verifyCode(shortCodes, tenant.id, 'expired@example.com', code), 401, 'code_expired');
     } finally {
       await shortCodes.stop();

@@ -15,13 +15,13 @@ declare module 'vitest' {
 
 let azurite: RunningAzurite | undefined;
 
-/** One Azurite for the whole run, the built app that every local host serves, and the browser. */
+/** One Azurite (Table and Queue services) for the whole run, the built app that every local host serves, and the browser. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
   // Unpacked once here, before the suites' processes start: two of them unpacking at once
   // could launch a half-written file.
   await chromiumExecutable();
-  azurite = await startAzurite({ port: await freePort() });
+  azurite = await startAzurite({ port: await freePort(), queuePort: await freePort() });
   project.provide('azuriteConnectionString', azurite.connectionString);
   project.provide('testSigningKeys', generateSigningKeys());
   return async () => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, GraphError, PageIterator, type PageCollection } from '@microsoft/microsoft-graph-client';
 import { Agent } from 'undici';
-import { FUNCTION_KEY, REDIRECT_URI, startHost, type TestHost } from './helpers.js';
+import { FUNCTION_KEY, mailQueueDrained, REDIRECT_URI, startHost, type TestHost } from './helpers.js';
 import { localhostCertificate } from './tls.js';
 
 /**
@@ -94,6 +94,7 @@ describe("Microsoft Graph's JavaScript SDK against a tenant", () => {
       invitedUser: { id: expect.stringMatching(/^[0-9a-f-]{36}$/) },
     });
     expect(new URL(invitation.inviteRedeemUrl).searchParams.get('login_hint')).toBe('ann@graph.example');
+    await mailQueueDrained(host);
     const outbox = (await (await call('/dev/outbox?to=ann%40graph.example')).json()) as { value: { kind: string }[] };
     expect(outbox.value.map((mail) => mail.kind)).toEqual(['invitation']);
   });
@@ -127,6 +128,7 @@ describe("Microsoft Graph's JavaScript SDK against a tenant", () => {
     const { invitedUser } = await graph.api('/invitations').post({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI });
     // Bea signs in with a code.
     expect((await call(`/${tenantId}/send-code`, { method: 'POST', body: { email } })).status).toBe(202);
+    await mailQueueDrained(host);
     const mails = (await (await call(`/dev/outbox?to=${encodeURIComponent(email)}`)).json()) as { value: { kind: string; text: string }[] };
     const code = /\b(\d{6,12})\b/.exec(mails.value.find((mail) => mail.kind === 'code')!.text)![1]!;
     const session = (await (await call(`/${tenantId}/verify-code`, { method: 'POST', body: { email, code } })).json()) as { token: string };

@@ -14,7 +14,7 @@ import { createTenantBody, invitationBody, listGuestsQuery, type ListGuestsQuery
 import { countingTransactions, escapeOData, guestPartition } from '../lib/storage/tables.js';
 import { createTenant, getTenant } from '../lib/tenants/tenants.js';
 import { countRowsRead, writeStrangerRows } from '../scripts/benchAbuse.js';
-import { REDIRECT_URI, testRuntime } from './helpers.js';
+import { REDIRECT_URI, sendQueuedMails, testRuntime } from './helpers.js';
 
 /*
  * Issue 11: guest listings filtered by source/state read only matching rows. The tenant's
@@ -37,6 +37,7 @@ function invite(rt: Runtime, tenantId: string, email: string, extra: Record<stri
 /** Asks for a code and signs in with it, as a guest would, each from its own client address. */
 async function signIn(rt: Runtime, tenantId: string, email: string, clientIp = '203.0.113.9'): Promise<void> {
   await sendCode(rt, { tenant: tenantId, email, clientIp });
+  await sendQueuedMails(rt);
   const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, rt.now());
   await verifyCode(rt, { tenant: tenantId, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp });
 }

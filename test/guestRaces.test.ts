@@ -11,7 +11,7 @@ import { invitationBody } from '../lib/schemas.js';
 import { checkSession } from '../lib/signin/sessions.js';
 import { guestPartition, mapTables } from '../lib/storage/tables.js';
 import { createTenant } from '../lib/tenants/tenants.js';
-import { REDIRECT_URI, testRuntime } from './helpers.js';
+import { REDIRECT_URI, sendQueuedMails, testRuntime } from './helpers.js';
 
 /**
  * The interleavings HTTP tests cannot place: another request committing between an
@@ -40,6 +40,7 @@ async function tenantWithGuest(rt: Runtime, email: string) {
 
 async function mailedCode(rt: Runtime, tenantId: string, email: string): Promise<string> {
   await sendCode(rt, { tenant: tenantId, email, clientIp: '127.0.0.1' });
+  await sendQueuedMails(rt);
   const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 });
   return /\b(\d{8})\b/.exec(mail!.text)![1]!;
 }

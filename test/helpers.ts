@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { QueueClient } from '@azure/storage-queue';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../lib/config.js';
 import type { StoredJwk } from '../lib/signin/keys.js';
@@ -26,10 +27,17 @@ export function uniquePrefix(): string {
 
 /** The settings a test host runs with; each call gets its own TABLE_PREFIX unless one is given. */
 export function testSettings(overrides: Record<string, string> = {}): Record<string, string> {
+  const prefix = uniquePrefix();
   return {
     AZURE_FUNCTIONS_ENVIRONMENT: 'Development',
     TABLES_CONNECTION_STRING: inject('azuriteConnectionString'),
-    TABLE_PREFIX: uniquePrefix(),
+    TABLE_PREFIX: prefix,
+    // Each deployment (hosts sharing a TABLE_PREFIX) its own mail queue on the shared
+    // Azurite, polled at the host's floor (100 ms) so a test's mail is out about as soon as it is queued.
+    AzureWebJobsStorage: inject('azuriteConnectionString'),
+    MAIL_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-mail`,
+    ACS_EVENTS_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-acs-events`,
+    AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
     PORT: '0',
     LOCAL_FUNCTION_KEY: FUNCTION_KEY,
     CODE_PEPPER: TEST_PEPPER,
@@ -164,7 +172,29 @@ export interface OutboxMail {
   tenantId: string;
 }
 
+/** The host's mail queue (MAIL_QUEUE_NAME on its AzureWebJobsStorage), as the send-mail trigger reads it. */
+export function mailQueueOf(host: { settings: Record<string, string> }, suffix = ''): QueueClient {
+  return new QueueClient(host.settings.AzureWebJobsStorage!, `${host.settings.MAIL_QUEUE_NAME!}${suffix}`);
+}
+
+/**
+ * Waits until the host's send-mail trigger has handled every queued mail: the queue is
+ * empty (Azure counts invisible messages, the ones in hand or waiting for a retry, too).
+ */
+export async function mailQueueDrained(host: { settings: Record<string, string> }, timeoutMs = 20_000): Promise<void> {
+  const queue = mailQueueOf(host);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const count = await queue.getProperties().then((p) => p.approximateMessagesCount ?? 0, () => 0);
+    if (count === 0) return;
+    if (Date.now() > deadline) throw new Error(`the mail queue still holds ${count} messages after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The outbox's mails to an address, once every queued mail has been handled. */
 export async function outbox(host: TestHost, to: string): Promise<OutboxMail[]> {
+  await mailQueueDrained(host);
   const response = await host.api(`/dev/outbox?to=${encodeURIComponent(to)}`);
   return ((await response.json()) as { value: OutboxMail[] }).value;
 }
@@ -223,6 +253,9 @@ export async function expectHostAnswer(response: Response, status: number): Prom
   if (response.status !== status || text !== '') throw new Error(`expected the host's bare ${status}, got ${response.status} ${text}`);
 }
 
+/** The send-mail trigger's work, run in this process for an in-process runtime (no host polls its queue). */
+export { sendQueuedMailsNow as sendQueuedMails } from '../lib/mail/queue.js';
+
 /** An in-process runtime on the shared Azurite, for tests of lib operations (an injected clock, for one). */
 export async function testRuntime(overrides: Record<string, string> = {}, options: RuntimeOptions = {}): Promise<Runtime & { config: Config }> {
   const config = loadConfig(testSettings(overrides), () => undefined);
@@ -244,30 +277,50 @@ export interface RecordedSendGridRequest {
   };
 }
 
+/**
+ * What the fake answers: a status (202 accepts, with an X-Message-Id; any other with
+ * SendGrid's `errors[]`), `hang` (never answers), `unparseable` (a 400 whose body is a
+ * proxy's HTML page, not SendGrid's JSON), or a function choosing one per request.
+ */
+export type FakeSendGridMode = number | 'hang' | 'unparseable';
+
 export interface FakeSendGrid {
   baseUrl: string;
-  requests: RecordedSendGridRequest[];
-  /** What the next requests get: a status, or `hang` to never answer. */
-  respondWith(mode: number | 'hang'): void;
+  /** Every request, with what it was answered. */
+  requests: (RecordedSendGridRequest & { answered: FakeSendGridMode })[];
+  /** What the next requests get. */
+  respondWith(mode: FakeSendGridMode | ((request: RecordedSendGridRequest) => FakeSendGridMode)): void;
+  /** How long each answer waits (a slow provider). */
+  answerAfter(ms: number): void;
   close(): Promise<void>;
 }
 
 /** A local HTTP server that speaks SendGrid's POST /v3/mail/send, recording what @sendgrid/mail sends. */
 export async function startFakeSendGrid(): Promise<FakeSendGrid> {
-  let mode: number | 'hang' = 202;
-  const requests: RecordedSendGridRequest[] = [];
+  let choose: (request: RecordedSendGridRequest) => FakeSendGridMode = () => 202;
+  let delayMs = 0;
+  const requests: FakeSendGrid['requests'] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       if (req.method !== 'POST' || req.url !== '/v3/mail/send') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ errors: [{ message: 'not found' }] }));
         return;
       }
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) });
+      const request: RecordedSendGridRequest = { method: req.method, url: req.url, headers: req.headers, body: JSON.parse(text) };
+      const mode = choose(request);
+      // Recorded as it arrives: a mail the sender gave up waiting for was still taken.
+      requests.push({ ...request, answered: mode });
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       if (mode === 'hang') return;
+      if (mode === 'unparseable') {
+        res.writeHead(400, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>400 Bad Request</h1>nginx</body></html>');
+        return;
+      }
       if (mode === 202) {
         res.writeHead(202, { 'x-message-id': randomBytes(8).toString('hex') });
         res.end();
@@ -283,7 +336,10 @@ export async function startFakeSendGrid(): Promise<FakeSendGrid> {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
     respondWith(next) {
-      mode = next;
+      choose = typeof next === 'function' ? next : () => next;
+    },
+    answerAfter(ms) {
+      delayMs = ms;
     },
     close: () =>
       new Promise<void>((r) => {

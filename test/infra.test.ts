@@ -28,6 +28,10 @@ const PLATFORM_SETTINGS: Record<string, string> = {
 /** Values to stand in for deployment-time expressions when main.bicep's settings are loaded as the app would load them. */
 const SAMPLE_VALUES: Record<string, string> = {
   TABLES_ENDPOINT: 'https://stguestpasssample.table.core.windows.net/',
+  AzureWebJobsStorage__accountName: 'stguestpasssample',
+  AzureWebJobsStorage__clientId: '00000000-0000-0000-0000-000000000001',
+  MAIL_QUEUE_NAME: 'send-mail',
+  ACS_EVENTS_QUEUE_NAME: 'acs-delivery-reports',
   AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
   PUBLIC_BASE_URL: 'https://func-guestpass-sample.azurewebsites.net',
   EMAIL_FROM: 'guestpass@contoso.com',
@@ -231,6 +235,8 @@ describe('the resources and roles of the deployment', () => {
     const BUILT_IN_ROLES: Record<string, string> = {
       '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': 'Storage Table Data Contributor',
       'b7e6dc6d-f1e8-4753-8033-0f276bb0955b': 'Storage Blob Data Owner',
+      '974c5e8b-45b9-4653-ba55-5f855dd0fb88': 'Storage Queue Data Contributor',
+      'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': 'Storage Queue Data Message Sender',
       '4633458b-17de-408a-b874-0445c86b69e6': 'Key Vault Secrets User',
       'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
       '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
@@ -254,6 +260,8 @@ describe('the resources and roles of the deployment', () => {
       [
         'appPrincipalId: Storage Table Data Contributor on Microsoft.Storage/storageAccounts',
         'appPrincipalId: Storage Blob Data Owner on Microsoft.Storage/storageAccounts',
+        'systemTopic.identity.principalId: Storage Queue Data Message Sender on Microsoft.Storage/storageAccounts',
+        'appPrincipalId: Storage Queue Data Contributor on Microsoft.Storage/storageAccounts',
         'appPrincipalId: Key Vault Secrets User on Microsoft.KeyVault/vaults',
         'appPrincipalId: Monitoring Metrics Publisher on Microsoft.Insights/components',
         'appPrincipalId: Communication and Email Service Owner on Microsoft.Communication/communicationServices',
@@ -293,6 +301,43 @@ describe('the resources and roles of the deployment', () => {
     expect(main.params.get('emailTransport')!.default).toBe('acs');
     expect(Object.keys(appSettings)).not.toContain('ACS_CONNECTION_STRING');
     expect(text(at(main.modules.get('roles')!.body, 'params', 'communicationServiceName'))).toBe('communication.outputs.name');
+  });
+
+  /*
+   * Properties as Azure/bicep-types-az lists them (generated/eventgrid/microsoft.eventgrid/2022-06-15/types.md:
+   * SystemTopicProperties, EventSubscriptionProperties, DeliveryWithResourceIdentity,
+   * StorageQueueEventSubscriptionDestinationProperties).
+   */
+  const SYSTEM_TOPIC_PROPERTIES = ['source', 'topicType'];
+  const EVENT_SUBSCRIPTION_PROPERTIES = ['deadLetterDestination', 'deadLetterWithResourceIdentity', 'deliveryWithResourceIdentity', 'destination', 'eventDeliverySchema', 'expirationTimeUtc', 'filter', 'labels', 'retryPolicy'];
+  const STORAGE_QUEUE_DESTINATION_PROPERTIES = ['queueMessageTimeToLiveInSeconds', 'queueName', 'resourceId'];
+
+  it('subscribes the app to ACS delivery reports through Event Grid into a queue its trigger reads, with the topic identity allowed only to add messages', () => {
+    const module = main.modules.get('acsEvents')!;
+    expect(module.conditional).toBe(true);
+    expect(text(at(module.body, 'params', 'queueName'))).toBe('acsEventsQueueName');
+    expect(text(appSettings.ACS_EVENTS_QUEUE_NAME)).toBe('acsEventsQueueName');
+    expect(main.vars.get('acsEventsQueueName')).toBe('acs-delivery-reports');
+
+    const topic = one('Microsoft.EventGrid/systemTopics');
+    expect(topic.apiVersion).toBe('2022-06-15');
+    expect(Object.keys(at(topic.body, 'properties') as object).filter((p) => !SYSTEM_TOPIC_PROPERTIES.includes(p))).toEqual([]);
+    expect(at(topic.body, 'properties', 'topicType')).toBe('Microsoft.Communication.CommunicationServices');
+    expect(text(at(topic.body, 'properties', 'source'))).toBe('communication.id');
+    expect(at(topic.body, 'identity', 'type')).toBe('SystemAssigned');
+
+    const subscription = one('Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    expect(subscription.apiVersion).toBe('2022-06-15');
+    expect(Object.keys(at(subscription.body, 'properties') as object).filter((p) => !EVENT_SUBSCRIPTION_PROPERTIES.includes(p))).toEqual([]);
+    expect(at(subscription.body, 'properties', 'deliveryWithResourceIdentity', 'identity', 'type')).toBe('SystemAssigned');
+    expect(at(subscription.body, 'properties', 'deliveryWithResourceIdentity', 'destination', 'endpointType')).toBe('StorageQueue');
+    const destination = at(subscription.body, 'properties', 'deliveryWithResourceIdentity', 'destination', 'properties') as Record<string, BicepValue>;
+    expect(Object.keys(destination).filter((p) => !STORAGE_QUEUE_DESTINATION_PROPERTIES.includes(p))).toEqual([]);
+    expect(text(destination.queueName)).toBe('queueName');
+    expect(at(subscription.body, 'properties', 'filter', 'includedEventTypes')).toEqual(['Microsoft.Communication.EmailDeliveryReportReceived']);
+    expect(at(subscription.body, 'properties', 'eventDeliverySchema')).toBe('EventGridSchema');
+    // The queue exists before Event Grid is told to deliver there.
+    expect(one('Microsoft.Storage/storageAccounts/queueServices/queues')).toBeDefined();
   });
 
   /*

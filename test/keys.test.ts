@@ -40,6 +40,7 @@ describe('npm run keys', () => {
       {
         AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
         TABLES_ENDPOINT: 'https://stsample.table.core.windows.net/',
+        AzureWebJobsStorage__accountName: 'stsample',
         SENDGRID_API_KEY: 'SG.sample',
         ...values,
       },

@@ -11,7 +11,7 @@ import { listOutbox } from '../lib/mail/outbox.js';
 import { createTenantBody, invitationBody } from '../lib/schemas.js';
 import { checkSession } from '../lib/signin/sessions.js';
 import { createTenant, getTenant, updateTenant } from '../lib/tenants/tenants.js';
-import { REDIRECT_URI, testRuntime } from './helpers.js';
+import { REDIRECT_URI, sendQueuedMails, testRuntime } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -56,6 +56,7 @@ describe('guest lifecycle (cleanup timer, injected clock)', () => {
     const invite = (email: string) => inviteGuest(rt, tenant.id, invitationBody.parse({ invitedUserEmailAddress: email, inviteRedirectUrl: REDIRECT_URI }));
     const signIn = async (email: string) => {
       await sendCode(rt, { tenant: tenant.id, email, clientIp: IP });
+      await sendQueuedMails(rt);
       const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, clock.now);
       return verifyCode(rt, { tenant: tenant.id, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp: IP });
     };
@@ -111,6 +112,7 @@ describe('guest lifecycle (cleanup timer, injected clock)', () => {
     const body = invitationBody.parse({ invitedUserEmailAddress: 'back@fabrikam.example', inviteRedirectUrl: REDIRECT_URI });
     const guest = await inviteGuest(rt, tenant.id, body);
     await sendCode(rt, { tenant: tenant.id, email: 'back@fabrikam.example', clientIp: IP });
+    await sendQueuedMails(rt);
     const [mail] = await listOutbox(rt.tables, { to: 'back@fabrikam.example', limit: 1 }, clock.now);
     await verifyCode(rt, { tenant: tenant.id, email: 'back@fabrikam.example', code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp: IP });
     clock.now = T0 + 11 * DAY;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAIL_LANGUAGES, MAIL_TEXTS, mailLanguage, renderCodeMail } from '../lib/mail/templates.js';
 import {
-  createTenant, inviteGuest, outbox, postJson, startFakeSendGrid, startHost, type FakeSendGrid, type OutboxMail, type TestHost, type TestTenant,
+  createTenant, inviteGuest, mailQueueDrained, outbox, postJson, startFakeSendGrid, startHost, type FakeSendGrid, type OutboxMail, type TestHost, type TestTenant,
 } from './helpers.js';
 
 /**
@@ -119,6 +119,7 @@ describe('code mails', () => {
       const mailingTenant = await createTenant(mailing, { displayName: 'Fabrikam' });
       await inviteGuest(mailing, mailingTenant.id, 'sendgrid.sv@example.test');
       expect((await mailing.api(`/${mailingTenant.id}/send-code`, postJson({ email: 'sendgrid.sv@example.test', locale: 'sv-SE' }))).status).toBe(202);
+      await mailQueueDrained(mailing);
       const [request] = sendGrid.requests;
       expect(request?.body.subject).toMatch(/^\d{8} är din verifieringskod för Fabrikam$/);
       expect(request?.body.content.find((c) => c.type === 'text/plain')?.value).toContain('Koden gäller i 30 minuter');

@@ -1,8 +1,9 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { EventWebhook } from '@sendgrid/eventwebhook';
+import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTenant, expectError, inviteGuest, sendCode, startFakeSendGrid, startHost,
+  createTenant, expectError, inviteGuest, mailQueueDrained, sendCode, startFakeSendGrid, startHost,
   type FakeSendGrid, type TestHost, type TestTenant,
 } from './helpers.js';
 import { startFakeAcs, type FakeAcs } from './mailServers.js';
@@ -10,7 +11,7 @@ import { startFakeAcs, type FakeAcs } from './mailServers.js';
 /**
  * Issue 15, item 4: delivery reports. SendGrid's signed Event Webhook and ACS's Event
  * Grid delivery reports move a code mail's status on from what the provider answered
- * (accepted) to delivered, bounced or blocked, as the guest's sign-in log shows; calls
+ * (sent) to delivered, bounced or blocked, as the guest's sign-in log shows; calls
  * that are not signed (or signed with another key, or carry a wrong secret) are refused.
  */
 
@@ -60,6 +61,7 @@ describe("SendGrid's signed Event Webhook", () => {
   async function mailedGuest(email: string): Promise<{ guestId: string; mailId: string }> {
     const guest = await inviteGuest(host, tenant.id, email);
     expect((await sendCode(host, tenant.id, email)).status).toBe(202);
+    await mailQueueDrained(host);
     const body = sendgrid.requests.at(-1)!.body as unknown as { custom_args: Record<string, string> };
     return { guestId: guest.invitedUser.id, mailId: body.custom_args.guestpass_mail_id! };
   }
@@ -87,9 +89,9 @@ describe("SendGrid's signed Event Webhook", () => {
     return { 'x-twilio-email-event-webhook-signature': signature, 'x-twilio-email-event-webhook-timestamp': timestamp };
   }
 
-  it('the sign-in log shows the code mail accepted, then delivered after a signed "delivered" event', async () => {
+  it('the sign-in log shows the code mail sent, then delivered after a signed "delivered" event', async () => {
     const { guestId, mailId } = await mailedGuest('sg.delivered@example.com');
-    expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'accepted', provider: 'sendgrid' });
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'sent', provider: 'sendgrid' });
     const body = eventsBody(mailId, 'sg.delivered@example.com', [{ event: 'processed' }, { event: 'delivered', response: '250 2.0.0 OK' }]);
     const response = await post(body, signedHeaders(body));
     expect(response.status).toBe(200);
@@ -123,7 +125,7 @@ describe("SendGrid's signed Event Webhook", () => {
     await expectError(await post(body.replace('forged', 'forget'), genuine), 401, 'invalid_signature');
     await expectError(await post(body, { ...genuine, 'x-twilio-email-event-webhook-timestamp': String(Number(genuine['x-twilio-email-event-webhook-timestamp']) + 1) }), 401, 'invalid_signature');
     await expectError(await post(body, { ...genuine, 'x-twilio-email-event-webhook-signature': 'bm90IGEgc2lnbmF0dXJl' }), 401, 'invalid_signature');
-    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('accepted');
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
   });
 
   it("verifies exactly as SendGrid's own verifier (@sendgrid/eventwebhook) does", async () => {
@@ -205,6 +207,7 @@ describe('ACS delivery reports through Event Grid', () => {
   async function mailedGuest(email: string): Promise<{ guestId: string; messageId: string }> {
     const guest = await inviteGuest(host, tenant.id, email);
     expect((await sendCode(host, tenant.id, email)).status).toBe(202);
+    await mailQueueDrained(host);
     return { guestId: guest.invitedUser.id, messageId: acs.sends.at(-1)!.operationId };
   }
 
@@ -230,7 +233,7 @@ describe('ACS delivery reports through Event Grid', () => {
     for (const [status, expected] of [['Delivered', 'delivered'], ['Bounced', 'bounced'], ['Suppressed', 'blocked']] as const) {
       const email = `acs.${status.toLowerCase()}@example.com`;
       const { guestId, messageId } = await mailedGuest(email);
-      expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'accepted', provider: 'acs' });
+      expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'sent', provider: 'acs' });
       const response = await post([deliveryReport(messageId, email, status, status === 'Delivered' ? undefined : `${status} by the recipient's server`)]);
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ applied: 1, ignored: 0 });
@@ -245,7 +248,22 @@ describe('ACS delivery reports through Event Grid', () => {
     const report = deliveryReport(messageId, 'acs.forged@example.com', 'Bounced', 'forged');
     await expectError(await post([report], null), 401, 'invalid_signature');
     await expectError(await post([report], `${SECRET}x`), 401, 'invalid_signature');
-    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('accepted');
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
+  });
+
+  it('reports that Event Grid writes to the ACS events queue (as the Bicep subscription has it) are applied by the queue trigger', async () => {
+    const { guestId, messageId } = await mailedGuest('acs.queued@example.com');
+    const queue = new QueueClient(host.settings.AzureWebJobsStorage!, host.settings.ACS_EVENTS_QUEUE_NAME!);
+    await queue.createIfNotExists();
+    // Event Grid's Storage Queue destination: one event a message, in Event Grid schema, base64-encoded.
+    const report = deliveryReport(messageId, 'acs.queued@example.com', 'Bounced', 'Mailbox full');
+    await queue.sendMessage(Buffer.from(JSON.stringify(report)).toString('base64'));
+    const deadline = Date.now() + 20_000;
+    while ((await codeSentEntry(host, tenant.id, guestId)).delivery?.status !== 'bounced') {
+      if (Date.now() > deadline) throw new Error('the queued report was not applied');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery).toMatchObject({ status: 'bounced', reason: 'Mailbox full' });
   });
 
   it('reports about mails guestpass does not know are acknowledged and ignored', async () => {

@@ -43,7 +43,7 @@ function run(script: 'host' | 'start', settings: Record<string, string>, cwd = m
 
 function expectOneLine(result: { code: number | null; stderr: string[] }, ...says: RegExp[]): void {
   expect(result.code, result.stderr.join('\n')).toBe(1);
-  expect(result.stderr, 'one line, no stack trace').toHaveLength(1);
+  expect(result.stderr, `one line, no stack trace: ${result.stderr.join('\n')}`).toHaveLength(1);
   for (const pattern of says) expect(result.stderr[0]).toMatch(pattern);
   expect(result.stderr[0]).not.toMatch(/\bat .*:\d+:\d+/);
 }

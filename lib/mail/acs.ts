@@ -59,6 +59,10 @@ export function acsMailer(email: AcsSettings, credentials: CredentialFactory): M
 
 function refusalOf(error: unknown): unknown {
   const status = (error as { statusCode?: number }).statusCode;
-  if (typeof status !== 'number') return error;
+  // An operation ACS answered and then failed (core-lro's "The long-running operation has
+  // failed", with ACS's reason, say a suppressed recipient): ACS's decision about this mail.
+  if (typeof status !== 'number' && /long-running operation has failed/i.test(describeError(error))) return new MailRefused(`ACS operation failed: ${describeError(error)}`);
+  // No answer, or the service's own failure (5xx): an outage, retried.
+  if (typeof status !== 'number' || status >= 500) return error;
   return new MailRefused(`ACS answered ${status}: ${describeError(error)}`);
 }

@@ -2,21 +2,23 @@ import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { DAY_MS, dayStamp, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
-import { takeTenantCounters, type CounterTake } from '../storage/tenantCounters.js';
-import { describeError, MailRefused, type OutgoingMail } from './message.js';
+import { DAY_MS, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
+import { isStatus } from '../storage/tables.js';
+import type { CounterTake } from '../storage/tenantCounters.js';
 
 /**
- * Every mail guestpass hands to a provider leaves one row in the mail table of its
- * UTC day (`<prefix>mail<yyyymmdd>`, lib/storage/dayTables.ts), keyed by the mail's id: what the provider answered (accepted, or refused and why),
- * later what its delivery reports said (delivered, bounced, blocked). The guest's
+ * Every mail guestpass queues gets one row, once the send-mail trigger has handled it,
+ * in the mail table of its UTC day (`<prefix>mail<yyyymmdd>`, lib/storage/dayTables.ts),
+ * keyed by the mail's id: what became of it (sent, refused and why, dropped unsent,
+ * retrying after an outage; no row yet: still queued), later what its delivery reports
+ * said (delivered, bounced, blocked). The guest's
  * sign-in log entry names the mail by that id (`mailId`), so the log shows each code
  * mail's fate, and a delivery report — which knows only the id — finds its row with
  * one point read: the id is a UUID version 7, whose first 48 bits are the time it
  * was made, so it names its day's table. The cleanup timer drops a day's table once
  * SIGN_IN_LOG_RETENTION_DAYS have passed (one transaction, whatever it held).
  */
-export type DeliveryStatus = 'accepted' | 'refused' | 'delivered' | 'bounced' | 'blocked';
+export type DeliveryStatus = 'queued' | 'retrying' | 'sent' | 'refused' | 'dropped' | 'delivered' | 'bounced' | 'blocked';
 
 export interface MailRecord {
   tenantId: string;
@@ -25,6 +27,8 @@ export interface MailRecord {
   providerMessageId?: string;
   status: DeliveryStatus;
   reason?: string;
+  /** How many times the trigger tried (a retrying or sent mail). */
+  attempts?: number;
   /** When the provider (or its report) said so: reports are applied only if newer. */
   statusAt: string;
   expiresAt: Date;
@@ -71,7 +75,18 @@ export async function mailTableOf(rt: Runtime, mailId: string): Promise<TableCli
   return dayTable(rt, 'mail', at);
 }
 
-async function recordMail(rt: Runtime, mail: OutgoingMail, status: DeliveryStatus, detail: { reason?: string; providerMessageId?: string }): Promise<void> {
+/**
+ * Records what became of a mail (the send-mail trigger's part): sent, refused with the
+ * provider's reason, dropped unsent and why, or retrying after an outage. Until the
+ * first record the mail is queued. Written whole each time (the trigger is the only
+ * writer until the mail is out; delivery reports come after).
+ */
+export async function recordMailFate(
+  rt: Runtime,
+  mail: { id: string; tenantId: string; kind: string },
+  status: Extract<DeliveryStatus, 'sent' | 'refused' | 'dropped' | 'retrying'>,
+  detail: { reason?: string; providerMessageId?: string; attempts?: number } = {},
+): Promise<void> {
   const now = rt.now();
   const table = await mailTableOf(rt, mail.id);
   if (!table) return;
@@ -87,40 +102,20 @@ async function recordMail(rt: Runtime, mail: OutgoingMail, status: DeliveryStatu
   };
   if (detail.reason) row.reason = detail.reason.slice(0, REASON_MAX);
   if (detail.providerMessageId) row.providerMessageId = detail.providerMessageId.slice(0, 512);
-  await table.createEntity(row);
+  if (detail.attempts) row.attempts = detail.attempts;
+  await table.upsertEntity(row, 'Replace');
 }
 
-/**
- * Sends one mail through the configured provider within the tenant's daily cap, and
- * records the provider's answer under the mail's id. A refusal or an unreachable
- * provider is recorded too and answered 502 email_failed.
- */
-export async function deliverMail(rt: Runtime, mail: OutgoingMail, dailyCap: number | 'reserved'): Promise<void> {
-  if (dailyCap !== 'reserved') await takeTenantCounters(rt, mail.tenantId, [dailyMailSlot(dailyCap, true, rt.now())]);
-  let providerMessageId: string | undefined;
-  const started = performance.now();
+/** The mail's record, if the trigger has written one (none: still queued). */
+export async function readMailFate(rt: Runtime, mailId: string): Promise<MailRecord | undefined> {
+  const table = await mailTableOf(rt, mailId);
+  if (!table) return undefined;
   try {
-    providerMessageId = (await rt.mailer.send(mail)).providerMessageId;
-    // Only the provider's part: send-code for a stranger waits as long (runtime.ts MailLatency).
-    rt.mailLatency.record(performance.now() - started);
+    return await table.getEntity<MailRecord>(mailId, MAIL_ROW);
   } catch (error) {
-    const reason = error instanceof MailRefused ? error.reason : `provider not reached: ${describeError(error)}`;
-    await recordMail(rt, mail, 'refused', { reason }).catch(() => undefined);
-    throw new GuestpassError('email_failed', { cause: error });
+    if (isStatus(error, 404)) return undefined;
+    throw error;
   }
-  // The mail is out: a record that cannot be written must not turn that into a failure.
-  await recordMail(rt, mail, 'accepted', { providerMessageId }).catch(() => undefined);
-}
-
-/**
- * For an address that is not a guest, after its cap check (its dailyMailSlot, not
- * counted): one write as deliverMail's record, which counts no mail.
- */
-export async function deliverNothing(rt: Runtime, tenantId: string): Promise<void> {
-  const now = rt.now();
-  await dayTable(rt, 'limits', now)
-    .then((table) => table.upsertEntity({ partitionKey: `mailnone_${tenantId}`, rowKey: dayStamp(now) }, 'Replace'))
-    .catch(() => undefined);
 }
 
 /** The tenant's mails of the day against its daily cap (lib/storage/tenantCounters.ts): 429 mail_cap_reached once it is full. */

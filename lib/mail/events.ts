@@ -11,7 +11,7 @@ import { sendGridWebhookKey } from './webhookKey.js';
 /** A delivery report, from either provider, about one of guestpass's mails. */
 export interface DeliveryEvent {
   mailId: string;
-  status: Exclude<DeliveryStatus, 'accepted' | 'refused'>;
+  status: Extract<DeliveryStatus, 'delivered' | 'bounced' | 'blocked'>;
   reason?: string;
   at: Date;
 }
@@ -42,7 +42,7 @@ export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]):
       result.ignored += 1;
       continue;
     }
-    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'accepted') {
+    if (new Date(row.statusAt).getTime() > event.at.getTime() && row.status !== 'sent') {
       result.ignored += 1;
       continue;
     }
@@ -164,8 +164,31 @@ export function acsEvents(rt: Runtime, request: { body: string; secret?: string 
     if (!code.success) fail('invalid_request', { message: 'The validation event has no validationCode.' });
     return { validationResponse: code.data.validationCode };
   }
+  return { events: acsDeliveryEvents(rt, parsed.data) };
+}
+
+/**
+ * One Event Grid event (Event Grid schema) as the subscription's Storage Queue
+ * destination writes it, one event a message, base64-encoded (infra/modules/acsEvents.bicep):
+ * only identities with a role on the storage account can write there, so it carries no secret.
+ */
+export function acsQueuedEvent(rt: Runtime, payload: unknown): DeliveryEvent[] {
+  const parsed = eventGridEvent.safeParse(typeof payload === 'string' ? parseQueuedJson(payload) : payload);
+  return parsed.success ? acsDeliveryEvents(rt, [parsed.data]) : [];
+}
+
+function parseQueuedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ACS delivery reports among Event Grid events, as delivery events; anything else is skipped. */
+function acsDeliveryEvents(rt: Runtime, eventGridEvents: z.infer<typeof eventGridEvent>[]): DeliveryEvent[] {
   const events: DeliveryEvent[] = [];
-  for (const event of parsed.data) {
+  for (const event of eventGridEvents) {
     if (event.eventType !== ACS_DELIVERY_REPORT) continue;
     const report = acsDeliveryReport.safeParse(event.data);
     if (!report.success || !uuid.safeParse(report.data.messageId).success) continue;
@@ -179,7 +202,7 @@ export function acsEvents(rt: Runtime, request: { body: string; secret?: string 
       at: Number.isNaN(at.getTime()) ? new Date(rt.now()) : at,
     });
   }
-  return { events };
+  return events;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Runtime } from '../runtime.js';
 import { resolveTenant, type Tenant } from '../tenants/tenants.js';
 import { dayTable } from '../storage/dayTables.js';
-import type { CounterTake } from '../storage/tenantCounters.js';
-import { dailyMailSlot, deliverMail, deliverNothing, newMailId } from './delivery.js';
+import { takeTenantCounters, type CounterTake } from '../storage/tenantCounters.js';
+import { dailyMailSlot, newMailId } from './delivery.js';
+import { queueInvitationMail } from './queue.js';
 import type { MailPreviewInput } from './settings.js';
 import { renderCodeMail, renderInvitationMail, type RenderedMail } from './templates.js';
 
@@ -13,14 +14,6 @@ function dailyCapOf(rt: Runtime, tenant: Tenant): number {
 
 function validMinutes(rt: Runtime): number {
   return Math.round(rt.config.code.ttlSeconds / 60);
-}
-
-export interface CodeMailRequest {
-  /** The id the guest's sign-in log entry names the mail by. */
-  mailId: string;
-  to: string;
-  code: string;
-  locale?: string;
 }
 
 /**
@@ -34,17 +27,6 @@ export async function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolea
   return dailyMailSlot(dailyCapOf(rt, tenant), forGuest, rt.now());
 }
 
-/** Renders the code mail in the tenant's branding and sends it (send-code took its cap slot with codeMailSlot). */
-export async function sendCodeMail(rt: Runtime, tenant: Tenant, request: CodeMailRequest): Promise<void> {
-  const rendered = renderCodeMail({ code: request.code, tenant, validMinutes: validMinutes(rt), locale: request.locale });
-  await deliverMail(rt, { id: request.mailId, to: request.to, kind: 'code', tenantId: tenant.id, ...rendered }, 'reserved');
-}
-
-/** What send-code does in place of sendCodeMail for an address that is not a guest: the same write, no mail. */
-export async function sendNoCodeMail(rt: Runtime, tenant: Tenant): Promise<void> {
-  await deliverNothing(rt, tenant.id);
-}
-
 export interface InvitationMailRequest {
   to: string;
   inviteRedeemUrl: string;
@@ -53,10 +35,10 @@ export interface InvitationMailRequest {
   locale?: string;
 }
 
+/** Takes the invitation's place in the tenant's daily cap and queues it (the send-mail trigger sends it). */
 export async function sendInvitationMail(rt: Runtime, tenant: Tenant, request: InvitationMailRequest): Promise<void> {
-  const { to, ...content } = request;
-  const rendered = renderInvitationMail({ tenant, ...content });
-  await deliverMail(rt, { id: newMailId(rt.now()), to, kind: 'invitation', tenantId: tenant.id, ...rendered }, dailyCapOf(rt, tenant));
+  await takeTenantCounters(rt, tenant.id, [dailyMailSlot(dailyCapOf(rt, tenant), true, rt.now())]);
+  await queueInvitationMail(rt, { id: newMailId(rt.now()), tenantId: tenant.id, content: request });
 }
 
 /**

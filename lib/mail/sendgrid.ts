@@ -46,10 +46,13 @@ export function sendGridMailer(email: SendGridSettings): Mailer {
   };
 }
 
-/** SendGrid's answer (4xx with `errors[]`) is a refusal; no answer at all is an outage, thrown as it is. */
+/**
+ * SendGrid's 4xx answer (its JSON with `errors[]`) is a refusal; a 5xx, an answer that is
+ * not SendGrid's (a proxy's page) or no answer at all is an outage, thrown as it is (retried).
+ */
 function refusalOf(error: unknown): unknown {
   const { code, response } = error as { code?: number | string; response?: { body?: { errors?: { message?: string }[] } } };
-  if (typeof code !== 'number') return error;
+  if (typeof code !== 'number' || code >= 500 || !Array.isArray(response?.body?.errors)) return error;
   const detail = response?.body?.errors?.map((e) => e.message).filter(Boolean).join('; ');
   return new MailRefused(`SendGrid answered ${code}${detail ? `: ${detail}` : ''}`);
 }

@@ -48,9 +48,10 @@ export function smtpMailer(email: SmtpSettings, now: () => number): Mailer {
           headers: { ...TRANSACTIONAL_HEADERS },
         });
       } catch (error) {
-        // An SMTP reply (4xx/5xx to MAIL, RCPT or DATA) is the server's refusal; a connection or TLS failure is an outage.
+        // A permanent SMTP reply (5xx to MAIL, RCPT or DATA) is the server's refusal; a
+        // transient one (4xx, RFC 5321 §4.2.1), a connection or a TLS failure is an outage, retried.
         const { responseCode, response } = error as { responseCode?: number; response?: string };
-        if (typeof responseCode === 'number') throw new MailRefused(`SMTP server answered ${response ?? responseCode}`);
+        if (typeof responseCode === 'number' && responseCode >= 500) throw new MailRefused(`SMTP server answered ${response ?? responseCode}`);
         throw error;
       }
       if (info.rejected.length > 0) throw new MailRefused(`SMTP server refused the recipient: ${info.response}`);

@@ -31,7 +31,8 @@ import {
   withinWindow,
 } from './limits.js';
 import { newMailId } from '../mail/delivery.js';
-import { codeMailSlot, sendCodeMail, sendNoCodeMail } from '../mail/send.js';
+import { queueCodeMail } from '../mail/queue.js';
+import { codeMailSlot } from '../mail/send.js';
 import type { Runtime } from '../runtime.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import { issueSession, type IssuedSession } from './sessions.js';
@@ -173,9 +174,11 @@ async function commit(rt: Runtime, partition: GuestPartition, actions: Transacti
 }
 
 /**
- * send-code. For an address that is not a guest it does the same reads and writes
- * and waits about as long as a real mail takes, but sends nothing, so the answer does
- * not tell who is invited. Every refusal is decided before anything is written.
+ * send-code: admission (tenant, address, method, step-up, cooldown and caps, each
+ * decided before anything is written), then the attempt (one transaction in the guest
+ * partition), then the queued mail. For an address that is not a guest it does the same
+ * reads and writes and queues a mail that is never sent, so the answer does not tell
+ * who is invited.
  */
 export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<CodeSent> {
   refuseFromMemory(rt, 'send-code', request.clientIp);
@@ -183,8 +186,6 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
 
-  // A mail outage answers every address alike, at once, until it has passed (see mailCode).
-  if (rt.mailOutage.until > rt.now()) fail('email_failed');
   const ipCallsBefore = await checkAddressWindow(rt, 'send-code', request.clientIp, limits.sendCodePerIpPerHour);
 
   const tag = addressTag(request.clientIp);
@@ -264,75 +265,22 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     throw error;
   }
 
-  const accepted: CodeSent = {
+  // Queued for every address alike, so neither the answer nor its timing tells who is
+  // invited: a stranger's message has no recipient and the send-mail trigger drops it.
+  // No provider is called here; its outages and refusals show in the mail's fate.
+  await queueCodeMail(rt, { id: mailId, tenantId, notAfter: codeExpiresAt, content: { to: guest?.email ?? null, code, locale: request.locale } });
+  return {
     status: 'code_sent',
     expiresInSeconds: codeConfig.ttlSeconds,
     resendAfterSeconds: codeConfig.resendCooldownSeconds,
     attempt: handle,
   };
-  if (!guest) {
-    // The same storage write as a mail's record, then as long as the provider
-    // would take, so neither the answer nor its timing tells who is invited.
-    await sendNoCodeMail(rt, context.tenant);
-    await delay(rt.mailLatency.sample());
-    return accepted;
-  }
-  await mailCode(rt, context, partition, guest, { handle, attempt, newCode, code, mailId, locale: request.locale, log });
-  return accepted;
 }
 
 /** The attempt a send-code resends within: the one its handle names, unless that was already used to sign in. */
 function resendingAttempt(partition: GuestPartition): TableEntityResult<AttemptEntity> | undefined {
   const attempt = partition.attempt;
   return attempt && parseJsonList<string>(attempt.usedHashes).length === 0 ? attempt : undefined;
-}
-
-/**
- * Mails the code: the one place a code leaves the server. A failed mail voids the new
- * code (the send stays on the guest's history: its cooldown and hourly cap still
- * apply) and opens an outage window of MAIL_OUTAGE_SECONDS in which send-code answers
- * 502 for guests and strangers alike, before writing anything. The failure is answered
- * no sooner than a stranger's 202 would be, so its timing tells nothing either.
- */
-async function mailCode(
-  rt: Runtime,
-  context: TenantContext,
-  partition: GuestPartition,
-  guest: GuestEntity,
-  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; code: string; mailId: string; locale?: string; log: (outcome: string) => SignInLogEntry },
-): Promise<void> {
-  const started = performance.now();
-  const latency = rt.mailLatency.sample();
-  try {
-    // The tenant's daily cap was taken before anything was written (codeMailSlot).
-    await sendCodeMail(rt, context.tenant, { mailId: sent.mailId, to: guest.email, code: sent.code, locale: sent.locale });
-  } catch (error) {
-    rt.mailOutage.until = rt.now() + rt.config.mailOutageSeconds * 1000;
-    const failure = error instanceof GuestpassError ? error : new GuestpassError('email_failed', { cause: error });
-    // The log outcome is the failure's code (email_failed).
-    await voidCode(rt, partition, { ...sent, outcome: failure.code });
-    await delay(latency - (performance.now() - started));
-    throw failure;
-  }
-}
-
-/** Takes the code that was not mailed out of its attempt (if the attempt is still as written), with the log entry. */
-async function voidCode(
-  rt: Runtime,
-  partition: GuestPartition,
-  sent: { handle: string; attempt: AttemptEntity; newCode: AttemptCode; mailId: string; outcome: string; log: (outcome: string) => SignInLogEntry },
-): Promise<void> {
-  const rowKey = ATTEMPT_PREFIX + sent.handle;
-  const codes = parseJsonList<AttemptCode>(sent.attempt.codes).filter((c) => c.h !== sent.newCode.h);
-  try {
-    const current = await rt.tables.guests.getEntity<AttemptEntity>(partition.partitionKey, rowKey);
-    await rt.tables.guests.submitTransaction([
-      ['update', { partitionKey: partition.partitionKey, rowKey, codes: JSON.stringify(codes) }, 'Merge', { etag: current.etag }],
-      signInLogAction(rt, partition.partitionKey, { ...sent.log(sent.outcome), mailId: sent.mailId }),
-    ]);
-  } catch (error) {
-    if (!isLostRace(error) && !isStatus(error, 404)) throw error;
-  }
 }
 
 /** Why a guest whose method resolved to `resolved` cannot get a code, if it cannot. */

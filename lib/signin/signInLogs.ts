@@ -89,7 +89,7 @@ export async function listSignInLogs(rt: Runtime, tenantRef: string, query: Sign
   const value = found.slice(0, query.$top);
   const deliveries = await deliveriesOf(rt, value.map((row) => row.mailId).filter((id): id is string => Boolean(id)));
   const addresses = await addressesOf(rt, value);
-  const page: SignInLogPage = { value: value.map((row) => toRecord(row, addresses.get(row.partitionKey), row.mailId ? deliveries.get(row.mailId) : undefined)) };
+  const page: SignInLogPage = { value: value.map((row) => toRecord(row, addresses.get(row.partitionKey), row.mailId ? (deliveries.get(row.mailId) ?? queued(rt, row)) : undefined)) };
   if (found.length > query.$top) {
     const last = value[value.length - 1]!;
     page.skipToken = sealSkipToken<Position>(tenant.id, { p: last.partitionKey, r: last.rowKey });
@@ -114,6 +114,11 @@ async function deliveriesOf(rt: Runtime, mailIds: string[]): Promise<Map<string,
     }
   }
   return found;
+}
+
+/** A mail the send-mail trigger has not handled yet: it waits in the queue. */
+function queued(rt: Runtime, row: SignInLogRow): Delivery {
+  return { status: 'queued', provider: rt.mailer.provider, updatedAt: row.at };
 }
 
 /**

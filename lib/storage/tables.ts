@@ -26,6 +26,12 @@ const countTransactions: PipelinePolicy = {
   },
 };
 
+/** One storage transaction made outside the Table pipeline (a queue message), counted in the same scope. */
+export function countTransaction(): void {
+  const scope = transactionScope.getStore();
+  if (scope) scope.count += 1;
+}
+
 /**
  * A dependency span per Table Storage request (when telemetry is on): the operation and
  * the table, never the keys (a guest partition's key is a digest of an address).

@@ -12,6 +12,7 @@ interface OutboxMail {
   kind: string;
   subject: string;
   text: string;
+  sentAt: string;
 }
 
 const page = new URLSearchParams(location.search);
@@ -60,15 +61,25 @@ function paragraph(text: string, className?: string): HTMLParagraphElement {
   return p;
 }
 
-/** The newest code mail to the address (the outbox is written before send-code answers). */
-async function showLatestCode(email: string): Promise<void> {
+/** How long the demo page waits for the code mail: the send-mail trigger sends it from the queue after send-code answered. */
+const MAIL_WAIT_MS = 10_000;
+
+/** The newest code mail to the address sent at or after `since`, once the send-mail trigger has put it in the outbox. */
+async function showLatestCode(email: string, since: string): Promise<void> {
   const target = $('outbox-mail');
-  const response = await fetch(`${api}/dev/outbox?to=${encodeURIComponent(email)}&limit=5`, { cache: 'no-store' }).catch(() => undefined);
-  if (!response?.ok) {
-    target.replaceChildren(paragraph('This host has no dev outbox (EMAIL_TRANSPORT=sendgrid): the code went to the real mailbox.', 'muted'));
-    return;
+  target.replaceChildren(paragraph('Waiting for the code mail…', 'muted'));
+  const deadline = Date.now() + MAIL_WAIT_MS;
+  let mail: OutboxMail | undefined;
+  for (;;) {
+    const response = await fetch(`${api}/dev/outbox?to=${encodeURIComponent(email)}&limit=5`, { cache: 'no-store' }).catch(() => undefined);
+    if (!response?.ok) {
+      target.replaceChildren(paragraph('This host has no dev outbox (EMAIL_TRANSPORT=sendgrid): the code went to the real mailbox.', 'muted'));
+      return;
+    }
+    mail = ((await response.json()) as { value: OutboxMail[] }).value.find((m) => m.kind === 'code' && m.sentAt >= since);
+    if (mail || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  const mail = ((await response.json()) as { value: OutboxMail[] }).value.find((m) => m.kind === 'code');
   if (!mail) {
     target.replaceChildren(paragraph(`No code mail to ${email}. guestpass answers the same for an address that is not invited, but mails only invited guests: try ${DEMO_GUEST}, or invite the address first (README: "A one-minute tour").`));
     return;
@@ -85,5 +96,7 @@ async function showLatestCode(email: string): Promise<void> {
 }
 
 element.addEventListener('code-sent', (event) => {
-  void showLatestCode((event as CustomEvent<{ email: string }>).detail.email);
+  // The mail is sent after this answer; a second's slack for the clocks of the page and the host.
+  const since = new Date(Date.now() - 1000).toISOString();
+  void showLatestCode((event as CustomEvent<{ email: string }>).detail.email, since);
 });

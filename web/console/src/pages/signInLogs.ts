@@ -33,6 +33,8 @@ export async function signInLogsPage(c: ConsoleContext): Promise<HTMLElement> {
       { label: t.logs.event, cell: (e) => e.event },
       { label: t.logs.outcome, cell: (e) => h('span', { class: e.outcome === 'signed_in' || e.outcome === 'code_sent' ? 'outcome ok' : 'outcome failed' }, outcomeLabel(t, e.outcome)) },
       { label: t.logs.clientIp, cell: (e) => e.clientIp },
+      // A code mail's fate follows its send-code: queued, then sent or refused or dropped, then the provider's reports.
+      { label: t.logs.mail, cell: (e) => (e.delivery ? h('span', { title: e.delivery.reason ?? '' }, t.mailFates[e.delivery.status] ?? e.delivery.status) : '') },
     ], entries, t.logs.none);
   }
 
