@@ -395,7 +395,10 @@ describe('the operator console in Chromium', () => {
     await goTo(page, 'Sign-in logs');
     const chart = page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 7 days' });
     await chart.waitFor();
-    expect(await page.locator('svg.chart desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
+    expect(await page.locator('.chart .chart-desc').textContent()).toMatch(/^In total 2 codes sent, 2 sign-ins and 1 failures\. Most failures: 1 in the hour from /);
+    // Drawn by uPlot on a canvas as wide as the card, its description read by screen readers.
+    expect(await page.locator('.chart canvas').count()).toBe(1);
+    expect(await page.locator('.chart canvas').evaluate((canvas) => canvas.getBoundingClientRect().width)).toBeGreaterThan(400);
     // Tiles with the period's totals, and a period picker: 24 hours redraws the chart and tiles.
     const tiles = page.getByRole('list', { name: 'Totals for the period' });
     expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Refused']);

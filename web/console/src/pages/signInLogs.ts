@@ -1,6 +1,6 @@
 import { SIGN_IN_OUTCOMES } from '../../../../lib/signin/outcomes.js';
 import type { SignInLogEntry, SignInLogPage } from '../api.js';
-import { hourlyChart, hourlySeries } from '../chart.js';
+import { hourlySeries } from '../chart.js';
 import { fill, type ConsoleContext } from '../context.js';
 import { field, h, options, replace, uid } from '../dom.js';
 import { alertBox, errorText, Pager, table, UserError } from '../ui.js';
@@ -84,6 +84,8 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
   const heading = h('h2', { id }, t.logs.ranges.week);
   const picker = h('select', { name: 'period' }, ...options((Object.keys(CHART_RANGES) as ChartRange[]).map((r): [string, string] => [r, t.logs.ranges[r]]), 'week'));
   const body = h('div', {});
+  // uPlot loads with this page only (its own chunk).
+  const { hourlyChart } = await import('../hourlyChart.js');
   const draw = async (range: ChartRange) => {
     const hours = CHART_RANGES[range];
     const series = hourlySeries((await c.api.signInSummary(c.tenantId, hours)).value, hours);
