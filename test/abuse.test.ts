@@ -3,8 +3,9 @@ import { solveChallenge } from 'altcha-lib/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestFrom } from './attackHelpers.js';
 import { tableOpener } from '../lib/storage/tables.js';
+import { dayTableOf } from '../lib/storage/dayTables.js';
 import {
-  createTenant, inviteGuest, outbox, startFakeSendGrid, startHost, stopAllHosts, testRuntime,
+  createTenant, inviteGuest, outbox, startFakeSendGrid, startHost, stopAllHosts, testRuntime, uniquePrefix,
   type FakeSendGrid, type TestHost, type TestTenant,
 } from './helpers.js';
 
@@ -192,6 +193,31 @@ describe('no anonymous lockout', () => {
     const [code] = await mailedCodes(host, email);
     // The attempt was stepped up: its code is checked without asking again.
     expect((await verifyFrom(host, '127.0.0.9', tenant.id, { email, code: code!, attempt: sent.body.attempt })).status).toBe(200);
+  });
+
+  it('a solved step-up carried by a call that is then refused is not used up and writes no row (a step-up is redeemed last)', async () => {
+    const prefix = uniquePrefix();
+    // The tenant's hour of codes for unfamiliar addresses is full after the three strangers the guest's ceiling admits.
+    const host = await startHost({ TABLE_PREFIX: prefix, GUEST_STEP_UP_AFTER_PER_HOUR: '3', STEP_UP_POW_MAX_NUMBER: '5000', TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: '3' });
+    const tenant = await createTenant(host);
+    const email = 'refused.stepup@example.com';
+    await inviteGuest(host, tenant.id, email);
+    for (const address of attackers(4)) await sendFrom(host, address, tenant.id, { email });
+    const stepUp = await solve((await expectErrorOf(sendFrom(host, '127.0.0.11', tenant.id, { email }), 428, 'challenge_required')).body);
+    const rt = await testRuntime({ TABLE_PREFIX: prefix });
+    const stepUpRows = async () => {
+      const limits = await dayTableOf(rt.tables, 'limits', Date.now());
+      let rows = 0;
+      for await (const _row of limits.listEntities({ queryOptions: { filter: "PartitionKey eq 'step-up'" } })) rows += 1;
+      return rows;
+    };
+    for (let i = 0; i < 3; i += 1) await expectErrorOf(sendFrom(host, '127.0.0.11', tenant.id, { email, stepUp }), 429, 'rate_limited');
+    expect(await stepUpRows()).toBe(0);
+    // Not used up: once the tenant admits the call, the same solution passes, once.
+    const roomier = await startHost({ TABLE_PREFIX: prefix, GUEST_STEP_UP_AFTER_PER_HOUR: '3', STEP_UP_POW_MAX_NUMBER: '5000' });
+    expect((await sendFrom(roomier, '127.0.0.11', tenant.id, { email, stepUp })).status).toBe(202);
+    expect(await stepUpRows()).toBe(1);
+    await expectErrorOf(sendFrom(roomier, '127.0.0.12', tenant.id, { email, stepUp }), 428, 'challenge_required');
   });
 
   it('a forged or altered proof of work is refused with a new challenge', async () => {

@@ -38,7 +38,7 @@ import { telemetry } from '../telemetry/telemetry.js';
 import { emitEvent } from '../events/emit.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
-import { issueChallenge, stepUpPassed } from './stepUp.js';
+import { checkStepUp, issueChallenge, type StepUpCheck } from './stepUp.js';
 import { refuse } from './refusals.js';
 import { unfamiliarSendSlot } from './unfamiliarSends.js';
 import { resolveSignInMethod } from './signInMethod.js';
@@ -131,16 +131,27 @@ function strangerTimes(partition: GuestPartition, now: number): number[] {
 /**
  * Past GUEST_STEP_UP_AFTER_PER_HOUR events from unfamiliar addresses, a call from
  * such an address must carry a solved step-up; otherwise it answers 428
- * challenge_required with a fresh challenge (and writes nothing).
+ * challenge_required with a fresh challenge (and writes nothing). A solved step-up is
+ * only checked here: the caller redeems it last (redeemStepUp), once nothing can refuse the call.
  */
-async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<boolean> {
-  if (familiar) return false;
-  if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return false;
-  if (request.stepUp && (await stepUpPassed(rt, request.stepUp, request.clientIp))) {
-    telemetry.count('stepUps', { 'tenant.id': partition.partitionKey.split('_')[0], stage: 'solved' });
-    return true;
-  }
+async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<StepUpCheck | undefined> {
+  if (familiar) return undefined;
+  if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return undefined;
+  // verify-code reads again after a lost race: a step-up this request already used still counts.
+  if (redeemedBy.has(request)) return { redeem: async () => true };
+  const check = request.stepUp ? await checkStepUp(rt, request.stepUp, request.clientIp) : undefined;
+  if (check) return { redeem: async () => (await check.redeem()) && Boolean(redeemedBy.add(request)) };
   throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
+}
+
+/** The requests whose step-up is used up (by this request itself, before a lost race made it read again). */
+const redeemedBy = new WeakSet<object>();
+
+/** Uses up the request's step-up, the last step before its writes; one used meanwhile is asked for again. */
+async function redeemStepUp(rt: Runtime, partition: GuestPartition, check: StepUpCheck | undefined): Promise<void> {
+  if (!check) return;
+  if (!(await check.redeem())) throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
+  telemetry.count('stepUps', { 'tenant.id': partition.partitionKey.split('_')[0], stage: 'solved' });
 }
 
 /** The guest-wide row with one more unfamiliar event; written unconditionally (a soft ceiling: a concurrent write may drop one). */
@@ -207,7 +218,8 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
 
   const familiar = isFamiliar(partition, tag);
   // A step-up solved for an attempt holds for its codes: verify-code does not ask again.
-  const steppedUp = (await requireStepUpPastCeiling(rt, partition, familiar, request)) || Boolean(resendingAttempt(partition)?.steppedUp);
+  const stepUp = await requireStepUpPastCeiling(rt, partition, familiar, request);
+  const steppedUp = Boolean(stepUp) || Boolean(resendingAttempt(partition)?.steppedUp);
 
   const now = rt.now();
   const sendTimes = withinWindow(parseTimes(partition.address?.sendTimes), now);
@@ -258,6 +270,8 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     }),
   ];
   if (!familiar) actions.push(strangerEventAction(rt, partition, now));
+  // Nothing refuses the call past this point but a step-up used meanwhile.
+  await redeemStepUp(rt, partition, stepUp);
   try {
     await commit(rt, partition, actions, { ...log('code_sent'), mailId }, codeExpiresAt);
   } catch (error) {
@@ -414,7 +428,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const familiar = isFamiliar(partition, tag);
   // Wrong codes from unfamiliar addresses are what the guessing bound counts.
   const budget: GuessCounts | undefined = familiar ? undefined : await checkGuessBudget(rt, tenantId);
-  if (!attempt?.steppedUp) await requireStepUpPastCeiling(rt, partition, familiar, request);
+  const stepUp = attempt?.steppedUp ? undefined : await requireStepUpPastCeiling(rt, partition, familiar, request);
 
   if (attempt && attempt.failures >= codeConfig.maxAttempts) {
     fail('too_many_attempts', { message: 'Too many wrong tries for this code. Ask for a new code.' });
@@ -455,6 +469,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     }
     if (!familiar) actions.push(strangerEventAction(rt, partition, now));
     try {
+      await redeemStepUp(rt, partition, stepUp);
       await commit(rt, partition, actions, log('invalid_code'), now + HOUR_MS);
     } catch (error) {
       if (isLostRace(error)) return { lostRace: true };
@@ -503,6 +518,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const reindex = guest.state !== indexed.state || guest.source !== indexed.source;
   const indexChange = reindex ? await indexBeforeChange(rt, tenantId, guest, indexed) : undefined;
   try {
+    await redeemStepUp(rt, partition, stepUp);
     await commit(rt, partition, actions, log('signed_in'), attempt.expiresAt.getTime());
   } catch (error) {
     // Another verification changed the attempt first (consumed it, or recorded a

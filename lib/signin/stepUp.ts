@@ -27,32 +27,56 @@ export async function issueChallenge(rt: Runtime): Promise<StepUpChallenge> {
   return { provider: 'altcha', ...challenge, maxnumber: challenge.maxnumber ?? config.maxNumber };
 }
 
-/** Whether `solution` solves a challenge this deployment issued, and was not used before. */
-export async function stepUpPassed(rt: Runtime, solution: string, clientIp: string): Promise<boolean> {
-  const config = rt.config.stepUp;
-  if (config.provider === 'altcha') return altchaPassed(rt, config, solution);
-  return captchaPassed(config, solution, clientIp);
+/**
+ * A step-up a request carries, checked but not yet used: `redeem` uses it up (once, the
+ * first caller wins) and is called last, after every refusal the request could meet, so a
+ * refused request leaves its step-up unused and writes nothing for it.
+ */
+export interface StepUpCheck {
+  redeem(): Promise<boolean>;
 }
 
-async function altchaPassed(rt: Runtime, config: Extract<StepUpConfig, { provider: 'altcha' }>, solution: string): Promise<boolean> {
+/**
+ * Whether `solution` solves a challenge this deployment issued and was not used before,
+ * without using it: undefined when it does not. A CAPTCHA token is verified (and used up
+ * by its provider) only when redeemed.
+ */
+export async function checkStepUp(rt: Runtime, solution: string, clientIp: string): Promise<StepUpCheck | undefined> {
+  const config = rt.config.stepUp;
+  if (config.provider === 'altcha') return altchaCheck(rt, config, solution);
+  return { redeem: () => captchaPassed(config, solution, clientIp) };
+}
+
+async function altchaCheck(rt: Runtime, config: Extract<StepUpConfig, { provider: 'altcha' }>, solution: string): Promise<StepUpCheck | undefined> {
   let payload: { signature?: unknown };
   try {
     payload = JSON.parse(Buffer.from(solution, 'base64').toString('utf8')) as { signature?: unknown };
   } catch {
-    return false;
+    return undefined;
   }
   // verifySolution checks the HMAC signature, the expiry in the salt and the work.
-  if (typeof payload.signature !== 'string' || !(await verifySolution(solution, config.secret, true).catch(() => false))) return false;
+  if (typeof payload.signature !== 'string' || !(await verifySolution(solution, config.secret, true).catch(() => false))) return undefined;
   // Usable once: the first to record the signature wins. The row lives in the table of
   // the day, dropped whole by cleanup; the challenge expires long before.
   const table = await dayTable(rt, 'limits', rt.now());
+  const rowKey = keyDigest(payload.signature);
   try {
-    await table.createEntity({ partitionKey: 'step-up', rowKey: keyDigest(payload.signature), expiresAt: new Date(rt.now() + CHALLENGE_TTL_MS) });
-    return true;
+    await table.getEntity('step-up', rowKey);
+    return undefined; // used already
   } catch (error) {
-    if (isStatus(error, 409)) return false;
-    throw error;
+    if (!isStatus(error, 404)) throw error;
   }
+  return {
+    async redeem() {
+      try {
+        await table.createEntity({ partitionKey: 'step-up', rowKey, expiresAt: new Date(rt.now() + CHALLENGE_TTL_MS) });
+        return true;
+      } catch (error) {
+        if (isStatus(error, 409)) return false;
+        throw error;
+      }
+    },
+  };
 }
 
 /**
