@@ -54,6 +54,7 @@ import './mailEventsAcsQueue.js';
 import './manageWebhooks.js';
 import './manageWebhook.js';
 import './manageWebhookSecret.js';
+import './deliverWebhook.js';
 
 export { registrations } from './http.js';
 // Parsed at load, so a missing or invalid setting stops the app at start with its name.

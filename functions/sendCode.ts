@@ -1,4 +1,4 @@
-import { sendCode } from '../lib/signin/codes.js';
+import { sendCodeReported } from '../lib/signin/signInEvents.js';
 import { runtime } from '../lib/runtime.js';
 import { sendCodeBody, tenantParams } from '../lib/schemas.js';
 import { endpoint, json, registerHttp } from './http.js';
@@ -8,7 +8,7 @@ export default registerHttp('sendCode', {
   methods: ['POST', 'OPTIONS'],
   authLevel: 'anonymous',
   handler: endpoint({ params: tenantParams, body: sendCodeBody, tenantCors: true }, async ({ params, body, clientIp }) => {
-    const result = await sendCode(await runtime(), { tenant: params.tenant, ...body, clientIp });
+    const result = await sendCodeReported(await runtime(), { tenant: params.tenant, ...body, clientIp });
     return json(202, result);
   }),
 });

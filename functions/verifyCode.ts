@@ -1,4 +1,4 @@
-import { verifyCode } from '../lib/signin/codes.js';
+import { verifyCodeReported } from '../lib/signin/signInEvents.js';
 import { runtime } from '../lib/runtime.js';
 import { telemetry } from '../lib/telemetry/telemetry.js';
 import { tenantParams, verifyCodeBody } from '../lib/schemas.js';
@@ -9,7 +9,7 @@ export default registerHttp('verifyCode', {
   methods: ['POST', 'OPTIONS'],
   authLevel: 'anonymous',
   handler: endpoint({ params: tenantParams, body: verifyCodeBody, tenantCors: true }, async ({ params, body, clientIp }) => {
-    const session = await verifyCode(await runtime(), { tenant: params.tenant, ...body, clientIp });
+    const session = await verifyCodeReported(await runtime(), { tenant: params.tenant, ...body, clientIp });
     telemetry.annotate({ 'guest.id': session.user.id });
     return json(200, session);
   }),

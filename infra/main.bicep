@@ -238,6 +238,8 @@ var appSettings = {
   MAIL_DAILY_CAP_PER_TENANT: string(mailDailyCapPerTenant)
   // The queue every mail waits in; the send-mail trigger names it as %MAIL_QUEUE_NAME%.
   MAIL_QUEUE_NAME: 'send-mail'
+  // The queue webhook deliveries and their retries wait in; the deliver-webhook trigger names it as %WEBHOOK_QUEUE_NAME%.
+  WEBHOOK_QUEUE_NAME: 'webhook-deliveries'
   // The queue Event Grid writes ACS delivery reports to; the mailEventsAcsQueue trigger names it as %ACS_EVENTS_QUEUE_NAME%.
   ACS_EVENTS_QUEUE_NAME: acsEventsQueueName
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'

@@ -94,6 +94,10 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
     .default('send-mail'),
+  WEBHOOK_QUEUE_NAME: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
+    .default('webhook-deliveries'),
   /** The queue the Event Grid subscription writes ACS delivery reports to (infra/modules/acsEvents.bicep). */
   ACS_EVENTS_QUEUE_NAME: z
     .string()
@@ -141,7 +145,7 @@ export interface Config {
   };
   stepUp: StepUpConfig;
   /** The queues on the host's storage account (AzureWebJobsStorage): where mail waits for the send-mail trigger. */
-  queue: { connectionString?: string; serviceUri?: string; managedIdentityClientId?: string; mailQueueName: string; timeoutSeconds: number };
+  queue: { connectionString?: string; serviceUri?: string; managedIdentityClientId?: string; mailQueueName: string; webhookQueueName: string; timeoutSeconds: number };
   session: { ttlSeconds: number; signingKeys: SigningKey[] };
   otpDefaultEnabled: boolean;
   email: EmailConfig;
@@ -354,7 +358,7 @@ function stepUpConfig(s: Settings, pepper: string): StepUpConfig {
  * (the queue service URI, or the account name it is made from, and the identity's client id).
  */
 function queueConfig(s: Settings, development: boolean): Config['queue'] {
-  const common = { mailQueueName: s.MAIL_QUEUE_NAME, timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS };
+  const common = { mailQueueName: s.MAIL_QUEUE_NAME, webhookQueueName: s.WEBHOOK_QUEUE_NAME, timeoutSeconds: s.STORAGE_TIMEOUT_SECONDS };
   if (s.AzureWebJobsStorage) {
     if (!development && /UseDevelopmentStorage=true/i.test(s.AzureWebJobsStorage)) {
       throw new ConfigError('AzureWebJobsStorage', 'is the local emulator outside development: set AzureWebJobsStorage__accountName (managed identity) or a real connection string');

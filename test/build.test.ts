@@ -129,10 +129,11 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     expect(own.http.length).toBeGreaterThanOrEqual(8);
     const triggers = Object.fromEntries(workerReceived.functions.map((f) => [f.name, { handler: f.handler, trigger: f.bindings.find((b) => b.direction === 'in')! }]));
     expect(Object.keys(triggers).sort()).toEqual([...own.http, ...own.timer, ...own.queue].map((f) => f.name).sort());
-    // The send-mail trigger and the ACS delivery reports read the queues app settings name, on the host's own storage.
+    // The send-mail and deliver-webhook triggers read the queues the app settings name, on the host's own storage.
     expect(own.queue).toEqual([
       { name: 'sendMail', queueName: '%MAIL_QUEUE_NAME%', connection: 'AzureWebJobsStorage' },
       { name: 'mailEventsAcsQueue', queueName: '%ACS_EVENTS_QUEUE_NAME%', connection: 'AzureWebJobsStorage' },
+      { name: 'deliverWebhook', queueName: '%WEBHOOK_QUEUE_NAME%', connection: 'AzureWebJobsStorage' },
     ]);
     for (const fn of own.queue) {
       expect(triggers[fn.name], fn.name).toEqual({ handler: 'function', trigger: expect.objectContaining({ type: 'queueTrigger', queueName: fn.queueName, connection: fn.connection }) });

@@ -36,6 +36,7 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
     // Azurite, polled at the host's floor (100 ms) so a test's mail is out about as soon as it is queued.
     AzureWebJobsStorage: inject('azuriteConnectionString'),
     MAIL_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-mail`,
+    WEBHOOK_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-webhooks`,
     ACS_EVENTS_QUEUE_NAME: `${(overrides.TABLE_PREFIX ?? prefix).toLowerCase()}-acs-events`,
     AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
     PORT: '0',

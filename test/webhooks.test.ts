@@ -8,7 +8,9 @@ import { deliverWebhook, MAX_ATTEMPTS, newEventId, RETRY_DELAYS_SECONDS, WEBHOOK
 import { checkWebhookUrl, isPublicAddress } from '../lib/events/webhookUrl.js';
 import { createWebhook, getWebhook, rotateWebhookSecret } from '../lib/events/webhooks.js';
 import { createTenant as createTenantRow } from '../lib/tenants/tenants.js';
-import { createTenant, expectError, startHost, stopAllHosts, testRuntime, type TestHost } from './helpers.js';
+import { newMailId, recordMailFate } from '../lib/mail/delivery.js';
+import { applyDeliveryEvents } from '../lib/mail/events.js';
+import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, type TestHost } from './helpers.js';
 
 afterAll(() => stopAllHosts());
 
@@ -281,5 +283,93 @@ describe('webhook delivery', () => {
     } finally {
       await receiver.close();
     }
+  });
+});
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('webhook events through the queue', () => {
+  it('delivers the events of invitations, sign-ins, refusals and keys through the deliver-webhook trigger, retries a receiver that hangs then fails, and never makes a request wait for it', async () => {
+    const receiver = await startReceiver();
+    const host = await startHost({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true', WEBHOOK_TIMEOUT_SECONDS: '1' });
+    try {
+      const tenant = await createTenant(host);
+      const created = (await (await host.manage(`/tenants/${tenant.id}/webhooks`, { method: 'POST', body: JSON.stringify({ url: receiver.url }) })).json()) as { id: string; secret: string };
+      const blockedOnly = (await (await host.manage(`/tenants/${tenant.id}/webhooks`, { method: 'POST', body: JSON.stringify({ url: receiver.url.replace('/hooks', '/blocked'), events: ['guest.blocked'] }) })).json()) as { secret: string };
+      receiver.secrets.push(created.secret, blockedOnly.secret);
+      const events = () => receiver.received.filter((r) => r.path === '/hooks' && r.verifiedWith.length > 0).map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+
+      receiver.mode = 'hang';
+      const email = 'hook.guest@fabrikam.example';
+      const started = Date.now();
+      const guest = await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
+      expect(Date.now() - started).toBeLessThan(1000);
+      const first = await until('the first attempt', () => receiver.received.find((r) => r.path === '/hooks'));
+      receiver.mode = 'fail';
+      await until('the second attempt (5 s later)', () => (receiver.received.filter((r) => r.path === '/hooks').length >= 2 ? true : undefined));
+      // The third attempt waits 5 minutes in the queue; the receiver is fine again for what follows.
+      receiver.mode = 'ok';
+      const attempts = receiver.received.filter((r) => r.headers['webhook-id'] === first.headers['webhook-id']);
+      expect(attempts.length).toBe(2);
+      expect(attempts.every((r) => r.verifiedWith.includes(created.secret))).toBe(true);
+      expect(JSON.parse(first.body)).toMatchObject({ type: 'guest.invited', data: { tenantId: tenant.id, guestId: guest.invitedUser.id } });
+      const listed = (await (await host.manage(`/tenants/${tenant.id}/webhooks/${created.id}`)).json()) as { failingSince?: string; recentDeliveries: { outcome: string; error?: string; attempt: number; nextAttemptAt?: string }[] };
+      expect(listed.recentDeliveries.map((d) => [d.attempt, d.outcome])).toEqual([[2, 'failed'], [1, 'failed']]);
+      expect(listed.recentDeliveries[1]!.error).toBe('no answer within 1 s');
+      expect(listed.recentDeliveries[0]!.nextAttemptAt).toBeDefined();
+      expect(listed.failingSince).toBeDefined();
+
+      // Sign-in: a wrong code three times is one signin.refused; the right one signs in and redeems.
+      expect((await sendCode(host, tenant.id, email)).status).toBe(202);
+      const code = await latestCode(host, email);
+      const wrong = code === '00000000' ? '11111111' : '00000000';
+      for (let i = 0; i < 3; i += 1) expect((await host.api(`/${tenant.id}/verify-code`, postJson({ email, code: wrong }))).status).toBe(401);
+      expect((await host.api(`/${tenant.id}/verify-code`, postJson({ email, code }))).status).toBe(200);
+      expect((await host.manage(`/tenants/${tenant.id}/keys`, { method: 'POST', body: JSON.stringify({ name: 'ci' }) })).status).toBe(201);
+      await until('the sign-in and key events', () => (events().some((e) => e.type === 'admin.key.created') && events().some((e) => e.type === 'signin.succeeded') ? true : undefined));
+      const types = events().map((e) => e.type);
+      expect(types.filter((t) => t === 'signin.refused')).toHaveLength(1);
+      expect(events().find((e) => e.type === 'signin.refused')!.data).toEqual({ tenantId: tenant.id, reason: 'invalid_code', event: 'verify-code' });
+      expect(events().find((e) => e.type === 'signin.succeeded')!.data).toEqual({ tenantId: tenant.id, guestId: guest.invitedUser.id });
+      expect(events().find((e) => e.type === 'guest.redeemed')!.data).toEqual({ tenantId: tenant.id, guestId: guest.invitedUser.id });
+      // The endpoint that asked for guest.blocked only got none of these.
+      expect(receiver.received.filter((r) => r.path === '/blocked')).toEqual([]);
+      // No address and no code in anything sent.
+      const everything = receiver.received.map((r) => r.body).join('\n');
+      expect(everything).not.toContain(email);
+      expect(everything).not.toContain(code);
+    } finally {
+      await host.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('mail events', () => {
+  it('queues mail.refused and mail.bounced for a subscribed endpoint with the mail id and kind, never the provider reason', async () => {
+    const rt = await testRuntime({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' });
+    const tenant = await createTenantRow(rt, { displayName: 'Fabrikam', domains: [], allowedOrigins: [], redirectUris: [], googleFederation: false });
+    const endpoint = await createWebhook(rt, tenant.id, { url: 'http://127.0.0.1:9/hooks', events: ['mail.refused', 'mail.bounced', 'mail.delivered'] });
+    const refused = { id: newMailId(rt.now()), tenantId: tenant.id, kind: 'code' };
+    await recordMailFate(rt, refused, 'refused', { reason: '550 5.1.1 <ann@fabrikam.example> unknown' });
+    const bounced = { id: newMailId(rt.now()), tenantId: tenant.id, kind: 'invitation' };
+    await recordMailFate(rt, bounced, 'sent');
+    expect(await applyDeliveryEvents(rt, [{ mailId: bounced.id, status: 'bounced', reason: 'mailbox full: bob@fabrikam.example', at: new Date(rt.now() + 1000) }])).toEqual({ applied: 1, ignored: 0 });
+    const queue = await rt.queues.webhooks();
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    const messages = receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as WebhookMessage);
+    expect(messages.map((m) => [m.endpointId, m.event.type, m.event.data]).sort()).toEqual([
+      [endpoint.id, 'mail.bounced', { tenantId: tenant.id, mailId: bounced.id, kind: 'invitation', status: 'bounced' }],
+      [endpoint.id, 'mail.refused', { tenantId: tenant.id, mailId: refused.id, kind: 'code' }],
+    ]);
+    expect(JSON.stringify(messages)).not.toMatch(/fabrikam\.example/);
   });
 });

@@ -19,6 +19,7 @@ import type { CreatePolicyInput, CreateTenantInput, InvitationInput, TenantSetti
 import { openSkipToken, sealSkipToken } from '../storage/skipToken.js';
 import { resolveTenant, toTenant, type TenantEntity } from '../tenants/tenants.js';
 import { recordAudit } from './audit.js';
+import { emitEvent } from '../events/emit.js';
 import type { CreateWebhookInput, UpdateWebhookInput } from '../events/schemas.js';
 import { createWebhook, deleteWebhook, rotateWebhookSecret, updateWebhook, type WebhookView } from '../events/webhooks.js';
 import { createAdminKey, revokeAdminKey, type Actor, type CreatedAdminKey } from './credentials.js';
@@ -70,6 +71,7 @@ export async function inviteAudited(rt: Runtime, actor: Actor, tenantId: string,
     target: { type: 'guest', id: invitation.invitedUser.id },
     after: { email: invitation.invitedUserEmailAddress, status: invitation.status, sendInvitationMessage: invitation.sendInvitationMessage },
   });
+  await emitEvent(rt, tenantId, 'guest.invited', { guestId: invitation.invitedUser.id, status: invitation.status, reinvited: outcome !== 'created' });
   return invitation;
 }
 
@@ -77,6 +79,7 @@ export async function deleteGuestAudited(rt: Runtime, actor: Actor, tenantId: st
   const before = await getGuest(rt, tenantId, guestId);
   await deleteGuest(rt, tenantId, guestId);
   await recordAudit(rt, tenantId, actor, { action: 'guest.delete', target: { type: 'guest', id: guestId }, before });
+  await emitEvent(rt, tenantId, 'guest.deleted', { guestId });
 }
 
 /** Block (false) or unblock (true) a guest's sign-in; audited only when it changed. */
@@ -89,6 +92,7 @@ export async function setAccountEnabledAudited(rt: Runtime, actor: Actor, tenant
       before: { email: before.email, accountEnabled: before.accountEnabled },
       after: { email: after.email, accountEnabled: after.accountEnabled },
     });
+    await emitEvent(rt, tenantId, accountEnabled ? 'guest.unblocked' : 'guest.blocked', { guestId });
   }
   return after;
 }
@@ -96,6 +100,7 @@ export async function setAccountEnabledAudited(rt: Runtime, actor: Actor, tenant
 export async function createPolicyAudited(rt: Runtime, actor: Actor, tenantId: string, input: CreatePolicyInput): Promise<PolicyRecord> {
   const policy = await createPolicy(rt, tenantId, input);
   await recordAudit(rt, tenantId, actor, { action: 'policy.create', target: { type: 'policy', id: policy.id }, after: policy });
+  await emitEvent(rt, tenantId, 'policy.changed', { policyId: policy.id, change: 'created' });
   return policy;
 }
 
@@ -103,6 +108,7 @@ export async function updatePolicyAudited(rt: Runtime, actor: Actor, tenantId: s
   const before = await getPolicy(rt, tenantId, id);
   const after = await updatePolicy(rt, tenantId, id, input);
   await recordAudit(rt, tenantId, actor, { action: 'policy.update', target: { type: 'policy', id }, before, after });
+  await emitEvent(rt, tenantId, 'policy.changed', { policyId: id, change: 'updated' });
   return after;
 }
 
@@ -110,11 +116,13 @@ export async function deletePolicyAudited(rt: Runtime, actor: Actor, tenantId: s
   const before = await getPolicy(rt, tenantId, id);
   await deletePolicy(rt, tenantId, id);
   await recordAudit(rt, tenantId, actor, { action: 'policy.delete', target: { type: 'policy', id }, before });
+  await emitEvent(rt, tenantId, 'policy.changed', { policyId: id, change: 'deleted' });
 }
 
 export async function createKeyAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<CreatedAdminKey> {
   const created = await createAdminKey(rt, tenantId, name, actor);
   await recordAudit(rt, tenantId, actor, { action: 'key.create', target: { type: 'key', id: created.id }, after: { name, createdAt: created.createdAt } });
+  await emitEvent(rt, tenantId, 'admin.key.created', { keyId: created.id, name });
   return created;
 }
 
@@ -122,6 +130,7 @@ export async function revokeKeyAudited(rt: Runtime, actor: Actor, tenantId: stri
   const before = await revokeAdminKey(rt, tenantId, keyId);
   if (before.revokedAt) return;
   await recordAudit(rt, tenantId, actor, { action: 'key.revoke', target: { type: 'key', id: keyId }, before });
+  await emitEvent(rt, tenantId, 'admin.key.revoked', { keyId, name: before.name });
 }
 
 export async function addDomainAudited(rt: Runtime, actor: Actor, tenantId: string, name: string): Promise<{ domain: DomainView; created: boolean }> {

@@ -5,6 +5,8 @@ import type { Runtime } from '../runtime.js';
 import { DAY_MS, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
 import { isStatus } from '../storage/tables.js';
 import type { CounterTake } from '../storage/tenantCounters.js';
+import { emitEvent } from '../events/emit.js';
+import { telemetry } from '../telemetry/telemetry.js';
 
 /**
  * Every mail guestpass queues gets one row, once the send-mail trigger has handled it,
@@ -104,6 +106,9 @@ export async function recordMailFate(
   if (detail.providerMessageId) row.providerMessageId = detail.providerMessageId.slice(0, 512);
   if (detail.attempts) row.attempts = detail.attempts;
   await table.upsertEntity(row, 'Replace');
+  if (status === 'dropped') telemetry.count('mails', { 'mail.kind': mail.kind, fate: 'dropped' });
+  // The provider's reason may quote the address: the event carries the mail's id and kind only.
+  if (status === 'refused') await emitEvent(rt, mail.tenantId, 'mail.refused', { mailId: mail.id, kind: mail.kind });
 }
 
 /** The mail's record, if the trigger has written one (none: still queued). */

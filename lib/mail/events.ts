@@ -7,6 +7,8 @@ import { isStatus } from '../storage/tables.js';
 import { MAIL_ROW, mailTableOf, type DeliveryStatus, type MailRecord } from './delivery.js';
 import { SENDGRID_MAIL_ID_ARG } from './sendgrid.js';
 import { sendGridWebhookKey } from './webhookKey.js';
+import { emitEvent } from '../events/emit.js';
+import { telemetry } from '../telemetry/telemetry.js';
 
 /** A delivery report, from either provider, about one of guestpass's mails. */
 export interface DeliveryEvent {
@@ -56,6 +58,10 @@ export async function applyDeliveryEvents(rt: Runtime, events: DeliveryEvent[]):
         { etag: row.etag },
       );
       result.applied += 1;
+      const fate = event.status === 'delivered' ? 'delivered' : 'bounced';
+      telemetry.count('mails', { 'mail.kind': row.kind, fate });
+      // Without the provider's reason, which may quote the address.
+      await emitEvent(rt, row.tenantId, fate === 'delivered' ? 'mail.delivered' : 'mail.bounced', { mailId: event.mailId, kind: row.kind, status: event.status });
     } catch (error) {
       // Another report for the same mail landed first; the provider retries what we do not acknowledge.
       if (!isStatus(error, 404, 412)) throw error;

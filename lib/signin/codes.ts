@@ -35,6 +35,7 @@ import { queueCodeMail } from '../mail/queue.js';
 import { codeMailSlot } from '../mail/send.js';
 import type { Runtime } from '../runtime.js';
 import { telemetry } from '../telemetry/telemetry.js';
+import { emitEvent } from '../events/emit.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
 import { checkStepUp, issueChallenge, type StepUpCheck } from './stepUp.js';
@@ -527,6 +528,7 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     throw error;
   }
   if (indexChange) await indexAfterChange(rt, indexChange);
+  if (!guest.redeemedAt) await emitEvent(rt, tenantId, 'guest.redeemed', { guestId: guest.guestId });
   return { session };
 }
 

@@ -10,6 +10,8 @@ import { countTransaction, type CredentialFactory } from './tables.js';
 export interface Queues {
   /** The queue the send-mail trigger reads (MAIL_QUEUE_NAME): every mail leaves through it. */
   mail(): Promise<QueueClient>;
+  /** The queue the deliver-webhook trigger reads (WEBHOOK_QUEUE_NAME): one message per event and endpoint, and each retry. */
+  webhooks(): Promise<QueueClient>;
 }
 
 /**
@@ -37,7 +39,16 @@ export async function enqueue(queue: QueueClient, body: unknown, options: { visi
  * Each queue is created once per process, on first use.
  */
 export function openQueues(config: Config['queue'], credentialFactory?: CredentialFactory): Queues {
-  let mail: Promise<QueueClient> | undefined;
+  const opened = new Map<string, Promise<QueueClient>>();
+  const once = (name: string): Promise<QueueClient> => {
+    let queue = opened.get(name);
+    if (!queue) {
+      queue = open(name);
+      queue.catch(() => opened.delete(name));
+      opened.set(name, queue);
+    }
+    return queue;
+  };
   const open = async (name: string): Promise<QueueClient> => {
     const { QueueClient } = await import('../lazy/queue.js');
     const retryOptions = { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000, tryTimeoutInMs: config.timeoutSeconds * 1000 };
@@ -52,12 +63,7 @@ export function openQueues(config: Config['queue'], credentialFactory?: Credenti
     return client;
   };
   return {
-    mail() {
-      mail ??= open(config.mailQueueName).catch((error: unknown) => {
-        mail = undefined;
-        throw error;
-      });
-      return mail;
-    },
+    mail: () => once(config.mailQueueName),
+    webhooks: () => once(config.webhookQueueName),
   };
 }

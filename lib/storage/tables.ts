@@ -26,12 +26,6 @@ const countTransactions: PipelinePolicy = {
   },
 };
 
-/** One storage transaction made outside the Table pipeline (a queue message), counted in the same scope. */
-export function countTransaction(): void {
-  const scope = transactionScope.getStore();
-  if (scope) scope.count += 1;
-}
-
 /**
  * A dependency span per Table Storage request (when telemetry is on): the operation and
  * the table, never the keys (a guest partition's key is a digest of an address).
@@ -44,6 +38,11 @@ const traceTransactions: PipelinePolicy = {
     return telemetry.dependency('Table', `${request.method} ${table}`, { 'db.system': 'azure.table', 'db.collection.name': table, 'http.request.method': request.method }, () => next(request));
   },
 };
+/** One storage transaction made outside the Table pipeline (a queue message), counted in the same scope. */
+export function countTransaction(): void {
+  const scope = transactionScope.getStore();
+  if (scope) scope.count += 1;
+}
 
 export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
   const scope = { count: 0 };

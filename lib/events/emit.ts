@@ -1,0 +1,46 @@
+import type { Runtime } from '../runtime.js';
+import { resolveTenant } from '../tenants/tenants.js';
+import { newEventId, WEBHOOK_MESSAGE_VERSION, type WebhookMessage } from './delivery.js';
+import { queueWebhookDeliveries } from './queue.js';
+import type { EventType } from './eventTypes.js';
+import { wants } from './subscriptions.js';
+
+/*
+ * Every sign-in, refusal, mail fate and management change is an event (DESIGN §10).
+ * emitEvent hands one to each of the tenant's webhook endpoints that wants it, as a
+ * message on the webhook queue (lib/events/queue.ts); the queue's trigger makes the
+ * attempts. What an event carries is ids, never an address, a code, a token or a key.
+ *
+ * Emitting never fails the operation that emits: the change has happened, and a
+ * queue that does not answer is logged and the event lost, as a log line would be.
+ * The endpoints come with the tenant (its cached context, TENANT_CACHE_SECONDS), so a
+ * tenant without webhooks pays nothing for its events.
+ */
+export interface EventData {
+  [field: string]: string | number | boolean | null | undefined;
+}
+
+export interface GuestpassEvent {
+  id: string;
+  type: EventType;
+  timestamp: string;
+  data: Record<string, string | number | boolean | null>;
+}
+
+
+function cleaned(data: EventData): Record<string, string | number | boolean | null> {
+  return Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined)) as Record<string, string | number | boolean | null>;
+}
+
+export async function emitEvent(rt: Runtime, tenantId: string, type: EventType, data: EventData): Promise<void> {
+  try {
+    const { tenant, webhooks } = await resolveTenant(rt, tenantId);
+    const endpoints = webhooks.filter((endpoint) => wants(endpoint, type));
+    if (endpoints.length === 0) return;
+    const event: GuestpassEvent = { id: newEventId(), type, timestamp: new Date(rt.now()).toISOString(), data: { tenantId: tenant.id, ...cleaned(data) } };
+    const messages: WebhookMessage[] = endpoints.map((endpoint) => ({ v: WEBHOOK_MESSAGE_VERSION, tenantId: tenant.id, endpointId: endpoint.id, attempt: 1, event }));
+    await queueWebhookDeliveries(rt, messages);
+  } catch (error) {
+    console.warn(`guestpass: the ${type} event of tenant ${tenantId} was not queued: ${(error as Error).message}`);
+  }
+}
