@@ -1,5 +1,6 @@
 import { runLifecycleForAllTenants } from '../lib/admin/lifecycle.js';
 import { cleanupExpired } from '../lib/storage/cleanup.js';
+import { observeQueues } from '../lib/storage/queueDepth.js';
 import { runtime } from '../lib/runtime.js';
 import { countingTransactions } from '../lib/storage/tables.js';
 import { registerTimer } from './http.js';
@@ -16,6 +17,8 @@ registerTimer('cleanup', {
         `dropped ${result.droppedTables.length} day tables, left ${result.skipped} rows that changed meanwhile, ${transactions} storage transactions` +
         (result.complete ? '' : '; stopped at its time budget, the next run goes on from its cursor'),
     );
+    // Queue depths for the metrics and the poison-queue alert; a queue that does not answer waits for the next run.
+    for (const { queue, depth } of await observeQueues(await runtime()).catch(() => [])) if (queue.endsWith('-poison') && depth > 0) context.warn(`queue ${queue} holds ${depth} messages that failed every try`);
     // Guest lifecycle, for the tenants that turned it on; every action is audited too.
     for (const { tenantId, actions } of await runLifecycleForAllTenants(await runtime())) {
       for (const action of actions) context.log(`lifecycle: tenant ${tenantId} ${action.action} guest ${action.guestId} (${action.reason})`);

@@ -12,6 +12,8 @@ export interface Queues {
   mail(): Promise<QueueClient>;
   /** The queue the deliver-webhook trigger reads (WEBHOOK_QUEUE_NAME): one message per event and endpoint, and each retry. */
   webhooks(): Promise<QueueClient>;
+  /** Any queue on the same account by name: the poison queues, for their depth (lib/storage/queueDepth.ts). */
+  named(name: string): Promise<QueueClient>;
 }
 
 /**
@@ -65,5 +67,6 @@ export function openQueues(config: Config['queue'], credentialFactory?: Credenti
   return {
     mail: () => once(config.mailQueueName),
     webhooks: () => once(config.webhookQueueName),
+    named: (name) => once(name),
   };
 }

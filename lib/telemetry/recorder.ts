@@ -1,4 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Counter, type Meter, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Counter, type Gauge, type Meter, type Tracer } from '@opentelemetry/api';
 import { METRICS, type MetricKey } from './metrics.js';
 import type { Recorder } from './telemetry.js';
 
@@ -14,6 +14,16 @@ export function createRecorder(tracer: Tracer, meter: Meter, flush: () => Promis
       const metric = METRICS[key];
       found = meter.createCounter(metric.name, { unit: metric.unit });
       counters.set(key, found);
+    }
+    return found;
+  };
+  const gauges = new Map<MetricKey, Gauge>();
+  const gauge = (key: MetricKey) => {
+    let found = gauges.get(key);
+    if (!found) {
+      const metric = METRICS[key];
+      found = meter.createGauge(metric.name, { unit: metric.unit });
+      gauges.set(key, found);
     }
     return found;
   };
@@ -42,6 +52,9 @@ export function createRecorder(tracer: Tracer, meter: Meter, flush: () => Promis
     },
     count(metric, value, attributes) {
       counter(metric).add(value, attributes as Record<string, string | number | boolean>);
+    },
+    gauge(metric, value, attributes) {
+      gauge(metric).record(value, attributes as Record<string, string | number | boolean>);
     },
     traceparent() {
       const carrier: Record<string, string> = {};

@@ -23,6 +23,8 @@ export interface Recorder {
   /** Adds attributes to the active span. */
   annotate(attributes: Attributes): void;
   count(metric: MetricKey, value: number, attributes: Attributes): void;
+  /** Records the current value of a gauge. */
+  gauge(metric: MetricKey, value: number, attributes: Attributes): void;
   /** The W3C traceparent of the active span, to carry into queued work. */
   traceparent(): string | undefined;
   flush(): Promise<void>;
@@ -76,6 +78,9 @@ export const telemetry = {
   },
   count(metric: MetricKey, attributes: Attributes, value = 1): void {
     recorder?.count(metric, value, clean(attributes));
+  },
+  gauge(metric: MetricKey, value: number, attributes: Attributes): void {
+    recorder?.gauge(metric, value, clean(attributes));
   },
   traceparent(): string | undefined {
     return recorder?.traceparent();
