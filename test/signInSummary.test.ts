@@ -1,3 +1,4 @@
+import { newMailId, recordMailFate } from '../lib/mail/delivery.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarizeSignInLogs, type SignInSummary } from '../lib/admin/signInSummary.js';
 import { signInLogAction, type SignInLogEntry } from '../lib/guests/guests.js';
@@ -33,6 +34,11 @@ describe('the sign-in log summary per hour (lib/admin/signInSummary.ts)', () => 
     await write(tenant.id, now - 167 * HOUR - 30 * 60_000, 'send-code', 'code_sent'); // 10:00 seven days ago: the first hour
     await write(tenant.id, now - 168 * HOUR - 31 * 60_000, 'verify-code', 'signed_in'); // before the window
     await write(other.id, now - 60_000, 'verify-code', 'invalid_code');
+    // Mail fates: a refused and a sent mail of this tenant, a dropped one of the other.
+    clock.now = now - 4 * 60_000;
+    await recordMailFate(rt, { id: newMailId(clock.now), tenantId: tenant.id, kind: 'code' }, 'refused', { reason: '550 no such user' });
+    await recordMailFate(rt, { id: newMailId(clock.now), tenantId: tenant.id, kind: 'code' }, 'sent');
+    await recordMailFate(rt, { id: newMailId(clock.now), tenantId: other.id, kind: 'code' }, 'dropped', { reason: 'its code expired before it could be sent' });
     clock.now = now;
 
     const week = await summarizeSignInLogs(rt, tenant.id, { hours: 168 });
@@ -41,11 +47,11 @@ describe('the sign-in log summary per hour (lib/admin/signInSummary.ts)', () => 
     expect(week.value[167]!.hour).toBe('2026-11-30T10:00:00Z');
     const busy = (summary: SignInSummary) => summary.value.filter((h) => h.signIns + h.failures + h.codesSent > 0);
     expect(busy(week)).toEqual([
-      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1, refusals: NO_REFUSALS },
-      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1, refusals: NO_REFUSALS },
-      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, refusals: NO_REFUSALS },
+      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1, mailsFailed: 0, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1, mailsFailed: 0, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, mailsFailed: 1, refusals: NO_REFUSALS },
     ]);
-    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, refusals: NO_REFUSALS }]);
+    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, mailsFailed: 1, refusals: NO_REFUSALS }]);
   });
 });
 

@@ -23,6 +23,7 @@ export const signInSummaryResponse = lazySchema(() => z.object({
       signIns: z.number().int().meta({ description: 'verify-code answers that signed a guest in.' }),
       failures: z.number().int().meta({ description: 'Every other outcome of either call except a code sent: wrong, expired or reused codes, refusals, limits, mail failures, addresses that are not guests.' }),
       codesSent: z.number().int().meta({ description: 'send-code calls that mailed a code.' }),
+      mailsFailed: z.number().int().meta({ description: "The tenant's mails (codes and invitations) whose fate this hour was refused, dropped, bounced or blocked, or a retry after an outage." }),
       refusals: z
         .object({ domain_blocked: z.number().int(), otp_disabled: z.number().int(), guest_disabled: z.number().int() })
         .meta({ description: "Calls refused per reason, guests' and strangers' alike (counted per hour for the tenant; a guest's log holds each reason at most once an hour)." }),
@@ -64,6 +65,7 @@ export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query:
     signIns: 0,
     failures: 0,
     codesSent: 0,
+    mailsFailed: 0,
     refusals: Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>,
   }));
   const rows = rt.tables.guests.listEntities<SummaryRow>({ queryOptions: { filter, select: ['at', 'event', 'outcome'] } });
@@ -75,8 +77,23 @@ export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query:
     // A guest's logged refusal is in the tenant's refusal counts already.
     else if (!(REFUSAL_REASONS as readonly string[]).includes(row.outcome)) bucket.failures += 1;
   }
-  await addRefusalCounts(rt, tenant.id, firstHour, now, buckets);
+  await Promise.all([addRefusalCounts(rt, tenant.id, firstHour, now, buckets), addMailFailures(rt, tenant.id, firstHour, now, buckets)]);
   return { value: buckets };
+}
+
+/** Mail fates that are failures (lib/mail/delivery.ts): what the console's "mails failed" counts. */
+const FAILED_MAIL_STATUSES = ['retrying', 'refused', 'dropped', 'bounced', 'blocked'] as const;
+
+/** The tenant's mail rows of each day in the window whose latest fate is a failure, counted in the hour of that fate. */
+async function addMailFailures(rt: Runtime, tenantId: string, firstHour: number, now: number, buckets: { mailsFailed: number }[]): Promise<void> {
+  const statuses = FAILED_MAIL_STATUSES.map((status) => `status eq '${status}'`).join(' or ');
+  const filter = `tenantId eq '${escapeOData(tenantId)}' and (${statuses})`;
+  for (const table of await Promise.all(dayTablesCovering(rt, 'mail', firstHour, now))) {
+    for await (const row of table.listEntities<{ statusAt: string }>({ queryOptions: { filter, select: ['statusAt'] } })) {
+      const bucket = buckets[Math.floor((Date.parse(row.statusAt) - firstHour) / HOUR_MS)];
+      if (bucket) bucket.mailsFailed += 1;
+    }
+  }
 }
 
 /** The tenant's refusal counters of each day in the window (one partition a day: a row per instance), added to their hours. */
