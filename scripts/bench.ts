@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       AzureWebJobsStorage: azurite.connectionString,
       MAIL_QUEUE_NAME: `${tablePrefix}-mail`,
       ACS_EVENTS_QUEUE_NAME: `${tablePrefix}-acs-events`,
+      WEBHOOK_QUEUE_NAME: `${tablePrefix}-webhooks`,
       AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.100',
       PORT: '0',
       PUBLIC_BASE_URL: publicBaseUrl,
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
     log(`abuse: ${abusePlan.refusedCalls} refused calls and as many anonymous ones, on a development host with the default limits`);
     const abusePrefix = `${tablePrefix}a`;
     const { FAILED_VERIFICATIONS_PER_IP_PER_HOUR: _v, SEND_CODE_PER_IP_PER_HOUR: _s, ...defaultLimits } = hostSettings;
-    const abuseHost = await spawnServer(hostScript, { ...defaultLimits, AZURE_FUNCTIONS_ENVIRONMENT: 'Development', TABLE_PREFIX: abusePrefix, MAIL_QUEUE_NAME: `${abusePrefix}-mail`, ACS_EVENTS_QUEUE_NAME: `${abusePrefix}-acs-events` }, 'abuse-host');
+    const abuseHost = await spawnServer(hostScript, { ...defaultLimits, AZURE_FUNCTIONS_ENVIRONMENT: 'Development', TABLE_PREFIX: abusePrefix, MAIL_QUEUE_NAME: `${abusePrefix}-mail`, ACS_EVENTS_QUEUE_NAME: `${abusePrefix}-acs-events`, WEBHOOK_QUEUE_NAME: `${abusePrefix}-webhooks` }, 'abuse-host');
     stops.push(() => abuseHost.stop());
     const abuseTenant = await createTenant(apiOf(abuseHost, functionKey), 'abuse');
     const costs = await refusedAndAnonymousCost(abuseHost, abuseTenant, azurite.connectionString, abusePrefix, abusePlan.refusedCalls);

@@ -26,12 +26,12 @@ function ensureLocalSettings(): void {
 
 /**
  * A local.settings.json from before mail left through a queue lacks the queue names the
- * queue triggers resolve (%MAIL_QUEUE_NAME%, %ACS_EVENTS_QUEUE_NAME%): they are added from the sample.
+ * queue triggers resolve (%MAIL_QUEUE_NAME%, %ACS_EVENTS_QUEUE_NAME%, %WEBHOOK_QUEUE_NAME%): they are added from the sample.
  */
 function addMissingQueueSettings(): void {
   const settings = JSON.parse(readFileSync(SETTINGS, 'utf8')) as { Values?: Record<string, string> };
   const sample = (JSON.parse(readFileSync(SAMPLE, 'utf8')) as { Values: Record<string, string> }).Values;
-  const missing = ['AzureWebJobsStorage', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME'].filter((name) => !settings.Values?.[name] && sample[name]);
+  const missing = ['AzureWebJobsStorage', 'MAIL_QUEUE_NAME', 'ACS_EVENTS_QUEUE_NAME', 'WEBHOOK_QUEUE_NAME'].filter((name) => !settings.Values?.[name] && sample[name]);
   if (missing.length === 0) return;
   settings.Values = { ...settings.Values, ...Object.fromEntries(missing.map((name) => [name, sample[name]!])) };
   writeFileSync(SETTINGS, `${JSON.stringify(settings, null, 2)}\n`);
