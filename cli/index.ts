@@ -640,12 +640,12 @@ program
         if (!Number.isInteger(o.hours) || o.hours < 1 || o.hours > 744) throw new UsageError('--hours must be 1 to 744.');
         const { value } = await api.get<SignInSummary>(tenantPath(tenant, `/sign-in-logs/summary?hours=${o.hours}`));
         const refused = (h: SignInSummary['value'][number]) => Object.entries(h.refusals).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
-        const busy = value.filter((h) => h.codesSent + h.signIns + h.failures + h.mailsFailed + Object.values(h.refusals).reduce((a, b) => a + b, 0) > 0);
+        const busy = value.filter((h) => h.codesSent + h.signIns + h.failures + h.stepUps + h.mailsFailed + Object.values(h.refusals).reduce((a, b) => a + b, 0) > 0);
         const sum = (pick: (h: SignInSummary['value'][number]) => number) => value.reduce((total, h) => total + pick(h), 0);
         const totals = Object.fromEntries(Object.keys(value[0]?.refusals ?? {}).map((reason) => [reason, sum((h) => h.refusals[reason as keyof typeof h.refusals])]));
         print(output(), value, () =>
-          `${table(['Hour (UTC)', 'Codes sent', 'Sign-ins', 'Failures', 'Mails failed', 'Refused'], busy.map((h) => [h.hour, h.codesSent, h.signIns, h.failures, h.mailsFailed, refused(h)]))}` +
-            `Last ${plural(o.hours, 'hour')}: ${plural(sum((h) => h.codesSent), 'code')} sent, ${plural(sum((h) => h.signIns), 'sign-in')}, ${plural(sum((h) => h.failures), 'failure')}, ${plural(sum((h) => h.mailsFailed), 'mail')} failed; refused: ${
+          `${table(['Hour (UTC)', 'Codes sent', 'Sign-ins', 'Failures', 'Step-ups', 'Mails failed', 'Refused'], busy.map((h) => [h.hour, h.codesSent, h.signIns, h.failures, h.stepUps, h.mailsFailed, refused(h)]))}` +
+            `Last ${plural(o.hours, 'hour')}: ${plural(sum((h) => h.codesSent), 'code')} sent, ${plural(sum((h) => h.signIns), 'sign-in')}, ${plural(sum((h) => h.failures), 'failure')}, ${plural(sum((h) => h.stepUps), 'step-up')}, ${plural(sum((h) => h.mailsFailed), 'mail')} failed; refused: ${
               Object.entries(totals).map(([reason, n]) => `${reason} ${n}`).join(', ')
             }\n`,
         );

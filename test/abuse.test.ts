@@ -193,6 +193,9 @@ describe('no anonymous lockout', () => {
     const [code] = await mailedCodes(host, email);
     // The attempt was stepped up: its code is checked without asking again.
     expect((await verifyFrom(host, '127.0.0.9', tenant.id, { email, code: code!, attempt: sent.body.attempt })).status).toBe(200);
+    // The tenant's summary counts the step-up solved and used.
+    const summary = (await (await host.manage(`/tenants/${tenant.id}/sign-in-logs/summary?hours=1`)).json()) as { value: { stepUps: number }[] };
+    expect(summary.value[0]!.stepUps).toBe(1);
   });
 
   it('a solved step-up carried by a call that is then refused is not used up and writes no row (a step-up is redeemed last)', async () => {

@@ -398,8 +398,8 @@ describe('guestpass CLI against the local host', { timeout: 300_000 }, () => {
     expect(await ok(['sign-in-logs', '--tenant', tenant.id, '--csv', '-'])).toMatch(/^time,userPrincipalName,userId,event,outcome,clientIp,mail\n.*,fay@fabrikam\.example,[0-9a-f-]{36},send-code,code_sent,[^,]+,sent/);
     // --summary: the hours with activity, and the totals with refusals per reason.
     const summary = await ok(['sign-in-logs', '--tenant', tenant.id, '--summary', '--hours', '2']);
-    expect(summary.split('\n')[0]).toMatch(/^Hour \(UTC\) +Codes sent +Sign-ins +Failures +Mails failed +Refused$/);
-    expect(summary).toMatch(/^Last 2 hours: 1 code sent, 0 sign-ins, 0 failures, 0 mails failed; refused: domain_blocked 0, otp_disabled 0, guest_disabled 0$/m);
+    expect(summary.split('\n')[0]).toMatch(/^Hour \(UTC\) +Codes sent +Sign-ins +Failures +Step-ups +Mails failed +Refused$/);
+    expect(summary).toMatch(/^Last 2 hours: 1 code sent, 0 sign-ins, 0 failures, 0 step-ups, 0 mails failed; refused: domain_blocked 0, otp_disabled 0, guest_disabled 0$/m);
     // --outcome offers exactly the outcomes a log row can hold.
     const offered = await guestpass(['sign-in-logs', '--tenant', tenant.id, '--outcome', 'teleported']);
     expect(offered.code).toBe(1);

@@ -401,11 +401,11 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('.chart canvas').evaluate((canvas) => canvas.getBoundingClientRect().width)).toBeGreaterThan(400);
     // Tiles with the period's totals, and a period picker: 24 hours redraws the chart and tiles.
     const tiles = page.getByRole('list', { name: 'Totals for the period' });
-    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Mails failed', '0Refused']);
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Step-ups', '0Mails failed', '0Refused']);
     await page.getByLabel('Chart period').selectOption({ label: 'Last 24 hours' });
     await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 24 hours' }).waitFor();
     await page.getByRole('heading', { name: 'Last 24 hours', level: 2 }).waitFor();
-    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Mails failed', '0Refused']);
+    expect(await tiles.locator('li').allTextContents()).toEqual(['2Sign-ins', '1Failures', '2Codes sent', '0Step-ups', '0Mails failed', '0Refused']);
     await page.getByLabel('Chart period').selectOption({ label: 'Last 30 days' });
     await page.getByRole('img', { name: 'Codes sent, sign-ins and failures per hour over the last 30 days' }).waitFor();
     await page.getByLabel('Chart period').selectOption({ label: 'Last 7 days' });

@@ -47,11 +47,11 @@ describe('the sign-in log summary per hour (lib/admin/signInSummary.ts)', () => 
     expect(week.value[167]!.hour).toBe('2026-11-30T10:00:00Z');
     const busy = (summary: SignInSummary) => summary.value.filter((h) => h.signIns + h.failures + h.codesSent > 0);
     expect(busy(week)).toEqual([
-      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1, mailsFailed: 0, refusals: NO_REFUSALS },
-      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1, mailsFailed: 0, refusals: NO_REFUSALS },
-      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, mailsFailed: 1, refusals: NO_REFUSALS },
+      { hour: '2026-11-23T11:00:00Z', signIns: 0, failures: 0, codesSent: 1, stepUps: 0, mailsFailed: 0, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T08:00:00Z', signIns: 1, failures: 1, codesSent: 1, stepUps: 0, mailsFailed: 0, refusals: NO_REFUSALS },
+      { hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, stepUps: 0, mailsFailed: 1, refusals: NO_REFUSALS },
     ]);
-    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, mailsFailed: 1, refusals: NO_REFUSALS }]);
+    expect(busy(await summarizeSignInLogs(rt, tenant.id, { hours: 1 }))).toEqual([{ hour: '2026-11-30T10:00:00Z', signIns: 0, failures: 2, codesSent: 0, stepUps: 0, mailsFailed: 1, refusals: NO_REFUSALS }]);
   });
 });
 

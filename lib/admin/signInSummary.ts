@@ -23,6 +23,7 @@ export const signInSummaryResponse = lazySchema(() => z.object({
       signIns: z.number().int().meta({ description: 'verify-code answers that signed a guest in.' }),
       failures: z.number().int().meta({ description: 'Every other outcome of either call except a code sent: wrong, expired or reused codes, refusals, limits, mail failures, addresses that are not guests.' }),
       codesSent: z.number().int().meta({ description: 'send-code calls that mailed a code.' }),
+      stepUps: z.number().int().meta({ description: 'Step-ups solved and used (a call from an address new to a guest past its ceiling).' }),
       mailsFailed: z.number().int().meta({ description: "The tenant's mails (codes and invitations) whose fate this hour was refused, dropped, bounced or blocked, or a retry after an outage." }),
       refusals: z
         .object({ domain_blocked: z.number().int(), otp_disabled: z.number().int(), guest_disabled: z.number().int() })
@@ -65,6 +66,7 @@ export async function summarizeSignInLogs(rt: Runtime, tenantRef: string, query:
     signIns: 0,
     failures: 0,
     codesSent: 0,
+    stepUps: 0,
     mailsFailed: 0,
     refusals: Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, 0])) as Record<RefusalReason, number>,
   }));
@@ -97,7 +99,7 @@ async function addMailFailures(rt: Runtime, tenantId: string, firstHour: number,
 }
 
 /** The tenant's refusal counters of each day in the window (one partition a day: a row per instance), added to their hours. */
-async function addRefusalCounts(rt: Runtime, tenantId: string, firstHour: number, now: number, buckets: { refusals: Record<RefusalReason, number> }[]): Promise<void> {
+async function addRefusalCounts(rt: Runtime, tenantId: string, firstHour: number, now: number, buckets: { stepUps: number; refusals: Record<RefusalReason, number> }[]): Promise<void> {
   const tables = await Promise.all(dayTablesCovering(rt, 'refusals', firstHour, now));
   for (const [index, table] of tables.entries()) {
     const dayStart = (Math.floor(firstHour / DAY_MS) + index) * DAY_MS;
@@ -105,9 +107,11 @@ async function addRefusalCounts(rt: Runtime, tenantId: string, firstHour: number
     for await (const row of rows) {
       for (const [name, value] of Object.entries(row)) {
         const counter = /^h(\d{2})_([a-z_]+)$/.exec(name);
-        if (!counter || typeof value !== 'number' || !(REFUSAL_REASONS as readonly string[]).includes(counter[2]!)) continue;
+        if (!counter || typeof value !== 'number') continue;
         const bucket = buckets[Math.floor((dayStart + Number(counter[1]) * HOUR_MS - firstHour) / HOUR_MS)];
-        if (bucket) bucket.refusals[counter[2] as RefusalReason] += value;
+        if (!bucket) continue;
+        if (counter[2] === 'step_up') bucket.stepUps += value;
+        else if ((REFUSAL_REASONS as readonly string[]).includes(counter[2]!)) bucket.refusals[counter[2] as RefusalReason] += value;
       }
     }
   }

@@ -38,13 +38,13 @@ import { telemetry } from '../telemetry/telemetry.js';
 import { emitEvent } from '../events/emit.js';
 import { issueSession, type IssuedSession } from './sessions.js';
 import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
-import { checkStepUp, issueChallenge, type StepUpCheck } from './stepUp.js';
+import { checkStepUp, issueChallenge, stepUpCounter, type StepUpCheck } from './stepUp.js';
 import { refuse } from './refusals.js';
 import { unfamiliarSendSlot } from './unfamiliarSends.js';
 import { resolveSignInMethod } from './signInMethod.js';
 import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
 import { noteExpiry } from '../storage/expiryIndex.js';
-import { takeTenantCounters } from '../storage/tenantCounters.js';
+import { countTenantEvents, takeTenantCounters } from '../storage/tenantCounters.js';
 import { resolveTenant, type TenantContext } from '../tenants/tenants.js';
 
 export interface SendCodeRequest {
@@ -151,7 +151,10 @@ const redeemedBy = new WeakSet<object>();
 async function redeemStepUp(rt: Runtime, partition: GuestPartition, check: StepUpCheck | undefined): Promise<void> {
   if (!check) return;
   if (!(await check.redeem())) throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
-  telemetry.count('stepUps', { 'tenant.id': partition.partitionKey.split('_')[0], stage: 'solved' });
+  const tenantId = partition.partitionKey.split('_')[0]!;
+  telemetry.count('stepUps', { 'tenant.id': tenantId, stage: 'solved' });
+  // The hour's solved step-ups, beside the refusals in the tenant's counters: the sign-in summary shows them.
+  await countTenantEvents(rt, tenantId, [stepUpCounter(rt.now())]);
 }
 
 /** The guest-wide row with one more unfamiliar event; written unconditionally (a soft ceiling: a concurrent write may drop one). */

@@ -13,6 +13,11 @@ export type StepUpChallenge =
   | { provider: 'altcha'; algorithm: string; challenge: string; maxnumber: number; salt: string; signature: string }
   | { provider: 'turnstile' | 'hcaptcha'; siteKey: string };
 
+/** The tenant counter of an hour's solved step-ups (0-23, UTC), beside the refusal counters (lib/signin/refusals.ts). */
+export function stepUpCounter(atMs: number): string {
+  return `h${String(new Date(atMs).getUTCHours()).padStart(2, '0')}_step_up`;
+}
+
 /** How long a proof-of-work challenge may be solved for. */
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 

@@ -14,6 +14,7 @@ export function hourlySeries(summary: HourSummary[], hours: number, now = Date.n
       signIns: found?.signIns ?? 0,
       failures: found?.failures ?? 0,
       codesSent: found?.codesSent ?? 0,
+      stepUps: found?.stepUps ?? 0,
       mailsFailed: found?.mailsFailed ?? 0,
       refusals: found?.refusals ?? { domain_blocked: 0, otp_disabled: 0, guest_disabled: 0 },
     };

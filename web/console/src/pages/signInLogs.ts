@@ -100,6 +100,7 @@ async function chartSection(c: ConsoleContext): Promise<HTMLElement> {
         tile(t.chart.signIns, total((e) => e.signIns), 'signIns'),
         tile(t.chart.failures, total((e) => e.failures), 'failures'),
         tile(t.chart.codesSent, total((e) => e.codesSent), 'codesSent'),
+        tile(t.chart.stepUps, total((e) => e.stepUps), 'stepUps'),
         tile(t.chart.mailsFailed, total((e) => e.mailsFailed), 'mailsFailed'),
         tile(t.chart.refusals, total(refused), 'refused')),
       h('figure', {}, hourlyChart(series, t, c.lang, t.chart.titles[range]),
