@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { json } from './http.js';
+import { json, nextLinkOf } from './http.js';
 
 /*
  * Microsoft Graph's OData envelope for the Graph-shaped routes (functions/graph*.ts):
@@ -25,15 +25,6 @@ export function graphContext(request: HttpRequest, fragment: string): string {
  */
 export function graphPage<T>(request: HttpRequest, entitySet: string, listingQuery: object, result: { value: T[]; skipToken?: string }): HttpResponseInit {
   const body: Record<string, unknown> = { '@odata.context': graphContext(request, entitySet), value: result.value };
-  if (result.skipToken) {
-    const next = new URL(request.url);
-    next.search = '';
-    for (const name of Object.keys(listingQuery)) {
-      const given = request.query.get(name);
-      if (name !== '$skiptoken' && given !== null) next.searchParams.set(name, given);
-    }
-    next.searchParams.set('$skiptoken', result.skipToken);
-    body['@odata.nextLink'] = next.href;
-  }
+  if (result.skipToken) body['@odata.nextLink'] = nextLinkOf(request, listingQuery, result.skipToken);
   return json(200, body);
 }

@@ -380,12 +380,17 @@ export function json(status: number, body: unknown, headers: Record<string, stri
  */
 export function page<T>(request: HttpRequest, listingQuery: object, result: { value: T[]; skipToken?: string }): HttpResponseInit {
   if (!result.skipToken) return json(200, { value: result.value });
+  return json(200, { value: result.value, nextLink: nextLinkOf(request, listingQuery, result.skipToken) });
+}
+
+/** The link to the next page: the request's path, the listing's own query parameters as given, and `skipToken`. */
+export function nextLinkOf(request: HttpRequest, listingQuery: object, skipToken: string): string {
   const next = new URL(request.url);
   next.search = '';
   for (const name of Object.keys(listingQuery)) {
     const given = request.query.get(name);
     if (name !== '$skiptoken' && given !== null) next.searchParams.set(name, given);
   }
-  next.searchParams.set('$skiptoken', result.skipToken);
-  return json(200, { value: result.value, nextLink: next.href });
+  next.searchParams.set('$skiptoken', skipToken);
+  return next.href;
 }

@@ -14,6 +14,12 @@ const bool = (fallback: boolean) =>
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A queue a queue trigger reads: Azure's queue-name rules, with room for the host's `-poison` suffix. */
+const queueName = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
+    .default(fallback);
 
 /**
  * Every setting guestpass reads. The infra test checks main.bicep against this
@@ -90,19 +96,10 @@ export const settingsSchema = z.object({
   AzureWebJobsStorage__queueServiceUri: z.url().optional(),
   AzureWebJobsStorage__clientId: z.string().optional(),
   AzureWebJobsStorage__credential: z.string().optional(),
-  MAIL_QUEUE_NAME: z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
-    .default('send-mail'),
-  WEBHOOK_QUEUE_NAME: z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
-    .default('webhook-deliveries'),
+  MAIL_QUEUE_NAME: queueName('send-mail'),
+  WEBHOOK_QUEUE_NAME: queueName('webhook-deliveries'),
   /** The queue the Event Grid subscription writes ACS delivery reports to (infra/modules/acsEvents.bicep). */
-  ACS_EVENTS_QUEUE_NAME: z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens')
-    .default('acs-delivery-reports'),
+  ACS_EVENTS_QUEUE_NAME: queueName('acs-delivery-reports'),
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
