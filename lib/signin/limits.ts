@@ -119,33 +119,44 @@ export interface AddressSlot {
   release(): Promise<void>;
 }
 
+/** How often a call that met a crowd (more calls in flight than room) takes its row back and tries again. */
+const CROWD_ROUNDS = 6;
+
 /**
  * Takes one of this address's `limit` events of the hour (SEND_CODE_PER_IP_PER_HOUR,
  * FAILED_VERIFICATIONS_PER_IP_PER_HOUR) before the work it bounds: the call inserts a
  * row of its own (inserts never conflict, so many guests behind one office NAT do not
- * race over a shared row), then counts the hour. Of the calls admitted, the last to
- * count saw every other's row, so no burst admits more than `limit`, however many
- * calls are in flight together. A call that finds the hour over takes its row back
- * (refused calls leave no row and do not extend the wait) and is refused; this
- * instance then answers the address from memory until the hour has room.
+ * race over a shared row), then counts the hour, and is admitted only when the count,
+ * its own row included, is within the limit. Of the calls admitted, the last to count
+ * saw every other's row, so no burst admits more than `limit`, however many calls are
+ * in flight together. A call that counts more takes its row back (refused calls leave
+ * no row and do not extend the wait); if the hour is full without it, it is refused
+ * and this instance answers the address from memory until the hour has room, else it
+ * met a crowd in flight and tries again after a random pause.
  */
 export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<AddressSlot> {
   refuseFromMemory(rt, event, clientIp);
   const partitionKey = addressPartition(clientIp);
-  const rowKey = await recordAddressEvent(rt, event, clientIp);
-  const release = async () => {
-    const table = await dayTable(rt, 'limits', Number(rowKey.slice(event.length + 1, event.length + 16)));
-    await table.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
-      if (!isStatus(error, 404)) throw error;
-    });
-  };
-  const now = rt.now();
-  const events = await eventsInWindow(rt, event, partitionKey, now, limit);
-  if (events.length <= limit) return { release };
-  await release();
-  const retryAfterSeconds = secondsUntilRoom(events.filter((e) => e.rowKey !== rowKey).map((e) => e.at), limit, now);
-  rt.earlyRejection.block(`${event}:${partitionKey}`, now + retryAfterSeconds * 1000);
-  throw refusalFor(event, retryAfterSeconds);
+  for (let round = 0; round < CROWD_ROUNDS; round += 1) {
+    const rowKey = await recordAddressEvent(rt, event, clientIp);
+    const release = async () => {
+      const table = await dayTable(rt, 'limits', Number(rowKey.slice(event.length + 1, event.length + 16)));
+      await table.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
+        if (!isStatus(error, 404)) throw error;
+      });
+    };
+    if ((await eventsInWindow(rt, event, partitionKey, rt.now(), limit)).length <= limit) return { release };
+    await release();
+    const now = rt.now();
+    const others = await eventsInWindow(rt, event, partitionKey, now, limit);
+    if (others.length >= limit) {
+      const retryAfterSeconds = secondsUntilRoom(others.map((e) => e.at), limit, now);
+      rt.earlyRejection.block(`${event}:${partitionKey}`, now + retryAfterSeconds * 1000);
+      throw refusalFor(event, retryAfterSeconds);
+    }
+    await new Promise((resolve) => setTimeout(resolve, (5 + Math.random() * 45) * (round + 1)));
+  }
+  throw refusalFor(event, 1);
 }
 
 /**
