@@ -85,13 +85,15 @@ describe("the guest's own callers: device and invitation", () => {
   });
 
   it('blocking a guest forgets its devices and addresses; resetting its redemption voids its invitation link', async () => {
-    const host = await startHost({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '1' });
+    const host = await startHost({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '2' });
     const tenant = await createTenant(host);
     const email = 'forgotten@example.com';
     const invitation = await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
     const value = new URL(invitation.inviteRedeemUrl).searchParams.get('invitation')!;
     const sent = await sendFrom(host, '127.0.0.2', tenant.id, { email });
-    const { device } = (await verifyFrom(host, '127.0.0.2', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: sent.body.attempt })).body;
+    const signedIn = await verifyFrom(host, '127.0.0.2', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: sent.body.attempt });
+    expect(signedIn.status).toBe(200);
+    const { device } = signedIn.body;
     await sendFrom(host, '127.0.8.1', tenant.id, { email });
     // Past the ceiling, the device is the guest's own...
     expect((await sendFrom(host, '127.0.8.2', tenant.id, { email, device })).status).toBe(202);
