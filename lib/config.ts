@@ -201,7 +201,9 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   refuseUnresolvedKeyVaultReferences(cleaned);
   refuseRetiredSettings(cleaned);
-  const parsed = settingsSchema.safeParse(cleaned);
+  // Parsed once per process: zod's compiled fast path (it writes and compiles a function for
+  // the object's ~70 keys) would cost a cold start more than it could ever save.
+  const parsed = settingsSchema.safeParse(cleaned, { jitless: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const setting = String(issue.path[0] ?? 'settings');
