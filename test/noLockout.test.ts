@@ -10,6 +10,9 @@ import { dayTableOf } from '../lib/storage/dayTables.js';
  */
 afterAll(() => stopAllHosts());
 
+/** What a burst may be answered besides the budget's own answers: storage overwhelmed by the burst says so, and gives no verdict. */
+const BUSY = '503 storage_unavailable';
+
 const tally = (answers: Answer[]) => {
   const counts: Record<string, number> = {};
   for (const answer of answers) {
@@ -142,7 +145,7 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     const counts = tally(answers);
     expect(counts['202'] ?? 0).toBeLessThanOrEqual(10);
     // Every other call was asked for a step-up, or told to try again in a moment: nothing else.
-    expect(Object.keys(counts).filter((key) => !['202', '428 challenge_required', '429 rate_limited'].includes(key))).toEqual([]);
+    expect(Object.keys(counts).filter((key) => !['202', '428 challenge_required', '429 rate_limited', BUSY].includes(key))).toEqual([]);
     await mailQueueDrained(host);
     expect((await mailedCodes(host, email)).length).toBe(counts['202'] ?? 0);
     const row = await guestWideRow(host.settings, tenant.id, email);
@@ -164,7 +167,7 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     // A verdict is given only for a code counted first: at most 40 were compared and answered.
     expect(counts['401 invalid_code'] ?? 0).toBeLessThanOrEqual(40);
     expect(counts['401 invalid_code'] ?? 0).toBeGreaterThan(0);
-    expect(Object.keys(counts).filter((key) => !['401 invalid_code', '429 too_many_attempts'].includes(key))).toEqual([]);
+    expect(Object.keys(counts).filter((key) => !['401 invalid_code', '429 too_many_attempts', BUSY].includes(key))).toEqual([]);
     const row = await guestWideRow(host.settings, tenant.id, email);
     expect(row!.guesses).toBe(counts['401 invalid_code']);
     // The budget is spent for strangers: the correct code from a new address is refused...
@@ -183,7 +186,7 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     const counts = tally(answers);
     expect(counts['202'] ?? 0).toBeLessThanOrEqual(50);
     expect(counts['202'] ?? 0).toBeGreaterThan(0);
-    expect(Object.keys(counts).filter((key) => !['202', '429 rate_limited'].includes(key))).toEqual([]);
+    expect(Object.keys(counts).filter((key) => !['202', '429 rate_limited', BUSY].includes(key))).toEqual([]);
     // Refused calls took their rows back: the address's hour holds one row per admitted call.
     const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
     let rows = 0;
@@ -199,7 +202,7 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     const counts = tally(answers);
     expect(counts['401 invalid_code'] ?? 0).toBeLessThanOrEqual(30);
     expect(counts['401 invalid_code'] ?? 0).toBeGreaterThan(0);
-    expect(Object.keys(counts).filter((key) => !['401 invalid_code', '429 too_many_attempts'].includes(key))).toEqual([]);
+    expect(Object.keys(counts).filter((key) => !['401 invalid_code', '429 too_many_attempts', BUSY].includes(key))).toEqual([]);
   }, 300_000);
 });
 
