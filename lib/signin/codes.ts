@@ -570,7 +570,8 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
       if (isLostRace(error)) return undefined;
       throw error;
     }
-    if (counts) await countWrongGuess(rt, tenantId, counts);
+    // The tenant's surge signal, not a budget: a storage fault here must not turn a counted verdict into a 503.
+    if (counts) await countWrongGuess(rt, tenantId, counts).catch(() => undefined);
     fail('invalid_code');
   }
 
