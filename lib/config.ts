@@ -1,45 +1,57 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { sendGridWebhookKey } from './mail/webhookKey.js';
 import type { TelemetrySettings } from './telemetry/telemetry.js';
 import { generateCodePepper, generateSigningKeys, parseSigningKeys, type SigningKey } from './signin/keys.js';
 
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+/*
+ * The settings schema is built at every cold start (the settings are parsed at load), so it uses
+ * zod's functional API (zod/mini): the same checks and messages as the classic API the request
+ * schemas use, without the dozens of methods the classic API binds to each of the schema's ~200
+ * parts, which made building it the larger part of zod's cost at load. zod/mini sets no locale of
+ * its own: English, as the classic API sets it.
+ */
+z.config(en());
 
-const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const YES_NO = ['true', 'false', '1', '0', 'yes', 'no'] as const;
+const bool = (fallback: boolean) =>
+  z.pipe(
+    z._default(z.enum(YES_NO), fallback ? 'true' : 'false'),
+    z.transform((value: (typeof YES_NO)[number]) => value === 'true' || value === '1' || value === 'yes'),
+  );
+
+const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+const count = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+/** An integer setting within bounds (`max` optional). */
+const integer = (fallback: number, min: number, max?: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), ...(max === undefined ? [] : [z.maximum(max)])), fallback);
+/** A string setting of at least `length` characters. */
+const atLeast = (length: number, message?: string) => z.string().check(z.minLength(length, message));
+/** A string setting matching `pattern`. */
+const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
 /** A queue a queue trigger reads: Azure's queue-name rules, with room for the host's `-poison` suffix. */
 const queueName = (fallback: string) =>
-  z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)')
-    .default(fallback);
+  z._default(matching(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a queue name: 3-57 lowercase letters, digits and single hyphens (the host adds -poison)'), fallback);
 
 /**
  * Every setting guestpass reads. The infra test checks main.bicep against this
  * schema, so a setting is added here first and then to the deployment.
  */
 export const settingsSchema = z.object({
-  AZURE_FUNCTIONS_ENVIRONMENT: z.string().default('Production'),
-  TABLES_CONNECTION_STRING: z.string().min(1).default('UseDevelopmentStorage=true'),
-  TABLES_ENDPOINT: z.url().optional(),
-  AZURE_CLIENT_ID: z.string().optional(),
-  TABLE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9]{0,39}$/, 'must start with a letter and hold only letters and digits (at most 40)')
-    .default('guestpass'),
-  PUBLIC_BASE_URL: z.url().default('http://localhost:7071'),
+  AZURE_FUNCTIONS_ENVIRONMENT: z._default(z.string(), 'Production'),
+  TABLES_CONNECTION_STRING: z._default(atLeast(1), 'UseDevelopmentStorage=true'),
+  TABLES_ENDPOINT: z.optional(z.url()),
+  AZURE_CLIENT_ID: z.optional(z.string()),
+  TABLE_PREFIX: z._default(matching(/^[A-Za-z][A-Za-z0-9]{0,39}$/, 'must start with a letter and hold only letters and digits (at most 40)'), 'guestpass'),
+  PUBLIC_BASE_URL: z._default(z.url(), 'http://localhost:7071'),
   CODE_TTL_SECONDS: seconds(1800),
-  CODE_LENGTH: z.coerce.number().int().min(6).max(12).default(8),
+  CODE_LENGTH: integer(8, 6, 12),
   CODE_MAX_ATTEMPTS: count(5),
   SESSION_TTL_SECONDS: seconds(86400),
-  RESEND_COOLDOWN_SECONDS: z.coerce.number().int().min(0).default(60),
+  RESEND_COOLDOWN_SECONDS: integer(60, 0),
   CODES_PER_GUEST_PER_HOUR: count(5),
   FAILED_VERIFICATIONS_PER_GUEST_PER_HOUR: count(10),
   SEND_CODE_PER_IP_PER_HOUR: count(100),
@@ -48,68 +60,65 @@ export const settingsSchema = z.object({
   TENANT_FAILED_VERIFICATIONS_PER_DAY: count(150),
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: count(1500),
   TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: count(1000),
-  STEP_UP_PROVIDER: z.enum(['altcha', 'turnstile', 'hcaptcha']).default('altcha'),
-  STEP_UP_SECRET: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
-  STEP_UP_POW_MAX_NUMBER: z.coerce.number().int().min(1000).max(10_000_000).default(100_000),
-  CAPTCHA_SITE_KEY: z.string().min(1).optional(),
-  CAPTCHA_SECRET: z.string().min(1).optional(),
-  CAPTCHA_VERIFY_URL: z.url().optional(),
+  STEP_UP_PROVIDER: z._default(z.enum(['altcha', 'turnstile', 'hcaptcha']), 'altcha'),
+  STEP_UP_SECRET: z.optional(atLeast(32, 'must be at least 32 characters (npm run keys makes one)')),
+  STEP_UP_POW_MAX_NUMBER: integer(100_000, 1000, 10_000_000),
+  CAPTCHA_SITE_KEY: z.optional(atLeast(1)),
+  CAPTCHA_SECRET: z.optional(atLeast(1)),
+  CAPTCHA_VERIFY_URL: z.optional(z.url()),
   OTP_DEFAULT_ENABLED: bool(true),
-  CODE_PEPPER: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
-  SIGNING_KEYS: z.string().min(1).optional(),
-  EMAIL_TRANSPORT: z.enum(['sendgrid', 'acs', 'smtp', 'outbox']).optional(),
-  SENDGRID_API_KEY: z.string().min(1).optional(),
-  SENDGRID_BASE_URL: z.url().optional(),
-  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9+/=\s]{60,}$/, 'must be the base64 public key SendGrid shows for the signed Event Webhook').optional(),
-  ACS_ENDPOINT: z.url().optional(),
-  ACS_CONNECTION_STRING: z.string().min(1).optional(),
-  ACS_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters (for example: openssl rand -base64 32)').optional(),
-  SMTP_URL: z.url().optional(),
+  CODE_PEPPER: z.optional(atLeast(32, 'must be at least 32 characters (npm run keys makes one)')),
+  SIGNING_KEYS: z.optional(atLeast(1)),
+  EMAIL_TRANSPORT: z.optional(z.enum(['sendgrid', 'acs', 'smtp', 'outbox'])),
+  SENDGRID_API_KEY: z.optional(atLeast(1)),
+  SENDGRID_BASE_URL: z.optional(z.url()),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.optional(matching(/^[A-Za-z0-9+/=\s]{60,}$/, 'must be the base64 public key SendGrid shows for the signed Event Webhook')),
+  ACS_ENDPOINT: z.optional(z.url()),
+  ACS_CONNECTION_STRING: z.optional(atLeast(1)),
+  ACS_EVENTS_SECRET: z.optional(atLeast(32, 'must be at least 32 characters (for example: openssl rand -base64 32)')),
+  SMTP_URL: z.optional(z.url()),
   SMTP_REQUIRE_TLS: bool(true),
-  MAIL_DAILY_CAP_PER_TENANT: z.coerce.number().int().min(0).default(5000),
-  EMAIL_FROM: z.email().default('no-reply@guestpass.local'),
-  EMAIL_FROM_NAME: z.string().default('guestpass'),
+  MAIL_DAILY_CAP_PER_TENANT: integer(5000, 0),
+  EMAIL_FROM: z._default(z.email(), 'no-reply@guestpass.local'),
+  EMAIL_FROM_NAME: z._default(z.string(), 'guestpass'),
   EMAIL_TIMEOUT_SECONDS: seconds(10),
   REALM_DISCOVERY_ENABLED: bool(false),
-  REALM_DISCOVERY_URL: z.url().default('https://login.microsoftonline.com/common/userrealm/'),
+  REALM_DISCOVERY_URL: z._default(z.url(), 'https://login.microsoftonline.com/common/userrealm/'),
   REALM_DISCOVERY_TIMEOUT_SECONDS: seconds(3),
   SIGN_IN_LOG_RETENTION_DAYS: count(30),
-  TENANT_CACHE_SECONDS: z.coerce.number().int().min(0).default(5),
-  LOCAL_FUNCTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
-  OPERATOR_KEY: z.string().min(32, 'must be at least 32 characters (npm run keys makes one)').optional(),
+  TENANT_CACHE_SECONDS: integer(5, 0),
+  LOCAL_FUNCTION_KEY: z.optional(atLeast(16, 'must be at least 16 characters')),
+  OPERATOR_KEY: z.optional(atLeast(32, 'must be at least 32 characters (npm run keys makes one)')),
   AUDIT_LOG_RETENTION_DAYS: count(90),
-  DNS_SERVERS: z
-    .string()
-    .regex(/^\s*[0-9a-fA-F.:\[\]]+(\s*,\s*[0-9a-fA-F.:\[\]]+)*\s*$/, 'must be IP addresses (optionally with a port), comma-separated, e.g. 1.1.1.1,8.8.8.8 or 127.0.0.1:5353')
-    .optional(),
+  DNS_SERVERS: z.optional(matching(/^\s*[0-9a-fA-F.:\[\]]+(\s*,\s*[0-9a-fA-F.:\[\]]+)*\s*$/, 'must be IP addresses (optionally with a port), comma-separated, e.g. 1.1.1.1,8.8.8.8 or 127.0.0.1:5353')),
   DEV_TRUST_DOMAINS: bool(false),
   INVITATION_RESENDS_PER_GUEST_PER_DAY: count(5),
-  PORT: z.coerce.number().int().min(0).max(65535).default(7071),
+  PORT: integer(7071, 0, 65535),
   /** The local host serves HTTPS with this certificate and key (PEM files) instead of HTTP: for clients that send credentials only over TLS. */
-  LOCAL_TLS_CERT_FILE: z.string().min(1).optional(),
-  LOCAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  LOCAL_TLS_CERT_FILE: z.optional(atLeast(1)),
+  LOCAL_TLS_KEY_FILE: z.optional(atLeast(1)),
   STORAGE_TIMEOUT_SECONDS: seconds(5),
   // The Functions host's own storage connection, which its queue triggers read
   // (a connection string, or identity-based: the account name or queue URI, the identity's client id).
-  AzureWebJobsStorage: z.string().min(1).optional(),
-  AzureWebJobsStorage__accountName: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lowercase letters and digits)').optional(),
-  AzureWebJobsStorage__queueServiceUri: z.url().optional(),
-  AzureWebJobsStorage__clientId: z.string().optional(),
-  AzureWebJobsStorage__credential: z.string().optional(),
+  AzureWebJobsStorage: z.optional(atLeast(1)),
+  AzureWebJobsStorage__accountName: z.optional(matching(/^[a-z0-9]{3,24}$/, 'must be a storage account name (3-24 lowercase letters and digits)')),
+  AzureWebJobsStorage__queueServiceUri: z.optional(z.url()),
+  AzureWebJobsStorage__clientId: z.optional(z.string()),
+  AzureWebJobsStorage__credential: z.optional(z.string()),
   MAIL_QUEUE_NAME: queueName('send-mail'),
   WEBHOOK_QUEUE_NAME: queueName('webhook-deliveries'),
   /** The queue the Event Grid subscription writes ACS delivery reports to (infra/modules/acsEvents.bicep). */
   ACS_EVENTS_QUEUE_NAME: queueName('acs-delivery-reports'),
-  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(60).default(15),
+  WEBHOOK_TIMEOUT_SECONDS: integer(15, 1, 60),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
   /** An Event Grid custom topic's endpoint (infra/modules/eventGrid.bicep): every event is also published there as a CloudEvent. */
-  EVENT_GRID_TOPIC_ENDPOINT: z.url().optional(),
-  /** The topic's access key instead of the managed identity: for a local or own topic; Bicep's topic has key access off. */
-  EVENT_GRID_TOPIC_KEY: z.string().min(1).optional(),
-  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().regex(/InstrumentationKey=/i, 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)').optional(),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
-  OTEL_METRIC_EXPORT_INTERVAL: z.coerce.number().int().min(100).default(60_000),
+  EVENT_GRID_TOPIC_ENDPOINT: z.optional(z.url()),
+  /** The topic's access key instead of the managed identity: for a topic with key access on; Bicep's topic has it off. */
+  EVENT_GRID_TOPIC_KEY: z.optional(atLeast(1)),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.optional(matching(/InstrumentationKey=/i, 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)')),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.optional(z.url()),
+  OTEL_METRIC_EXPORT_INTERVAL: integer(60_000, 100),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

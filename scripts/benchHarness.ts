@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -534,19 +534,35 @@ export function cleanChildEnv(settings: Record<string, string>): Record<string, 
   return env;
 }
 
-/** Cold import of the built function app against a bare node start, alternating, medians. */
+/**
+ * Cold import of the built function app against a bare node start, alternating, medians:
+ * the published package as built (its entry compiles the bundle with the build's V8 code
+ * cache, which this Node.js, the build's, accepts), and a copy of it without the cache, as a
+ * Node.js whose V8 is not the build's loads it (compiled from source).
+ */
 export async function importTime(samples: number, env: Record<string, string>): Promise<ImportTime> {
   // The published package (what azd and Core Tools upload), with its lazy bundles beside it.
   const app = join(REPO, 'deploy', 'dist', 'index.js');
   const cwd = mkdtempSync(join(tmpdir(), 'guestpass-import-'));
+  cpSync(join(REPO, 'deploy'), join(cwd, 'uncached'), { recursive: true, filter: (source) => !source.endsWith('.cache') });
+  const uncached = join(cwd, 'uncached', 'dist', 'index.js');
   const childEnv = cleanChildEnv(env);
-  const times = { app: [] as number[], node: [] as number[] };
+  const codeCache = (entry: string) => execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(entry)}).codeCache)`], { env: childEnv, cwd }).toString();
+  const times = { app: [] as number[], uncached: [] as number[], node: [] as number[] };
   for (let i = 0; i < samples; i += 1) {
-    const runs = [['app', ['-e', `require(${JSON.stringify(app)})`]], ['node', ['-e', '0']]] as const;
+    const runs = [['app', ['-e', `require(${JSON.stringify(app)})`]], ['uncached', ['-e', `require(${JSON.stringify(uncached)})`]], ['node', ['-e', '0']]] as const;
     for (const [kind, args] of i % 2 === 0 ? runs : [...runs].reverse()) times[kind].push(await timeProcess([...args], childEnv, cwd));
   }
+  const result: ImportTime = {
+    samples,
+    codeCache: codeCache(app),
+    appMedianMs: median(times.app),
+    nodeMedianMs: median(times.node),
+    ratio: ratio(median(times.app), median(times.node)),
+    uncached: { codeCache: codeCache(uncached), appMedianMs: median(times.uncached), ratio: ratio(median(times.uncached), median(times.node)) },
+  };
   rmSync(cwd, { recursive: true, force: true });
-  return { samples, appMedianMs: median(times.app), nodeMedianMs: median(times.node), ratio: ratio(median(times.app), median(times.node)) };
+  return result;
 }
 
 /**

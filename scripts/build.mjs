@@ -1,8 +1,11 @@
-// Bundles the function app (dist/index.js, what `func azure functionapp publish`
-// uploads) and the local scripts with esbuild, so a cold start loads few files.
+// Bundles the function app (dist/app.js, run by the entry dist/index.js with a V8 code
+// cache: what `func azure functionapp publish` uploads) and the local scripts with esbuild,
+// so a cold start loads few files.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const common = {
@@ -83,15 +86,24 @@ const LAZY_DIR = resolve('lib/lazy');
 const lazyEntries = Object.fromEntries(
   readdirSync(LAZY_DIR).filter((file) => file.endsWith('.ts')).map((file) => [`lazy/${file.slice(0, -'.ts'.length)}`, `lib/lazy/${file}`]),
 );
+/**
+ * Each such import() becomes a require() run when the import runs (a module of its own, in
+ * the bundle, whose body is the require), as does import() of a Node.js built-in: the app
+ * entry compiles the bundle with vm.Script for its code cache (scripts/appEntry.cjs), and
+ * a script compiled so can run import() only with Node.js 20's --experimental-vm-modules.
+ */
 const lazyBundles = {
   name: 'lazy-bundles',
   setup(build) {
+    build.onResolve({ filter: /.*/, namespace: 'required-on-import' }, (args) => ({ path: args.path, external: true }));
+    build.onLoad({ filter: /.*/, namespace: 'required-on-import' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
     build.onResolve({ filter: /\/lazy\/[\w-]+\.js$/ }, (args) => {
       const target = resolve(args.resolveDir, args.path);
       if (dirname(target) !== LAZY_DIR) return undefined;
       if (args.kind !== 'dynamic-import') throw new Error(`${args.importer}: import ${args.path} with await import(), never statically (lib/lazy/README.md)`);
-      return { path: `./lazy/${basename(target)}`, external: true };
+      return { path: `./lazy/${basename(target)}`, namespace: 'required-on-import' };
     });
+    build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'required-on-import' } : undefined));
   },
 };
 /**
@@ -144,7 +156,9 @@ const loadedOnFirstUse = {
     bundler.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({ contents: STAND_INS[args.path], loader: 'js' }));
   },
 };
-await build({ ...appBundle, entryPoints: { index: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, loadedOnFirstUse] });
+await build({ ...appBundle, entryPoints: { app: 'functions/index.ts' }, outdir: 'dist', plugins: [lazyBundles, loadedOnFirstUse] });
+copyFileSync('scripts/appEntry.cjs', 'dist/index.js');
+writeCodeCache();
 // A dependency bundled from its ES module build may read import.meta.url (the Azure Monitor
 // distro finds its JSON config beside itself): in a CommonJS bundle that is the bundle's own file URL.
 const importMetaUrl = {
@@ -192,6 +206,43 @@ await build({
 });
 
 /**
+ * dist/app.v8-<version>.cache, the V8 code cache dist/index.js (scripts/appEntry.cjs) compiles the bundle
+ * with: made by this Node.js after running the bundle's load as the entry runs it, so it
+ * holds every function the load compiles, not only the top level. The load runs in
+ * development mode in an empty folder (no settings needed, nothing read from this
+ * checkout's local.settings.json); nothing at load reaches a network. A Node.js without
+ * zlib.crc32 (before 20.15) cannot check a cache against its bundle, so it makes none.
+ */
+function writeCodeCache() {
+  const make = `
+    const { readFileSync, writeFileSync } = require('node:fs');
+    const { createRequire, wrap } = require('node:module');
+    const { dirname, join } = require('node:path');
+    const { Script } = require('node:vm');
+    const { crc32 } = require('node:zlib');
+    const file = process.argv[1];
+    if (typeof crc32 !== 'function') process.exit(0);
+    const source = readFileSync(file);
+    const script = new Script(wrap(source.toString('utf8')), { filename: file });
+    const app = { exports: {} };
+    script.runInThisContext().call(app.exports, app.exports, createRequire(file), app, file, dirname(file));
+    const out = join(dirname(file), 'app.v8-' + process.versions.v8.replace(/-.*/, '') + '.cache');
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32BE(crc32(source));
+    writeFileSync(out, Buffer.concat([checksum, script.createCachedData()]));`;
+  const empty = mkdtempSync(join(tmpdir(), 'guestpass-code-cache-'));
+  try {
+    execFileSync(process.execPath, ['-e', make, resolve('dist/app.js')], {
+      cwd: empty,
+      env: { PATH: process.env.PATH, AZURE_FUNCTIONS_ENVIRONMENT: 'Development' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+}
+
+/**
  * deploy/: the function app package, self-contained, for both deployment tools. azd
  * (azure.yaml `dist: deploy`) runs `npm run build` and zips this folder as it is
  * (Azure/azure-dev cli/azd/pkg/project/framework_service_node.go Package, then
@@ -215,4 +266,5 @@ function writeDeployFolder() {
   for (const dir of ['dist', 'dist/lazy']) {
     for (const file of readdirSync(dir)) if (file.endsWith('.js')) copyFileSync(`${dir}/${file}`, `deploy/${dir}/${file}`);
   }
+  for (const file of readdirSync('dist')) if (/^app\.v8-.*\.cache$/.test(file)) copyFileSync(`dist/${file}`, `deploy/dist/${file}`);
 }

@@ -95,8 +95,9 @@ describe('azure.yaml, as azd reads it', () => {
   it('zips host.json, package.json and the bundled dist/*.js, and the package needs no node_modules', () => {
     const root = join(REPO, service.project, service.dist!);
     const files = deployableZipFiles(root, service.remoteBuild!);
-    expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'host.json', 'package.json']));
-    expect(files.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/app.js', 'host.json', 'package.json']));
+    // dist/app.v8-<version>.cache: the bundle's V8 code cache (scripts/appEntry.cjs).
+    expect(files.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js|dist\/app\.v8-[\d.]+\.cache)$/.test(file))).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg.main).toBe('dist/index.js');
     expect(pkg).not.toHaveProperty('dependencies');

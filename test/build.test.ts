@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -150,8 +150,10 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
   });
 
   it('bundles every dependency: the app entry requires only Node built-ins, the worker-provided @azure/functions-core and its own lazy bundles', () => {
-    const bundle = readFileSync(join(DEPLOY, 'dist', 'index.js'), 'utf8');
-    const required = new Set([...bundle.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((match) => match[1]!));
+    const bundle = ['index.js', 'app.js'].map((file) => readFileSync(join(DEPLOY, 'dist', file), 'utf8')).join('\n');
+    // import() stays out of the bundle: the entry compiles it with vm.Script, where Node.js 20 runs import() only behind a flag.
+    expect(bundle.match(/\bimport\(/g) ?? []).toEqual([]);
+    const required = new Set([...bundle.matchAll(/\brequire\((?:"|')([^"']+)(?:"|')\)/g)].map((match) => match[1]!));
     const builtins = new Set(require('node:module').builtinModules as string[]);
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
@@ -160,9 +162,38 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
-  it('ships the app entry as plain ASCII: one other byte and V8 would read and parse it as a two-byte string', () => {
-    const bundle = readFileSync(join(DEPLOY, 'dist', 'index.js'));
+  it('ships the app bundle as plain ASCII: one other byte and V8 would read and parse it as a two-byte string', () => {
+    const bundle = readFileSync(join(DEPLOY, 'dist', 'app.js'));
     expect(bundle.findIndex((byte) => byte > 0x7f)).toBe(-1);
+  });
+
+  it("runs the bundle with the build's V8 code cache, and compiles it from source whenever the cache is not this bundle's or this V8's", () => {
+    const caches = readdirSync(join(DEPLOY, 'dist')).filter((file) => file.endsWith('.cache'));
+    // Named by the V8 that made it (this one, which ran the build), without Node.js's own suffix.
+    expect(caches).toEqual([`app.v8-${process.versions.v8.replace(/-.*/, '')}.cache`]);
+    const load = (folder: string) =>
+      JSON.parse(execFileSync(process.execPath, ['-e', `${DESCRIBE_APP.replace('console.log(JSON.stringify({', 'console.log(JSON.stringify({ codeCache: app.codeCache,')}`], { cwd: folder, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as { codeCache: string; http: string[] };
+    const published = publishedFolder();
+    const cached = load(published);
+    expect(cached.codeCache).toBe('accepted');
+    const cache = join(published, 'dist', caches[0]!);
+    const original = readFileSync(cache);
+
+    // A cache made for another bundle: its checksum is not this app.js's.
+    const otherBundle = Buffer.from(original);
+    otherBundle.writeUInt32BE((otherBundle.readUInt32BE(0) + 1) >>> 0, 0);
+    writeFileSync(cache, otherBundle);
+    expect(load(published)).toEqual({ ...cached, codeCache: 'none' });
+
+    // V8's own data damaged (as a cache made by another V8 or with other flags): V8 refuses it.
+    const damaged = Buffer.from(original);
+    damaged.fill(0xff, 8, 24);
+    writeFileSync(cache, damaged);
+    expect(load(published)).toEqual({ ...cached, codeCache: 'none' });
+
+    // Another V8's file name, or none at all.
+    renameSync(cache, join(published, 'dist', 'app.v8-1.2.3.4.cache'));
+    expect(load(published)).toEqual({ ...cached, codeCache: 'none' });
   });
 
   it('loads no lazy bundle at start, and each one loads on its own from the published folder when asked for', () => {
@@ -207,7 +238,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
   });
 
   it('carries no test code: the bundle is built from functions/ and lib/ and their dependencies only', () => {
-    const map = JSON.parse(readFileSync(join(REPO, 'dist', 'index.js.map'), 'utf8')) as { sources: string[] };
+    const map = JSON.parse(readFileSync(join(REPO, 'dist', 'app.js.map'), 'utf8')) as { sources: string[] };
     const sources = map.sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
     expect(sources).toEqual(expect.arrayContaining(['functions/index.ts', 'functions/cleanup.ts', 'lib/storage/cleanup.ts']));
     // Dependencies may chain their own maps (webpack://...), and the build's stand-in for
@@ -227,8 +258,9 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const shipped = filesIn(DEPLOY).filter((file) => !['.funcignore', '.gitignore', 'local.settings.json', 'project.lock.json'].includes(file.split('/').pop()!));
     expect(existsSync(join(DEPLOY, '.funcignore'))).toBe(false);
     // dist/hostedSignIn.js: the hosted sign-in page's script, which functions/oidcSignInScript.ts serves.
-    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/hostedSignIn.js', 'host.json', 'package.json']));
-    expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js)$/.test(file))).toEqual([]);
+    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/app.js', 'dist/hostedSignIn.js', 'host.json', 'package.json']));
+    // dist/app.v8-<version>.cache: the bundle's V8 code cache, which dist/index.js reads.
+    expect(shipped.filter((file) => !/^(host\.json|package\.json|dist\/(lazy\/)?[\w.-]+\.js|dist\/app\.v8-[\d.]+\.cache)$/.test(file))).toEqual([]);
   });
 });
 
@@ -236,22 +268,22 @@ describe('mail provider libraries, for a short cold start', () => {
   /*
    * Each provider's library is a lazy bundle of its own (lib/lazy/acs.ts, smtp.ts,
    * sendgrid.ts), imported by its mailer on the first mail (lib/mail/*.ts): none of
-   * their code is in dist/index.js, and each lazy bundle carries its library.
+   * their code is in dist/app.js, and each lazy bundle carries its library.
    */
   const sourcesOf = (file: string) =>
     (JSON.parse(readFileSync(join(REPO, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
   const libraries = { acs: 'node_modules/@azure/communication-email/', smtp: 'node_modules/nodemailer/', sendgrid: 'node_modules/@sendgrid/mail/' };
 
   it('are not in the app bundle, each is in its own lazy bundle', () => {
-    const app = sourcesOf('index.js');
+    const app = sourcesOf('app.js');
     for (const [bundle, library] of Object.entries(libraries)) {
-      expect(app.filter((source) => source.startsWith(library)), `${library} in dist/index.js`).toEqual([]);
+      expect(app.filter((source) => source.startsWith(library)), `${library} in dist/app.js`).toEqual([]);
       expect(sourcesOf(`lazy/${bundle}.js`).some((source) => source.startsWith(library)), `${library} in dist/lazy/${bundle}.js`).toBe(true);
     }
   });
 
   it("carry no zod locale but English: `import * as z from 'zod'` lets the bundler drop the rest, `import { z }` keeps them all", () => {
-    const locales = sourcesOf('index.js').filter((source) => source.startsWith('node_modules/zod/v4/locales/') && !source.endsWith('/index.js'));
+    const locales = sourcesOf('app.js').filter((source) => source.startsWith('node_modules/zod/v4/locales/') && !source.endsWith('/index.js'));
     expect(locales).toEqual(['node_modules/zod/v4/locales/en.js']);
   });
 
