@@ -302,7 +302,7 @@ describe('the Event Grid client, for a short cold start', () => {
     (JSON.parse(readFileSync(join(REPO, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
 
   it('is not in the app bundle: @azure/eventgrid is the eventGrid lazy bundle, loaded by the first publish', () => {
-    expect(sourcesOf('index.js').filter((source) => source.startsWith('node_modules/@azure/eventgrid/'))).toEqual([]);
+    expect(sourcesOf('app.js').filter((source) => source.startsWith('node_modules/@azure/eventgrid/'))).toEqual([]);
     expect(sourcesOf('lazy/eventGrid.js').some((source) => source.startsWith('node_modules/@azure/eventgrid/'))).toBe(true);
   });
 });
