@@ -1,7 +1,8 @@
 import type { Runtime } from '../runtime.js';
 import { resolveTenant } from '../tenants/tenants.js';
-import { newEventId, WEBHOOK_MESSAGE_VERSION, type WebhookMessage } from './delivery.js';
-import { queueWebhookDeliveries } from './queue.js';
+import { newEventId, WEBHOOK_MESSAGE_VERSION } from './delivery.js';
+import { EVENT_GRID_MESSAGE_VERSION } from './eventGrid.js';
+import { queueWebhookDeliveries, type QueuedEventMessage } from './queue.js';
 import type { EventType } from './eventTypes.js';
 import { wants } from './subscriptions.js';
 
@@ -14,7 +15,9 @@ import { wants } from './subscriptions.js';
  * Emitting never fails the operation that emits: the change has happened, and a
  * queue that does not answer is logged and the event lost, as a log line would be.
  * The endpoints come with the tenant (its cached context, TENANT_CACHE_SECONDS), so a
- * tenant without webhooks pays nothing for its events.
+ * tenant without webhooks pays nothing for its events. With an Event Grid topic
+ * (EVENT_GRID_TOPIC_ENDPOINT) every event also gets one message for the topic on the
+ * same queue (lib/events/eventGrid.ts), whatever the tenant's webhooks.
  */
 export interface EventData {
   [field: string]: string | number | boolean | null | undefined;
@@ -36,9 +39,10 @@ export async function emitEvent(rt: Runtime, tenantId: string, type: EventType, 
   try {
     const { tenant, webhooks } = await resolveTenant(rt, tenantId);
     const endpoints = webhooks.filter((endpoint) => wants(endpoint, type));
-    if (endpoints.length === 0) return;
+    if (endpoints.length === 0 && !rt.eventGrid) return;
     const event: GuestpassEvent = { id: newEventId(), type, timestamp: new Date(rt.now()).toISOString(), data: { tenantId: tenant.id, ...cleaned(data) } };
-    const messages: WebhookMessage[] = endpoints.map((endpoint) => ({ v: WEBHOOK_MESSAGE_VERSION, tenantId: tenant.id, endpointId: endpoint.id, attempt: 1, event }));
+    const messages: QueuedEventMessage[] = endpoints.map((endpoint) => ({ v: WEBHOOK_MESSAGE_VERSION, tenantId: tenant.id, endpointId: endpoint.id, attempt: 1, event }));
+    if (rt.eventGrid) messages.push({ v: EVENT_GRID_MESSAGE_VERSION, target: 'eventGrid', tenantId: tenant.id, event });
     await queueWebhookDeliveries(rt, messages);
   } catch (error) {
     console.warn(`guestpass: the ${type} event of tenant ${tenantId} was not queued: ${(error as Error).message}`);
