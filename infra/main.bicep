@@ -256,8 +256,9 @@ var appSettings = {
   WEBHOOK_QUEUE_NAME: 'webhook-deliveries'
   // The queue Event Grid writes ACS delivery reports to; the mailEventsAcsQueue trigger names it as %ACS_EVENTS_QUEUE_NAME%.
   ACS_EVENTS_QUEUE_NAME: acsEventsQueueName
-  // Only with eventGridTopic: the topic every event is also published to, as the identity; empty: none.
-  EVENT_GRID_TOPIC_ENDPOINT: eventGridTopic ? eventGrid.outputs.endpoint : ''
+  // Only with eventGridTopic: the topic every event is also published to, as the identity; empty: none
+  // (`!`: the module exists whenever the condition holds, which Bicep's nullability check cannot see).
+  EVENT_GRID_TOPIC_ENDPOINT: eventGridTopic ? eventGrid!.outputs.endpoint : ''
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.
@@ -302,4 +303,4 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_COMMUNICATION_SERVICES_ENDPOINT string = communication.outputs.endpoint
 output GUESTPASS_EMAIL_SENDER string = senderAddress
-output GUESTPASS_EVENT_GRID_TOPIC_ENDPOINT string = eventGridTopic ? eventGrid.outputs.endpoint : ''
+output GUESTPASS_EVENT_GRID_TOPIC_ENDPOINT string = eventGridTopic ? eventGrid!.outputs.endpoint : ''

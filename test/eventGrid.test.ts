@@ -3,7 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config.js';
-import { createTenant, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testSettings } from './helpers.js';
+import { processWebhookMessage, UnreadableWebhookMessage } from '../lib/events/queue.js';
+import { createTenant, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, testSettings } from './helpers.js';
 import { startTopic, type CloudEventSent } from './eventGridTopic.js';
 import { localhostCertificate } from './tls.js';
 
@@ -48,6 +49,21 @@ describe('Event Grid settings', () => {
       expect((error as ConfigError).message).toMatch(problem);
       expect((error as ConfigError).message).not.toContain('\n');
     }
+  });
+});
+
+describe('Event Grid messages on the webhook queue', () => {
+  const message = (tenantId: string) => ({ v: 1, target: 'eventGrid', tenantId, event: { id: 'msg_0123456789abcdef0123456789abcdef', type: 'guest.deleted', timestamp: new Date().toISOString(), data: { tenantId, guestId: 'g-1' } } });
+
+  it('skips a message queued while a topic was configured and read after it was removed', async () => {
+    const rt = await testRuntime();
+    expect(rt.eventGrid).toBeUndefined();
+    expect(await processWebhookMessage(rt, message('t-1'))).toEqual({ outcome: 'skipped', reason: 'no Event Grid topic is configured (EVENT_GRID_TOPIC_ENDPOINT)' });
+  });
+
+  it('throws a message it cannot read, so the host moves it to the poison queue', async () => {
+    const rt = await testRuntime();
+    await expect(processWebhookMessage(rt, { ...message('t-1'), event: { type: 'guest.teleported' } })).rejects.toBeInstanceOf(UnreadableWebhookMessage);
   });
 });
 

@@ -366,7 +366,7 @@ describe('the resources and roles of the deployment', () => {
 
     const eventGridFile = files.find((file) => file.file === 'modules/eventGrid.bicep')!;
     expect(text(eventGridFile.outputs.get('endpoint'))).toBe(`${topic.symbol}.properties.endpoint`);
-    expect(text(appSettings.EVENT_GRID_TOPIC_ENDPOINT)).toBe("eventGridTopic ? eventGrid.outputs.endpoint : ''");
+    expect(text(appSettings.EVENT_GRID_TOPIC_ENDPOINT)).toBe("eventGridTopic ? eventGrid!.outputs.endpoint : ''");
     expect(Object.keys(appSettings)).not.toContain('EVENT_GRID_TOPIC_KEY');
     // The endpoint as Azure gives it is one the app accepts, as the identity named by AZURE_CLIENT_ID.
     const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...Object.fromEntries(requiredOutsideDevelopment().map((setting) => [setting, sample(setting)])), EVENT_GRID_TOPIC_ENDPOINT: sample('EVENT_GRID_TOPIC_ENDPOINT'), AZURE_CLIENT_ID: sample('AZURE_CLIENT_ID') }, () => undefined);
