@@ -99,6 +99,9 @@ param keyVaultSuffix string = ''
 @description('Where Azure Monitor alerts go (wrong-code and step-up surges, mail failures, poison queues, failing webhook endpoints): the email of the action group. Empty: no alert rules.')
 param alertEmail string = ''
 
+@description('Provision an Event Grid custom topic (CloudEvents 1.0) that the app publishes every event to as its identity (EVENT_GRID_TOPIC_ENDPOINT), for Azure consumers to subscribe to. Off: no topic, no publishing.')
+param eventGridTopic bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName, application: 'guestpass' }
 var functionAppName = 'func-guestpass-${resourceToken}'
@@ -205,6 +208,17 @@ module roles 'modules/roleAssignments.bicep' = {
   }
 }
 
+// Optional: every event also published to a custom topic, as the identity (EventGrid Data Sender on the topic).
+module eventGrid 'modules/eventGrid.bicep' = if (eventGridTopic) {
+  name: 'eventGrid'
+  params: {
+    location: location
+    tags: tags
+    name: 'egt-guestpass-${resourceToken}'
+    appPrincipalId: identity.properties.principalId
+  }
+}
+
 var keyVaultReference = '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName='
 // ACS sends only from a linked domain, so its sender comes from the domain provisioned and linked here.
 var senderAddress = emailTransport == 'acs' ? 'DoNotReply@${communication.outputs.senderDomain}' : emailFrom
@@ -242,6 +256,9 @@ var appSettings = {
   WEBHOOK_QUEUE_NAME: 'webhook-deliveries'
   // The queue Event Grid writes ACS delivery reports to; the mailEventsAcsQueue trigger names it as %ACS_EVENTS_QUEUE_NAME%.
   ACS_EVENTS_QUEUE_NAME: acsEventsQueueName
+  // Only with eventGridTopic: the topic every event is also published to, as the identity; empty: none
+  // (`!`: the module exists whenever the condition holds, which Bicep's nullability check cannot see).
+  EVENT_GRID_TOPIC_ENDPOINT: eventGridTopic ? eventGrid!.outputs.endpoint : ''
   CODE_PEPPER: '${keyVaultReference}${secretNames.codePepper})'
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.
@@ -271,8 +288,9 @@ module functionApp 'modules/functionApp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     appSettings: appSettings
   }
-  // The app resolves its Key Vault references and opens storage at start: the roles come first.
-  dependsOn: [roles]
+  // The app resolves its Key Vault references and opens storage at start: the roles come first
+  // (and the topic's, when there is one, so its first events are not refused).
+  dependsOn: [roles, eventGrid]
 }
 
 output AZURE_LOCATION string = location
@@ -287,3 +305,4 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_COMMUNICATION_SERVICES_ENDPOINT string = communication.outputs.endpoint
 output GUESTPASS_EMAIL_SENDER string = senderAddress
+output GUESTPASS_EVENT_GRID_TOPIC_ENDPOINT string = eventGridTopic ? eventGrid!.outputs.endpoint : ''

@@ -113,6 +113,10 @@ export const settingsSchema = z.object({
   WEBHOOK_TIMEOUT_SECONDS: integer(15, 1, 60),
   WEBHOOK_DISABLE_AFTER_DAYS: count(5),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool(false),
+  /** An Event Grid custom topic's endpoint (infra/modules/eventGrid.bicep): every event is also published there as a CloudEvent. */
+  EVENT_GRID_TOPIC_ENDPOINT: z.optional(z.url()),
+  /** The topic's access key instead of the managed identity: for a topic with key access on; Bicep's topic has it off. */
+  EVENT_GRID_TOPIC_KEY: z.optional(atLeast(1)),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.optional(matching(/InstrumentationKey=/i, 'must be an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)')),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.optional(z.url()),
   OTEL_METRIC_EXPORT_INTERVAL: integer(60_000, 100),
@@ -179,6 +183,14 @@ export interface Config {
   webhooks: { timeoutSeconds: number; disableAfterDays: number; allowPrivateAddresses: boolean };
   /** OpenTelemetry (lib/telemetry/): Azure Monitor, or OTLP over HTTP, or nothing. */
   telemetry: TelemetrySettings;
+  /** Event Grid (lib/events/eventGrid.ts): the custom topic every event is also published to, as the identity or with a key; absent: none. */
+  eventGrid?: EventGridConfig;
+}
+
+export interface EventGridConfig {
+  endpoint: string;
+  key?: string;
+  managedIdentityClientId?: string;
 }
 
 interface EmailBase {
@@ -318,7 +330,25 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       metricExportIntervalMs: s.OTEL_METRIC_EXPORT_INTERVAL,
     },
     webhooks: { timeoutSeconds: s.WEBHOOK_TIMEOUT_SECONDS, disableAfterDays: s.WEBHOOK_DISABLE_AFTER_DAYS, allowPrivateAddresses: s.WEBHOOK_ALLOW_PRIVATE_ADDRESSES },
+    ...eventGridConfig(s),
   };
+}
+
+/**
+ * The Event Grid topic as the SDK is given it: the endpoint Azure shows for the topic
+ * (`https://<topic>.<region>-1.eventgrid.azure.net/api/events`, which the SDK posts to
+ * as it is), and the managed identity, or a key. https only: the SDK's pipeline sends
+ * nothing over plain http with its default settings, and the token or key goes over TLS.
+ */
+function eventGridConfig(s: Settings): { eventGrid?: EventGridConfig } {
+  if (!s.EVENT_GRID_TOPIC_ENDPOINT) {
+    if (s.EVENT_GRID_TOPIC_KEY) throw new ConfigError('EVENT_GRID_TOPIC_KEY', 'is set but EVENT_GRID_TOPIC_ENDPOINT is not: the key is for the topic that setting names');
+    return {};
+  }
+  const url = new URL(s.EVENT_GRID_TOPIC_ENDPOINT);
+  if (url.protocol !== 'https:') throw new ConfigError('EVENT_GRID_TOPIC_ENDPOINT', 'must be an https URL: the identity\'s token (or the key) and the events go over TLS only');
+  if (!/\/api\/events\/?$/.test(url.pathname) || url.search) throw new ConfigError('EVENT_GRID_TOPIC_ENDPOINT', 'is invalid: must be the topic endpoint Azure shows, ending in /api/events (https://<topic>.<region>-1.eventgrid.azure.net/api/events)');
+  return { eventGrid: { endpoint: s.EVENT_GRID_TOPIC_ENDPOINT, key: s.EVENT_GRID_TOPIC_KEY, managedIdentityClientId: s.AZURE_CLIENT_ID } };
 }
 
 /**

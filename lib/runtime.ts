@@ -1,5 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
+import { openEventGrid, type EventGridPublisher } from './events/eventGrid.js';
 import { createEarlyRejection, type EarlyRejection } from './signin/limits.js';
 import { createMailer } from './mail/transport.js';
 import type { Mailer } from './mail/message.js';
@@ -19,6 +20,8 @@ export interface Runtime {
   queues: Queues;
   /** Callers refused recently, answered again without storage (see lib/signin/limits.ts). */
   earlyRejection: EarlyRejection;
+  /** The Event Grid topic every event is also published to (EVENT_GRID_TOPIC_ENDPOINT); absent: none. */
+  eventGrid?: EventGridPublisher;
 }
 
 export interface RuntimeOptions {
@@ -66,6 +69,7 @@ export function createRuntime(config: Config, options: RuntimeOptions = {}): Run
     tenantCache: createTenantCache(config.tenantCacheSeconds, now),
     queues: openQueues(config.queue, options.credentialFactory ?? managedIdentityCredential),
     earlyRejection: createEarlyRejection(),
+    eventGrid: config.eventGrid && openEventGrid(config.eventGrid, options.credentialFactory ?? managedIdentityCredential),
   };
 }
 

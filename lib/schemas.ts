@@ -335,9 +335,9 @@ function pageOf<T extends z.ZodType>(item: T) {
   });
 }
 
-export const guestPageResponse = pageOf(guestResponse);
+export const guestPageResponse = lazySchema(() => pageOf(guestResponse));
 
-export const signInLogPageResponse = pageOf(
+export const signInLogPageResponse = lazySchema(() => pageOf(
   z.object({
     id: z.string(),
     createdDateTime: z.iso.datetime(),
@@ -357,7 +357,7 @@ export const signInLogPageResponse = pageOf(
       .optional()
       .meta({ description: "The code mail's fate: the provider's answer, then its delivery reports." }),
   }),
-);
+));
 
 export const invitationResponse = lazySchema(() => z.object({
   id: z.string(),

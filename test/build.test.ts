@@ -158,7 +158,7 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
     const lazy = [...required].filter((name) => name.startsWith('./lazy/'));
     const outside = [...required].filter((name) => name !== '@azure/functions-core' && !name.startsWith('node:') && !builtins.has(name) && !lazy.includes(name));
     expect(outside).toEqual([]);
-    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/azureMonitor.js', './lazy/consoleAssets.js', './lazy/identity.js', './lazy/jsonwebtoken.js', './lazy/openapi.js', './lazy/otlp.js', './lazy/proxyAgents.js', './lazy/queue.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
+    expect(lazy.sort()).toEqual(['./lazy/acs.js', './lazy/azureMonitor.js', './lazy/consoleAssets.js', './lazy/eventGrid.js', './lazy/identity.js', './lazy/jsonwebtoken.js', './lazy/openapi.js', './lazy/otlp.js', './lazy/proxyAgents.js', './lazy/queue.js', './lazy/sendgrid.js', './lazy/smtp.js', './lazy/xml.js']);
     for (const name of lazy) expect(existsSync(join(DEPLOY, 'dist', name)), name).toBe(true);
   });
 
@@ -216,7 +216,9 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       const { openApiDocument } = require('./dist/lazy/openapi.js');
       const openapi = openApiDocument([]).openapi;
       const { QueueClient } = require('./dist/lazy/queue.js');
-      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, jwt, proxies, openapi, queue: typeof QueueClient.prototype.sendMessage }));`;
+      const { EventGridPublisherClient, AzureKeyCredential } = require('./dist/lazy/eventGrid.js');
+      const eventGrid = new EventGridPublisherClient('https://egt.westeurope-1.eventgrid.azure.net/api/events', 'CloudEvent', new AzureKeyCredential('k'));
+      console.log(JSON.stringify({ atStart, identity: typeof DefaultAzureCredential, sendgrid: typeof service.send, acs: typeof EmailClient.prototype.beginSend, smtp: typeof smtp.sendMail, xml, jwt, proxies, openapi, queue: typeof QueueClient.prototype.sendMessage, eventGrid: typeof eventGrid.send }));`;
     const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: published, env: productionSettings(), stdio: ['ignore', 'pipe', 'pipe'] }).toString()) as {
       atStart: string[];
       identity: string;
@@ -228,9 +230,10 @@ const get = (asset) => handler({ params: { asset }, url: 'https://app.example/ap
       proxies: string[];
       openapi: string;
       queue: string;
+      eventGrid: string;
     };
     expect(loaded.atStart).toEqual(['dist/index.js']);
-    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', jwt: 1, proxies: ['127.0.0.1:3128', '127.0.0.1:3128'], openapi: '3.1.0', queue: 'function' });
+    expect(loaded).toMatchObject({ identity: 'function', sendgrid: 'function', acs: 'function', smtp: 'function', jwt: 1, proxies: ['127.0.0.1:3128', '127.0.0.1:3128'], openapi: '3.1.0', queue: 'function', eventGrid: 'function' });
     expect(loaded.xml).toContain('<Logging><Enabled>true</Enabled></Logging>');
   });
 
@@ -291,5 +294,15 @@ describe('mail provider libraries, for a short cold start', () => {
       const loads = [...text.matchAll(/(?:^import (?!type )[^;]*from|import\()\s*'(@azure\/communication-email|nodemailer|@sendgrid\/[\w-]+)/gm)].map((m) => m[1]);
       expect(loads, `lib/mail/${file}`).toEqual([]);
     }
+  });
+});
+
+describe('the Event Grid client, for a short cold start', () => {
+  const sourcesOf = (file: string) =>
+    (JSON.parse(readFileSync(join(REPO, 'dist', `${file}.map`), 'utf8')) as { sources: string[] }).sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
+
+  it('is not in the app bundle: @azure/eventgrid is the eventGrid lazy bundle, loaded by the first publish', () => {
+    expect(sourcesOf('app.js').filter((source) => source.startsWith('node_modules/@azure/eventgrid/'))).toEqual([]);
+    expect(sourcesOf('lazy/eventGrid.js').some((source) => source.startsWith('node_modules/@azure/eventgrid/'))).toBe(true);
   });
 });

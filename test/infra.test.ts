@@ -45,6 +45,7 @@ const SAMPLE_VALUES: Record<string, string> = {
   MAIL_DAILY_CAP_PER_TENANT: '5000',
   APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000002;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
   ACS_EVENTS_SECRET: generateCodePepper(),
+  EVENT_GRID_TOPIC_ENDPOINT: 'https://egt-guestpass-sample.westeurope-1.eventgrid.azure.net/api/events',
   // As SendGrid shows it: the base64 DER of an EC P-256 public key.
   SENDGRID_WEBHOOK_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
 };
@@ -242,6 +243,7 @@ describe('the resources and roles of the deployment', () => {
       '3913510d-42f4-4e42-8a64-420c390055eb': 'Monitoring Metrics Publisher',
       // Microsoft's built-in roles list; the role ACS Email names for sending with an Entra identity.
       '09976791-48a7-449e-bb21-39d1a415f350': 'Communication and Email Service Owner',
+      'd5a91429-5739-47e2-a06b-3470a27159e7': 'EventGrid Data Sender',
     };
     const grants: string[] = [];
     for (const file of files) {
@@ -265,12 +267,13 @@ describe('the resources and roles of the deployment', () => {
         'appPrincipalId: Key Vault Secrets User on Microsoft.KeyVault/vaults',
         'appPrincipalId: Monitoring Metrics Publisher on Microsoft.Insights/components',
         'appPrincipalId: Communication and Email Service Owner on Microsoft.Communication/communicationServices',
+        'appPrincipalId: EventGrid Data Sender on Microsoft.EventGrid/topics',
         'deployerPrincipalId: Key Vault Secrets Officer on Microsoft.KeyVault/vaults',
       ].sort(),
     );
     expect(text(at(main.modules.get('roles')!.body, 'params', 'appPrincipalId'))).toBe('identity.properties.principalId');
-    // The app starts only once its roles exist.
-    expect(at(main.modules.get('functionApp')!.body, 'dependsOn')).toEqual([new Expression('roles')]);
+    // The app starts only once its roles exist (the topic's with it, when there is one).
+    expect(at(main.modules.get('functionApp')!.body, 'dependsOn')).toEqual([new Expression('roles'), new Expression('eventGrid')]);
   });
 
   it('declares Communication Services linked to the Azure-managed domain, and to an own domain once it is verified, and the app sends through it as the identity from the linked domain', () => {
@@ -338,6 +341,36 @@ describe('the resources and roles of the deployment', () => {
     expect(at(subscription.body, 'properties', 'eventDeliverySchema')).toBe('EventGridSchema');
     // The queue exists before Event Grid is told to deliver there.
     expect(one('Microsoft.Storage/storageAccounts/queueServices/queues')).toBeDefined();
+  });
+
+  /*
+   * TopicProperties as Azure/bicep-types-az lists them for Microsoft.EventGrid/topics@2022-06-15
+   * (generated/eventgrid/microsoft.eventgrid/2022-06-15/types.md), the writable ones.
+   */
+  const TOPIC_PROPERTIES = ['dataResidencyBoundary', 'disableLocalAuth', 'inboundIpRules', 'inputSchema', 'inputSchemaMapping', 'publicNetworkAccess'];
+
+  it('optionally provisions an Event Grid custom topic taking CloudEvents 1.0, published to by the identity alone, its endpoint an app setting', () => {
+    const param = main.params.get('eventGridTopic')!;
+    expect(param.default).toBe(false);
+    const module = main.modules.get('eventGrid')!;
+    expect(module.conditional).toBe(true);
+    expect(text(at(module.body, 'params', 'appPrincipalId'))).toBe('identity.properties.principalId');
+
+    const topic = one('Microsoft.EventGrid/topics');
+    expect(topic.apiVersion).toBe('2022-06-15');
+    expect(Object.keys(at(topic.body, 'properties') as object).filter((p) => !TOPIC_PROPERTIES.includes(p))).toEqual([]);
+    expect(at(topic.body, 'properties', 'inputSchema')).toBe('CloudEventSchemaV1_0');
+    // No key can publish: the identity's role is the only way in.
+    expect(at(topic.body, 'properties', 'disableLocalAuth')).toBe(true);
+    expect(text(at(topic.body, 'location'))).toBe('location');
+
+    const eventGridFile = files.find((file) => file.file === 'modules/eventGrid.bicep')!;
+    expect(text(eventGridFile.outputs.get('endpoint'))).toBe(`${topic.symbol}.properties.endpoint`);
+    expect(text(appSettings.EVENT_GRID_TOPIC_ENDPOINT)).toBe("eventGridTopic ? eventGrid!.outputs.endpoint : ''");
+    expect(Object.keys(appSettings)).not.toContain('EVENT_GRID_TOPIC_KEY');
+    // The endpoint as Azure gives it is one the app accepts, as the identity named by AZURE_CLIENT_ID.
+    const config = loadConfig({ AZURE_FUNCTIONS_ENVIRONMENT: 'Production', ...Object.fromEntries(requiredOutsideDevelopment().map((setting) => [setting, sample(setting)])), EVENT_GRID_TOPIC_ENDPOINT: sample('EVENT_GRID_TOPIC_ENDPOINT'), AZURE_CLIENT_ID: sample('AZURE_CLIENT_ID') }, () => undefined);
+    expect(config.eventGrid).toEqual({ endpoint: SAMPLE_VALUES.EVENT_GRID_TOPIC_ENDPOINT, managedIdentityClientId: SAMPLE_VALUES.AZURE_CLIENT_ID });
   });
 
   /*

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../lib/telemetry/metrics.js';
+import { startTopic } from './eventGridTopic.js';
 import { localhostCertificate } from './tls.js';
 import { FUNCTION_KEY, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, createTenant } from './helpers.js';
 
@@ -123,6 +124,43 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       for (const secret of [email, 'fabrikam.example', code, token, token.split('.')[2]!, FUNCTION_KEY]) expect(everything).not.toContain(secret);
     } finally {
       await host.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('OpenTelemetry and Event Grid', () => {
+  it('carries the trace of a request into the Event Grid publish it queues: a dependency span for the topic, and the traceparent in the CloudEvent', async () => {
+    const receiver = await startOtlpReceiver();
+    const certificate = await localhostCertificate();
+    const key = 'topic-access-key-for-the-test';
+    const topic = await startTopic({ key, tls: certificate });
+    const host = await startHost({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      EVENT_GRID_TOPIC_ENDPOINT: topic.endpoint,
+      EVENT_GRID_TOPIC_KEY: key,
+      NODE_EXTRA_CA_CERTS: certificate.caFile,
+    });
+    try {
+      const tenant = await createTenant(host);
+      const email = 'traced.guest@fabrikam.example';
+      await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
+      const invitation = await until('invitation span', () => receiver.spans().find((s) => s.name === 'POST /api/manage/tenants/{tenant}/invitations'));
+      const published = await until('Event Grid dependency span', () => receiver.spans().find((s) => s.name === 'eventgrid POST' && s.traceId === invitation.traceId));
+      expect(published.kind).toBe(3); // CLIENT
+      expect(attr(published.attributes, 'tenant.id')).toBe(tenant.id);
+      expect(attr(published.attributes, 'server.address')).toBe('localhost');
+      expect(attr(published.attributes, 'cloudevents.event_type')).toBe('guestpass.guest.invited');
+      const queued = receiver.spans().find((s) => s.spanId === published.parentSpanId)!;
+      expect(queued).toMatchObject({ name: 'publish event guest.invited', kind: 2, traceId: invitation.traceId });
+      const event = await until('the event at the topic', () => topic.events().find((e) => e.type === 'guestpass.guest.invited'));
+      expect(event.traceparent).toMatch(new RegExp(`^00-${invitation.traceId}-[0-9a-f]{16}-0[01]$`));
+      const everything = receiver.bodies.map((b) => b.text).join('\n');
+      for (const secret of [email, 'fabrikam.example', key]) expect(everything).not.toContain(secret);
+    } finally {
+      await host.stop();
+      await topic.close();
       await receiver.close();
     }
   });

@@ -6,11 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { listAudit } from '../lib/admin/audit.js';
 import { deliverWebhook, MAX_ATTEMPTS, newEventId, RETRY_DELAYS_SECONDS, WEBHOOK_MESSAGE_VERSION, type WebhookMessage } from '../lib/events/delivery.js';
 import { checkWebhookUrl, isPublicAddress } from '../lib/events/webhookUrl.js';
+import { emitEventOncePerHour } from '../lib/events/emit.js';
 import { createWebhook, getWebhook, rotateWebhookSecret } from '../lib/events/webhooks.js';
+import { dayTable } from '../lib/storage/dayTables.js';
 import { createTenant as createTenantRow } from '../lib/tenants/tenants.js';
 import { newMailId, recordMailFate } from '../lib/mail/delivery.js';
 import { applyDeliveryEvents } from '../lib/mail/events.js';
-import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, type TestHost } from './helpers.js';
+import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, uniquePrefix, type TestHost } from './helpers.js';
 
 afterAll(() => stopAllHosts());
 
@@ -351,6 +353,76 @@ describe('webhook events through the queue', () => {
       await host.stop();
       await receiver.close();
     }
+  });
+});
+
+describe('signin.refused across instances', () => {
+  it('tells a refusal once per address, reason and hour even when the wrong codes reach two instances', async () => {
+    const receiver = await startReceiver();
+    // Two instances of one deployment: the same tables and queues on the same Azurite.
+    const shared = { TABLE_PREFIX: uniquePrefix(), WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' };
+    const [first, second] = [await startHost(shared), await startHost(shared)];
+    try {
+      const tenant = await createTenant(first);
+      const created = (await (await first.manage(`/tenants/${tenant.id}/webhooks`, { method: 'POST', body: JSON.stringify({ url: receiver.url, events: ['signin.refused'] }) })).json()) as { secret: string };
+      receiver.secrets.push(created.secret);
+      const refusals = () => receiver.received.filter((r) => r.verifiedWith.length > 0).map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> });
+
+      const email = 'twice.refused@fabrikam.example';
+      await inviteGuest(first, tenant.id, email, { sendInvitationMessage: false });
+      expect((await sendCode(first, tenant.id, email)).status).toBe(202);
+      const code = await latestCode(first, email);
+      const wrong = code === '00000000' ? '11111111' : '00000000';
+      for (const host of [first, second, first, second]) expect((await host.api(`/${tenant.id}/verify-code`, postJson({ email, code: wrong }))).status).toBe(401);
+      // Another address is told on its own.
+      expect((await second.api(`/${tenant.id}/verify-code`, postJson({ email: 'someone.else@fabrikam.example', code: wrong }))).status).toBe(401);
+
+      await until('two refusals', () => (refusals().length >= 2 ? true : undefined));
+      // Both instances poll the queue; give a wrongly queued third event time to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(refusals().map((e) => [e.type, e.data.reason])).toEqual([
+        ['signin.refused', 'invalid_code'],
+        ['signin.refused', 'invalid_code'],
+      ]);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('events told once per hour', () => {
+  it('queues an event claimed for a key once per UTC hour, again in the next hour, and not at all when nobody listens', async () => {
+    let now = Date.parse('2026-03-01T10:05:00Z');
+    const rt = await testRuntime({ WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' }, { now: () => now });
+    const tenant = await createTenantRow(rt, { displayName: 'Fabrikam', domains: [], allowedOrigins: [], redirectUris: [], googleFederation: false });
+    const quiet = await createTenantRow(rt, { displayName: 'Quiet', domains: [], allowedOrigins: [], redirectUris: [], googleFederation: false });
+    await createWebhook(rt, tenant.id, { url: 'http://127.0.0.1:9/hooks', events: ['signin.refused'] });
+    const refused = (tenantId: string, key: string) => emitEventOncePerHour(rt, tenantId, 'signin.refused', { reason: 'invalid_code', event: 'verify-code' }, key);
+
+    await refused(tenant.id, 'address-a|invalid_code');
+    now += 50 * 60_000; // 10:55, the same hour
+    await refused(tenant.id, 'address-a|invalid_code');
+    await refused(tenant.id, 'address-b|invalid_code');
+    now += 10 * 60_000; // 11:05, the next hour
+    await refused(tenant.id, 'address-a|invalid_code');
+    await refused(quiet.id, 'address-a|invalid_code');
+
+    const queue = await rt.queues.webhooks();
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    const messages = receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as WebhookMessage);
+    expect(messages.map((m) => [m.tenantId, m.event.timestamp])).toEqual([
+      [tenant.id, '2026-03-01T10:05:00.000Z'],
+      [tenant.id, '2026-03-01T10:55:00.000Z'],
+      [tenant.id, '2026-03-01T11:05:00.000Z'],
+    ]);
+    // The claims: one row per key and hour, keyed by digests (no address in storage), for the tenant with a listener only.
+    const limits = await dayTable(rt, 'limits', now);
+    const rows: { rowKey?: string }[] = [];
+    for await (const row of limits.listEntities({ queryOptions: { filter: "PartitionKey ge 'once_' and PartitionKey lt 'once`'" } })) rows.push(row);
+    expect(rows.map((row) => row.rowKey).sort()).toEqual([String(Date.parse('2026-03-01T10:00:00Z')), String(Date.parse('2026-03-01T10:00:00Z')), String(Date.parse('2026-03-01T11:00:00Z'))]);
+    expect(JSON.stringify(rows)).not.toContain('address-a');
   });
 });
 

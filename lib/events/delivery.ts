@@ -63,7 +63,9 @@ export type DeliveryOutcome =
   | { outcome: 'delivered'; status: number }
   | { outcome: 'failed'; error: string; status?: number; retry?: { message: WebhookMessage; delaySeconds: number }; disabled?: boolean }
   /** The endpoint is gone or disabled: nothing was sent. */
-  | { outcome: 'skipped'; reason: string };
+  | { outcome: 'skipped'; reason: string }
+  /** An Event Grid message (lib/events/eventGrid.ts): the topic took it. */
+  | { outcome: 'published' };
 
 /** An event's id, its `webhook-id` on every attempt. */
 export function newEventId(): string {

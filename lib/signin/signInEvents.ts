@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
-import { emitEvent } from '../events/emit.js';
+import { emitEvent, emitEventOncePerHour } from '../events/emit.js';
 import type { Runtime } from '../runtime.js';
 import { sendCode, verifyCode, type CodeSent, type SendCodeRequest, type SignedIn, type VerifyCodeRequest } from './codes.js';
 import { HOUR_MS } from './limits.js';
@@ -8,15 +8,18 @@ import { HOUR_MS } from './limits.js';
 /*
  * send-code and verify-code as the API runs them, with their events: signin.succeeded
  * after a sign-in, signin.refused for a refusal (its error code as `reason`). A refusal
- * is told at most once per address, reason and hour on each instance (a memory of the
- * last hour's, bounded), so a flood of wrong codes is one event, not thousands; and it is
- * told alike for guests and for addresses that are not (no guest id), so neither the
- * answer nor its timing tells them apart.
+ * is told at most once per address, reason and UTC hour across every instance (a row
+ * claimed in Table Storage, emitEventOncePerHour), so a flood of wrong codes is one
+ * event, not thousands; each instance also remembers what it told or found told until
+ * the hour ends (a bounded memory), so the flood costs no transaction after the first.
+ * It is told alike for guests and for addresses that are not (no guest id), so neither
+ * the answer nor its timing tells them apart.
  */
 const MAX_REMEMBERED = 10_000;
 const told = new Map<string, number>();
 
-function firstThisHour(rt: Runtime, key: string): boolean {
+/** Whether this instance has not yet told (or found told) `key` this UTC hour; remembers it until the hour ends. */
+function firstThisHourHere(rt: Runtime, key: string): boolean {
   const now = rt.now();
   const until = told.get(key);
   if (until !== undefined && until > now) return false;
@@ -24,15 +27,15 @@ function firstThisHour(rt: Runtime, key: string): boolean {
     for (const [entry, expires] of told) if (expires <= now) told.delete(entry);
     if (told.size >= MAX_REMEMBERED) told.clear();
   }
-  told.set(key, now + HOUR_MS);
+  told.set(key, (Math.floor(now / HOUR_MS) + 1) * HOUR_MS);
   return true;
 }
 
 async function reportRefusal(rt: Runtime, tenant: string, event: 'send-code' | 'verify-code', email: string, error: unknown): Promise<void> {
   if (!(error instanceof GuestpassError) || error.status < 400 || error.status >= 500) return;
   const address = createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
-  if (!firstThisHour(rt, `${tenant.toLowerCase()}|${address}|${error.code}`)) return;
-  await emitEvent(rt, tenant, 'signin.refused', { reason: error.code, event });
+  if (!firstThisHourHere(rt, `${tenant.toLowerCase()}|${address}|${error.code}`)) return;
+  await emitEventOncePerHour(rt, tenant, 'signin.refused', { reason: error.code, event }, `${address}|${error.code}`);
 }
 
 export async function sendCodeReported(rt: Runtime, request: SendCodeRequest): Promise<CodeSent> {
