@@ -2,12 +2,12 @@
 /*
  * dist/index.js, the app entry the Functions host loads (package.json "main"); scripts/build.mjs
  * copies this file there. It runs the app bundle, dist/app.js, with the V8 code cache the build
- * wrote beside it (made by the Node.js that ran the build): compiling the bundle
- * from source is the largest part of a cold start, and a code cache skips it and the compiling of
- * every function the load runs. V8 takes the cache only if it was made by the same V8 version
- * with the same flags for this very source; otherwise it compiles from source, as a plain
- * require would. The bundle runs as a module of this one:
- * same folder, same require (its lazy bundles are ./lazy/*.js), same exports.
+ * wrote beside it (made by the Node.js that ran the build): compiling the bundle from source is
+ * the largest part of a cold start, and the cache skips it and the compiling of every function the
+ * load runs. V8 takes the cache only if the same V8 version with the same flags made it for this
+ * very source; otherwise the bundle compiles from source, as a plain require would. The bundle
+ * runs as a module of this one: same folder, same require (its lazy bundles are ./lazy/*.js),
+ * same exports.
  */
 const { readFileSync } = require('node:fs');
 const { wrap } = require('node:module');
