@@ -117,6 +117,32 @@ describe("the guest's own callers: device and invitation", () => {
     expect((await sendFrom(host, '127.0.8.4', tenant.id, { email, invitation: renewed })).status).toBe(202);
   });
 
+  it('a malformed, unknown or revoked device or invitation is simply not the guest\'s own: answered as a call without one, never a 400', async () => {
+    const host = await startHost({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '2' });
+    const tenant = await createTenant(host);
+    const email = 'guarded@example.com';
+    const invited = await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
+    const sent = await sendFrom(host, '127.0.0.2', tenant.id, { email });
+    const { device } = (await verifyFrom(host, '127.0.0.2', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: sent.body.attempt })).body;
+    const revoked = new URL(invited.inviteRedeemUrl).searchParams.get('invitation')!; // spent by the first sign-in
+    await sendFrom(host, '127.0.6.1', tenant.id, { email });
+    const bad: Record<string, unknown>[] = [
+      { device: 12345 }, { device: 'x'.repeat(5000) }, { device: '!!' }, { device: '' }, { device: null },
+      { device: `${device as string}x` }, { invitation: revoked }, { invitation: ['a'] }, { invitation: 'y'.repeat(300) },
+    ];
+    const without = await sendFrom(host, '127.0.6.2', tenant.id, { email });
+    expect(without.status).toBe(428);
+    for (const [i, extra] of bad.entries()) {
+      const from = `127.0.6.${10 + i}`;
+      // For the guest (past its step-up ceiling) and for an address that is not a guest, the answer a call without it gets.
+      expect({ extra, status: (await sendFrom(host, from, tenant.id, { email, ...extra })).status }).toEqual({ extra, status: 428 });
+      const plain = await sendFrom(host, from, tenant.id, { email: `nobody-${i}@example.com` });
+      const carrying = await sendFrom(host, from, tenant.id, { email: `nobody-else-${i}@example.com`, ...extra });
+      expect({ extra, status: carrying.status, keys: Object.keys(carrying.body) }).toEqual({ extra, status: plain.status, keys: Object.keys(plain.body) });
+      await expectErrorOf(verifyFrom(host, from, tenant.id, { email: `nobody-else-${i}@example.com`, code: '12345678', attempt: carrying.body.attempt, ...extra }), 401, 'invalid_code');
+    }
+  });
+
   it('a guest keeps at most 10 devices: an eleventh sign-in forgets the oldest', async () => {
     const host = await startHost({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '1000', CODES_PER_GUEST_PER_HOUR: '100' });
     const tenant = await createTenant(host);
