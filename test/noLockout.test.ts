@@ -231,11 +231,13 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     expect(counts['202'] ?? 0).toBeLessThanOrEqual(50);
     expect(counts['202'] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(counts).filter((key) => !['202', '429 rate_limited', BUSY].includes(key))).toEqual([]);
-    // Refused calls took their rows back: the address's hour holds one row per admitted call.
+    // Refused calls took their rows back: the address's hour holds one row per admitted call (and at most one
+    // per call storage failed under the burst, whose insert may have landed after the call gave up).
     const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
     let rows = 0;
     for await (const row of (await dayTableOf(rt.tables, 'limits', Date.now())).listEntities()) if (String(row.rowKey).startsWith('send-code_')) rows += 1;
-    expect(rows).toBe(counts['202']);
+    expect(rows).toBeGreaterThanOrEqual(counts['202']!);
+    expect(rows).toBeLessThanOrEqual(counts['202']! + (counts[BUSY] ?? 0));
   }, 300_000);
 
   it('1,000 wrong codes from one address: at most FAILED_VERIFICATIONS_PER_IP_PER_HOUR are compared', async () => {
