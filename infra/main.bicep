@@ -263,7 +263,9 @@ var appSettings = {
   SIGNING_KEYS: '${keyVaultReference}${secretNames.signingKeys})'
   // Only with sendgrid: a reference to a secret never stored would stop the app at start.
   SENDGRID_API_KEY: emailTransport == 'sendgrid' ? '${keyVaultReference}${secretNames.sendGridApiKey})' : ''
-  // The guessing bound (SECURITY.md): wrong codes from unfamiliar addresses per tenant and per deployment per day.
+  // The guessing bound (SECURITY.md): codes compared for one guest per UTC day from callers that are not its own.
+  GUEST_UNFAMILIAR_GUESSES_PER_DAY: '100'
+  // Wrong codes from unfamiliar callers per tenant and per deployment per day, past which such callers must solve a step-up.
   TENANT_FAILED_VERIFICATIONS_PER_DAY: '150'
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: '1500'
   // What bounds anonymous writes (SECURITY.md): codes asked for from unfamiliar addresses per tenant per hour.

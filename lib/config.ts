@@ -57,6 +57,7 @@ export const settingsSchema = z.object({
   SEND_CODE_PER_IP_PER_HOUR: count(100),
   FAILED_VERIFICATIONS_PER_IP_PER_HOUR: count(30),
   GUEST_STEP_UP_AFTER_PER_HOUR: count(10),
+  GUEST_UNFAMILIAR_GUESSES_PER_DAY: count(100),
   TENANT_FAILED_VERIFICATIONS_PER_DAY: count(150),
   DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY: count(1500),
   TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: count(1000),
@@ -147,6 +148,8 @@ export interface Config {
     failedVerificationsPerIpPerHour: number;
     /** Send-code calls and wrong codes for one guest from addresses it never signed in from, per hour, before a step-up is asked. */
     guestStepUpAfterPerHour: number;
+    /** Codes compared for one guest per UTC day from callers that are not its own: the guessing bound (SECURITY.md). */
+    guestUnfamiliarGuessesPerDay: number;
     /** Wrong codes from unfamiliar addresses a tenant (a deployment) admits per UTC day: what bounds guessing (SECURITY.md). */
     tenantFailedVerificationsPerDay: number;
     deploymentFailedVerificationsPerDay: number;
@@ -294,6 +297,7 @@ export function loadConfig(env: Record<string, string | undefined>, warn: (messa
       sendCodePerIpPerHour: s.SEND_CODE_PER_IP_PER_HOUR,
       failedVerificationsPerIpPerHour: s.FAILED_VERIFICATIONS_PER_IP_PER_HOUR,
       guestStepUpAfterPerHour: s.GUEST_STEP_UP_AFTER_PER_HOUR,
+      guestUnfamiliarGuessesPerDay: s.GUEST_UNFAMILIAR_GUESSES_PER_DAY,
       tenantFailedVerificationsPerDay: s.TENANT_FAILED_VERIFICATIONS_PER_DAY,
       deploymentFailedVerificationsPerDay: s.DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY,
       tenantUnfamiliarSendCodesPerHour: s.TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR,

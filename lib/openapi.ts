@@ -102,16 +102,19 @@ export const API_OPERATIONS: Record<string, Partial<Record<HttpMethod, Operation
   sendCode: {
     POST: {
       tag: 'Guest', summary: 'Send a one-time code to a guest', params: schemas.tenantParams, body: schemas.sendCodeBody,
-      description: 'Answers the same 202 for an address that is not a guest of the tenant (and mails nothing), so it does not reveal who is invited.',
+      description:
+        'Answers the same 202 for every address, whatever it is to the tenant (a guest, a disabled, blocked-domain or federated guest, an address that is not a guest, which gets no mail), so it does not reveal who is invited; ' +
+        'what stands in the way of a guest is told by verify-code once the mailed code is given. With OTP turned off for the tenant it answers what the contract says (otp_disabled, other_method_required, no_sign_in_method).',
       success: { status: 202, description: 'A code was mailed (if the address is a guest).', schema: schemas.codeSentResponse },
-      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'guest_disabled', 'domain_blocked', 'rate_limited', 'challenge_required', 'mail_cap_reached'],
+      errors: [...guestCodeErrors, 'other_method_required', 'otp_disabled', 'no_sign_in_method', 'rate_limited', 'challenge_required', 'mail_cap_reached'],
     },
   },
   verifyCode: {
     POST: {
       tag: 'Guest', summary: 'Exchange a code for a session', params: schemas.tenantParams, body: schemas.verifyCodeBody,
-      success: { status: 200, description: 'The guest is signed in.', schema: schemas.sessionResponse },
-      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'challenge_required', 'otp_disabled'],
+      description: 'Only a correct code is told what stands in the way of the guest: guest_disabled, domain_blocked, other_method_required, no_sign_in_method. Every other address and code gets invalid_code alike.',
+      success: { status: 200, description: 'The guest is signed in; keep `device` and send it back with later calls.', schema: schemas.signedInResponse },
+      errors: [...guestCodeErrors, 'invalid_code', 'code_expired', 'too_many_attempts', 'challenge_required', 'otp_disabled', 'guest_disabled', 'domain_blocked', 'other_method_required', 'no_sign_in_method'],
     },
   },
   sessionCheck: {
@@ -521,6 +524,7 @@ const NAMED_SCHEMAS: [z.ZodType, string][] = [
   [schemas.guestResponse, 'Guest'],
   [schemas.codeSentResponse, 'CodeSent'],
   [schemas.sessionResponse, 'Session'],
+  [schemas.signedInResponse, 'SignedIn'],
   [schemas.sessionStatusResponse, 'SessionStatus'],
   [schemas.jwksResponse, 'Jwks'],
   [schemas.tenantResponse, 'Tenant'],

@@ -113,11 +113,29 @@ export const stepUpSolution = lazySchema(() => z
   .max(4096)
   .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' }));
 
+/** The opaque device value verify-code answered: the client keeps it and sends it back as it is. */
+export const deviceValue = lazySchema(() => z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the device value verify-code answered')
+  .meta({
+    description:
+      'Opaque value from a successful verify-code. Keep it (the sign-in element keeps it in localStorage per tenant and address) and send it back as it is with send-code and verify-code: ' +
+      'it marks the caller as the guest\'s own, so no budget strangers can use up refuses it. It signs no one in.',
+  }));
+
+/** The `invitation` query parameter of the guest's inviteRedeemUrl. */
+export const invitationValue = lazySchema(() => z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the invitation parameter of the invitation link')
+  .meta({ description: "The `invitation` query parameter of the guest's inviteRedeemUrl, sent until the first sign-in. Like `device`, it only marks the caller as the guest's own." }));
+
 export const sendCodeBody = lazySchema(() => z.strictObject({
   email: emailAddress,
   locale: locale.optional(),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
+  device: deviceValue.optional(),
+  invitation: invitationValue.optional(),
 }));
 
 export const verifyCodeBody = lazySchema(() => z.strictObject({
@@ -125,6 +143,8 @@ export const verifyCodeBody = lazySchema(() => z.strictObject({
   code: z.string().trim().regex(/^[0-9]{6,12}$/, 'must be the digits from the email'),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
+  device: deviceValue.optional(),
+  invitation: invitationValue.optional(),
 }));
 
 export const outboxQuery = lazySchema(() => z.object({
@@ -240,6 +260,9 @@ export const sessionResponse = lazySchema(() => z.object({
   expiresAt: z.iso.datetime(),
   user: guestUser,
 }));
+
+/** verify-code's answer: the session, and the device value the client keeps. */
+export const signedInResponse = lazySchema(() => sessionResponse.extend({ device: deviceValue }));
 
 export const sessionStatusResponse = lazySchema(() => z.object({
   active: z.literal(true),

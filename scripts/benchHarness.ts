@@ -491,15 +491,19 @@ export async function countTransactions(api: Api, tenantId: string, probes: numb
   for (let probe = 0; probe < probes; probe += 1) {
     const email = `probe${probe}@guests.bench.test`;
     const stranger = `probe-stranger${probe}@guests.bench.test`;
-    note('invitation (management)', await invite(api, tenantId, email));
+    const invited = await invite(api, tenantId, email);
+    note('invitation (management)', invited);
+    // The guest follows its invitation link, as the sign-in element does: it sends the link's
+    // `invitation` value until its first sign-in, which marks it as the guest's own (DESIGN §4).
+    const invitation = new URL((invited.body as { inviteRedeemUrl: string }).inviteRedeemUrl).searchParams.get('invitation')!;
     // The tenant context is cached per instance: what follows is the steady state.
     await api.call(`/${tenantId}/discovery/keys`);
-    note('send-code (invited)', await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email }))));
+    note('send-code (invited)', await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email, invitation }))));
     note('send-code (not invited)', await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email: stranger }))));
     const code = await sendGrid.codeSince(email, 0);
     const wrong = code === '00000000' ? '11111111' : '00000000';
-    note('verify-code (wrong code)', await expectStatus('verify-code', 401, api.call(`/${tenantId}/verify-code`, post({ email, code: wrong }))));
-    const verified = await expectStatus('verify-code', 200, api.call(`/${tenantId}/verify-code`, post({ email, code })));
+    note('verify-code (wrong code)', await expectStatus('verify-code', 401, api.call(`/${tenantId}/verify-code`, post({ email, code: wrong, invitation }))));
+    const verified = await expectStatus('verify-code', 200, api.call(`/${tenantId}/verify-code`, post({ email, code, invitation })));
     note('verify-code', verified);
     const token = (verified.body as { token: string }).token;
     note('session-check', await expectStatus('session-check', 200, api.call(`/${tenantId}/session-check`, bearer(token))));

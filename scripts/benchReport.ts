@@ -151,13 +151,14 @@ export function ratio(a: number, b: number): number {
 
 /** The endpoints whose transaction counts have targets, by the names the probes use. */
 export const TRANSACTION_TARGETS: Record<string, { max: number; exact?: boolean }> = {
-  // The per-address window (query and insert), the guest partition (query and transaction), the expiry index;
-  // then the mail: the tenant's daily cap (its count written, the day's total read at most once per
-  // TENANT_CACHE_SECONDS) and the mail's delivery row.
+  // The guest partition (query and transaction), the expiry index, the queued mail and the tenant's daily
+  // cap (its count written, the day's total read at most once per TENANT_CACHE_SECONDS); a caller that is not
+  // the guest's own (the stranger) also takes the address's hour first (an insert and a count).
   'send-code (invited)': { max: 8 },
   'send-code (not invited)': { max: 8 },
-  // The per-address window, the partition and the address's newest attempt (no handle), the tenant's guess counters, the transaction;
-  // the probe's guest redeems here, so also the guest index's two writes (its new state's rows before, its old state's out after).
+  // The guest with its invitation link (the guest's own): the partition and the address's newest attempt (no
+  // handle), the transaction, the expiry index; the probe's guest redeems here, so also the guest index's two
+  // writes (its new state's rows before, its old state's out after).
   'verify-code': { max: 7 },
   'session-check': { max: 1, exact: true },
 };

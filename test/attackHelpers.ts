@@ -4,7 +4,9 @@ import type { TableEntityResult } from '@azure/data-tables';
 import { ERROR_CODES } from '../lib/errors.js';
 import type { Runtime } from '../lib/runtime.js';
 import { escapeOData, guestPartition } from '../lib/storage/tables.js';
-import type { TestHost } from './helpers.js';
+import { solveChallenge } from 'altcha-lib/v1';
+import { expect } from 'vitest';
+import { outbox, type TestHost } from './helpers.js';
 
 /**
  * A request to a test host from another loopback address (127.0.0.2, 127.0.0.3, ...):
@@ -102,4 +104,61 @@ export async function contractErrorProblem(response: Response): Promise<string |
   if (body.details !== undefined && !Array.isArray(body.details)) return `${body.error} with details that are not a list`;
   if (/\bat .+\(.*:\d+:\d+\)/.test(text)) return `${body.error} shows a stack trace`;
   return undefined;
+}
+
+/* The attack suite's calls (test/abuse.test.ts, test/noLockout.test.ts, test/noOracle.test.ts). */
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+export async function post(host: TestHost, from: string, path: string, body: Record<string, unknown>): Promise<Answer> {
+  const response = await requestFrom(host, from, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+}
+
+export const sendFrom = (host: TestHost, from: string, tenant: string, body: Record<string, unknown>) => post(host, from, `/${tenant}/send-code`, body);
+export const verifyFrom = (host: TestHost, from: string, tenant: string, body: Record<string, unknown>) => post(host, from, `/${tenant}/verify-code`, body);
+
+/** The codes mailed to an address, newest first. */
+export async function mailedCodes(host: TestHost, to: string): Promise<string[]> {
+  return (await outbox(host, to)).filter((m) => m.kind === 'code').map((m) => /\b(\d{8})\b/.exec(m.text)![1]!);
+}
+
+export function wrong(code: string, salt = 0): string {
+  return String((Number(code) + 1 + salt) % 100_000_000).padStart(8, '0');
+}
+
+/** An ALTCHA solution for a 428 challenge_required body, solved with altcha-lib as the sign-in element does. */
+export async function solve(body: Record<string, unknown>): Promise<string> {
+  const challenge = body.challenge as { provider: string; algorithm: string; challenge: string; maxnumber: number; salt: string; signature: string };
+  expect(challenge.provider).toBe('altcha');
+  const solution = await solveChallenge(challenge.challenge, challenge.salt, challenge.algorithm, challenge.maxnumber).promise;
+  const { provider: _provider, maxnumber: _max, ...signed } = challenge;
+  return Buffer.from(JSON.stringify({ ...signed, number: solution!.number })).toString('base64');
+}
+
+/** Runs tasks with at most `size` in flight. */
+export async function inPool<T>(tasks: (() => Promise<T>)[], size: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: size }, async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]!();
+    }
+  }));
+  return results;
+}
+
+/** 127.0.1.1, 127.0.1.2, ...: one loopback address per attacker. */
+export const attackers = (count: number) => Array.from({ length: count }, (_, i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`);
+
+export async function expectErrorOf(answer: Promise<Answer>, status: number, error: string): Promise<Answer> {
+  const got = await answer;
+  expect({ status: got.status, error: got.body.error }).toEqual({ status, error });
+  return got;
 }

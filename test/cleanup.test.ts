@@ -209,11 +209,12 @@ describe('cleanup timer', () => {
     // limits: the day's table (per-address rows and the tenant's mail count); mail: the day's table with the code mail's delivery row.
     expect(await kinds()).toEqual({ guests: ['address_', 'attempt_', GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
 
-    clock.now = T0 + 2 * HOUR; // the attempt, the per-address row and the guest-wide row are past their time
+    clock.now = T0 + 2 * HOUR; // the attempt and the per-address row are past their time
     await cleanupExpired(rt);
-    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
+    // The guest-wide row counts the day's compared codes of callers that are not the guest's own: it lasts the UTC day.
+    expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX], limits: 1, outbox: 1, mail: 1 });
 
-    clock.now = T0 + 2 * DAY; // the 24-hour session; the day tables of rate limits (with the day's mail count) and of the outbox
+    clock.now = T0 + 2 * DAY; // the guest-wide row, the 24-hour session; the day tables of rate limits (with the day's mail count) and of the outbox
     await cleanupExpired(rt);
     expect(await kinds()).toEqual({ guests: [GUEST_ROW, LOG_PREFIX], limits: 0, outbox: 0, mail: 1 });
 

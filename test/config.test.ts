@@ -37,6 +37,7 @@ describe('settings', () => {
       sendCodePerIpPerHour: 100,
       failedVerificationsPerIpPerHour: 30,
       guestStepUpAfterPerHour: 10,
+      guestUnfamiliarGuessesPerDay: 100,
       tenantFailedVerificationsPerDay: 150,
       deploymentFailedVerificationsPerDay: 1500,
       tenantUnfamiliarSendCodesPerHour: 1000,

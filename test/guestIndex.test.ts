@@ -42,9 +42,12 @@ async function signIn(rt: Runtime, tenantId: string, email: string, clientIp = '
   await verifyCode(rt, { tenant: tenantId, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp });
 }
 
-/** send-code for a Gmail address in a tenant with Google federation: the guest's source becomes Google (409). */
+/** A Gmail guest of a tenant with Google federation gives its first code: its source becomes Google (409). */
 async function redirectToGoogle(rt: Runtime, tenantId: string, email: string): Promise<void> {
-  const refused = await sendCode(rt, { tenant: tenantId, email, clientIp: '203.0.113.10' }).catch((error: unknown) => error);
+  await sendCode(rt, { tenant: tenantId, email, clientIp: '203.0.113.10' });
+  await sendQueuedMails(rt);
+  const [mail] = await listOutbox(rt.tables, { to: email, limit: 1 }, rt.now());
+  const refused = await verifyCode(rt, { tenant: tenantId, email, code: /\b(\d{8})\b/.exec(mail!.text)![1]!, clientIp: '203.0.113.10' }).catch((error: unknown) => error);
   expect(refused).toBeInstanceOf(GuestpassError);
   expect((refused as GuestpassError).code).toBe('other_method_required');
 }

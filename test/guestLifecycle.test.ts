@@ -3,6 +3,7 @@ import {
   createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, sessionCheck, signIn, startHost, verifyCode,
   type TestHost,
   expectUnauthorized,
+  answerToMailedCode,
 } from './helpers.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 
@@ -117,7 +118,7 @@ describe('listing guests', () => {
   it('filters by source and by state', async () => {
     const tenant = await createTenant(host, { googleFederation: true });
     const google = await inviteGuest(host, tenant.id, 'filter.google@gmail.com');
-    await sendCode(host, tenant.id, 'filter.google@gmail.com');
+    await answerToMailedCode(host, tenant.id, 'filter.google@gmail.com');
     const otp = await inviteGuest(host, tenant.id, 'filter.otp@example.test');
     await signIn(host, tenant.id, 'filter.otp@example.test');
     const pending = await inviteGuest(host, tenant.id, 'filter.pending@example.test');
@@ -244,7 +245,7 @@ describe('reading and deleting a guest', () => {
     expect(await read(tenant.id, again.invitedUser.id)).toMatchObject({ source: null, state: 'PendingAcceptance', redeemedAt: null });
     await expectError(await sessionCheck(host, tenant.id, session.token), 401, 'session_revoked');
 
-    const body = await expectError(await sendCode(host, tenant.id, 'returning@partner.test'), 409, 'other_method_required');
+    const body = await expectError(await answerToMailedCode(host, tenant.id, 'returning@partner.test'), 409, 'other_method_required');
     expect(body.method).toBe('MSA');
   });
 });
@@ -278,7 +279,7 @@ describe('invitations of an existing guest', () => {
 
     await expectError(await sessionCheck(host, tenant.id, session.token), 401, 'session_revoked');
     await expectError(await verifyCode(host, tenant.id, 'reset@partner.test', pending), 401, 'invalid_code');
-    const body = await expectError(await sendCode(host, tenant.id, 'reset@partner.test'), 409, 'other_method_required');
+    const body = await expectError(await answerToMailedCode(host, tenant.id, 'reset@partner.test'), 409, 'other_method_required');
     expect(body.method).toBe('AzureAD');
     expect(await read(tenant.id, first.invitedUser.id)).toMatchObject({ source: 'AzureAD' });
   });

@@ -220,6 +220,18 @@ export function sessionCheck(host: TestHost, tenant: string, token: string) {
   return host.api(`/${tenant}/session-check`, { headers: { authorization: `Bearer ${token}` } });
 }
 
+/**
+ * What a guest is told when it asks for a code and gives the one mailed to it: send-code
+ * answers every address alike (DESIGN §4), so what stands in the way of a guest
+ * (domain_blocked, guest_disabled, other_method_required) is verify-code's answer to
+ * the correct code; send-code's own answer when it refuses.
+ */
+export async function answerToMailedCode(host: TestHost, tenant: string, email: string): Promise<Response> {
+  const sent = await sendCode(host, tenant, email);
+  if (sent.status !== 202) return sent;
+  return verifyCode(host, tenant, email, await latestCode(host, email));
+}
+
 /** Invites (if asked), sends a code, reads it from the outbox and verifies it. */
 export async function signIn(host: TestHost, tenantId: string, email: string): Promise<{ token: string; expiresAt: string; user: { id: string; email: string; source: string } }> {
   const sent = await sendCode(host, tenantId, email);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { API_OPERATIONS, openApiDocument, openApiPath, undocumentedOperations, unregisteredOperations, type RouteRegistration } from '../lib/openapi.js';
-import { createTenant, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, startHost, verifyCode, type TestHost } from './helpers.js';
+import { answerToMailedCode, createTenant, inviteGuest, latestCode, postJson, REDIRECT_URI, sendCode, sessionCheck, startHost, verifyCode, type TestHost } from './helpers.js';
 
 let host: TestHost;
 let document: {
@@ -72,7 +72,7 @@ describe('the OpenAPI document', () => {
   it('describes request bodies from the zod schemas the functions validate with', () => {
     const sendCodeRequest = document.components.schemas.SendCodeRequest as { properties: Record<string, unknown>; required: string[]; additionalProperties: boolean };
     expect(sendCodeRequest.required).toEqual(['email']);
-    expect(Object.keys(sendCodeRequest.properties)).toEqual(['email', 'locale', 'attempt', 'stepUp']);
+    expect(Object.keys(sendCodeRequest.properties)).toEqual(['email', 'locale', 'attempt', 'stepUp', 'device', 'invitation']);
     expect(sendCodeRequest.additionalProperties).toBe(false);
     const verify = document.paths['/{tenant}/verify-code']!.post as { responses: Record<string, { headers?: unknown }> };
     expect(Object.keys(verify.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '404', '429']));
@@ -110,7 +110,7 @@ describe('the OpenAPI document', () => {
   it('documents error answers with the Error schema, including other_method_required with its method', async () => {
     const tenant = await createTenant(host, { googleFederation: true });
     await inviteGuest(host, tenant.id, 'someone@gmail.com');
-    const refused = await sendCode(host, tenant.id, 'someone@gmail.com');
+    const refused = await answerToMailedCode(host, tenant.id, 'someone@gmail.com');
     expect(refused.status).toBe(409);
     const body = await refused.json();
     const errorSchema = API_OPERATIONS.tenantContextRequired!.GET!.success.schema as z.ZodType;

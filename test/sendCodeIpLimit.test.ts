@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GuestpassError } from '../lib/errors.js';
-import { countSendCodeFromIp } from '../lib/signin/limits.js';
+import { reserveAddressEvent } from '../lib/signin/limits.js';
+import type { Runtime } from '../lib/runtime.js';
 import { testRuntime, uniquePrefix } from './helpers.js';
 
 // ensureTables creates the tables once per process, so every runtime here shares one
@@ -8,6 +9,10 @@ import { testRuntime, uniquePrefix } from './helpers.js';
 const TABLE_PREFIX = uniquePrefix();
 const runtimeWithLimit = (limit: number, now?: () => number) =>
   testRuntime({ TABLE_PREFIX, SEND_CODE_PER_IP_PER_HOUR: String(limit) }, now ? { now } : {});
+
+/** One send-code call counted against the client address, as send-code takes it. */
+const countSendCodeFromIp = (rt: Runtime, clientIp: string): Promise<void> =>
+  reserveAddressEvent(rt, 'send-code', clientIp, rt.config.limits.sendCodePerIpPerHour).then(() => undefined);
 
 async function refusal(call: Promise<void>): Promise<GuestpassError> {
   const error = await call.then(() => undefined, (caught: unknown) => caught);

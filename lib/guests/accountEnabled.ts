@@ -35,9 +35,11 @@ export async function setAccountEnabled(rt: Runtime, tenantRef: string, guestId:
     if (isAccountEnabled(guest) === accountEnabled) return { before, after: before };
     const changed: GuestEntity = { ...guest, accountEnabled };
     // Blocking: no code sent before it (codesValidFrom, which verify-code compares each
-    // code's send time with), and no session issued before it, is usable afterwards.
+    // code's send time with), and no session issued before it, is usable afterwards; the
+    // addresses and devices the guest signed in from, and its invitation link, are forgotten.
+    const forget = { codesValidFrom: rt.now(), knownAddresses: '[]', knownDevices: '[]' };
     const actions: TransactionAction[] = [
-      ['update', { partitionKey, rowKey: GUEST_ROW, accountEnabled, ...(accountEnabled ? {} : { codesValidFrom: rt.now() }) }, 'Merge', { etag: guest.etag }],
+      ['update', { partitionKey, rowKey: GUEST_ROW, accountEnabled, ...(accountEnabled ? {} : forget) }, 'Merge', { etag: guest.etag }],
     ];
     if (!accountEnabled) {
       actions.push(voidCode(rt, partitionKey, otp));

@@ -33,6 +33,8 @@ export interface GuestEntity {
   inviteRedirectUrl: string;
   /** JSON list of the address tags this guest last signed in from (at most KNOWN_ADDRESSES). */
   knownAddresses?: string;
+  /** JSON list of the digests of the devices this guest signed in from (at most KNOWN_DEVICES, lib/signin/familiarity.ts). */
+  knownDevices?: string;
   /** Codes sent before this time (ms) are void: set by resetRedemption. */
   codesValidFrom?: number;
   /** When the lifecycle disabled the guest (state Disabled). */
@@ -44,13 +46,17 @@ export interface GuestEntity {
 }
 
 /**
- * The guest-wide row: send-code calls and wrong codes for this address from client
- * addresses it never signed in from, in the last hour (the step-up ceiling), and for
- * an address that is not a guest the sign-in method once resolved. The older fields
+ * The guest-wide row: send-code calls and wrong codes for this address from callers
+ * that are not its own, in the last hour (the step-up ceiling), and the codes such
+ * callers had compared on a UTC day (the per-guest guessing budget); for an address
+ * that is not a guest, the sign-in method once resolved. The older fields
  * are written only by guest deletion and reset, which void through this row's ETag.
  */
 export interface OtpEntity {
   strangerTimes?: string;
+  /** The UTC day (YYYYMMDD) `guesses` counts. */
+  guessDay?: string;
+  guesses?: number;
   method?: string;
   codeHash?: string;
   codeExpiresAt?: number;
@@ -136,12 +142,15 @@ export interface GuestPartition {
   partitionKey: string;
   guest?: TableEntityResult<GuestEntity>;
   otp?: TableEntityResult<OtpEntity>;
+  /** The per-caller row this request is counted on (set by sign-in once it knows who the caller is). */
   address?: TableEntityResult<AddressEntity>;
+  /** The per-caller rows read, by tag (`address_<tag>`). */
+  pairs: Map<string, TableEntityResult<AddressEntity>>;
   attempt?: TableEntityResult<AttemptEntity>;
 }
 
 /**
- * One query reads the guest row, the guest-wide row, this client address's row and,
+ * One query reads the guest row, the guest-wide row, the caller's per-caller rows and,
  * given a handle, that attempt's row (or, given `newestAttemptOf`, that address's
  * newest attempt: attempt keys sort newest first).
  */
@@ -149,12 +158,12 @@ export async function readGuestPartition(
   rt: Runtime,
   tenantId: string,
   email: string,
-  options: { addressTag?: string; attempt?: string; newestAttemptOf?: string } = {},
+  options: { pairTags?: string[]; attempt?: string; newestAttemptOf?: string } = {},
 ): Promise<GuestPartition> {
   const partitionKey = guestPartition(tenantId, email);
-  const result: GuestPartition = { partitionKey };
+  const result: GuestPartition = { partitionKey, pairs: new Map() };
   const wanted = [GUEST_ROW, OTP_ROW];
-  if (options.addressTag) wanted.push(ADDRESS_PREFIX + options.addressTag);
+  for (const tag of options.pairTags ?? []) wanted.push(ADDRESS_PREFIX + tag);
   if (options.attempt) wanted.push(ATTEMPT_PREFIX + options.attempt);
   const rowsWanted = wanted.map((key) => `RowKey eq '${escapeOData(key)}'`);
   // Without a handle: this address's attempts (a few at most), of which the first is the newest.
@@ -169,7 +178,7 @@ export async function readGuestPartition(
     // A guest row marked deleted (a delete cut short before its last step) is no guest.
     if (row.rowKey === GUEST_ROW) result.guest = row.deletedAt ? undefined : (row as unknown as TableEntityResult<GuestEntity>);
     else if (row.rowKey === OTP_ROW) result.otp = row as unknown as TableEntityResult<OtpEntity>;
-    else if (row.rowKey?.startsWith(ADDRESS_PREFIX)) result.address = row as unknown as TableEntityResult<AddressEntity>;
+    else if (row.rowKey?.startsWith(ADDRESS_PREFIX)) result.pairs.set(row.rowKey.slice(ADDRESS_PREFIX.length), row as unknown as TableEntityResult<AddressEntity>);
     else result.attempt = row as unknown as TableEntityResult<AttemptEntity>;
   }
   return result;

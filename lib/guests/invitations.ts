@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fail } from '../errors.js';
 import { resetRedemption } from './guestLifecycle.js';
+import { invitationValue } from '../signin/familiarity.js';
 import { GUEST_ROW, readGuestPartition, toGuest, type GuestEntity } from './guests.js';
 import { indexBeforeChange } from './guestIndex.js';
 import { sendInvitationMail } from '../mail/send.js';
@@ -33,11 +34,16 @@ function allowedRedirect(tenant: Tenant, candidate: string): string | undefined 
   return tenant.redirectUris.find((allowed) => new URL(allowed).href === url.href) ? url.href : undefined;
 }
 
-/** The redirect URL with the tenant and the address added, where the SPA shows its sign-in. */
-export function redeemUrl(redirect: string, tenantId: string, email: string): string {
+/**
+ * The redirect URL with the tenant, the address and the invitation value added, where
+ * the SPA shows its sign-in; the element sends the invitation value until the first
+ * sign-in, which marks it as the guest's own (lib/signin/familiarity.ts).
+ */
+export function redeemUrl(redirect: string, tenantId: string, email: string, invitation: string): string {
   const url = new URL(redirect);
   url.searchParams.set('tenant', tenantId);
   url.searchParams.set('login_hint', email);
+  url.searchParams.set('invitation', invitation);
   return url.href;
 }
 
@@ -135,7 +141,7 @@ export async function inviteGuestWithOutcome(rt: Runtime, tenantRef: string, inp
     }
   }
 
-  const inviteRedeemUrl = redeemUrl(redirect, tenant.id, email);
+  const inviteRedeemUrl = redeemUrl(redirect, tenant.id, email, invitationValue(rt.config.code.pepper, guest));
   if (input.sendInvitationMessage && outcome !== 'created') await countInvitationMail(rt, partition.partitionKey);
   if (input.sendInvitationMessage) {
     await sendInvitationMail(rt, tenant, {

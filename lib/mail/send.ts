@@ -20,11 +20,14 @@ function validMinutes(rt: Runtime): number {
  * send-code's take of the tenant's daily mail cap (lib/storage/tenantCounters.ts), for
  * guests and strangers alike: a guest's mail is counted, a stranger's only checked.
  */
-export async function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean): Promise<CounterTake> {
+export async function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean, familiar: boolean): Promise<CounterTake> {
   // The day's mail table (made once per instance and day) is opened before the paths part,
   // so a guest's first mail of the day costs no more storage transactions than a stranger's.
   await dayTable(rt, 'mail', rt.now());
-  return dailyMailSlot(dailyCapOf(rt, tenant), forGuest, rt.now());
+  const cap = dailyCapOf(rt, tenant);
+  const slot = dailyMailSlot(cap, forGuest && cap > 0, rt.now());
+  // The guest's own caller (DESIGN §4) is counted and never refused: strangers cannot use the cap up against it.
+  return familiar ? { ...slot, cap: 0 } : slot;
 }
 
 export interface InvitationMailRequest {
@@ -37,7 +40,8 @@ export interface InvitationMailRequest {
 
 /** Takes the invitation's place in the tenant's daily cap and queues it (the send-mail trigger sends it). */
 export async function sendInvitationMail(rt: Runtime, tenant: Tenant, request: InvitationMailRequest): Promise<void> {
-  await takeTenantCounters(rt, tenant.id, [dailyMailSlot(dailyCapOf(rt, tenant), true, rt.now())]);
+  const cap = dailyCapOf(rt, tenant);
+  await takeTenantCounters(rt, tenant.id, [dailyMailSlot(cap, cap > 0, rt.now())]);
   await queueInvitationMail(rt, { id: newMailId(rt.now()), tenantId: tenant.id, content: request });
 }
 

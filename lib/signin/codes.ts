@@ -20,15 +20,13 @@ import {
 import { indexAfterChange, indexBeforeChange } from '../guests/guestIndex.js';
 import {
   HOUR_MS,
-  admitSendCodeFromIp,
-  checkAddressWindow,
-  checkFailedVerificationsFromIp,
   ipLimitKey,
   parseTimes,
-  recordFailedVerificationFromIp,
   refuseFromMemory,
+  reserveAddressEvent,
   secondsUntilRoom,
   withinWindow,
+  type AddressSlot,
 } from './limits.js';
 import { newMailId } from '../mail/delivery.js';
 import { queueCodeMail } from '../mail/queue.js';
@@ -37,7 +35,8 @@ import type { Runtime } from '../runtime.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import { emitEvent } from '../events/emit.js';
 import { issueSession, type IssuedSession } from './sessions.js';
-import { checkGuessBudget, countWrongGuess, type GuessCounts } from './guessBudget.js';
+import { countWrongGuess, readGuessCounts, type GuessCounts } from './guessBudget.js';
+import { candidatePairTags, familiarityOf, rememberSignIn, type Familiarity } from './familiarity.js';
 import { checkStepUp, issueChallenge, stepUpCounter, type StepUpCheck } from './stepUp.js';
 import { refuse } from './refusals.js';
 import { unfamiliarSendSlot } from './unfamiliarSends.js';
@@ -45,6 +44,7 @@ import { resolveSignInMethod } from './signInMethod.js';
 import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
 import { noteExpiry } from '../storage/expiryIndex.js';
 import { countTenantEvents, takeTenantCounters } from '../storage/tenantCounters.js';
+import { DAY_MS, dayStamp, secondsUntilNextDay } from '../storage/dayTables.js';
 import { resolveTenant, type TenantContext } from '../tenants/tenants.js';
 
 export interface SendCodeRequest {
@@ -54,6 +54,9 @@ export interface SendCodeRequest {
   /** The handle of the attempt to resend within; a new attempt starts without one. */
   attempt?: string;
   stepUp?: string;
+  /** What the caller shows of its own (DESIGN §4): the device verify-code answered, the invitation value of its link. */
+  device?: string;
+  invitation?: string;
   clientIp: string;
 }
 
@@ -70,11 +73,15 @@ export interface VerifyCodeRequest {
   code: string;
   attempt?: string;
   stepUp?: string;
+  device?: string;
+  invitation?: string;
   clientIp: string;
 }
 
-/** How many addresses a guest's row remembers as ones it signed in from. */
-export const KNOWN_ADDRESSES = 5;
+/** A sign-in: the session, and the device value the client keeps and shows with later calls. */
+export interface SignedIn extends IssuedSession {
+  device: string;
+}
 /** The codes of an attempt that stay valid: the newest two (a mail can arrive late). */
 const CODES_PER_ATTEMPT = 2;
 /** How many guest-wide events from unfamiliar addresses the guest row keeps (beyond the ceiling they only repeat it). */
@@ -118,26 +125,27 @@ function isLostRace(error: unknown): boolean {
   return isStatus(error, 409, 412);
 }
 
-/** Whether this client address is one the guest signed in from before: such calls never meet the guest-wide ceiling. */
-function isFamiliar(partition: GuestPartition, tag: string): boolean {
-  return parseJsonList<string>(partition.guest?.knownAddresses).includes(tag);
-}
-
-/** Guest-wide events from unfamiliar addresses in the last hour. */
+/** Guest-wide events from callers that are not the guest's own, in the last hour. */
 function strangerTimes(partition: GuestPartition, now: number): number[] {
   return withinWindow(parseTimes(partition.otp?.strangerTimes), now);
 }
 
+/** Codes compared today for this guest from callers that are not its own (the guessing bound). */
+function guessesToday(partition: GuestPartition, now: number): number {
+  return partition.otp?.guessDay === dayStamp(now) ? (partition.otp.guesses ?? 0) : 0;
+}
+
 /**
- * Past GUEST_STEP_UP_AFTER_PER_HOUR events from unfamiliar addresses, a call from
- * such an address must carry a solved step-up; otherwise it answers 428
+ * Past GUEST_STEP_UP_AFTER_PER_HOUR events from callers that are not the guest's own
+ * (or while the tenant's or the deployment's wrong codes of the day are past their
+ * ceiling), such a call must carry a solved step-up; otherwise it answers 428
  * challenge_required with a fresh challenge (and writes nothing). A solved step-up is
  * only checked here: the caller redeems it last (redeemStepUp), once nothing can refuse the call.
  */
-async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }): Promise<StepUpCheck | undefined> {
+async function requireStepUpPastCeiling(rt: Runtime, partition: GuestPartition, familiar: boolean, request: { stepUp?: string; clientIp: string }, surge = false): Promise<StepUpCheck | undefined> {
   if (familiar) return undefined;
-  if (strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return undefined;
-  // verify-code reads again after a lost race: a step-up this request already used still counts.
+  if (!surge && strangerTimes(partition, rt.now()).length < rt.config.limits.guestStepUpAfterPerHour) return undefined;
+  // A request read again after a lost race: a step-up it already used still counts.
   if (redeemedBy.has(request)) return { redeem: async () => true };
   const check = request.stepUp ? await checkStepUp(rt, request.stepUp, request.clientIp) : undefined;
   if (check) return { redeem: async () => (await check.redeem()) && Boolean(redeemedBy.add(request)) };
@@ -157,14 +165,30 @@ async function redeemStepUp(rt: Runtime, partition: GuestPartition, check: StepU
   await countTenantEvents(rt, tenantId, [stepUpCounter(rt.now())]);
 }
 
-/** The guest-wide row with one more unfamiliar event; written unconditionally (a soft ceiling: a concurrent write may drop one). */
-function strangerEventAction(rt: Runtime, partition: GuestPartition, now: number): TransactionAction {
+/**
+ * The guest-wide row with one more event from a caller that is not the guest's own
+ * (and, for a compared code, one more guess of the day), conditional on what was read
+ * (or on its absence): of the calls that read it together exactly one writes, so the
+ * step-up ceiling and the day's guesses are taken before the work they bound, and
+ * never passed by a burst.
+ */
+function strangerEventAction(partition: GuestPartition, now: number, compared: boolean): TransactionAction {
   const times = [...strangerTimes(partition, now), now].slice(-STRANGER_TIMES_KEPT);
-  return ['upsert', { partitionKey: partition.partitionKey, rowKey: OTP_ROW, strangerTimes: JSON.stringify(times), expiresAt: new Date(now + HOUR_MS) }, 'Merge'];
+  const guesses = guessesToday(partition, now) + (compared ? 1 : 0);
+  const endOfDay = (Math.floor(now / DAY_MS) + 1) * DAY_MS;
+  const entity = {
+    partitionKey: partition.partitionKey,
+    rowKey: OTP_ROW,
+    strangerTimes: JSON.stringify(times),
+    guessDay: dayStamp(now),
+    guesses,
+    expiresAt: new Date(Math.max(now + HOUR_MS, guesses > 0 ? endOfDay : 0, partition.otp?.expiresAt?.getTime() ?? 0)),
+  };
+  return partition.otp ? ['update', entity, 'Merge', { etag: partition.otp.etag }] : ['create', entity];
 }
 
-/** This address's row for the guest, conditional on what was read (or on its absence). */
-function addressAction(rt: Runtime, partition: GuestPartition, tag: string, row: AddressEntity): TransactionAction {
+/** The caller's row for the guest, conditional on what was read (or on its absence). */
+function addressAction(partition: GuestPartition, tag: string, row: AddressEntity): TransactionAction {
   const entity = { partitionKey: partition.partitionKey, rowKey: ADDRESS_PREFIX + tag, ...row };
   return partition.address ? ['update', entity, 'Replace', { etag: partition.address.etag }] : ['create', entity];
 }
@@ -188,38 +212,97 @@ async function commit(rt: Runtime, partition: GuestPartition, actions: Transacti
   await noteExpiry(rt, partition.partitionKey, firstExpiryMs);
 }
 
+/** A sign-in request as this guest's partition sees it: the rows, and who the caller is to the guest. */
+interface CallerView {
+  partition: GuestPartition;
+  familiarity: Familiarity;
+  /** The tag of the caller's own row: its device's or invitation's when it showed one, else its address's. */
+  pairTag: string;
+  addressTag: string;
+}
+
 /**
- * send-code: admission (tenant, address, method, step-up, cooldown and caps, each
- * decided before anything is written), then the attempt (one transaction in the guest
- * partition), then the queued mail. For an address that is not a guest it does the same
- * reads and writes and queues a mail that is never sent, so the answer does not tell
- * who is invited.
+ * One query reads the guest's rows and the caller's; then who the caller is (DESIGN §4).
+ * A guest whose sign-in an admin blocked is not there (signInView), so its address is
+ * answered as a stranger's.
+ */
+async function readAsCaller(rt: Runtime, tenantId: string, request: SendCodeRequest | VerifyCodeRequest, attempt: { attempt?: string; newestAttemptOf?: string }): Promise<CallerView> {
+  const tag = addressTag(request.clientIp);
+  const partition = signInView(await readGuestPartition(rt, tenantId, request.email, { pairTags: candidatePairTags(tag, request), ...attempt }));
+  const { familiarity, pairTag } = familiarityOf(rt.config.code.pepper, partition.guest, tag, request);
+  partition.address = partition.pairs.get(pairTag);
+  return { partition, familiarity, pairTag, addressTag: tag };
+}
+
+/** How often a call reads again after losing a race on a row it must write conditionally, before it gives up. */
+const RACE_ROUNDS = 8;
+
+/**
+ * Runs `round` until it settles, reading again after each lost race (a short random
+ * wait between); past RACE_ROUNDS the call is refused without a verdict. What a
+ * round reserved that outlives it (the client address's slot) is kept in `held`:
+ * kept when the call succeeds or is answered a wrong code, given back otherwise.
+ */
+async function untilSettled<T>(round: (held: Held) => Promise<T | undefined>, refusal: () => GuestpassError): Promise<T> {
+  const held: Held = {};
+  try {
+    for (let tries = 0; tries < RACE_ROUNDS; tries += 1) {
+      if (tries > 0) await delay(5 + Math.random() * 20 * tries);
+      const settled = await round(held);
+      if (settled !== undefined) return settled;
+    }
+    throw refusal();
+  } catch (error) {
+    if (!(error instanceof GuestpassError && error.code === 'invalid_code')) await held.slot?.release();
+    throw error;
+  }
+}
+
+interface Held {
+  slot?: AddressSlot;
+  countersTaken?: boolean;
+}
+
+/**
+ * send-code: admission (tenant, caller, step-up, cooldown and caps, each decided
+ * before anything is written), then the attempt (one transaction in the guest
+ * partition), then the queued mail. Every address, whatever it is to the tenant (a
+ * guest, a disabled or blocked-domain or federated guest, a stranger), gets the same
+ * 202 and the same reads and writes; a guest's code goes to its mailbox, and only a
+ * correct code tells what stands in the way (verify-code). A stranger's queued mail
+ * has no recipient, so the answer does not tell who is invited.
  */
 export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<CodeSent> {
-  refuseFromMemory(rt, 'send-code', request.clientIp);
+  // A caller showing a device or invitation may be the guest's own: its address's refusal is no answer to it.
+  if (!request.device && !request.invitation) refuseFromMemory(rt, 'send-code', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
+  // This address's cooldown or hour for this guest, once found full, is answered from memory.
+  const memoryKey = (tag: string) => `send-code:${guestPartition(context.tenant.id, request.email)}:${tag}`;
+  if (!request.device && !request.invitation) {
+    const blocked = rt.earlyRejection.until(memoryKey(addressTag(request.clientIp)), rt.now());
+    if (blocked) fail('rate_limited', { message: `Wait ${blocked} seconds before asking for another code.`, retryAfterSeconds: blocked });
+  }
+  return untilSettled(
+    (held) => sendCodeOnce(rt, context, request, held, memoryKey),
+    () => new GuestpassError('rate_limited', { message: 'Too many codes asked for this address at once. Try again in a moment.', retryAfterSeconds: 1 }),
+  );
+}
+
+async function sendCodeOnce(rt: Runtime, context: TenantContext, request: SendCodeRequest, held: Held, memoryKey: (tag: string) => string): Promise<CodeSent | undefined> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
-
-  const ipCallsBefore = await checkAddressWindow(rt, 'send-code', request.clientIp, limits.sendCodePerIpPerHour);
-
-  const tag = addressTag(request.clientIp);
-  // This address's cooldown or hour for this guest, once found full, is answered from memory.
-  const pairKey = `send-code:${guestPartition(tenantId, request.email)}:${tag}`;
-  const pairBlocked = rt.earlyRejection.until(pairKey, rt.now());
-  if (pairBlocked) fail('rate_limited', { message: `Wait ${pairBlocked} seconds before asking for another code.`, retryAfterSeconds: pairBlocked });
-  const partition = signInView(await readGuestPartition(rt, tenantId, request.email, { addressTag: tag, attempt: request.attempt }));
+  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, { attempt: request.attempt });
+  const familiar = familiarity !== undefined;
   const guest = partition.guest;
   const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
 
-  // A disabled guest, or an address whose domain the allow/deny list now refuses (a pending
-  // guest's or a stranger's alike), is refused before anything is written.
-  const barred = guestAccessRefusal(context, request.email, guest);
-  if (barred) await refuse(rt, { ...log(barred.outcome), partitionKey: partition.partitionKey, guest, otp: partition.otp }, barred.outcome, barred.error);
-  if (guest) await requireOtpMethod(rt, context, partition, guest, log);
-  else await answerLikeAnUnredeemedGuest(rt, context, partition, request.email);
+  // With OTP off for the tenant, the contract's answers: otp_disabled for a guest who
+  // redeemed with OTP, what the address resolves to for anyone else.
+  if (!context.otpEnabled) {
+    if (guest) await requireOtpMethod(rt, context, partition, guest, log);
+    else await answerLikeAnUnredeemedGuest(rt, context, partition, request.email);
+  }
 
-  const familiar = isFamiliar(partition, tag);
   // A step-up solved for an attempt holds for its codes: verify-code does not ask again.
   const stepUp = await requireStepUpPastCeiling(rt, partition, familiar, request);
   const steppedUp = Boolean(stepUp) || Boolean(resendingAttempt(partition)?.steppedUp);
@@ -229,19 +312,24 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   const lastSend = Math.max(0, ...sendTimes);
   const cooldownLeft = Math.ceil((lastSend + codeConfig.resendCooldownSeconds * 1000 - now) / 1000);
   if (sendTimes.length > 0 && cooldownLeft > 0) {
-    rt.earlyRejection.block(pairKey, now + cooldownLeft * 1000);
+    rt.earlyRejection.block(memoryKey(pairTag), now + cooldownLeft * 1000);
     fail('rate_limited', { message: `Wait ${cooldownLeft} seconds before asking for another code.`, retryAfterSeconds: cooldownLeft });
   }
   if (sendTimes.length >= limits.codesPerGuestPerHour) {
     const retryAfterSeconds = secondsUntilRoom(sendTimes, limits.codesPerGuestPerHour, now);
-    rt.earlyRejection.block(pairKey, now + retryAfterSeconds * 1000);
+    rt.earlyRejection.block(memoryKey(pairTag), now + retryAfterSeconds * 1000);
     fail('rate_limited', { message: 'Too many codes were asked for this address in the last hour. Try again later.', retryAfterSeconds });
   }
-  // Before anything is written, one write of the tenant's shared counters takes the
-  // daily mail cap (a guest's mail counted, a stranger's only checked) and the hour's
-  // codes for unfamiliar addresses; either refusal is answered to guests and strangers alike.
-  await takeTenantCounters(rt, tenantId, [await codeMailSlot(rt, context.tenant, Boolean(guest)), unfamiliarSendSlot(rt, !familiar)]);
-  await admitSendCodeFromIp(rt, request.clientIp, ipCallsBefore);
+  if (!held.countersTaken) {
+    // Before anything is written, one write of the tenant's shared counters takes the
+    // daily mail cap (a guest's mail counted; a caller that is not the guest's own
+    // refused once it is full, the guest's own never) and the hour's codes for callers
+    // that are not the guest's own.
+    await takeTenantCounters(rt, tenantId, [await codeMailSlot(rt, context.tenant, Boolean(guest), familiar), unfamiliarSendSlot(rt, !familiar)]);
+    held.countersTaken = true;
+  }
+  // The client address's hour, taken last: the guest's own callers are not held to it.
+  if (!familiar) held.slot ??= await reserveAddressEvent(rt, 'send-code', request.clientIp, limits.sendCodePerIpPerHour);
 
   // An address that is not a guest gets a code too, hashed and stored like a real one
   // but never mailed: verify-code then takes the very same paths for both, and still
@@ -266,20 +354,20 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
   };
   const actions: TransactionAction[] = [
     attemptAction(partition.partitionKey, handle, resending ? partition.attempt : undefined, attempt),
-    addressAction(rt, partition, tag, {
+    addressAction(partition, pairTag, {
       sendTimes: JSON.stringify([...sendTimes, now]),
       failTimes: partition.address?.failTimes ?? '[]',
       expiresAt: new Date(now + HOUR_MS),
     }),
   ];
-  if (!familiar) actions.push(strangerEventAction(rt, partition, now));
+  if (!familiar) actions.push(strangerEventAction(partition, now, false));
   // Nothing refuses the call past this point but a step-up used meanwhile.
   await redeemStepUp(rt, partition, stepUp);
   try {
     await commit(rt, partition, actions, { ...log('code_sent'), mailId }, codeExpiresAt);
   } catch (error) {
-    // A concurrent send-code for the same address and attempt wrote first: that one counts.
-    if (isLostRace(error)) fail('rate_limited', { retryAfterSeconds: Math.max(1, codeConfig.resendCooldownSeconds) });
+    // A concurrent call for this guest wrote first: read again and decide anew.
+    if (isLostRace(error)) return undefined;
     throw error;
   }
 
@@ -318,8 +406,9 @@ async function requireOtpMethod(
   partition: GuestPartition,
   guest: TableEntityResult<GuestEntity>,
   log: (outcome: string) => SignInLogEntry,
+  resolved?: SignInSource,
 ): Promise<void> {
-  const source = guest.source ?? (await resolveSignInMethod(rt, context, guest.email));
+  const source = guest.source ?? resolved ?? (await resolveSignInMethod(rt, context, guest.email));
   const refusal = methodRefusal(source);
   if (refusal && source && !guest.source) {
     // Counted as a stranger's first resolution is (answerLikeAnUnredeemedGuest), which the tenant's hour bounds.
@@ -371,55 +460,47 @@ async function answerLikeAnUnredeemedGuest(rt: Runtime, context: TenantContext, 
   if (!context.otpEnabled) await refuse(rt, { tenantId: context.tenant.id, event: 'send-code', clientIp: '' }, 'otp_disabled', new GuestpassError('otp_disabled'));
 }
 
-/** How often verify-code reads again after losing a race on the attempt row before it gives up. */
-const VERIFY_ATTEMPTS = 8;
-
-type Verification = { session: IssuedSession } | { lostRace: true };
+type Verification = { signedIn: SignedIn } | undefined;
 
 /**
  * verify-code: checks the code against the attempt's live codes in constant time
  * and, when one matches, consumes the attempt, marks the guest redeemed and creates
- * the session in one entity-group transaction conditional on the attempt's and the
- * guest's ETags, so concurrent verifications of one code yield exactly one session.
+ * the session in one entity-group transaction conditional on the attempt's, the
+ * guest's and the caller's rows' ETags, so concurrent verifications of one code yield
+ * exactly one session and no burst gets more verdicts than its budgets allow.
  *
  * Without an attempt handle, the newest attempt this client address started is
  * checked: a client that ignores the handle works as long as it verifies from the
  * address it asked from.
  *
- * A wrong code is answered only after its failure is recorded (also conditional on
- * the ETags). A verification that loses the race to another one reads again and
- * starts over; otherwise an attacker could send guesses in parallel and have only one
- * of each batch counted against the limits.
+ * A wrong code is answered only after it is counted (also conditional on the ETags).
+ * A verification that loses the race to another one reads again and starts over;
+ * otherwise an attacker could send guesses in parallel and have only one of each
+ * batch counted against the limits. Only a correct code tells a guest what stands in
+ * the way: disabled, a domain the organisation refuses, another sign-in method.
  */
-export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
-  refuseFromMemory(rt, 'verify-fail', request.clientIp);
+export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promise<SignedIn> {
+  if (!request.device && !request.invitation) refuseFromMemory(rt, 'verify-fail', request.clientIp);
   const context = await resolveTenant(rt, request.tenant);
   // For guests and strangers alike, so the answer does not tell who is invited (counted for the tenant, logged for nobody).
   if (!context.otpEnabled) await refuse(rt, { tenantId: context.tenant.id, event: 'verify-code', clientIp: request.clientIp }, 'otp_disabled', new GuestpassError('otp_disabled'));
-  await checkFailedVerificationsFromIp(rt, request.clientIp);
-  for (let attempt = 0; attempt < VERIFY_ATTEMPTS; attempt += 1) {
-    if (attempt > 0) await delay(5 + Math.random() * 20 * attempt);
-    const outcome = await attemptVerification(rt, context, request);
-    if ('session' in outcome) return outcome.session;
-  }
-  // Still losing after every retry: answer without telling whether this code was right.
-  fail('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 });
+  return untilSettled(
+    async (held) => (await attemptVerification(rt, context, request, held))?.signedIn,
+    // Still losing after every retry: answer without telling whether this code was right.
+    () => new GuestpassError('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 }),
+  );
 }
 
-async function attemptVerification(rt: Runtime, context: TenantContext, request: VerifyCodeRequest): Promise<Verification> {
+async function attemptVerification(rt: Runtime, context: TenantContext, request: VerifyCodeRequest, held: Held): Promise<Verification> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
-  const tag = addressTag(request.clientIp);
-  const partition = signInView(await readGuestPartition(rt, tenantId, request.email, {
-    addressTag: tag,
-    ...(request.attempt ? { attempt: request.attempt } : { newestAttemptOf: tag }),
-  }));
-  // A guest who signs in with another method is answered exactly as a stranger: no
-  // code of it can match, and nothing below tells it apart.
-  const guest = partition.guest && (partition.guest.source ?? 'OTP') === 'OTP' ? partition.guest : undefined;
+  const ownTag = addressTag(request.clientIp);
+  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, request.attempt ? { attempt: request.attempt } : { newestAttemptOf: ownTag });
+  const familiar = familiarity !== undefined;
+  const guest = partition.guest;
   const { attempt } = partition;
   const now = rt.now();
-  const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: partition.guest?.guestId, event: 'verify-code', outcome, clientIp: request.clientIp });
+  const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'verify-code', outcome, clientIp: request.clientIp });
 
   const failTimes = withinWindow(parseTimes(partition.address?.failTimes), now);
   if (failTimes.length >= limits.failedVerificationsPerGuestPerHour) {
@@ -428,10 +509,16 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
       retryAfterSeconds: secondsUntilRoom(failTimes, limits.failedVerificationsPerGuestPerHour, now),
     });
   }
-  const familiar = isFamiliar(partition, tag);
-  // Wrong codes from unfamiliar addresses are what the guessing bound counts.
-  const budget: GuessCounts | undefined = familiar ? undefined : await checkGuessBudget(rt, tenantId);
-  const stepUp = attempt?.steppedUp ? undefined : await requireStepUpPastCeiling(rt, partition, familiar, request);
+  // The guessing bound (SECURITY.md): codes compared for this guest today from callers that are not its own.
+  if (!familiar && guessesToday(partition, now) >= limits.guestUnfamiliarGuessesPerDay) {
+    fail('too_many_attempts', {
+      message: 'Too many codes were tried for this address today from networks and devices it never signed in from. Sign in from one you used before, or try again tomorrow.',
+      retryAfterSeconds: secondsUntilNextDay(now),
+    });
+  }
+  // A surge of wrong codes at the tenant or the deployment slows callers that are not the guest's own (a step-up), never refuses them.
+  const counts: GuessCounts | undefined = familiar ? undefined : await readGuessCounts(rt, tenantId);
+  const stepUp = attempt?.steppedUp ? undefined : await requireStepUpPastCeiling(rt, partition, familiar, request, counts?.over);
 
   if (attempt && attempt.failures >= codeConfig.maxAttempts) {
     fail('too_many_attempts', { message: 'Too many wrong tries for this code. Ask for a new code.' });
@@ -440,8 +527,10 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   const codes = parseJsonList<AttemptCode>(attempt?.codes);
   const live = codes.filter((c) => c.x > now && c.s >= validFrom);
   if (codes.length > 0 && live.length === 0 && codes.some((c) => c.x <= now)) fail('code_expired');
+  // The client address's hour of wrong codes, taken before the code is compared (given back if it is right).
+  if (!familiar) held.slot ??= await reserveAddressEvent(rt, 'verify-fail', request.clientIp, limits.failedVerificationsPerIpPerHour);
 
-  const presented = hashCode(codeConfig.pepper, tenantId, partition.guest?.guestId ?? partition.partitionKey, request.code);
+  const presented = hashCode(codeConfig.pepper, tenantId, guest?.guestId ?? partition.partitionKey, request.code);
   // Every live code is compared, so the time taken does not tell which matched.
   const matched = live.filter((c) => codesMatch(c.h, presented)).length > 0;
   telemetry.count('codesCompared', { 'tenant.id': tenantId, result: matched ? 'match' : 'wrong' });
@@ -451,14 +540,18 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
     // parallel one that lost): not a guess, so it is refused without counting.
     fail('invalid_code');
   }
+  // What this verdict counts, conditional on the rows read: the caller's row (a wrong
+  // code's time), and for a caller that is not the guest's own the guest-wide row (the day's guesses).
+  const counted: TransactionAction[] = [
+    addressAction(partition, pairTag, {
+      sendTimes: partition.address?.sendTimes ?? '[]',
+      failTimes: JSON.stringify(matched ? failTimes : [...failTimes, now]),
+      expiresAt: new Date(now + HOUR_MS),
+    }),
+    ...(familiar ? [] : [strangerEventAction(partition, now, true)]),
+  ];
   if (!matched || !guest || !attempt) {
-    const actions: TransactionAction[] = [
-      addressAction(rt, partition, tag, {
-        sendTimes: partition.address?.sendTimes ?? '[]',
-        failTimes: JSON.stringify([...failTimes, now]),
-        expiresAt: new Date(now + HOUR_MS),
-      }),
-    ];
+    const actions = [...counted];
     if (attempt) {
       actions.push(attemptAction(partition.partitionKey, attempt.rowKey!.slice(ATTEMPT_PREFIX.length), attempt, {
         address: attempt.address,
@@ -470,23 +563,42 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
         steppedUp: Boolean(attempt.steppedUp),
       }));
     }
-    if (!familiar) actions.push(strangerEventAction(rt, partition, now));
     try {
       await redeemStepUp(rt, partition, stepUp);
       await commit(rt, partition, actions, log('invalid_code'), now + HOUR_MS);
     } catch (error) {
-      if (isLostRace(error)) return { lostRace: true };
+      if (isLostRace(error)) return undefined;
       throw error;
     }
-    await recordFailedVerificationFromIp(rt, request.clientIp);
-    if (budget) await countWrongGuess(rt, tenantId, budget);
+    // The tenant's surge signal, not a budget: a storage fault here must not turn a counted verdict into a 503.
+    if (counts) await countWrongGuess(rt, tenantId, counts).catch(() => undefined);
     fail('invalid_code');
+  }
+
+  // The code is right. Only now may the answer tell what stands in the way: the
+  // verdict is counted first, like any other, then the guest is told.
+  const barred = guestAccessRefusal(context, guest.email, guest);
+  // A guest who never redeemed resolves its method now (Google, Microsoft, OTP); one that is not OTP is told so, and keeps it.
+  const method = guest.source ?? (await resolveSignInMethod(rt, context, guest.email));
+  if (barred || method !== 'OTP') {
+    try {
+      await redeemStepUp(rt, partition, stepUp);
+      await commit(rt, partition, counted, undefined, now + HOUR_MS);
+    } catch (error) {
+      if (isLostRace(error)) return undefined;
+      throw error;
+    }
+    await held.slot?.release();
+    held.slot = undefined;
+    if (barred) await refuse(rt, { ...log(barred.outcome), partitionKey: partition.partitionKey, guest, otp: partition.otp }, barred.outcome, barred.error);
+    await requireOtpMethod(rt, context, partition, guest, log, method);
   }
 
   const redeemedAt = new Date(now).toISOString();
   const { action, session } = issueSession(rt, tenantId, { id: guest.guestId, email: guest.email, displayName: guest.displayName, source: 'OTP' });
-  const known = [tag, ...parseJsonList<string>(guest.knownAddresses).filter((t) => t !== tag)].slice(0, KNOWN_ADDRESSES);
+  const remembered = rememberSignIn(guest, tag, request);
   const actions: TransactionAction[] = [
+    ...counted,
     // The whole attempt is consumed: its other code cannot be used after this one.
     attemptAction(partition.partitionKey, attempt.rowKey!.slice(ATTEMPT_PREFIX.length), attempt, {
       address: attempt.address,
@@ -506,7 +618,8 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
         source: 'OTP',
         redeemedAt: guest.redeemedAt ?? redeemedAt,
         lastSignInAt: redeemedAt,
-        knownAddresses: JSON.stringify(known),
+        knownAddresses: remembered.knownAddresses,
+        knownDevices: remembered.knownDevices,
       },
       'Merge',
       // The guest row as read: a guest deleted or reset meanwhile gets no session.
@@ -526,13 +639,16 @@ async function attemptVerification(rt: Runtime, context: TenantContext, request:
   } catch (error) {
     // Another verification changed the attempt first (consumed it, or recorded a
     // failure), or the guest changed: read again and decide anew.
-    if (isLostRace(error)) return { lostRace: true };
+    if (isLostRace(error)) return undefined;
     if (isStatus(error, 404)) fail('invalid_code');
     throw error;
   }
+  // A right code is no wrong one: the client address's slot goes back.
+  await held.slot?.release();
+  held.slot = undefined;
   if (indexChange) await indexAfterChange(rt, indexChange);
   if (!guest.redeemedAt) await emitEvent(rt, tenantId, 'guest.redeemed', { guestId: guest.guestId });
-  return { session };
+  return { signedIn: { ...session, device: remembered.device } };
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,16 +1,18 @@
 import type { TableEntityResult } from '@azure/data-tables';
-import { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { escapeOData, isStatus } from '../storage/tables.js';
-import { DAY_MS, dayStamp, dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
+import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
 
 /*
- * The guessing bound (SECURITY.md): wrong codes sent from addresses a guest never
- * signed in from are counted per tenant and per deployment per UTC day, and past
- * TENANT_FAILED_VERIFICATIONS_PER_DAY (DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY) no
- * further code from such an address is compared that day. The counters are a few
- * shard rows each (concurrent increments spread over them instead of racing over
- * one row) in the day's limits table, so they go with it.
+ * Wrong codes sent by callers that are not the guest's own are counted per tenant
+ * and per deployment per UTC day. Past TENANT_FAILED_VERIFICATIONS_PER_DAY
+ * (DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY) such callers must solve a step-up for
+ * every verification that day: a surge slows unfamiliar callers and alerts (the sign-in
+ * summary, the wrong-code alert in Bicep), and never refuses anyone. What bounds
+ * guessing is the per-guest budget (GUEST_UNFAMILIAR_GUESSES_PER_DAY, SECURITY.md), so
+ * strangers cannot lock a tenant or the deployment out. The counters are a few shard
+ * rows each (concurrent increments spread over them instead of racing over one row)
+ * in the day's limits table, so they go with it.
  */
 const SHARDS = 32;
 
@@ -26,25 +28,21 @@ const DEPLOYMENT_COUNTER = 'guesses_deployment';
 export interface GuessCounts {
   tenant: number;
   deployment: number;
+  /** Past the tenant's or the deployment's ceiling today: unfamiliar callers must solve a step-up. */
+  over: boolean;
   rows: Map<string, TableEntityResult<ShardRow>>;
 }
 
 /**
- * Fails with too_many_attempts when today's unfamiliar wrong codes have reached the
- * tenant's or the deployment's ceiling: one query reads both counters' shards. A
- * tenant found over its ceiling is refused from memory until the day ends.
+ * Today's unfamiliar wrong codes of the tenant and of the deployment: one query reads
+ * both counters' shards. A tenant found over its ceiling is remembered until the day ends.
  */
-export async function checkGuessBudget(rt: Runtime, tenantId: string): Promise<GuessCounts> {
+export async function readGuessCounts(rt: Runtime, tenantId: string): Promise<GuessCounts> {
   const now = rt.now();
   const cacheKey = `guesses:${tenantId}:${dayStamp(now)}`;
-  const refuse = () =>
-    new GuestpassError('too_many_attempts', {
-      message: 'Too many wrong codes were sent to this organisation today. Sign in from a network you used before, or try again tomorrow.',
-      retryAfterSeconds: secondsUntilNextDay(rt.now()),
-    });
-  if (rt.earlyRejection.until(cacheKey, now)) throw refuse();
+  const counts: GuessCounts = { tenant: 0, deployment: 0, over: false, rows: new Map() };
+  if (rt.earlyRejection.until(cacheKey, now)) return { ...counts, over: true };
   const table = await dayTable(rt, 'limits', now);
-  const counts: GuessCounts = { tenant: 0, deployment: 0, rows: new Map() };
   const filter = `PartitionKey eq '${escapeOData(tenantCounter(tenantId))}' or PartitionKey eq '${DEPLOYMENT_COUNTER}'`;
   for await (const row of table.listEntities<ShardRow>({ queryOptions: { filter } })) {
     counts.rows.set(`${row.partitionKey}|${row.rowKey}`, row);
@@ -52,10 +50,8 @@ export async function checkGuessBudget(rt: Runtime, tenantId: string): Promise<G
     else counts.tenant += row.count;
   }
   const { tenantFailedVerificationsPerDay, deploymentFailedVerificationsPerDay } = rt.config.limits;
-  if (counts.tenant >= tenantFailedVerificationsPerDay || counts.deployment >= deploymentFailedVerificationsPerDay) {
-    rt.earlyRejection.block(cacheKey, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
-    throw refuse();
-  }
+  counts.over = counts.tenant >= tenantFailedVerificationsPerDay || counts.deployment >= deploymentFailedVerificationsPerDay;
+  if (counts.over) rt.earlyRejection.block(cacheKey, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
   return counts;
 }
 

@@ -62,9 +62,6 @@ function addressPartition(clientIp: string): string {
   return `ip_${keyDigest(ipLimitKey(clientIp))}`;
 }
 
-/** How close to the limit a window must be before an admitted event counts again after writing (see below). */
-const RECOUNT_MARGIN = 16;
-
 /**
  * The times of `event` from this address in the last hour: one query per day table
  * the hour touches (one, except in the first hour of a UTC day), stopping early once
@@ -97,25 +94,6 @@ function refusalFor(event: AddressEvent, retryAfterSeconds: number): GuestpassEr
 }
 
 /**
- * Fails when this address has used up its hour for `event` (rate_limited for
- * send-code, too_many_attempts for wrong codes). A refusal costs one query and writes
- * nothing; the early-rejection cache then answers this address's next calls without
- * storage until the window has room again (storage stays authoritative: another
- * instance, or this one after the time, counts again).
- */
-export async function checkAddressWindow(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<number> {
-  refuseFromMemory(rt, event, clientIp);
-  const partitionKey = addressPartition(clientIp);
-  const cacheKey = `${event}:${partitionKey}`;
-  const now = rt.now();
-  const events = await eventsInWindow(rt, event, partitionKey, now, limit);
-  if (events.length < limit) return events.length;
-  const retryAfterSeconds = secondsUntilRoom(events.map((e) => e.at), limit, now);
-  rt.earlyRejection.block(cacheKey, now + retryAfterSeconds * 1000);
-  throw refusalFor(event, retryAfterSeconds);
-}
-
-/**
  * The cheapest refusal: an address this instance already found over its limit is
  * answered from memory, before the tenant is even looked up (no storage transaction).
  */
@@ -136,48 +114,49 @@ async function recordAddressEvent(rt: Runtime, event: AddressEvent, clientIp: st
   return rowKey;
 }
 
+/** One event of an address's hour, taken before the work it bounds; `release` gives it back (a verification that was right). */
+export interface AddressSlot {
+  release(): Promise<void>;
+}
+
+/** How often a call that met a crowd (more calls in flight than room) takes its row back and tries again. */
+const CROWD_ROUNDS = 6;
+
 /**
- * Counts one send-code call against the client IP (SEND_CODE_PER_IP_PER_HOUR),
- * failing with rate_limited when the hour is full.
- *
- * The hour is counted first: a full hour refuses with that one query and no write.
- * Otherwise the call inserts a row of its own. Inserts never conflict, so many
- * guests behind one address (an office NAT) asking at once do not race over a
- * shared row. Near the limit (within RECOUNT_MARGIN) the call counts again after
- * writing and, of the calls admitted together, the last to count saw every other,
- * so the limit is never exceeded; a call that then finds the hour full takes its row
- * back, so refused calls do not extend the wait.
+ * Takes one of this address's `limit` events of the hour (SEND_CODE_PER_IP_PER_HOUR,
+ * FAILED_VERIFICATIONS_PER_IP_PER_HOUR) before the work it bounds: the call inserts a
+ * row of its own (inserts never conflict, so many guests behind one office NAT do not
+ * race over a shared row), then counts the hour, and is admitted only when the count,
+ * its own row included, is within the limit. Of the calls admitted, the last to count
+ * saw every other's row, so no burst admits more than `limit`, however many calls are
+ * in flight together. A call that counts more takes its row back (refused calls leave
+ * no row and do not extend the wait); if the hour is full without it, it is refused
+ * and this instance answers the address from memory until the hour has room, else it
+ * met a crowd in flight and tries again after a random pause.
  */
-export async function countSendCodeFromIp(rt: Runtime, clientIp: string): Promise<void> {
-  const before = await checkAddressWindow(rt, 'send-code', clientIp, rt.config.limits.sendCodePerIpPerHour);
-  await admitSendCodeFromIp(rt, clientIp, before);
-}
-
-/** The second half of countSendCodeFromIp, once the call is admitted: `before` is what checkAddressWindow counted. */
-export async function admitSendCodeFromIp(rt: Runtime, clientIp: string, before: number): Promise<void> {
-  const limit = rt.config.limits.sendCodePerIpPerHour;
-  const rowKey = await recordAddressEvent(rt, 'send-code', clientIp);
-  if (before + 1 < limit - RECOUNT_MARGIN) return;
-
-  const now = rt.now();
+export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<AddressSlot> {
+  refuseFromMemory(rt, event, clientIp);
   const partitionKey = addressPartition(clientIp);
-  const events = await eventsInWindow(rt, 'send-code', partitionKey, now, limit);
-  if (events.length <= limit) return;
-  const table = await dayTable(rt, 'limits', Number(rowKey.slice('send-code_'.length, 'send-code_'.length + 15)));
-  await table.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
-    if (!isStatus(error, 404)) throw error;
-  });
-  const others = events.filter((e) => e.rowKey !== rowKey).map((e) => e.at);
-  throw refusalFor('send-code', secondsUntilRoom(others, limit, now));
-}
-
-/** FAILED_VERIFICATIONS_PER_IP_PER_HOUR: checked before a code is compared, recorded after a wrong one. */
-export function checkFailedVerificationsFromIp(rt: Runtime, clientIp: string): Promise<number> {
-  return checkAddressWindow(rt, 'verify-fail', clientIp, rt.config.limits.failedVerificationsPerIpPerHour);
-}
-
-export async function recordFailedVerificationFromIp(rt: Runtime, clientIp: string): Promise<void> {
-  await recordAddressEvent(rt, 'verify-fail', clientIp);
+  for (let round = 0; round < CROWD_ROUNDS; round += 1) {
+    const rowKey = await recordAddressEvent(rt, event, clientIp);
+    const release = async () => {
+      const table = await dayTable(rt, 'limits', Number(rowKey.slice(event.length + 1, event.length + 16)));
+      await table.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
+        if (!isStatus(error, 404)) throw error;
+      });
+    };
+    if ((await eventsInWindow(rt, event, partitionKey, rt.now(), limit)).length <= limit) return { release };
+    await release();
+    const now = rt.now();
+    const others = await eventsInWindow(rt, event, partitionKey, now, limit);
+    if (others.length >= limit) {
+      const retryAfterSeconds = secondsUntilRoom(others.map((e) => e.at), limit, now);
+      rt.earlyRejection.block(`${event}:${partitionKey}`, now + retryAfterSeconds * 1000);
+      throw refusalFor(event, retryAfterSeconds);
+    }
+    await new Promise((resolve) => setTimeout(resolve, (5 + Math.random() * 45) * (round + 1)));
+  }
+  throw refusalFor(event, 1);
 }
 
 /**

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
 import { emitEvent, emitEventOncePerHour } from '../events/emit.js';
 import type { Runtime } from '../runtime.js';
-import { sendCode, verifyCode, type CodeSent, type SendCodeRequest, type VerifyCodeRequest } from './codes.js';
+import { sendCode, verifyCode, type CodeSent, type SendCodeRequest, type SignedIn, type VerifyCodeRequest } from './codes.js';
 import { HOUR_MS } from './limits.js';
-import type { IssuedSession } from './sessions.js';
 
 /*
  * send-code and verify-code as the API runs them, with their events: signin.succeeded
@@ -48,8 +47,8 @@ export async function sendCodeReported(rt: Runtime, request: SendCodeRequest): P
   }
 }
 
-export async function verifyCodeReported(rt: Runtime, request: VerifyCodeRequest): Promise<IssuedSession> {
-  let session: IssuedSession;
+export async function verifyCodeReported(rt: Runtime, request: VerifyCodeRequest): Promise<SignedIn> {
+  let session: SignedIn;
   try {
     session = await verifyCode(rt, request);
   } catch (error) {

@@ -130,7 +130,7 @@ export function refusalPartition(tenantId: string, atMs: number): string {
  * that counts does (send-code answers strangers and guests alike).
  */
 export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: CounterTake[]): Promise<void> {
-  if (takes.every((take) => take.cap === 0)) return;
+  if (takes.every((take) => take.cap === 0 && !take.counts)) return;
   const now = rt.now();
   const { instanceId } = countsOf(rt);
   const day = dayCountsOf(rt, 'limits', tenantId, now);

@@ -4,18 +4,22 @@
  * lib/ ends up in the browser bundle), errors as GuestpassApiError, and the session
  * kept in memory or, when asked, in sessionStorage. Never in localStorage: a token
  * there would outlive the tab and be readable by every later script of the origin.
+ * What localStorage does keep is the `device` value verify-code answers, per tenant and
+ * address: it signs no one in, it only shows later calls are the guest's own, so
+ * strangers flooding the tenant never lock this browser out (DESIGN §4).
  */
 import { solveChallenge as solveProofOfWork } from 'altcha-lib/v1';
 import type { z } from 'zod';
 import type { ErrorCode } from '../../lib/errors.js';
 import type {
-  codeSentResponse, errorResponse, sendCodeBody, sessionResponse, sessionStatusResponse, signInSource, stepUpChallenge, verifyCodeBody,
+  codeSentResponse, errorResponse, sendCodeBody, sessionResponse, sessionStatusResponse, signInSource, signedInResponse, stepUpChallenge, verifyCodeBody,
 } from '../../lib/schemas.js';
 
 export type SendCodeInput = z.input<typeof sendCodeBody>;
 export type VerifyCodeInput = z.input<typeof verifyCodeBody>;
 export type CodeSent = z.infer<typeof codeSentResponse>;
 export type Session = z.infer<typeof sessionResponse>;
+type SignedIn = z.infer<typeof signedInResponse>;
 export type SessionStatus = z.infer<typeof sessionStatusResponse>;
 export type GuestUser = Session['user'];
 export type SignInSource = z.infer<typeof signInSource>;
@@ -79,6 +83,8 @@ export interface GuestpassClientOptions {
    * to give up. Default: solveAltcha, which solves the self-hosted proof of work.
    */
   solveChallenge?: (challenge: StepUpChallenge) => Promise<string | undefined>;
+  /** The `invitation` parameter of the guest's invitation link: sent until the first sign-in. */
+  invitation?: string;
 }
 
 /** `signInWithRedirect`: an application registered for the tenant (a public client) and where to come back. */
@@ -138,6 +144,14 @@ function defaultApiBase(): string {
   return typeof location === 'undefined' ? '/api' : new URL('/api', location.href).href;
 }
 
+function deviceStore(): Storage | undefined {
+  try {
+    return typeof localStorage === 'undefined' ? undefined : localStorage;
+  } catch {
+    return undefined; // storage blocked by the browser's settings: no device is kept
+  }
+}
+
 function sessionStore(): Storage | undefined {
   try {
     return typeof sessionStorage === 'undefined' ? undefined : sessionStorage;
@@ -159,6 +173,7 @@ export class GuestpassClient extends EventTarget {
   #session: Session | undefined;
   /** The sign-in attempt send-code started: its codes are checked only against it. */
   #attempt: { email: string; handle: string } | undefined;
+  #invitation: string | undefined;
 
   constructor(options: GuestpassClientOptions) {
     super();
@@ -168,6 +183,7 @@ export class GuestpassClient extends EventTarget {
     this.persist = options.persist ?? 'memory';
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#solveChallenge = options.solveChallenge ?? solveAltcha;
+    this.#invitation = options.invitation || undefined;
     this.#session = this.#readStored();
   }
 
@@ -193,7 +209,7 @@ export class GuestpassClient extends EventTarget {
    */
   async sendCode(email: string, options: { locale?: string } = {}): Promise<CodeSent> {
     const attempt = this.#attemptFor(email);
-    const body: SendCodeInput = { email, ...(options.locale ? { locale: options.locale } : {}), ...(attempt ? { attempt } : {}) };
+    const body: SendCodeInput = { email, ...(options.locale ? { locale: options.locale } : {}), ...(attempt ? { attempt } : {}), ...this.#ownership(email) };
     const sent = await this.#withStepUp<CodeSent>('send-code', body);
     this.#attempt = { email: normalise(email), handle: sent.attempt };
     return sent;
@@ -202,11 +218,37 @@ export class GuestpassClient extends EventTarget {
   /** Exchanges the code for a session and keeps it; the code is checked against this client's attempt. */
   async verifyCode(email: string, code: string): Promise<Session> {
     const attempt = this.#attemptFor(email);
-    const body: VerifyCodeInput = { email, code: code.replace(/\s+/g, ''), ...(attempt ? { attempt } : {}) };
-    const session = await this.#withStepUp<Session>('verify-code', body);
+    const body: VerifyCodeInput = { email, code: code.replace(/\s+/g, ''), ...(attempt ? { attempt } : {}), ...this.#ownership(email) };
+    const { device, ...session } = await this.#withStepUp<SignedIn>('verify-code', body);
     this.#attempt = undefined;
+    // Signed in: the invitation has done its work, the device now shows who this browser is.
+    this.#invitation = undefined;
+    try {
+      deviceStore()?.setItem(this.#deviceKey(email), device);
+    } catch {
+      // storage full or blocked: the next sign-in is simply not recognised
+    }
     this.#keep(session);
     return session;
+  }
+
+  /** The device this browser keeps for the tenant and address, if any. */
+  device(email: string): string | undefined {
+    try {
+      return deviceStore()?.getItem(this.#deviceKey(email)) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #deviceKey(email: string): string {
+    return `guestpass.device:${this.tenant.toLowerCase()}:${normalise(email)}`;
+  }
+
+  /** What shows the calls are the guest's own: the kept device, and the invitation until the first sign-in. */
+  #ownership(email: string): { device?: string; invitation?: string } {
+    const device = this.device(email);
+    return { ...(device ? { device } : {}), ...(this.#invitation ? { invitation: this.#invitation } : {}) };
   }
 
   #attemptFor(email: string): string | undefined {

@@ -4,9 +4,9 @@ import { SIGN_IN_STYLE as STYLE } from './signInStyle.js';
 
 /**
  * `<guestpass-sign-in tenant="contoso.com" api="https://…/api" persist="session">`: the
- * email one-time passcode flow of Azure AD B2B as one element. It reads `tenant` and
- * `login_hint` from the page URL (an invitation's inviteRedeemUrl carries both; they
- * win over the attributes), speaks English, Swedish or German (its `lang` attribute,
+ * email one-time passcode flow of Azure AD B2B as one element. It reads `tenant`,
+ * `login_hint` and `invitation` from the page URL (an invitation's inviteRedeemUrl
+ * carries all three; they win over the attributes), speaks English, Swedish or German (its `lang` attribute,
  * else the browser's languages), and emits `code-sent`, `signed-in` (detail: the
  * Session) and `signed-out`, all bubbling out of its shadow root.
  */
@@ -179,6 +179,7 @@ export class GuestpassSignIn extends HTMLElement {
       tenant,
       api: this.getAttribute('api') ?? undefined,
       persist: this.getAttribute('persist') === 'session' ? 'session' : 'memory',
+      invitation: page.get('invitation') ?? undefined,
     });
     this.#client.addEventListener('sessionchange', this.#onSessionChange);
     if (!this.#client.session) return this.#show('email');
