@@ -113,29 +113,38 @@ export const stepUpSolution = lazySchema(() => z
   .max(4096)
   .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' }));
 
-/** The opaque device value verify-code answered: the client keeps it and sends it back as it is. */
+/**
+ * The opaque device value verify-code answered: the client keeps it and sends it back
+ * as it is. Whatever a caller sends here is taken, never refused (DESIGN §4): a value
+ * that is malformed, unknown or revoked is simply not the guest's own, and no answer
+ * tells it from a valid one.
+ */
 export const deviceValue = lazySchema(() => z
   .string()
-  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the device value verify-code answered')
+  .max(256)
+  .optional()
+  .catch(undefined)
   .meta({
     description:
       'Opaque value from a successful verify-code. Keep it (the sign-in element keeps it in localStorage per tenant and address) and send it back as it is with send-code and verify-code: ' +
-      'it marks the caller as the guest\'s own, so no budget strangers can use up refuses it. It signs no one in.',
+      'it marks the caller as the guest\'s own, so no budget strangers can use up refuses it. It signs no one in; a value that is not one is ignored.',
   }));
 
-/** The `invitation` query parameter of the guest's inviteRedeemUrl. */
+/** The `invitation` query parameter of the guest's inviteRedeemUrl; taken like `device`, never refused. */
 export const invitationValue = lazySchema(() => z
   .string()
-  .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be the invitation parameter of the invitation link')
-  .meta({ description: "The `invitation` query parameter of the guest's inviteRedeemUrl, sent until the first sign-in. Like `device`, it only marks the caller as the guest's own." }));
+  .max(256)
+  .optional()
+  .catch(undefined)
+  .meta({ description: "The `invitation` query parameter of the guest's inviteRedeemUrl, sent until the first sign-in. Like `device`, it only marks the caller as the guest's own; a value that is not one is ignored." }));
 
 export const sendCodeBody = lazySchema(() => z.strictObject({
   email: emailAddress,
   locale: locale.optional(),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
-  device: deviceValue.optional(),
-  invitation: invitationValue.optional(),
+  device: deviceValue,
+  invitation: invitationValue,
 }));
 
 export const verifyCodeBody = lazySchema(() => z.strictObject({
@@ -143,8 +152,8 @@ export const verifyCodeBody = lazySchema(() => z.strictObject({
   code: z.string().trim().regex(/^[0-9]{6,12}$/, 'must be the digits from the email'),
   attempt: attemptHandle.optional(),
   stepUp: stepUpSolution.optional(),
-  device: deviceValue.optional(),
-  invitation: invitationValue.optional(),
+  device: deviceValue,
+  invitation: invitationValue,
 }));
 
 export const outboxQuery = lazySchema(() => z.object({
@@ -262,7 +271,7 @@ export const sessionResponse = lazySchema(() => z.object({
 }));
 
 /** verify-code's answer: the session, and the device value the client keeps. */
-export const signedInResponse = lazySchema(() => sessionResponse.extend({ device: deviceValue }));
+export const signedInResponse = lazySchema(() => sessionResponse.extend({ device: z.string().meta({ description: 'Keep it and send it back as `device` with later send-code and verify-code calls.' }) }));
 
 export const sessionStatusResponse = lazySchema(() => z.object({
   active: z.literal(true),

@@ -43,7 +43,7 @@ export interface FloodFigures {
   ratio: number;
   floodCalls: number;
   floodCallsPerSecond: number;
-  /** Of the flood calls measured, the share answered 429 (refused by a limit or a ceiling). */
+  /** Of the flood calls measured, the share held back: 429 (refused by a limit or a ceiling) or 428 (a step-up asked). */
   refusedShare: number;
   hostCpuUsPerFloodCall: number;
   azuriteCpuUsPerFloodCall: number;
@@ -293,15 +293,17 @@ export async function floodRatio(
   let floodCalls = 0;
   let refusedCalls = 0;
   let n = 0;
-  // The last answers of the warm-up: 429 or not.
+  // The last answers of the warm-up: held back or not. Past the tenant's ceilings a flood's send-codes are
+  // refused (429) and its wrong codes asked for a step-up (428, never a refusal: DESIGN §4); both do no work.
+  const heldBack = (status: number | undefined) => status === 429 || status === 428;
   const recent: boolean[] = [];
   const call = async (address: string, path: string, body: Record<string, unknown>) => {
     const answer = await postFrom(host.baseUrl, address, path, body).catch(() => undefined);
     if (measuring) {
       floodCalls += 1;
-      if (answer?.status === 429) refusedCalls += 1;
+      if (heldBack(answer?.status)) refusedCalls += 1;
     } else {
-      recent.push(answer?.status === 429);
+      recent.push(heldBack(answer?.status));
       if (recent.length > 100) recent.shift();
     }
     return answer;

@@ -334,7 +334,7 @@ export function renderTable(results: BenchResults): string {
     ['a lasting flood, past the tenant ceilings', a.sustainedFlood, 'real guest sign-in p50 during a lasting flood ÷ quiet'],
   ] as const) {
     rows.push([
-      `real guest sign-in p50 during ${phase} (${whole(figures.floodCallsPerSecond)} calls/s from many addresses, ${whole(figures.refusedShare * 100)}% refused) vs quiet (ms)`,
+      `real guest sign-in p50 during ${phase} (${whole(figures.floodCallsPerSecond)} calls/s from many addresses, ${whole(figures.refusedShare * 100)}% refused or asked for a step-up) vs quiet (ms)`,
       f(figures.floodP50Ms), f(figures.quietP50Ms), f(figures.ratio, 2), ...(target ? holds(target) : ['', '']),
     ]);
     rows.push([`${phase}: CPU per flood call, guestpass host (Azurite) (µs)`, `${whole(figures.hostCpuUsPerFloodCall)} (${whole(figures.azuriteCpuUsPerFloodCall)})`, '', '', '', '']);

@@ -257,6 +257,21 @@ describe('ACS delivery reports through Event Grid', () => {
     }
   });
 
+  it('a report whose eventTime is more than five minutes old (a replay), or that has none, is refused with 401 and changes nothing', async () => {
+    const email = 'acs.replayed@example.com';
+    const { guestId, messageId } = await mailedGuest(email);
+    const old = { ...deliveryReport(messageId, email, 'Bounced'), eventTime: new Date(Date.now() - 6 * 60_000).toISOString() };
+    await expectError(await post([old]), 401, 'invalid_signature');
+    const { eventTime: _, ...timeless } = deliveryReport(messageId, email, 'Bounced');
+    await expectError(await post([timeless]), 401, 'invalid_signature');
+    // One old event spoils the delivery it is in: nothing of it is applied.
+    await expectError(await post([deliveryReport(messageId, email, 'Bounced'), old]), 401, 'invalid_signature');
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('sent');
+    // A fresh one is applied.
+    expect((await post([deliveryReport(messageId, email, 'Delivered')])).status).toBe(200);
+    expect((await codeSentEntry(host, tenant.id, guestId)).delivery?.status).toBe('delivered');
+  });
+
   it('a report without the secret, or with a wrong one, is refused with 401 and changes nothing', async () => {
     const { guestId, messageId } = await mailedGuest('acs.forged@example.com');
     const report = deliveryReport(messageId, 'acs.forged@example.com', 'Bounced', 'forged');

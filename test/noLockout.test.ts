@@ -10,6 +10,15 @@ import { dayTableOf } from '../lib/storage/dayTables.js';
  */
 afterAll(() => stopAllHosts());
 
+/** Sends a code and answers with the code mailed for it: the one mail to the address that was not there before (the queue sends in batches, in any order). */
+async function sendAndRead(host: Parameters<typeof sendFrom>[0], email: string, send: () => Promise<Answer>): Promise<{ sent: Answer; code: string }> {
+  const before = new Set(await mailedCodes(host, email));
+  const sent = await send();
+  const code = (await mailedCodes(host, email)).find((c) => !before.has(c));
+  if (!code) throw new Error(`no new code mailed to ${email}`);
+  return { sent, code };
+}
+
 /** What a burst may be answered besides the budget's own answers: storage overwhelmed by the burst says so, and gives no verdict. */
 const BUSY = '503 storage_unavailable';
 
@@ -54,9 +63,9 @@ describe("the guest's own callers: device and invitation", () => {
     expect(full?.body.error).toBe('mail_cap_reached');
 
     // The guest, on a new network, shows its device: no step-up, no cap, its code arrives and signs it in.
-    const away = await sendFrom(host, '127.0.5.5', tenant.id, { email, device });
+    const { sent: away, code: awayCode } = await sendAndRead(host, email, () => sendFrom(host, '127.0.5.5', tenant.id, { email, device }));
     expect(away.status).toBe(202);
-    const again = await verifyFrom(host, '127.0.5.5', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: away.body.attempt, device });
+    const again = await verifyFrom(host, '127.0.5.5', tenant.id, { email, code: awayCode, attempt: away.body.attempt, device });
     expect(again.status).toBe(200);
     // The same device value comes back: the browser keeps one per tenant and address.
     expect(again.body.device).toBe(device);
@@ -79,9 +88,9 @@ describe("the guest's own callers: device and invitation", () => {
 
     for (const address of attackers(3)) await sendFrom(host, address, tenant.id, { email });
     await expectErrorOf(sendFrom(host, '127.0.7.7', tenant.id, { email }), 428, 'challenge_required');
-    const sent = await sendFrom(host, '127.0.7.7', tenant.id, { email, invitation: value });
+    const { sent, code } = await sendAndRead(host, email, () => sendFrom(host, '127.0.7.7', tenant.id, { email, invitation: value }));
     expect(sent.status).toBe(202);
-    const signedIn = await verifyFrom(host, '127.0.7.7', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: sent.body.attempt, invitation: value });
+    const signedIn = await verifyFrom(host, '127.0.7.7', tenant.id, { email, code, attempt: sent.body.attempt, invitation: value });
     expect(signedIn.status).toBe(200);
     // Signed in: the invitation has done its work and marks no one any more.
     await expectErrorOf(sendFrom(host, '127.0.7.8', tenant.id, { email, invitation: value }), 428, 'challenge_required');
@@ -115,6 +124,32 @@ describe("the guest's own callers: device and invitation", () => {
     expect(renewed).not.toBe(value);
     await expectErrorOf(sendFrom(host, '127.0.8.4', tenant.id, { email, invitation: value }), 428, 'challenge_required');
     expect((await sendFrom(host, '127.0.8.4', tenant.id, { email, invitation: renewed })).status).toBe(202);
+  });
+
+  it('a malformed, unknown or revoked device or invitation is simply not the guest\'s own: answered as a call without one, never a 400', async () => {
+    const host = await startHost({ RESEND_COOLDOWN_SECONDS: '0', GUEST_STEP_UP_AFTER_PER_HOUR: '2' });
+    const tenant = await createTenant(host);
+    const email = 'guarded@example.com';
+    const invited = await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
+    const sent = await sendFrom(host, '127.0.0.2', tenant.id, { email });
+    const { device } = (await verifyFrom(host, '127.0.0.2', tenant.id, { email, code: (await mailedCodes(host, email))[0]!, attempt: sent.body.attempt })).body;
+    const revoked = new URL(invited.inviteRedeemUrl).searchParams.get('invitation')!; // spent by the first sign-in
+    await sendFrom(host, '127.0.6.1', tenant.id, { email });
+    const bad: Record<string, unknown>[] = [
+      { device: 12345 }, { device: 'x'.repeat(5000) }, { device: '!!' }, { device: '' }, { device: null },
+      { device: `${device as string}x` }, { invitation: revoked }, { invitation: ['a'] }, { invitation: 'y'.repeat(300) },
+    ];
+    const without = await sendFrom(host, '127.0.6.2', tenant.id, { email });
+    expect(without.status).toBe(428);
+    for (const [i, extra] of bad.entries()) {
+      const from = `127.0.6.${10 + i}`;
+      // For the guest (past its step-up ceiling) and for an address that is not a guest, the answer a call without it gets.
+      expect({ extra, status: (await sendFrom(host, from, tenant.id, { email, ...extra })).status }).toEqual({ extra, status: 428 });
+      const plain = await sendFrom(host, from, tenant.id, { email: `nobody-${i}@example.com` });
+      const carrying = await sendFrom(host, from, tenant.id, { email: `nobody-else-${i}@example.com`, ...extra });
+      expect({ extra, status: carrying.status, keys: Object.keys(carrying.body) }).toEqual({ extra, status: plain.status, keys: Object.keys(plain.body) });
+      await expectErrorOf(verifyFrom(host, from, tenant.id, { email: `nobody-else-${i}@example.com`, code: '12345678', attempt: carrying.body.attempt, ...extra }), 401, 'invalid_code');
+    }
   });
 
   it('a guest keeps at most 10 devices: an eleventh sign-in forgets the oldest', async () => {
@@ -196,11 +231,13 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
     expect(counts['202'] ?? 0).toBeLessThanOrEqual(50);
     expect(counts['202'] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(counts).filter((key) => !['202', '429 rate_limited', BUSY].includes(key))).toEqual([]);
-    // Refused calls took their rows back: the address's hour holds one row per admitted call.
+    // Refused calls took their rows back: the address's hour holds one row per admitted call (and at most one
+    // per call storage failed under the burst, whose insert may have landed after the call gave up).
     const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! });
     let rows = 0;
     for await (const row of (await dayTableOf(rt.tables, 'limits', Date.now())).listEntities()) if (String(row.rowKey).startsWith('send-code_')) rows += 1;
-    expect(rows).toBe(counts['202']);
+    expect(rows).toBeGreaterThanOrEqual(counts['202']!);
+    expect(rows).toBeLessThanOrEqual(counts['202']! + (counts[BUSY] ?? 0));
   }, 300_000);
 
   it('1,000 wrong codes from one address: at most FAILED_VERIFICATIONS_PER_IP_PER_HOUR are compared', async () => {

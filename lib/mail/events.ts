@@ -176,6 +176,12 @@ export function acsEvents(rt: Runtime, request: { body: string; secret?: string 
     if (!code.success) fail('invalid_request', { message: 'The validation event has no validationCode.' });
     return { validationResponse: code.data.validationCode };
   }
+  // The secret in the URL signs no body: a delivery older than SIGNED_POST_MAX_AGE_MS (by its
+  // eventTime) is refused as a replay, as SendGrid's signed posts are. Event Grid does not retry a
+  // 401, so a delivery that waited longer is lost to this webhook: the Storage Queue destination
+  // Bicep makes (infra/modules/acsEvents.bicep) keeps every report, however late.
+  const now = rt.now();
+  if (parsed.data.some((event) => !(Math.abs(now - Date.parse(event.eventTime ?? '')) <= SIGNED_POST_MAX_AGE_MS))) fail('invalid_signature');
   return { events: acsDeliveryEvents(rt, parsed.data) };
 }
 

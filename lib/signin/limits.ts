@@ -145,7 +145,15 @@ export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clie
         if (!isStatus(error, 404)) throw error;
       });
     };
-    if ((await eventsInWindow(rt, event, partitionKey, rt.now(), limit)).length <= limit) return { release };
+    let counted: number;
+    try {
+      counted = (await eventsInWindow(rt, event, partitionKey, rt.now(), limit)).length;
+    } catch (error) {
+      // Storage failed between the insert and the count: the call is not admitted, so its row goes back if it can.
+      await release().catch(() => undefined);
+      throw error;
+    }
+    if (counted <= limit) return { release };
     await release();
     const now = rt.now();
     const others = await eventsInWindow(rt, event, partitionKey, now, limit);
