@@ -4,21 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../lib/config.js';
 import { processWebhookMessage, UnreadableWebhookMessage } from '../lib/events/queue.js';
-import { createTenant, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, testSettings } from './helpers.js';
+import { createTenant, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, testSettings, until } from './helpers.js';
 import { startTopic, type CloudEventSent } from './eventGridTopic.js';
 import { localhostCertificate } from './tls.js';
 
 afterAll(() => stopAllHosts());
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('Event Grid settings', () => {
   const load = (settings: Record<string, string>) => () => loadConfig(testSettings(settings), () => undefined);

@@ -371,3 +371,14 @@ export async function expectUnauthorized(response: Response): Promise<void> {
   const body = (await response.json().catch(() => undefined)) as { error?: string } | undefined;
   if (response.status !== 401 || body?.error !== 'unauthorized') throw new Error(`expected 401 unauthorized, got ${response.status} ${JSON.stringify(body)}`);
 }
+
+/** Polls `probe` every `intervalMs` until it finds something, failing after `timeoutMs` with what was awaited. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS } from '../lib/telemetry/metrics.js';
 import { startTopic } from './eventGridTopic.js';
 import { localhostCertificate } from './tls.js';
-import { FUNCTION_KEY, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, createTenant } from './helpers.js';
+import { FUNCTION_KEY, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, createTenant, until } from './helpers.js';
 
 afterAll(() => stopAllHosts());
 
@@ -63,15 +63,8 @@ const attr = (attributes: OtlpAttribute[], key: string) => {
   return value?.stringValue ?? (value?.intValue !== undefined ? Number(value.intValue) : value?.boolValue ?? value?.doubleValue);
 };
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** What the exporters send arrives in batches: polled every 200 ms, for 20 s unless a test says otherwise. */
+const untilExported = <T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> => until(what, probe, timeoutMs, 200);
 
 describe('OpenTelemetry over OTLP/HTTP', () => {
   it('sends a span per request with its outcome, dependency spans in its trace, and the sign-in metrics, with no address, code or key in any of it', async () => {
@@ -89,13 +82,13 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       expect(verified.status).toBe(200);
       const { token } = (await verified.json()) as { token: string };
 
-      const refused = await until('refused verify-code span', () =>
+      const refused = await untilExported('refused verify-code span', () =>
         receiver.spans().find((s) => s.name === 'POST /api/{tenant}/verify-code' && attr(s.attributes, 'http.response.status_code') === 401),
       );
       expect(refused.kind).toBe(2); // SERVER
       expect(attr(refused.attributes, 'guestpass.outcome')).toBe('invalid_code');
       expect(attr(refused.attributes, 'tenant.id')).toBe(tenant.id);
-      const succeeded = await until('signed-in verify-code span', () =>
+      const succeeded = await untilExported('signed-in verify-code span', () =>
         receiver.spans().find((s) => s.name === 'POST /api/{tenant}/verify-code' && attr(s.attributes, 'http.response.status_code') === 200),
       );
       expect(attr(succeeded.attributes, 'guest.id')).toBe(guest.invitedUser.id);
@@ -106,10 +99,10 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       expect(tableSpans.every((s) => /^Table (GET|POST|PUT|PATCH|MERGE|DELETE) [A-Za-z0-9]*$/.test(s.name))).toBe(true);
       expect(tableSpans.some((s) => s.parentSpanId === succeeded.spanId)).toBe(true);
       // The outbox is the mail provider in development: its send is a dependency span too.
-      await until('mail span', () => receiver.spans().find((s) => s.name === 'mail send outbox'));
+      await untilExported('mail span', () => receiver.spans().find((s) => s.name === 'mail send outbox'));
 
       const metricNamed = (name: string) => receiver.metrics().filter((m) => m.name === name).flatMap((m) => m.points);
-      await until('sign-in metrics', () => (metricNamed(METRICS.signIns.name).length >= 2 && metricNamed(METRICS.codesCompared.name).length >= 2 ? true : undefined));
+      await untilExported('sign-in metrics', () => (metricNamed(METRICS.signIns.name).length >= 2 && metricNamed(METRICS.codesCompared.name).length >= 2 ? true : undefined));
       const signIns = metricNamed(METRICS.signIns.name);
       expect(signIns.some((p) => attr(p.attributes, 'outcome') === 'succeeded' && attr(p.attributes, 'tenant.id') === tenant.id)).toBe(true);
       expect(signIns.some((p) => attr(p.attributes, 'outcome') === 'refused')).toBe(true);
@@ -146,15 +139,15 @@ describe('OpenTelemetry and Event Grid', () => {
       const tenant = await createTenant(host);
       const email = 'traced.guest@fabrikam.example';
       await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
-      const invitation = await until('invitation span', () => receiver.spans().find((s) => s.name === 'POST /api/manage/tenants/{tenant}/invitations'));
-      const published = await until('Event Grid dependency span', () => receiver.spans().find((s) => s.name === 'eventgrid POST' && s.traceId === invitation.traceId));
+      const invitation = await untilExported('invitation span', () => receiver.spans().find((s) => s.name === 'POST /api/manage/tenants/{tenant}/invitations'));
+      const published = await untilExported('Event Grid dependency span', () => receiver.spans().find((s) => s.name === 'eventgrid POST' && s.traceId === invitation.traceId));
       expect(published.kind).toBe(3); // CLIENT
       expect(attr(published.attributes, 'tenant.id')).toBe(tenant.id);
       expect(attr(published.attributes, 'server.address')).toBe('localhost');
       expect(attr(published.attributes, 'cloudevents.event_type')).toBe('guestpass.guest.invited');
       const queued = receiver.spans().find((s) => s.spanId === published.parentSpanId)!;
       expect(queued).toMatchObject({ name: 'publish event guest.invited', kind: 2, traceId: invitation.traceId });
-      const event = await until('the event at the topic', () => topic.events().find((e) => e.type === 'guestpass.guest.invited'));
+      const event = await untilExported('the event at the topic', () => topic.events().find((e) => e.type === 'guestpass.guest.invited'));
       expect(event.traceparent).toMatch(new RegExp(`^00-${invitation.traceId}-[0-9a-f]{16}-0[01]$`));
       const everything = receiver.bodies.map((b) => b.text).join('\n');
       for (const secret of [email, 'fabrikam.example', key]) expect(everything).not.toContain(secret);
@@ -217,13 +210,13 @@ describe('OpenTelemetry to Azure Monitor', () => {
       await inviteGuest(host, tenant.id, email, { sendInvitationMessage: false });
       expect((await sendCode(host, tenant.id, email)).status).toBe(202);
       expect((await host.api(`/${tenant.id}/verify-code`, postJson({ email, code: '00000000' }))).status).toBe(401);
-      const request = await until('a request envelope', () =>
+      const request = await untilExported('a request envelope', () =>
         ingestion.envelopes.find((e) => e.data.baseType === 'RequestData' && e.data.baseData.name === 'POST /api/{tenant}/verify-code'),
       30_000);
       expect(request.data.baseData.responseCode).toBe('401');
       expect(request.data.baseData.properties['guestpass.outcome']).toBe('invalid_code');
-      await until('a dependency envelope', () => ingestion.envelopes.find((e) => e.data.baseType === 'RemoteDependencyData' && /^Table /.test(e.data.baseData.name)), 30_000);
-      await until('the code metric', () =>
+      await untilExported('a dependency envelope', () => ingestion.envelopes.find((e) => e.data.baseType === 'RemoteDependencyData' && /^Table /.test(e.data.baseData.name)), 30_000);
+      await untilExported('the code metric', () =>
         ingestion.envelopes.find((e) => e.data.baseType === 'MetricData' && e.data.baseData.metrics?.some((m: { name: string }) => m.name === METRICS.codesCompared.name)),
       30_000);
       const everything = ingestion.texts.join('\n');

@@ -12,7 +12,7 @@ import { dayTable } from '../lib/storage/dayTables.js';
 import { createTenant as createTenantRow } from '../lib/tenants/tenants.js';
 import { newMailId, recordMailFate } from '../lib/mail/delivery.js';
 import { applyDeliveryEvents } from '../lib/mail/events.js';
-import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, uniquePrefix, type TestHost } from './helpers.js';
+import { createTenant, expectError, inviteGuest, latestCode, postJson, sendCode, startHost, stopAllHosts, testRuntime, uniquePrefix, until, type TestHost } from './helpers.js';
 
 afterAll(() => stopAllHosts());
 
@@ -287,16 +287,6 @@ describe('webhook delivery', () => {
     }
   });
 });
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('webhook events through the queue', () => {
   it('delivers the events of invitations, sign-ins, refusals and keys through the deliver-webhook trigger, retries a receiver that hangs then fails, and never makes a request wait for it', async () => {

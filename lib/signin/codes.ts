@@ -226,8 +226,9 @@ interface CallerView {
  * A guest whose sign-in an admin blocked is not there (signInView), so its address is
  * answered as a stranger's.
  */
-async function readAsCaller(rt: Runtime, tenantId: string, request: SendCodeRequest | VerifyCodeRequest, attempt: { attempt?: string; newestAttemptOf?: string }): Promise<CallerView> {
+async function readAsCaller(rt: Runtime, tenantId: string, request: SendCodeRequest | VerifyCodeRequest, withoutHandle: 'no attempt' | 'newest of its address'): Promise<CallerView> {
   const tag = addressTag(request.clientIp);
+  const attempt = request.attempt ? { attempt: request.attempt } : withoutHandle === 'newest of its address' ? { newestAttemptOf: tag } : {};
   const partition = signInView(await readGuestPartition(rt, tenantId, request.email, { pairTags: candidatePairTags(tag, request), ...attempt }));
   const { familiarity, pairTag } = familiarityOf(rt.config.code.pepper, partition.guest, tag, request);
   partition.address = partition.pairs.get(pairTag);
@@ -291,7 +292,7 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
 async function sendCodeOnce(rt: Runtime, context: TenantContext, request: SendCodeRequest, held: Held, memoryKey: (tag: string) => string): Promise<CodeSent | undefined> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
-  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, { attempt: request.attempt });
+  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, 'no attempt');
   const familiar = familiarity !== undefined;
   const guest = partition.guest;
   const log = (outcome: string): SignInLogEntry => ({ tenantId, guestId: guest?.guestId, event: 'send-code', outcome, clientIp: request.clientIp });
@@ -494,8 +495,8 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
 async function attemptVerification(rt: Runtime, context: TenantContext, request: VerifyCodeRequest, held: Held): Promise<Verification> {
   const tenantId = context.tenant.id;
   const { code: codeConfig, limits } = rt.config;
-  const ownTag = addressTag(request.clientIp);
-  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, request.attempt ? { attempt: request.attempt } : { newestAttemptOf: ownTag });
+  // A client that ignores the handle is checked against the newest attempt its own address started.
+  const { partition, familiarity, pairTag, addressTag: tag } = await readAsCaller(rt, tenantId, request, 'newest of its address');
   const familiar = familiarity !== undefined;
   const guest = partition.guest;
   const { attempt } = partition;
