@@ -360,10 +360,11 @@ export function endpoint<B = undefined, P = undefined, Q = undefined>(
     // development requests are not counted one by one.
     // The settings, not runtime(): with storage down, building the runtime would wait for it again.
     const development = getConfig().development;
-    const { result, transactions } = development ? await countingTransactions(handle) : { result: await handle(), transactions: undefined };
+    const { result, transactions, roundTrips } = development ? await countingTransactions(handle) : { result: await handle(), transactions: undefined, roundTrips: undefined };
     // A page brings its own Content-Security-Policy (the hosted sign-in page); JSON gets the API's.
     const headers: Record<string, string> = { ...API_SECURITY_HEADERS, ...(result.headers as Record<string, string>), ...corsHeaders };
     if (transactions !== undefined) headers['x-guestpass-storage-transactions'] = String(transactions);
+    if (roundTrips !== undefined) headers['x-guestpass-storage-round-trips'] = String(roundTrips);
     return { ...result, headers };
   };
 }

@@ -1,7 +1,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { getConfig, type Config } from './config.js';
 import { openEventGrid, type EventGridPublisher } from './events/eventGrid.js';
-import { createEarlyRejection, type EarlyRejection } from './signin/limits.js';
+import { createEarlyRejection, type EarlyRejection } from './signin/earlyRejection.js';
 import { createMailer } from './mail/transport.js';
 import type { Mailer } from './mail/message.js';
 import { openQueues, type Queues } from './storage/queues.js';

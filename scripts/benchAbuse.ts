@@ -3,7 +3,8 @@ import { request as httpRequest, Agent } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { TableServiceClient, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { cleanupExpired } from '../lib/storage/cleanup.js';
-import { sendCode, verifyCode } from '../lib/signin/codes.js';
+import { sendCode } from '../lib/signin/sendCode.js';
+import { verifyCode } from '../lib/signin/verifyCode.js';
 import { loadConfig } from '../lib/config.js';
 import { listGuests } from '../lib/guests/guestLifecycle.js';
 import { ADDRESS_PREFIX, ATTEMPT_PREFIX, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests/guests.js';
@@ -35,6 +36,8 @@ export interface AbuseFigures {
   flood: FloodFigures;
   /** A flood that has gone on past the tenant's ceilings: what a sustained flood meets. */
   sustainedFlood: FloodFigures;
+  /** Each kind of guest address timed beside a never-seen address (DESIGN §4, no oracle). */
+  oracle: OracleTiming[];
 }
 
 export interface FloodFigures {
@@ -346,4 +349,80 @@ export async function floodRatio(
     hostCpuUsPerFloodCall: (cpu.host * 1000) / floodCalls,
     azuriteCpuUsPerFloodCall: (cpu.azurite * 1000) / floodCalls,
   };
+}
+
+/** Long enough for the send-mail trigger to take a queued mail and the fake SendGrid to answer it (polled every 100 ms, answered in 100 ms). */
+const MAIL_SETTLES_MS = 300;
+
+/** A kind of address and its timing beside a never-seen address's: median of the differences, per endpoint. */
+export interface OracleTiming {
+  kind: string;
+  tries: number;
+  sendMedianMs: number;
+  verifyMedianMs: number;
+}
+
+/**
+ * No oracle by timing (DESIGN §4): from an address none of them signed in from, send-code
+ * and a wrong verify-code for an invited, an accepted and an admin-blocked guest, each
+ * call timed beside the same call for a never-seen address of its own, interleaved, in a
+ * clean environment; the medians of the differences. The host must not hold repeated
+ * calls back (no cooldown, roomy ceilings): every call is answered 202, then 401.
+ */
+export async function oracleTiming(host: ServerProcess, functionKey: string, tenantId: string, sendGrid: SlowSendGrid, tries: number): Promise<OracleTiming[]> {
+  const manage = (path: string, method: string, body: unknown) =>
+    fetch(`${host.baseUrl}/api/manage${path}`, { method, headers: { 'x-functions-key': functionKey, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const inviteOne = async (email: string) => {
+    const answer = await manage(`/tenants/${tenantId}/invitations`, 'POST', { invitedUserEmailAddress: email, inviteRedirectUrl: 'https://app.bench.test/', sendInvitationMessage: false });
+    if (answer.status !== 201) throw new Error(`invitation answered ${answer.status}`);
+    return ((await answer.json()) as { invitedUser: { id: string } }).invitedUser.id;
+  };
+  // The accepted and the blocked guest signed in from an address of their own.
+  const home = '127.0.5.1';
+  const signInFromHome = async (email: string) => {
+    const since = Date.now();
+    const sent = await postFrom(host.baseUrl, home, `/${tenantId}/send-code`, { email });
+    const verified = await postFrom(host.baseUrl, home, `/${tenantId}/verify-code`, { email, code: await sendGrid.codeSince(email, since), attempt: sent.body.attempt });
+    if (verified.status !== 200) throw new Error(`a guest's sign-in answered ${verified.status}`);
+  };
+  await inviteOne('oracle-invited@guests.bench.test');
+  await inviteOne('oracle-accepted@guests.bench.test');
+  await signInFromHome('oracle-accepted@guests.bench.test');
+  const blocked = await inviteOne('oracle-blocked@guests.bench.test');
+  await signInFromHome('oracle-blocked@guests.bench.test');
+  const patched = await manage(`/tenants/${tenantId}/users/${blocked}`, 'PATCH', { accountEnabled: false });
+  if (patched.status !== 200) throw new Error(`blocking sign-in answered ${patched.status}`);
+
+  const probe = '127.0.5.9';
+  const kinds = ['invited', 'accepted', 'blocked'].map((kind, i) => ({ kind, email: `oracle-${kind}@guests.bench.test`, beside: `oracle-never-seen-${i}@guests.bench.test` }));
+  const call = async (email: string) => {
+    let started = performance.now();
+    const sent = await postFrom(host.baseUrl, probe, `/${tenantId}/send-code`, { email });
+    const send = performance.now() - started;
+    // The send-mail trigger takes the queued mail in this host's process (a guest's goes to
+    // SendGrid, a stranger's is dropped): no timed call runs beside that work.
+    await new Promise((resolve) => setTimeout(resolve, MAIL_SETTLES_MS));
+    started = performance.now();
+    const verified = await postFrom(host.baseUrl, probe, `/${tenantId}/verify-code`, { email, code: '00000000', attempt: sent.body.attempt });
+    const verify = performance.now() - started;
+    if (sent.status !== 202 || verified.status !== 401) throw new Error(`an oracle probe answered ${sent.status}, ${verified.status}`);
+    return { send, verify };
+  };
+  const differences = new Map(kinds.map(({ kind }) => [kind, { send: [] as number[], verify: [] as number[] }]));
+  // Every path warmed once, then the kinds interleaved in a new order each round, each
+  // beside its own never-seen address, which goes first every other round.
+  for (const { email, beside } of kinds) {
+    await call(email);
+    await call(beside);
+  }
+  for (let round = 0; round < tries; round += 1) {
+    for (const { kind, email, beside } of [...kinds].sort(() => Math.random() - 0.5)) {
+      const first = await call(round % 2 ? beside : email);
+      const second = await call(round % 2 ? email : beside);
+      const [own, base] = round % 2 ? [second, first] : [first, second];
+      differences.get(kind)!.send.push(own.send - base.send);
+      differences.get(kind)!.verify.push(own.verify - base.verify);
+    }
+  }
+  return kinds.map(({ kind }) => ({ kind, tries, sendMedianMs: median(differences.get(kind)!.send), verifyMedianMs: median(differences.get(kind)!.verify) }));
 }

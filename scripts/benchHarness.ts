@@ -23,6 +23,7 @@ import {
 
 export const REPO = resolve(__dirname, '..', '..');
 const TRANSACTIONS_HEADER = 'x-guestpass-storage-transactions';
+const ROUND_TRIPS_HEADER = 'x-guestpass-storage-round-trips';
 const CONNECTIONS = [1, 10, 50];
 
 export interface Plan {
@@ -178,7 +179,7 @@ export async function startSlowSendGrid(delayMs: number): Promise<SlowSendGrid> 
 export interface Api {
   host: ServerProcess;
   functionKey: string;
-  call(path: string, init?: RequestInit): Promise<{ status: number; body: any; transactions: number; ms: number }>;
+  call(path: string, init?: RequestInit): Promise<{ status: number; body: any; transactions: number; roundTrips: number; ms: number }>;
 }
 
 export function apiOf(host: ServerProcess, functionKey: string): Api {
@@ -194,6 +195,7 @@ export function apiOf(host: ServerProcess, functionKey: string): Api {
         status: response.status,
         body: text ? (JSON.parse(text) as unknown) : undefined,
         transactions: Number(response.headers.get(TRANSACTIONS_HEADER) ?? Number.NaN),
+        roundTrips: Number(response.headers.get(ROUND_TRIPS_HEADER) ?? Number.NaN),
         ms,
       };
     },
@@ -478,14 +480,16 @@ export async function enumerationCheck(api: Api, tenantId: string, invited: stri
 }
 
 /**
- * Table transactions per request, from the count the app puts in a development-only
- * response header, for each endpoint of a sign-in with a fresh guest per probe.
+ * Table transactions per request, and the round trips that lay one after another, from
+ * the counts the app puts in development-only response headers, for each endpoint of a
+ * sign-in with a fresh guest per probe.
  */
 export async function countTransactions(api: Api, tenantId: string, probes: number, sendGrid: SlowSendGrid): Promise<TransactionCount[]> {
-  const counts = new Map<string, { samples: number[]; status: number }>();
-  const note = (endpoint: string, answer: { status: number; transactions: number }) => {
-    const entry = counts.get(endpoint) ?? { samples: [], status: answer.status };
+  const counts = new Map<string, { samples: number[]; roundTrips: number[]; status: number }>();
+  const note = (endpoint: string, answer: { status: number; transactions: number; roundTrips: number }) => {
+    const entry = counts.get(endpoint) ?? { samples: [], roundTrips: [], status: answer.status };
     entry.samples.push(answer.transactions);
+    entry.roundTrips.push(answer.roundTrips);
     counts.set(endpoint, entry);
   };
   for (let probe = 0; probe < probes; probe += 1) {
@@ -499,7 +503,10 @@ export async function countTransactions(api: Api, tenantId: string, probes: numb
     // The tenant context is cached per instance: what follows is the steady state.
     await api.call(`/${tenantId}/discovery/keys`);
     note('send-code (invited)', await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email, invitation }))));
-    note('send-code (not invited)', await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email: stranger }))));
+    const strangerSent = await expectStatus('send-code', 202, api.call(`/${tenantId}/send-code`, post({ email: stranger })));
+    note('send-code (not invited)', strangerSent);
+    const strangerAttempt = (strangerSent.body as { attempt: string }).attempt;
+    note('verify-code (not invited, wrong code)', await expectStatus('verify-code', 401, api.call(`/${tenantId}/verify-code`, post({ email: stranger, code: '00000000', attempt: strangerAttempt }))));
     const code = await sendGrid.codeSince(email, 0);
     const wrong = code === '00000000' ? '11111111' : '00000000';
     note('verify-code (wrong code)', await expectStatus('verify-code', 401, api.call(`/${tenantId}/verify-code`, post({ email, code: wrong, invitation }))));
@@ -511,7 +518,7 @@ export async function countTransactions(api: Api, tenantId: string, probes: numb
     note('session-check (signed out)', await expectStatus('session-check', 401, api.call(`/${tenantId}/session-check`, bearer(token))));
     note('discovery/keys', await expectStatus('discovery/keys', 200, api.call(`/${tenantId}/discovery/keys`)));
   }
-  return [...counts].map(([endpoint, { samples, status }]) => ({ endpoint, samples, median: median(samples), status }));
+  return [...counts].map(([endpoint, { samples, roundTrips, status }]) => ({ endpoint, samples, median: median(samples), status, maxRoundTrips: Math.max(...roundTrips) }));
 }
 
 function timeProcess(args: string[], env: Record<string, string>, cwd: string): Promise<number> {

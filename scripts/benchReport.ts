@@ -86,7 +86,16 @@ export interface TransactionCount {
   samples: number[];
   median: number;
   status: number;
+  /** Storage calls that lay one after another (the development host's round-trip header), most of any probe. */
+  maxRoundTrips: number;
 }
+
+/** The timing target of no oracle (DESIGN §4): a benchmark's, never a timed test's. */
+export const ORACLE_TIMING_CHECK = 'no oracle: largest median timing difference of any kind (ms)';
+
+/** The endpoints whose storage calls must not wait on more than ROUND_TRIP_TARGET round trips (issue 19). */
+const ROUND_TRIP_ENDPOINTS = ['send-code (invited)', 'send-code (not invited)', 'verify-code (wrong code)', 'verify-code (not invited, wrong code)', 'verify-code'];
+const ROUND_TRIP_TARGET = 4;
 
 export interface ImportTime {
   samples: number;
@@ -179,6 +188,10 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
       holds: target.exact ? count.median === target.max : count.median <= target.max,
     });
   }
+  for (const count of results.transactions.filter((c) => ROUND_TRIP_ENDPOINTS.includes(c.endpoint))) {
+    checks.push({ name: `round trips on the critical path: ${count.endpoint}`, value: count.maxRoundTrips, target: `≤ ${ROUND_TRIP_TARGET}`, holds: count.maxRoundTrips <= ROUND_TRIP_TARGET });
+  }
+  checks.push({ name: 'Table transactions: complete sign-in', value: results.transactionsPerSignIn, target: '≤ 12', holds: results.transactionsPerSignIn <= 12 });
   for (const [run, where] of [[results.signIn, ''], [results.signInCounted, ' (development host)']] as const) {
     checks.push({ name: `${run.guests} concurrent sign-ins${where}: errors`, value: run.errors, target: '= 0', holds: run.errors === 0 });
     checks.push({
@@ -190,6 +203,9 @@ export function checkTargets(results: Omit<BenchResults, 'targets'>): TargetChec
   }
   const a = results.abuse;
   checks.push({ name: 'refused call: Table transactions (most of any)', value: a.refused.maxTransactions, target: '≤ 1', holds: a.refused.maxTransactions <= 1 });
+  checks.push({ name: 'admitted anonymous call: rows written', value: a.anonymous.rowsPerCall, target: '≤ 3', holds: a.anonymous.rowsPerCall <= 3 });
+  const oracleGap = Math.max(...a.oracle.flatMap((o) => [Math.abs(o.sendMedianMs), Math.abs(o.verifyMedianMs)]));
+  checks.push({ name: ORACLE_TIMING_CHECK, value: oracleGap, target: '≤ 2 ms', holds: oracleGap <= 2 });
   checks.push({ name: 'refused calls: rows written', value: a.refused.rowsWritten, target: '= 0', holds: a.refused.rowsWritten === 0 });
   const [small, large] = a.cleanup;
   if (small && large) {
@@ -295,7 +311,10 @@ export function renderTable(results: BenchResults): string {
   for (const t of results.transactions) {
     rows.push([`Table transactions: ${t.endpoint} (HTTP ${t.status})`, String(t.median), '', '', ...holds(`Table transactions: ${t.endpoint}`)]);
   }
-  rows.push(['Table transactions: complete sign-in (send-code + verify-code + session-check)', String(results.transactionsPerSignIn), '', '', '', '']);
+  rows.push(['Table transactions: complete sign-in (send-code + verify-code + session-check)', String(results.transactionsPerSignIn), '', '', ...holds('Table transactions: complete sign-in')]);
+  for (const t of results.transactions.filter((c) => ROUND_TRIP_ENDPOINTS.includes(c.endpoint))) {
+    rows.push([`storage round trips on the critical path: ${t.endpoint} (most of any probe)`, String(t.maxRoundTrips), '', '', ...holds(`round trips on the critical path: ${t.endpoint}`)]);
+  }
   const i = results.importTime;
   rows.push([IMPORT_ROW, f(i.appMedianMs), f(i.nodeMedianMs), f(i.ratio, 2), '≤ 3', i.ratio <= 3 ? 'yes' : '**no**']);
   rows.push([IMPORT_UNCACHED_ROW, f(i.uncached.appMedianMs), f(i.nodeMedianMs), f(i.uncached.ratio, 2), '≤ 3', i.uncached.ratio <= 3 ? 'yes' : '**no**']);
@@ -306,7 +325,11 @@ export function renderTable(results: BenchResults): string {
     `${a.refused.maxTransactions} / ${f(a.refused.meanTransactions, 2)}`, '', '', ...holds('refused call: Table transactions (most of any)'),
   ]);
   rows.push([`refused calls: rows written (${a.refused.calls} calls)`, String(a.refused.rowsWritten), '', '', ...holds('refused calls: rows written')]);
-  rows.push([`admitted anonymous call (stranger send-code, wrong verify-code): rows written per call`, f(a.anonymous.rowsPerCall, 2), '', '', '', '']);
+  rows.push([`admitted anonymous call (stranger send-code, wrong verify-code): rows written per call`, f(a.anonymous.rowsPerCall, 2), '', '', ...holds('admitted anonymous call: rows written')]);
+  for (const o of a.oracle) {
+    rows.push([`no oracle, ${o.kind} guest: send-code / wrong verify-code less a never-seen address's (median of ${o.tries}, ms)`, `${f(o.sendMedianMs, 2)} / ${f(o.verifyMedianMs, 2)}`, '', '', '', '']);
+  }
+  rows.push([ORACLE_TIMING_CHECK, f(targets.get(ORACLE_TIMING_CHECK)?.value ?? Number.NaN, 2), '', '', ...holds(ORACLE_TIMING_CHECK)]);
   const [small] = a.cleanup;
   for (const c of a.cleanup) {
     const name = c === small ? '' : `cleanup: transactions with ${c.stored} rows stored ÷ with ${small!.stored}`;

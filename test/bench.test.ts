@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMPORT_ROW, IMPORT_UNCACHED_ROW, type BenchResults } from '../scripts/benchReport.js';
+import { IMPORT_ROW, IMPORT_UNCACHED_ROW, ORACLE_TIMING_CHECK, type BenchResults } from '../scripts/benchReport.js';
 
 /*
  * The benchmark's quick mode, run as `npm run bench -- --quick` would run it (on the
@@ -53,6 +53,11 @@ describe('npm run bench -- --quick', () => {
       'Table transactions: session-check (HTTP 200)',
       'Table transactions: sign-out (HTTP 204)',
       'Table transactions: complete sign-in (send-code + verify-code + session-check)',
+      'storage round trips on the critical path: send-code (invited) (most of any probe)',
+      'storage round trips on the critical path: send-code (not invited) (most of any probe)',
+      'storage round trips on the critical path: verify-code (wrong code) (most of any probe)',
+      'storage round trips on the critical path: verify-code (not invited, wrong code) (most of any probe)',
+      'storage round trips on the critical path: verify-code (most of any probe)',
       IMPORT_ROW,
       IMPORT_UNCACHED_ROW,
       'refused call (past the per-address limits, 100 calls): Table transactions, most / mean',
@@ -64,6 +69,10 @@ describe('npm run bench -- --quick', () => {
       "guest listing filtered by state (10 of 20 guests) with 2000 stranger rows in the tenant's range: Table rows read (transactions)",
       'a flood the tenant ceilings still admit: CPU per flood call, guestpass host (Azurite) (µs)',
       'a lasting flood, past the tenant ceilings: CPU per flood call, guestpass host (Azurite) (µs)',
+      'no oracle, invited guest: send-code / wrong verify-code less a never-seen address\'s (median of 20, ms)',
+      'no oracle, accepted guest: send-code / wrong verify-code less a never-seen address\'s (median of 20, ms)',
+      'no oracle, blocked guest: send-code / wrong verify-code less a never-seen address\'s (median of 20, ms)',
+      ORACLE_TIMING_CHECK,
     ]) {
       expect(rows).toContain(row);
     }
@@ -118,7 +127,7 @@ describe('npm run bench -- --quick', () => {
     expect(steps.sendCode.meanTransactions).toBeGreaterThanOrEqual(5);
     expect(steps.sendCode.meanTransactions).toBeLessThanOrEqual(8);
     // Timing ratios (throughput, the flood, the import) are reported, not asserted: speed is for the benchmark, never a test.
-    expect(results.targets.filter((t) => !t.name.includes('throughput') && !t.name.includes('flood') && t.name !== IMPORT_ROW && !t.holds)).toEqual([]);
+    expect(results.targets.filter((t) => !t.name.includes('throughput') && !t.name.includes('flood') && t.name !== IMPORT_ROW && t.name !== ORACLE_TIMING_CHECK && !t.holds)).toEqual([]);
   });
 
   it('measures what refused and anonymous calls cost, cleanup as the tables grow, and a guest during a flood', () => {

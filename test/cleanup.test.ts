@@ -2,7 +2,8 @@ import type { TableClient, TableEntity, TransactionAction } from '@azure/data-ta
 import type { Timer } from '@azure/functions';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanupExpired, deleteExpiredRows, MAX_BATCH } from '../lib/storage/cleanup.js';
-import { sendCode, verifyCode } from '../lib/signin/codes.js';
+import { sendCode } from '../lib/signin/sendCode.js';
+import { verifyCode } from '../lib/signin/verifyCode.js';
 import { GUEST_ROW, LOG_PREFIX, OTP_ROW, SESSION_PREFIX } from '../lib/guests/guests.js';
 import { indexPartition } from '../lib/guests/guestIndex.js';
 import { inviteGuest } from '../lib/guests/invitations.js';

@@ -1,6 +1,7 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sendCode, verifyCode } from '../lib/signin/codes.js';
+import { sendCode } from '../lib/signin/sendCode.js';
+import { verifyCode } from '../lib/signin/verifyCode.js';
 import { GUEST_ROW } from '../lib/guests/guests.js';
 import { deleteGuest, getGuest, resetRedemption } from '../lib/guests/guestLifecycle.js';
 import { inviteGuest } from '../lib/guests/invitations.js';

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, signIn, startHost, verifyCode, type TestHost, type TestTenant,
+  createTenant, expectError, inviteGuest, latestCode, outbox, sendCode, signIn, startHost, testRuntime, verifyCode, type TestHost, type TestTenant,
 } from './helpers.js';
 import { discoverMicrosoftAccount } from '../lib/signin/realmDiscovery.js';
+import { sendCode as sendCodeAt } from '../lib/signin/sendCode.js';
+import { cleanupExpired } from '../lib/storage/cleanup.js';
+import { guestPartition } from '../lib/storage/tables.js';
+import { OTP_ROW } from '../lib/guests/guests.js';
 import { freePort } from './ports.js';
 import { startFakeUserRealm, type FakeUserRealm } from './userRealmServer.js';
 
@@ -135,6 +139,25 @@ describe('sign-in method resolution at first redemption', () => {
     await expectOtherMethod(tenant.id, 'no.codes@entra.test', 'AzureAD');
     // No code of it can match, and the answer does not tell it from an address that is not a guest.
     await expectError(await verifyCode(host, tenant.id, 'no.codes@entra.test', '12345678'), 401, 'invalid_code');
+  });
+
+  it("with codes off, a stranger's resolved method lives as long as a guest's: an hour and a cleanup later it is still the stored answer", async () => {
+    const closed = await createTenant(host, { displayName: 'Closed to codes', googleFederation: true });
+    expect((await host.manage(`/tenants/${closed.id}`, { method: 'PATCH', body: JSON.stringify({ emailOtp: 'disabled' }) })).status).toBe(200);
+    const started = Date.now();
+    let now = started;
+    const rt = await testRuntime({ TABLE_PREFIX: host.settings.TABLE_PREFIX! }, { now: () => now });
+    const ask = () => sendCodeAt(rt, { tenant: closed.id, email: 'someone.new@gmail.com', clientIp: '127.0.0.61' });
+    await expect(ask()).rejects.toMatchObject({ code: 'other_method_required' });
+    const stored = () => rt.tables.guests.getEntity<Record<string, unknown>>(guestPartition(closed.id, 'someone.new@gmail.com'), OTP_ROW);
+    const first = await stored();
+    expect(first).toMatchObject({ method: 'Google' });
+    expect(first.expiresAt).toBeUndefined();
+    now = started + 2 * 3_600_000;
+    await cleanupExpired(rt);
+    await expect(ask()).rejects.toMatchObject({ code: 'other_method_required' });
+    // Not resolved and written again: the row is the one the first answer wrote.
+    expect((await stored()).etag).toBe(first.etag);
   });
 
   it('a guest with no way to sign in (OTP off, no Microsoft account) gets 403 no_sign_in_method and stays unresolved', async () => {

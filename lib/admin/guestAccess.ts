@@ -8,7 +8,7 @@ import { invitationDomainAllowed } from '../tenants/invitationDomains.js';
  * Why a guest may not ask for a code, if it may not: a guest the lifecycle disabled, or
  * a guest who never redeemed whose domain the organisation-default policy now refuses
  * (the allow/deny list binds first redemption, never a guest who already redeemed).
- * send-code (lib/signin/codes.ts) makes this one call and refuses with what it returns.
+ * verify-code (lib/signin/verifyCode.ts) makes this one call and refuses with what it returns.
  */
 export function guestAccessRefusal(context: TenantContext, email: string, guest: GuestEntity | undefined): { outcome: RefusalReason; error: GuestpassError } | undefined {
   if (guest?.state === 'Disabled') return { outcome: 'guest_disabled', error: new GuestpassError('guest_disabled') };

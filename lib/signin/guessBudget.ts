@@ -1,7 +1,6 @@
-import type { TableEntityResult } from '@azure/data-tables';
 import type { Runtime } from '../runtime.js';
-import { escapeOData, isStatus } from '../storage/tables.js';
-import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
+import { countTenantCounter, tenantCounterTotal } from '../storage/tenantCounters.js';
+import { DAY_MS, dayStamp } from '../storage/dayTables.js';
 
 /*
  * Wrong codes sent by callers that are not the guest's own are counted per tenant
@@ -10,77 +9,44 @@ import { DAY_MS, dayStamp, dayTable } from '../storage/dayTables.js';
  * every verification that day: a surge slows unfamiliar callers and alerts (the sign-in
  * summary, the wrong-code alert in Bicep), and never refuses anyone. What bounds
  * guessing is the per-guest budget (GUEST_UNFAMILIAR_GUESSES_PER_DAY, SECURITY.md), so
- * strangers cannot lock a tenant or the deployment out. The counters are a few shard
- * rows each (concurrent increments spread over them instead of racing over one row)
- * in the day's limits table, so they go with it.
+ * strangers cannot lock a tenant or the deployment out, and this signal need not be
+ * exact: it is kept in the tenant's shared counters of the day (lib/storage/tenantCounters.ts,
+ * one row per app instance, read at most every TENANT_CACHE_SECONDS), so counting a
+ * wrong code adds no row and usually no read.
  */
-const SHARDS = 32;
-
-interface ShardRow {
-  count: number;
-}
-
-function tenantCounter(tenantId: string): string {
-  return `guesses_tenant_${tenantId}`;
-}
-const DEPLOYMENT_COUNTER = 'guesses_deployment';
+const WRONG_CODES = 'wrongCodes';
+/** The deployment's counters are kept like a tenant's, under a name no tenant id takes. */
+const DEPLOYMENT = '~deployment';
 
 export interface GuessCounts {
   tenant: number;
   deployment: number;
   /** Past the tenant's or the deployment's ceiling today: unfamiliar callers must solve a step-up. */
   over: boolean;
-  rows: Map<string, TableEntityResult<ShardRow>>;
 }
 
-/**
- * Today's unfamiliar wrong codes of the tenant and of the deployment: one query reads
- * both counters' shards. A tenant found over its ceiling is remembered until the day ends.
- */
+function overKey(tenantId: string, now: number): string {
+  return `guesses:${tenantId}:${dayStamp(now)}`;
+}
+
+/** Whether this instance already found the tenant or the deployment past its wrong-code ceiling today (no read). */
+export function knownOverCeiling(rt: Runtime, tenantId: string): boolean {
+  return rt.earlyRejection.until(overKey(tenantId, rt.now()), rt.now()) > 0;
+}
+
+/** Today's unfamiliar wrong codes of the tenant and of the deployment. A tenant found over its ceiling is remembered until the day ends. */
 export async function readGuessCounts(rt: Runtime, tenantId: string): Promise<GuessCounts> {
   const now = rt.now();
-  const cacheKey = `guesses:${tenantId}:${dayStamp(now)}`;
-  const counts: GuessCounts = { tenant: 0, deployment: 0, over: false, rows: new Map() };
-  if (rt.earlyRejection.until(cacheKey, now)) return { ...counts, over: true };
-  const table = await dayTable(rt, 'limits', now);
-  const filter = `PartitionKey eq '${escapeOData(tenantCounter(tenantId))}' or PartitionKey eq '${DEPLOYMENT_COUNTER}'`;
-  for await (const row of table.listEntities<ShardRow>({ queryOptions: { filter } })) {
-    counts.rows.set(`${row.partitionKey}|${row.rowKey}`, row);
-    if (row.partitionKey === DEPLOYMENT_COUNTER) counts.deployment += row.count;
-    else counts.tenant += row.count;
-  }
+  const cacheKey = overKey(tenantId, now);
+  if (rt.earlyRejection.until(cacheKey, now)) return { tenant: 0, deployment: 0, over: true };
+  const [tenant, deployment] = await Promise.all([tenantCounterTotal(rt, tenantId, WRONG_CODES), tenantCounterTotal(rt, DEPLOYMENT, WRONG_CODES)]);
   const { tenantFailedVerificationsPerDay, deploymentFailedVerificationsPerDay } = rt.config.limits;
-  counts.over = counts.tenant >= tenantFailedVerificationsPerDay || counts.deployment >= deploymentFailedVerificationsPerDay;
-  if (counts.over) rt.earlyRejection.block(cacheKey, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
-  return counts;
+  const over = tenant >= tenantFailedVerificationsPerDay || deployment >= deploymentFailedVerificationsPerDay;
+  if (over) rt.earlyRejection.block(cacheKey, (Math.floor(now / DAY_MS) + 1) * DAY_MS);
+  return { tenant, deployment, over };
 }
 
 /** Adds one wrong code to the tenant's and the deployment's counters of the day. */
-export async function countWrongGuess(rt: Runtime, tenantId: string, read: GuessCounts): Promise<void> {
-  const table = await dayTable(rt, 'limits', rt.now());
-  const expiresAt = new Date((Math.floor(rt.now() / DAY_MS) + 1) * DAY_MS);
-  await Promise.all(
-    [tenantCounter(tenantId), DEPLOYMENT_COUNTER].map(async (partitionKey) => {
-      let rowKey = `s${Math.floor(Math.random() * SHARDS)}`;
-      let known = read.rows.get(`${partitionKey}|${rowKey}`);
-      for (let attempt = 0; attempt < 10; attempt += 1) {
-        try {
-          if (known) {
-            await table.updateEntity({ partitionKey, rowKey, count: known.count + 1, expiresAt }, 'Merge', { etag: known.etag });
-          } else {
-            await table.createEntity({ partitionKey, rowKey, count: 1, expiresAt });
-          }
-          return;
-        } catch (error) {
-          if (!isStatus(error, 409, 412)) throw error;
-          // Another increment of this shard came first: read it again, or try another shard.
-          rowKey = `s${Math.floor(Math.random() * SHARDS)}`;
-          known = await table.getEntity<ShardRow>(partitionKey, rowKey).catch((caught: unknown) => {
-            if (isStatus(caught, 404)) return undefined;
-            throw caught;
-          });
-        }
-      }
-    }),
-  );
+export async function countWrongGuess(rt: Runtime, tenantId: string): Promise<void> {
+  await Promise.all([countTenantCounter(rt, tenantId, WRONG_CODES), countTenantCounter(rt, DEPLOYMENT, WRONG_CODES)]);
 }

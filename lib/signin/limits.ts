@@ -119,6 +119,34 @@ export interface AddressSlot {
   release(): Promise<void>;
 }
 
+/** An address's event row on its way in, not yet counted: admitAddressEvent decides whether it stays. */
+export interface PendingAddressEvent extends AddressSlot {
+  event: AddressEvent;
+  clientIp: string;
+  /** The insert; it fails only when storage does. */
+  inserted: Promise<string>;
+}
+
+/**
+ * Starts inserting one event row for this address, so the insert can go out together
+ * with the request's first read (the count, admitAddressEvent, is then the only round
+ * trip the slot adds). Released, it is taken back once it is in.
+ */
+export function startAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string): PendingAddressEvent {
+  const inserted = recordAddressEvent(rt, event, clientIp);
+  // Observed here too: a request refused before it awaits the insert must not leave a rejection unhandled.
+  inserted.catch(() => undefined);
+  return { event, clientIp, inserted, release: async () => deleteAddressEvent(rt, event, clientIp, await inserted.catch(() => undefined)) };
+}
+
+async function deleteAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string, rowKey: string | undefined): Promise<void> {
+  if (rowKey === undefined) return;
+  const table = await dayTable(rt, 'limits', Number(rowKey.slice(event.length + 1, event.length + 16)));
+  await table.deleteEntity(addressPartition(clientIp), rowKey).catch((error: unknown) => {
+    if (!isStatus(error, 404)) throw error;
+  });
+}
+
 /** How often a call that met a crowd (more calls in flight than room) takes its row back and tries again. */
 const CROWD_ROUNDS = 6;
 
@@ -134,27 +162,23 @@ const CROWD_ROUNDS = 6;
  * and this instance answers the address from memory until the hour has room, else it
  * met a crowd in flight and tries again after a random pause.
  */
-export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<AddressSlot> {
-  refuseFromMemory(rt, event, clientIp);
+export async function admitAddressEvent(rt: Runtime, started: PendingAddressEvent, limit: number): Promise<AddressSlot> {
+  const { event, clientIp } = started;
   const partitionKey = addressPartition(clientIp);
+  let pending = started;
   for (let round = 0; round < CROWD_ROUNDS; round += 1) {
-    const rowKey = await recordAddressEvent(rt, event, clientIp);
-    const release = async () => {
-      const table = await dayTable(rt, 'limits', Number(rowKey.slice(event.length + 1, event.length + 16)));
-      await table.deleteEntity(partitionKey, rowKey).catch((error: unknown) => {
-        if (!isStatus(error, 404)) throw error;
-      });
-    };
+    if (round > 0) pending = startAddressEvent(rt, event, clientIp);
+    await pending.inserted;
     let counted: number;
     try {
       counted = (await eventsInWindow(rt, event, partitionKey, rt.now(), limit)).length;
     } catch (error) {
       // Storage failed between the insert and the count: the call is not admitted, so its row goes back if it can.
-      await release().catch(() => undefined);
+      await pending.release().catch(() => undefined);
       throw error;
     }
-    if (counted <= limit) return { release };
-    await release();
+    if (counted <= limit) return { release: pending.release };
+    await pending.release();
     const now = rt.now();
     const others = await eventsInWindow(rt, event, partitionKey, now, limit);
     if (others.length >= limit) {
@@ -167,35 +191,8 @@ export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clie
   throw refusalFor(event, 1);
 }
 
-/**
- * Per-instance memory of "this key is refused until T", in front of the storage
- * checks, so a caller over its limit costs no transaction at all. Memory is not
- * shared between instances, which is fine for early rejection: storage stays
- * authoritative, and every instance learns the refusal from storage once.
- */
-export interface EarlyRejection {
-  /** Seconds left while `key` is refused, else 0. */
-  until(key: string, now: number): number;
-  block(key: string, untilMs: number): void;
-}
-
-export function createEarlyRejection(maxKeys = 50_000): EarlyRejection {
-  const blocked = new Map<string, number>();
-  return {
-    until(key, now) {
-      const until = blocked.get(key);
-      if (until === undefined) return 0;
-      if (until <= now) {
-        blocked.delete(key);
-        return 0;
-      }
-      return Math.max(1, Math.ceil((until - now) / 1000));
-    },
-    block(key, untilMs) {
-      // Bounded: the oldest entries go first (a Map iterates in insertion order).
-      if (blocked.size >= maxKeys) blocked.delete(blocked.keys().next().value!);
-      blocked.delete(key);
-      blocked.set(key, untilMs);
-    },
-  };
+/** startAddressEvent then admitAddressEvent, for a call that knows it must take a slot. */
+export async function reserveAddressEvent(rt: Runtime, event: AddressEvent, clientIp: string, limit: number): Promise<AddressSlot> {
+  refuseFromMemory(rt, event, clientIp);
+  return admitAddressEvent(rt, startAddressEvent(rt, event, clientIp), limit);
 }

@@ -1,6 +1,6 @@
 /*
  * Every outcome a sign-in log row can hold: what send-code and verify-code record
- * (lib/signin/codes.ts) and the refusals logged at most once per reason per hour a
+ * (lib/signin/sendCode.ts, verifyCode.ts) and the refusals logged at most once per reason per hour a
  * guest (lib/signin/refusals.ts). The CLI's --outcome and the console's filter offer
  * exactly these; the management API filters by them. No imports: the CLI bundles it.
  */

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
 import { emitEvent, emitEventOncePerHour } from '../events/emit.js';
 import type { Runtime } from '../runtime.js';
-import { sendCode, verifyCode, type CodeSent, type SendCodeRequest, type SignedIn, type VerifyCodeRequest } from './codes.js';
+import { sendCode, type CodeSent, type SendCodeRequest } from './sendCode.js';
+import { verifyCode, type SignedIn, type VerifyCodeRequest } from './verifyCode.js';
 import { HOUR_MS } from './limits.js';
 
 /*

@@ -1,6 +1,6 @@
 import type { QueueClient } from '@azure/storage-queue';
 import type { Config } from '../config.js';
-import { countTransaction, type CredentialFactory } from './tables.js';
+import { countedCall, type CredentialFactory } from './tables.js';
 
 /**
  * The app's queues, on the storage account the Functions host itself uses
@@ -27,11 +27,12 @@ export function encodeMessage(body: unknown): string {
 
 /** Sends one message; it counts as one storage transaction of the request (lib/storage/tables.ts). */
 export async function enqueue(queue: QueueClient, body: unknown, options: { visibilityTimeoutSeconds?: number; timeToLiveSeconds?: number } = {}): Promise<void> {
-  countTransaction();
-  await queue.sendMessage(encodeMessage(body), {
-    visibilityTimeout: options.visibilityTimeoutSeconds,
-    messageTimeToLive: options.timeToLiveSeconds,
-  });
+  await countedCall(() =>
+    queue.sendMessage(encodeMessage(body), {
+      visibilityTimeout: options.visibilityTimeoutSeconds,
+      messageTimeToLive: options.timeToLiveSeconds,
+    }),
+  );
 }
 
 /**

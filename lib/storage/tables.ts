@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { RestError, TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { Config } from '../config.js';
@@ -13,17 +14,33 @@ export type Tables = Record<TableName, TableClient>;
 /**
  * Each HTTP request to the Table service is one billable transaction. The policy
  * counts them per guestpass request (through async context), so tests and the
- * benchmark can pin what an endpoint costs.
+ * benchmark can pin what an endpoint costs; it also notes when each started and
+ * ended, so they can pin how many round trips lie one after another.
  */
-const transactionScope = new AsyncLocalStorage<{ count: number }>();
+interface TransactionScope {
+  count: number;
+  /** Each call's start and end (performance.now()). */
+  calls: [number, number][];
+}
+const transactionScope = new AsyncLocalStorage<TransactionScope>();
+
+/** Runs one storage call, counted (and timed) in the request's scope when there is one. */
+export async function countedCall<T>(call: () => Promise<T>): Promise<T> {
+  const scope = transactionScope.getStore();
+  if (!scope) return call();
+  scope.count += 1;
+  const span: [number, number] = [performance.now(), Number.POSITIVE_INFINITY];
+  scope.calls.push(span);
+  try {
+    return await call();
+  } finally {
+    span[1] = performance.now();
+  }
+}
 
 const countTransactions: PipelinePolicy = {
   name: 'guestpassTransactionCounter',
-  async sendRequest(request, next) {
-    const scope = transactionScope.getStore();
-    if (scope) scope.count += 1;
-    return next(request);
-  },
+  sendRequest: (request, next) => countedCall(() => next(request)),
 };
 
 /**
@@ -38,16 +55,24 @@ const traceTransactions: PipelinePolicy = {
     return telemetry.dependency('Table', `${request.method} ${table}`, { 'db.system': 'azure.table', 'db.collection.name': table, 'http.request.method': request.method }, () => next(request));
   },
 };
-/** One storage transaction made outside the Table pipeline (a queue message), counted in the same scope. */
-export function countTransaction(): void {
-  const scope = transactionScope.getStore();
-  if (scope) scope.count += 1;
+
+/**
+ * The round trips that lay one after another: the longest chain of calls each of
+ * which started only once the one before it had ended. Calls made together count once.
+ */
+export function roundTripsOf(calls: [number, number][]): number {
+  const sorted = [...calls].sort((a, b) => a[0] - b[0]);
+  const chain: number[] = [];
+  sorted.forEach(([start], i) => {
+    chain[i] = 1 + Math.max(0, ...sorted.slice(0, i).map(([, end], j) => (end <= start ? chain[j]! : 0)));
+  });
+  return Math.max(0, ...chain);
 }
 
-export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number }> {
-  const scope = { count: 0 };
+export async function countingTransactions<T>(work: () => Promise<T>): Promise<{ result: T; transactions: number; roundTrips: number }> {
+  const scope: TransactionScope = { count: 0, calls: [] };
   const result = await transactionScope.run(scope, work);
-  return { result, transactions: scope.count };
+  return { result, transactions: scope.count, roundTrips: roundTripsOf(scope.calls) };
 }
 
 export type CredentialFactory = (clientId?: string) => import('@azure/core-auth').TokenCredential;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { GuestpassError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { DAY_MS, dayStamp, dayTable } from './dayTables.js';
+import { DAY_MS, dayStamp, dayTable, dayTableName } from './dayTables.js';
+import { isStatus, tableOpener } from './tables.js';
 
 /*
  * A tenant's counters of the UTC day that every instance shares: the mails it sent
@@ -59,15 +60,27 @@ function countsOf(rt: Runtime): InstanceCounts {
   return counts;
 }
 
+/**
+ * Sums the other instances' rows. The query goes out at once, beside the creation of
+ * the day's table (which this instance's own write needs): a table not there yet holds
+ * no other instance's count.
+ */
 async function readOthers(rt: Runtime, instanceId: string, day: DayCounts): Promise<void> {
   const others = new Map<string, number>();
-  const table = await dayTable(rt, day.kind, day.startMs);
-  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
-    if (row.rowKey === instanceId) continue;
-    for (const [name, value] of Object.entries(row)) {
-      if (typeof value === 'number') others.set(name, (others.get(name) ?? 0) + value);
+  const creating = dayTable(rt, day.kind, day.startMs);
+  creating.catch(() => undefined);
+  const table = tableOpener(rt.tables).open(dayTableName(tableOpener(rt.tables).prefix, day.kind, day.startMs));
+  try {
+    for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
+      if (row.rowKey === instanceId) continue;
+      for (const [name, value] of Object.entries(row)) {
+        if (typeof value === 'number') others.set(name, (others.get(name) ?? 0) + value);
+      }
     }
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
   }
+  await creating;
   day.others = others;
   day.readAt = rt.now();
 }
@@ -124,6 +137,52 @@ export function refusalPartition(tenantId: string, atMs: number): string {
 }
 
 /**
+ * A counter of the tenant's day as this instance knows it: the other instances' rows
+ * (read at most every TENANT_CACHE_SECONDS) plus its own count.
+ */
+export async function tenantCounterTotal(rt: Runtime, tenantId: string, counter: string): Promise<number> {
+  const day = dayCountsOf(rt, 'limits', tenantId, rt.now());
+  await refreshTenantCounters(rt, tenantId);
+  return totalOf(day, counter);
+}
+
+/** A counter's total as this instance knows it: the others' rows as last read, and its own count. */
+function totalOf(day: DayCounts, counter: string): number {
+  return (day.others.get(counter) ?? 0) + (day.own.get(counter) ?? 0);
+}
+
+/**
+ * Whether this instance already knows that one of `takes` would be refused, from what
+ * it holds (no read): a request then sends nothing ahead of its own first read.
+ */
+export function knownFull(rt: Runtime, tenantId: string, takes: CounterTake[]): boolean {
+  const day = dayCountsOf(rt, 'limits', tenantId, rt.now());
+  return takes.some((take) => take.cap > 0 && totalOf(day, take.counter) >= take.cap);
+}
+
+/** Adds one to a counter that nothing refuses by itself (a signal another call reads with tenantCounterTotal). */
+export async function countTenantCounter(rt: Runtime, tenantId: string, counter: string): Promise<void> {
+  const day = dayCountsOf(rt, 'limits', tenantId, rt.now());
+  day.own.set(counter, (day.own.get(counter) ?? 0) + 1);
+  await writeOwn(rt, countsOf(rt).instanceId, day);
+}
+
+/**
+ * Reads the other instances' counts of the tenant's day when what this instance read
+ * is older than TENANT_CACHE_SECONDS (one read shared by every call meanwhile). A
+ * request starts it together with its own first read, so it never adds a round trip.
+ */
+export function refreshTenantCounters(rt: Runtime, tenantId: string): Promise<void> | undefined {
+  const now = rt.now();
+  const day = dayCountsOf(rt, 'limits', tenantId, now);
+  if (now - day.readAt < rt.config.tenantCacheSeconds * 1000) return day.reading;
+  day.reading ??= readOthers(rt, countsOf(rt).instanceId, day).finally(() => {
+    day.reading = undefined;
+  });
+  return day.reading;
+}
+
+/**
  * Fails with the refusal of the first counter that has reached its cap; else counts
  * the takes that count, all in one write of this instance's row. The row is written
  * whether or not anything was counted, so a call that counts nothing costs what one
@@ -134,14 +193,8 @@ export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: C
   const now = rt.now();
   const { instanceId } = countsOf(rt);
   const day = dayCountsOf(rt, 'limits', tenantId, now);
-  if (now - day.readAt >= rt.config.tenantCacheSeconds * 1000) {
-    day.reading ??= readOthers(rt, instanceId, day).finally(() => {
-      day!.reading = undefined;
-    });
-    await day.reading;
-  }
-  const total = (counter: string) => (day!.others.get(counter) ?? 0) + (day!.own.get(counter) ?? 0);
-  const full = takes.find((take) => take.cap > 0 && total(take.counter) >= take.cap);
+  await refreshTenantCounters(rt, tenantId);
+  const full = takes.find((take) => take.cap > 0 && totalOf(day, take.counter) >= take.cap);
   if (full) throw full.refusal();
   // Counted before the call goes on, so a burst cannot pass a cap while its writes are under way.
   for (const take of takes) if (take.counts) day.own.set(take.counter, (day.own.get(take.counter) ?? 0) + 1);
