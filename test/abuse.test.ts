@@ -337,9 +337,10 @@ describe('bounded writes', () => {
     const before = await storedRows(host.settings.TABLE_PREFIX!);
     const rest = await inPool(Array.from({ length: 990 }, (_, i) => () => refuse(10 + i)), 8);
     expect(await storedRows(host.settings.TABLE_PREFIX!)).toBe(before);
-    // The first refusals read the guest's rows and take back the slot they reserved (insert, count, delete, count);
+    // The first refusals read the guest's rows and take back the slot they reserved (insert, count, delete, count),
+    // some also the tenant's counters (their read every TENANT_CACHE_SECONDS, a lease of the tenant's hour);
     // every later one is answered from the instance's memory.
-    expect(Math.max(...firstTen)).toBeLessThanOrEqual(7);
+    expect(Math.max(...firstTen)).toBeLessThanOrEqual(9);
     expect(Math.max(...rest)).toBeLessThanOrEqual(1);
   }, 120_000);
 

@@ -252,6 +252,30 @@ describe('budgets hold under a burst of 1,000 concurrent calls', () => {
   }, 300_000);
 });
 
+describe("a tenant's caps hold across instances", () => {
+  it("1,000 send-codes at one tenant from 1,000 addresses over two instances: at most TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR are admitted, and the guest's own still gets its code", async () => {
+    // Settings: TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR 40, TENANT_CACHE_SECONDS 600 (each instance reads the other's counts once), RESEND_COOLDOWN_SECONDS 0.
+    const settings = { TENANT_UNFAMILIAR_SEND_CODES_PER_HOUR: '40', TENANT_CACHE_SECONDS: '600', RESEND_COOLDOWN_SECONDS: '0' };
+    const one = await startHost(settings);
+    const two = await startHost({ ...settings, TABLE_PREFIX: one.settings.TABLE_PREFIX! });
+    const tenant = await createTenant(one);
+    const pending = await inviteGuest(one, tenant.id, 'own@example.com', { sendInvitationMessage: false });
+    // Both instances have read the tenant's (empty) counts of the day before the burst.
+    for (const host of [one, two]) expect((await sendFrom(host, '127.0.2.1', tenant.id, { email: 'warm@example.com' })).status).toBe(202);
+    const answers = await Promise.all(attackers(1000).map((address, i) => sendFrom(i % 2 ? two : one, address, tenant.id, { email: `stranger-${i}@example.com` })));
+    const counts = tally(answers);
+    expect((counts['202'] ?? 0) + 2).toBeLessThanOrEqual(40);
+    expect(counts['202'] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(counts).filter((key) => !['202', '429 rate_limited', BUSY].includes(key))).toEqual([]);
+    // The cap is spent for callers that are not a guest's own, on both instances; the pending guest's invitation link is its own.
+    const invitation = new URL(pending.inviteRedeemUrl).searchParams.get('invitation')!;
+    for (const host of [one, two]) {
+      await expectErrorOf(sendFrom(host, '127.0.2.2', tenant.id, { email: 'late@example.com' }), 429, 'rate_limited');
+      expect((await sendFrom(host, '127.0.2.3', tenant.id, { email: 'own@example.com', invitation })).status).toBe(202);
+    }
+  }, 300_000);
+});
+
 describe('no anonymous lockout at any scope', () => {
   it("strangers' wrong codes at many tenants past the deployment's ceiling slow strangers only: every tenant's guests still sign in", async () => {
     // Settings: TENANT_FAILED_VERIFICATIONS_PER_DAY 20, DEPLOYMENT_FAILED_VERIFICATIONS_PER_DAY 40.

@@ -1,6 +1,5 @@
 import type { Runtime } from '../runtime.js';
 import { resolveTenant, type Tenant } from '../tenants/tenants.js';
-import { dayTable } from '../storage/dayTables.js';
 import { takeTenantCounters, type CounterTake } from '../storage/tenantCounters.js';
 import { dailyMailSlot, newMailId } from './delivery.js';
 import { queueInvitationMail } from './queue.js';
@@ -20,10 +19,7 @@ function validMinutes(rt: Runtime): number {
  * send-code's take of the tenant's daily mail cap (lib/storage/tenantCounters.ts), for
  * guests and strangers alike: a guest's mail is counted, a stranger's only checked.
  */
-export async function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean, familiar: boolean): Promise<CounterTake> {
-  // The day's mail table (made once per instance and day) is opened before the paths part,
-  // so a guest's first mail of the day costs no more storage transactions than a stranger's.
-  await dayTable(rt, 'mail', rt.now());
+export function codeMailSlot(rt: Runtime, tenant: Tenant, forGuest: boolean, familiar: boolean): CounterTake {
   const cap = dailyCapOf(rt, tenant);
   const slot = dailyMailSlot(cap, forGuest && cap > 0, rt.now());
   // The guest's own caller (DESIGN §4) is counted and never refused: strangers cannot use the cap up against it.

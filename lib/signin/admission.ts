@@ -5,7 +5,7 @@ import { countTenantEvents } from '../storage/tenantCounters.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import { strangerTimes, type Held } from './attempts.js';
 import type { Shown } from './familiarity.js';
-import { admitAddressEvent, startAddressEvent, type AddressEvent } from './limits.js';
+import { admitAddressEvent, ipLimitKey, startAddressEvent, type AddressEvent } from './limits.js';
 import { checkStepUp, issueChallenge, stepUpCounter, type StepUpCheck } from './stepUp.js';
 
 /*
@@ -26,15 +26,35 @@ export function showsNothing(request: Shown): boolean {
   return !request.device && !request.invitation;
 }
 
+/** Calls of each client address under way on this instance, per endpoint. */
+const callsUnderWay = new Map<string, number>();
+
+/** Runs one send-code or verify-code call counted among its client address's calls under way here. */
+export async function asCallOf<T>(event: AddressEvent, clientIp: string, call: () => Promise<T>): Promise<T> {
+  const key = `${event}:${ipLimitKey(clientIp)}`;
+  callsUnderWay.set(key, (callsUnderWay.get(key) ?? 0) + 1);
+  try {
+    return await call();
+  } finally {
+    const left = (callsUnderWay.get(key) ?? 1) - 1;
+    if (left > 0) callsUnderWay.set(key, left);
+    else callsUnderWay.delete(key);
+  }
+}
+
 /**
  * Starts inserting the client address's row for `event` before the partition is read,
  * when the caller shows nothing of its own (it is the guest's own then only from an
- * address the guest signed in from, and gives the row back) and this instance does not
- * already know that such a caller is held back (`heldBack`: past a tenant ceiling, so
- * that a flood's refused calls cost one read and no write).
+ * address the guest signed in from, and gives the row back), and neither is this
+ * instance sure such a caller is held back (`heldBack`: past a tenant ceiling, so that
+ * a flood's refused calls cost one read and no write) nor is another call of the same
+ * address under way here: a burst from one address inserts after its reads, so its
+ * refused calls' rows are not all in flight at once (a row whose insert storage answered
+ * late can land after the call took it back).
  */
 export function startAddressSlot(rt: Runtime, held: Held, event: AddressEvent, request: AdmissionRequest, heldBack: boolean): void {
-  if (showsNothing(request) && !heldBack && !held.slot && !held.pending) held.pending = startAddressEvent(rt, event, request.clientIp);
+  const alone = (callsUnderWay.get(`${event}:${ipLimitKey(request.clientIp)}`) ?? 0) <= 1;
+  if (showsNothing(request) && !heldBack && alone && !held.slot && !held.pending) held.pending = startAddressEvent(rt, event, request.clientIp);
 }
 
 /**

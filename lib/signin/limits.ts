@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
 import { dayTable, dayTablesCovering } from '../storage/dayTables.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus, keyDigest } from '../storage/tables.js';
+import { isStatus, keyDigest, ONE_TRY_HEADER } from '../storage/tables.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -107,8 +107,9 @@ async function recordAddressEvent(rt: Runtime, event: AddressEvent, clientIp: st
   const now = rt.now();
   const rowKey = eventKey(event, now, `_${randomUUID()}`);
   const table = await dayTable(rt, 'limits', now);
-  await table.createEntity({ partitionKey: addressPartition(clientIp), rowKey, expiresAt: new Date(now + HOUR_MS) }).catch((error: unknown) => {
-    // The row's key is this call's own: a 409 means a try the client timed out and retried had written it.
+  const oneTry = { requestOptions: { customHeaders: { [ONE_TRY_HEADER]: '1' } } };
+  await table.createEntity({ partitionKey: addressPartition(clientIp), rowKey, expiresAt: new Date(now + HOUR_MS) }, oneTry).catch((error: unknown) => {
+    // The row's key is this call's own: a 409 means an earlier try of it (lost on the connection and tried again) had written it.
     if (!isStatus(error, 409)) throw error;
   });
   return rowKey;

@@ -7,9 +7,9 @@ import { codeMailSlot } from '../mail/send.js';
 import type { Runtime } from '../runtime.js';
 import { dayTable } from '../storage/dayTables.js';
 import { guestPartition } from '../storage/tables.js';
-import { knownFull, refreshTenantCounters, takeTenantCounters } from '../storage/tenantCounters.js';
+import { knownFull, prepareTenantCounters, takeTenantCounters } from '../storage/tenantCounters.js';
 import { resolveTenant, type TenantContext } from '../tenants/tenants.js';
-import { checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
+import { asCallOf, checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
 import {
   addressAction,
   addressTag,
@@ -70,9 +70,11 @@ export async function sendCode(rt: Runtime, request: SendCodeRequest): Promise<C
     const blocked = rt.earlyRejection.until(memoryKey(addressTag(request.clientIp)), rt.now());
     if (blocked) fail('rate_limited', { message: `Wait ${blocked} seconds before asking for another code.`, retryAfterSeconds: blocked });
   }
-  return untilSettled(
-    (held) => sendCodeOnce(rt, context, request, held, memoryKey),
-    () => new GuestpassError('rate_limited', { message: 'Too many codes asked for this address at once. Try again in a moment.', retryAfterSeconds: 1 }),
+  return asCallOf('send-code', request.clientIp, () =>
+    untilSettled(
+      (held) => sendCodeOnce(rt, context, request, held, memoryKey),
+      () => new GuestpassError('rate_limited', { message: 'Too many codes asked for this address at once. Try again in a moment.', retryAfterSeconds: 1 }),
+    ),
   );
 }
 
@@ -82,14 +84,18 @@ async function sendCodeOnce(rt: Runtime, context: TenantContext, request: SendCo
 
   // Admission. The partition's read goes out with what needs no verdict of it: the
   // address's row (for a caller that shows nothing of its own), the step-up's check,
-  // the tenant counters' read when this instance's is stale, and the day tables the
+  // the tenant counters' read when this instance's is stale (and a lease of the tenant's
+  // hour when this instance has no room left in it), and the day tables the
   // writes will need (created once a day per instance).
-  startAddressSlot(rt, held, 'send-code', request, knownFull(rt, tenantId, [unfamiliarSendSlot(rt, true)]));
+  const tenantHourFull = knownFull(rt, tenantId, [unfamiliarSendSlot(rt, true)]);
+  startAddressSlot(rt, held, 'send-code', request, tenantHourFull);
   const [{ partition, familiarity, pairTag, addressTag: tag }, stepUpChecked] = await Promise.all([
     readAsCaller(rt, tenantId, request, 'no attempt'),
     checkStepUpEarly(rt, request),
     held.pending?.inserted,
-    refreshTenantCounters(rt, tenantId),
+    // For a caller that shows nothing of its own (most such callers are not the guest's own), room in the tenant's hour.
+    prepareTenantCounters(rt, tenantId, showsNothing(request) ? [unfamiliarSendSlot(rt, true), codeMailSlot(rt, context.tenant, true, false)] : []),
+    // Opened for every address alike, so a guest's first mail of the day costs no more than a stranger's.
     dayTable(rt, 'mail', rt.now()),
     dayTable(rt, 'expiry', rt.now() + codeConfig.ttlSeconds * 1000),
   ]);
@@ -117,8 +123,10 @@ async function sendCodeOnce(rt: Runtime, context: TenantContext, request: SendCo
   // can be refused by neither, so its counters' write goes out with the commit.
   const counting = held.countersTaken
     ? undefined
-    : codeMailSlot(rt, context.tenant, Boolean(guest), familiar).then((mailSlot) => takeTenantCounters(rt, tenantId, [mailSlot, unfamiliarSendSlot(rt, !familiar)]));
+    : takeTenantCounters(rt, tenantId, [codeMailSlot(rt, context.tenant, Boolean(guest), familiar), unfamiliarSendSlot(rt, !familiar)]);
   if (counting) held.countersTaken = true;
+  // Past the tenant's hour a caller that is not the guest's own is refused from memory: it takes no slot first.
+  if (!familiar && tenantHourFull) await counting;
   const slot = settleAddressSlot(rt, held, 'send-code', request, familiar, limits.sendCodePerIpPerHour);
   // Awaited below, with whatever goes out beside them; observed now, so an early failure is never an unhandled one.
   for (const started of [counting, slot]) started?.catch(() => undefined);

@@ -10,7 +10,7 @@ import { dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import type { TenantContext } from '../tenants/tenants.js';
 import { resolveTenant } from '../tenants/tenants.js';
-import { checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
+import { asCallOf, checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
 import {
   addressAction,
   allSettledOrThrow,
@@ -71,10 +71,12 @@ export async function verifyCode(rt: Runtime, request: VerifyCodeRequest): Promi
   const context = await resolveTenant(rt, request.tenant);
   // For guests and strangers alike, so the answer does not tell who is invited (counted for the tenant, logged for nobody).
   if (!context.otpEnabled) await refuse(rt, { tenantId: context.tenant.id, event: 'verify-code', clientIp: request.clientIp }, 'otp_disabled', new GuestpassError('otp_disabled'));
-  return untilSettled(
-    (held) => verifyOnce(rt, context, request, held),
-    // Still losing after every retry: answer without telling whether this code was right.
-    () => new GuestpassError('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 }),
+  return asCallOf('verify-fail', request.clientIp, () =>
+    untilSettled(
+      (held) => verifyOnce(rt, context, request, held),
+      // Still losing after every retry: answer without telling whether this code was right.
+      () => new GuestpassError('too_many_attempts', { message: 'Too many verifications at once for this address. Try again in a moment.', retryAfterSeconds: 1 }),
+    ),
   );
 }
 

@@ -88,18 +88,36 @@ function timeoutPolicy(timeoutMs: number): PipelinePolicy {
   return {
     name: 'guestpassStorageTimeout',
     async sendRequest(request, next) {
-      if (!request.timeout) request.timeout = timeoutMs;
+      const oneTry = request.headers.has(ONE_TRY_HEADER);
+      request.headers.delete(ONE_TRY_HEADER);
+      // A write tried once waits as long as one tried STORAGE_TRIES times would.
+      if (!request.timeout) request.timeout = oneTry ? timeoutMs * STORAGE_TRIES : timeoutMs;
       try {
         return await next(request);
       } catch (error) {
         if ((error as Error)?.name === 'AbortError' && !request.abortSignal?.aborted) {
-          throw new RestError(`Table Storage did not answer within ${timeoutMs} ms`, { code: 'ETIMEDOUT', request });
+          const timedOut = new RestError(`Table Storage did not answer within ${timeoutMs} ms`, { code: 'ETIMEDOUT', request });
+          // Not tried again: a try that timed out may still land later (see ONE_TRY_HEADER).
+          if (oneTry) throw new GuestpassError('storage_unavailable', { cause: timedOut });
+          throw timedOut;
         }
         throw error;
       }
     },
   };
 }
+
+/**
+ * Marks a write that must not be tried again after a time-out (pass it in
+ * `requestOptions.customHeaders`; it never reaches storage): a try that timed out may
+ * still land after the call has given up, and, tried again, after the call has taken
+ * its write back; an insert that a refusal takes back (a client address's slot) would
+ * then come back. Tried once, with the time all tries would have had, a call that still
+ * gets no answer answers 503 and leaves at most that one row.
+ */
+export const ONE_TRY_HEADER = 'x-guestpass-one-try';
+/** How often a storage request is tried at most. */
+const STORAGE_TRIES = 3;
 
 export function openTables(storage: Config['storage'], credentialFactory?: CredentialFactory): Tables {
   const options: TableServiceClientOptions = {
@@ -109,7 +127,7 @@ export function openTables(storage: Config['storage'], credentialFactory?: Crede
       { policy: timeoutPolicy((storage.timeoutSeconds ?? 5) * 1000), position: 'perRetry' },
     ],
     // Bounded: at most three tries, 200 ms then 400 ms apart (capped at 1 s).
-    retryOptions: { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+    retryOptions: { maxRetries: STORAGE_TRIES - 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
   let open: (tableName: string) => TableClient;
   let service: () => TableServiceClient;

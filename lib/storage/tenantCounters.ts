@@ -12,11 +12,18 @@ import { isStatus, tableOpener } from './tables.js';
  * instance counted (only its own instance writes a row, so writes never race on an
  * ETag). A counter's total is the sum over the rows, read at most every
  * TENANT_CACHE_SECONDS (as long as the instance trusts what it read of a tenant) per
- * tenant and instance, plus what this instance has counted since.
+ * tenant and instance, plus what this instance has counted since: what the sign-in
+ * summary shows, and a refusal from memory once a cap is known full.
  * A burst on one instance shares its writes: an increment waits for the next write of
  * the row, which carries every increment made meanwhile, and one write carries every
- * counter a call took. So a cap is exact within one instance and late by at most
- * TENANT_CACHE_SECONDS of other instances' counts: it bounds cost, not an exact count.
+ * counter a call took.
+ * A cap holds exactly across instances through leases: the partition's `leases` row
+ * keeps, per capped counter, how much of the cap the instances have taken, written
+ * only conditionally on its ETag; an instance takes a block of it at a time (a
+ * twentieth of the cap, at most LEASE_BLOCK_MAX) and admits a call that counts only
+ * while its own count is within what it took. The sum of every instance's blocks never
+ * passes the cap, so neither does the sum of their counts; an instance's unused block
+ * makes the cap a little lower, never higher.
  * The rows live in the limits table of their day, which the cleanup drops a day later.
  */
 
@@ -44,7 +51,22 @@ interface DayCounts {
   /** The write of this instance's row under way, and the one waiting for it. */
   current?: Promise<void>;
   queued?: Promise<void>;
+  /** The leases row as last read or written: how much of each capped counter the instances took. */
+  leases: { taken: Map<string, number>; etag?: string };
+  /** How much of each capped counter this instance took. */
+  granted: Map<string, number>;
+  /** The lease write under way (one at a time per instance and day), the capped counters it is for, and how many calls wait on each. */
+  leasing?: Promise<void>;
+  wanted: Map<string, number>;
+  waiting: Map<string, number>;
 }
+
+/** The row of a tenant's day that records how much of each capped counter the instances took. */
+const LEASES_ROW = 'leases';
+/** The most an instance takes of a cap at a time. */
+const LEASE_BLOCK_MAX = 50;
+/** How often a lease write that lost its race to another instance's reads the row again. */
+const LEASE_TRIES = 10;
 
 interface InstanceCounts {
   instanceId: string;
@@ -73,6 +95,10 @@ async function readOthers(rt: Runtime, instanceId: string, day: DayCounts): Prom
   try {
     for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${day.partitionKey}'` } })) {
       if (row.rowKey === instanceId) continue;
+      if (row.rowKey === LEASES_ROW) {
+        day.leases = leasesOf(row);
+        continue;
+      }
       for (const [name, value] of Object.entries(row)) {
         if (typeof value === 'number') others.set(name, (others.get(name) ?? 0) + value);
       }
@@ -115,7 +141,7 @@ function dayCountsOf(rt: Runtime, kind: DayCounts['kind'], tenantId: string, now
   if (!day) {
     // A new day: yesterday's counts are of no more use.
     for (const [key, old] of days) if (!key.endsWith(stamp) && !old.current) days.delete(key);
-    days.set(partitionKey, (day = { kind, partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: new Map(), readAt: -Infinity, own: new Map() }));
+    days.set(partitionKey, (day = { kind, partitionKey, startMs: Math.floor(now / DAY_MS) * DAY_MS, others: new Map(), readAt: -Infinity, own: new Map(), leases: { taken: new Map() }, granted: new Map(), wanted: new Map(), waiting: new Map() }));
   }
   return day;
 }
@@ -157,7 +183,7 @@ function totalOf(day: DayCounts, counter: string): number {
  */
 export function knownFull(rt: Runtime, tenantId: string, takes: CounterTake[]): boolean {
   const day = dayCountsOf(rt, 'limits', tenantId, rt.now());
-  return takes.some((take) => take.cap > 0 && totalOf(day, take.counter) >= take.cap);
+  return takes.some((take) => capFull(day, take));
 }
 
 /** Adds one to a counter that nothing refuses by itself (a signal another call reads with tenantCounterTotal). */
@@ -194,9 +220,106 @@ export async function takeTenantCounters(rt: Runtime, tenantId: string, takes: C
   const { instanceId } = countsOf(rt);
   const day = dayCountsOf(rt, 'limits', tenantId, now);
   await refreshTenantCounters(rt, tenantId);
-  const full = takes.find((take) => take.cap > 0 && totalOf(day, take.counter) >= take.cap);
+  const full = takes.find((take) => capFull(day, take));
   if (full) throw full.refusal();
-  // Counted before the call goes on, so a burst cannot pass a cap while its writes are under way.
+  // A capped take is admitted only within what this instance took of the cap: room for
+  // one more, whether or not it counts (a stranger's mail slot leases as a guest's does,
+  // so when a lease is written does not tell them apart).
+  const leased = takes.filter((take) => take.cap > 0);
+  for (let tries = 0; ; tries += 1) {
+    const short = leased.find((take) => (day.own.get(take.counter) ?? 0) + 1 > (day.granted.get(take.counter) ?? 0));
+    if (!short) break;
+    if (tries >= LEASE_TRIES || !(await takeLease(rt, day, short))) throw short.refusal();
+  }
+  // Counted before the call goes on (nothing awaited since the check), so a burst cannot pass a cap while its writes are under way.
   for (const take of takes) if (take.counts) day.own.set(take.counter, (day.own.get(take.counter) ?? 0) + 1);
   await writeOwn(rt, instanceId, day);
+}
+
+function leasesOf(row: Record<string, unknown> & { etag?: string }): DayCounts['leases'] {
+  const taken = new Map<string, number>();
+  for (const [name, value] of Object.entries(row)) if (typeof value === 'number') taken.set(name, value);
+  return { taken, etag: row.etag };
+}
+
+/**
+ * Takes another block of `take`'s cap for this instance: a write of the leases row
+ * conditional on its ETag (or its creation), read again after another instance wrote
+ * first. False once the instances have taken the whole cap. One lease write at a time
+ * per instance: callers that need one meanwhile share it and check again.
+ */
+async function takeLease(rt: Runtime, day: DayCounts, take: CounterTake): Promise<boolean> {
+  const { counter, cap } = take;
+  day.wanted.set(counter, cap);
+  day.waiting.set(counter, (day.waiting.get(counter) ?? 0) + 1);
+  try {
+    // A write under way may not be for this counter: the next one is.
+    if (day.leasing) await day.leasing.catch(() => undefined);
+    day.leasing ??= writeLeases(rt, day).finally(() => {
+      day.leasing = undefined;
+    });
+    await day.leasing;
+  } finally {
+    day.waiting.set(counter, (day.waiting.get(counter) ?? 1) - 1);
+  }
+  return (day.leases.taken.get(counter) ?? 0) < cap || (day.own.get(counter) ?? 0) + 1 <= (day.granted.get(counter) ?? 0);
+}
+
+/**
+ * One write of the leases row for every capped counter a call of this instance found
+ * no room in: for each, a block of what is left of its cap (enough for every call
+ * waiting), conditional on the row's ETag (or its creation); read again after another
+ * instance wrote first.
+ */
+async function writeLeases(rt: Runtime, day: DayCounts): Promise<void> {
+  const table = await dayTable(rt, day.kind, day.startMs);
+  // Taken once the table is open: every counter the same request asked for meanwhile goes in this write.
+  const wanted = new Map(day.wanted);
+  day.wanted.clear();
+  for (let tries = 0; tries < LEASE_TRIES; tries += 1) {
+    const blocks = new Map<string, number>();
+    for (const [counter, cap] of wanted) {
+      const short = (day.own.get(counter) ?? 0) + (day.waiting.get(counter) ?? 1) - (day.granted.get(counter) ?? 0);
+      const block = Math.min(cap - (day.leases.taken.get(counter) ?? 0), Math.max(short, Math.min(LEASE_BLOCK_MAX, Math.ceil(cap / 20))));
+      if (block > 0) blocks.set(counter, block);
+    }
+    if (blocks.size === 0) return;
+    const row = { partitionKey: day.partitionKey, rowKey: LEASES_ROW, ...Object.fromEntries([...blocks].map(([counter, block]) => [counter, (day.leases.taken.get(counter) ?? 0) + block])) };
+    try {
+      const written = day.leases.etag ? await table.updateEntity(row, 'Merge', { etag: day.leases.etag }) : await table.createEntity(row);
+      for (const [counter, block] of blocks) {
+        day.leases.taken.set(counter, (day.leases.taken.get(counter) ?? 0) + block);
+        day.granted.set(counter, (day.granted.get(counter) ?? 0) + block);
+      }
+      day.leases.etag = written.etag;
+      return;
+    } catch (error) {
+      if (!isStatus(error, 404, 409, 412)) throw error;
+      // Another instance took a lease first (or the row is not there yet): read it again.
+      day.leases = await table.getEntity<Record<string, unknown>>(day.partitionKey, LEASES_ROW).then(leasesOf, (caught: unknown) => {
+        if (isStatus(caught, 404)) return { taken: new Map<string, number>() };
+        throw caught;
+      });
+    }
+  }
+}
+
+/** Whether `take` would be refused by its cap from what this instance knows: the instances' counts, or every lease taken and its own used up. */
+function capFull(day: DayCounts, take: CounterTake): boolean {
+  if (take.cap <= 0) return false;
+  if (totalOf(day, take.counter) >= take.cap) return true;
+  return (day.leases.taken.get(take.counter) ?? 0) >= take.cap && (day.own.get(take.counter) ?? 0) >= (day.granted.get(take.counter) ?? 0);
+}
+
+/**
+ * What a request starts with its first read when it will likely take `takes`: the
+ * other instances' counts when stale, and a lease of any capped counter this instance
+ * has no room left in, so the call's own take finds room and adds no round trip.
+ */
+export function prepareTenantCounters(rt: Runtime, tenantId: string, takes: CounterTake[]): Promise<unknown> {
+  const day = dayCountsOf(rt, 'limits', tenantId, rt.now());
+  const leases = takes
+    .filter((take) => take.cap > 0 && !capFull(day, take) && (day.own.get(take.counter) ?? 0) + 1 > (day.granted.get(take.counter) ?? 0))
+    .map((take) => takeLease(rt, day, take));
+  return Promise.all([refreshTenantCounters(rt, tenantId), ...leases]);
 }
