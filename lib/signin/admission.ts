@@ -102,6 +102,11 @@ export async function requireStepUpPastCeiling(
   // A request read again after a lost race: a step-up it already used still counts.
   if (redeemedBy.has(request)) return { redeem: async () => true };
   if (checked) return { redeem: async () => (await checked.redeem()) && Boolean(redeemedBy.add(request)) };
+  return askForStepUp(rt);
+}
+
+/** 428 challenge_required with a fresh challenge. */
+export async function askForStepUp(rt: Runtime): Promise<never> {
   throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
 }
 
@@ -115,7 +120,7 @@ const redeemedBy = new WeakSet<object>();
  */
 export async function redeemStepUp(rt: Runtime, tenantId: string, check: StepUpCheck | undefined): Promise<{ counted?: Promise<void> }> {
   if (!check) return {};
-  if (!(await check.redeem())) throw new GuestpassError('challenge_required', { extra: { challenge: await issueChallenge(rt) } });
+  if (!(await check.redeem())) await askForStepUp(rt);
   telemetry.count('stepUps', { 'tenant.id': tenantId, stage: 'solved' });
   // A summary's count, not a budget: a storage fault here must not fail a call whose step-up is used.
   return { counted: countTenantEvents(rt, tenantId, [stepUpCounter(rt.now())]).catch(() => undefined) };

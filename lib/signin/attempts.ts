@@ -5,18 +5,20 @@ import { GuestpassError } from '../errors.js';
 import {
   ADDRESS_PREFIX,
   ATTEMPT_PREFIX,
+  GUEST_ROW,
   OTP_ROW,
   readGuestPartition,
   signInLogAction,
   type AddressEntity,
   type AttemptEntity,
+  type GuestEntity,
   type GuestPartition,
   type SignInLogEntry,
 } from '../guests/guests.js';
 import { HOUR_MS, ipLimitKey, parseTimes, withinWindow, type AddressSlot, type PendingAddressEvent } from './limits.js';
 import type { Runtime } from '../runtime.js';
 import { candidatePairTags, familiarityOf, type Familiarity, type Shown } from './familiarity.js';
-import { isStatus, keyDigest } from '../storage/tables.js';
+import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
 import { noteExpiry } from '../storage/expiryIndex.js';
 import { DAY_MS, dayStamp } from '../storage/dayTables.js';
 
@@ -164,6 +166,30 @@ export async function readAsCaller(
   const { familiarity, pairTag } = familiarityOf(rt.config.code.pepper, partition.guest, tag, request);
   partition.address = partition.pairs.get(pairTag);
   return { partition, familiarity, pairTag, addressTag: tag };
+}
+
+/**
+ * Who the caller is to the guest from point reads alone (the guest row, and the attempt
+ * its handle names): what a call past a tenant ceiling needs to be held back, read the
+ * cheapest way storage has (a flood's calls then never query a partition).
+ */
+export async function pointReadCaller(
+  rt: Runtime,
+  tenantId: string,
+  request: Shown & { email: string; clientIp: string; attempt?: string },
+): Promise<{ familiar: boolean; attempt?: AttemptEntity }> {
+  const partitionKey = guestPartition(tenantId, request.email);
+  const read = <T extends object>(rowKey: string) =>
+    rt.tables.guests.getEntity<T>(partitionKey, rowKey).then(
+      (row) => row as T,
+      (error: unknown) => {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      },
+    );
+  const [guest, attempt] = await Promise.all([read<GuestEntity>(GUEST_ROW), request.attempt ? read<AttemptEntity>(ATTEMPT_PREFIX + request.attempt) : undefined]);
+  const { familiarity } = familiarityOf(rt.config.code.pepper, signInView({ guest }).guest, addressTag(request.clientIp), request);
+  return { familiar: familiarity !== undefined, attempt };
 }
 
 /** How often a call reads again after losing a race on a row it must write conditionally, before it gives up. */

@@ -21,6 +21,7 @@ import {
   hashCode,
   newAttemptHandle,
   parseJsonList,
+  pointReadCaller,
   readAsCaller,
   strangerEventAction,
   unlessLostRace,
@@ -88,6 +89,8 @@ async function sendCodeOnce(rt: Runtime, context: TenantContext, request: SendCo
   // hour when this instance has no room left in it), and the day tables the
   // writes will need (created once a day per instance).
   const tenantHourFull = knownFull(rt, tenantId, [unfamiliarSendSlot(rt, true)]);
+  // Past the tenant's hour, a caller that is not the guest's own is refused after point reads (a flood's calls query nothing).
+  if (tenantHourFull && !(await pointReadCaller(rt, tenantId, request)).familiar) await takeTenantCounters(rt, tenantId, [unfamiliarSendSlot(rt, true)]);
   startAddressSlot(rt, held, 'send-code', request, tenantHourFull);
   const [{ partition, familiarity, pairTag, addressTag: tag }, stepUpChecked] = await Promise.all([
     readAsCaller(rt, tenantId, request, 'no attempt'),

@@ -10,7 +10,7 @@ import { dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
 import { telemetry } from '../telemetry/telemetry.js';
 import type { TenantContext } from '../tenants/tenants.js';
 import { resolveTenant } from '../tenants/tenants.js';
-import { asCallOf, checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
+import { asCallOf, askForStepUp, checkStepUpEarly, redeemStepUp, requireStepUpPastCeiling, settleAddressSlot, showsNothing, startAddressSlot } from './admission.js';
 import {
   addressAction,
   allSettledOrThrow,
@@ -20,6 +20,7 @@ import {
   guessesToday,
   hashCode,
   parseJsonList,
+  pointReadCaller,
   readAsCaller,
   strangerEventAction,
   unlessLostRace,
@@ -90,6 +91,12 @@ async function verifyOnce(rt: Runtime, context: TenantContext, request: VerifyCo
   // A client that ignores the handle is checked against the newest attempt its own address started.
   // Past the tenant's or the deployment's wrong-code ceiling a caller without a step-up is asked for one: nothing goes out ahead.
   const surge = knownOverCeiling(rt, tenantId);
+  if (surge && !request.stepUp) {
+    // A caller that is not the guest's own is asked for a step-up after point reads (a flood's calls query nothing),
+    // unless the attempt its handle names was asked with one solved.
+    const { familiar, attempt } = await pointReadCaller(rt, tenantId, request);
+    if (!familiar && !attempt?.steppedUp) await askForStepUp(rt);
+  }
   startAddressSlot(rt, held, 'verify-fail', request, surge && !request.stepUp);
   const [{ partition, familiarity, pairTag, addressTag: tag }, stepUpChecked, earlyCounts] = await Promise.all([
     readAsCaller(rt, tenantId, request, 'newest of its address'),
