@@ -48,6 +48,9 @@ export function testSettings(overrides: Record<string, string> = {}): Record<str
     // Tenants created with domains route by them at once, as before domains were verified
     // by DNS; test/domains.test.ts turns this off to prove the DNS path.
     DEV_TRUST_DOMAINS: 'true',
+    // Two files run at once against one Azurite, some with bursts of 1,000 calls: a wait of
+    // seconds there is that load, not an outage (test/faults.test.ts sets its own timeouts).
+    STORAGE_TIMEOUT_SECONDS: '15',
     ...overrides,
   };
 }
