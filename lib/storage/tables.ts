@@ -207,6 +207,22 @@ export function newestFirstKey(atMs: number, suffix: string): string {
   return `${String(8_640_000_000_000_000 - atMs).padStart(16, '0')}_${suffix}`;
 }
 
+/**
+ * A JSON list kept in a table property (times, tags, a code's records): the items
+ * `isItem` accepts, and an empty list for anything unreadable, so a damaged row never
+ * fails a request.
+ */
+export function parseJsonList<T>(json: string | undefined, isItem: (item: unknown) => item is T): T[] {
+  try {
+    const parsed = JSON.parse(json ?? '[]') as unknown;
+    return Array.isArray(parsed) ? parsed.filter(isItem) : [];
+  } catch {
+    return [];
+  }
+}
+
+export const isString = (item: unknown): item is string => typeof item === 'string';
+
 export function isStatus(error: unknown, ...statuses: number[]): boolean {
   return error instanceof RestError && statuses.includes(error.statusCode ?? -1);
 }
