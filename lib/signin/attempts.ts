@@ -71,7 +71,7 @@ export function usedHashes(attempt: AttemptEntity | undefined): string[] {
   return parseJsonList(attempt?.usedHashes, isString);
 }
 
-export function isLostRace(error: unknown): boolean {
+function isLostRace(error: unknown): boolean {
   return isStatus(error, 409, 412);
 }
 

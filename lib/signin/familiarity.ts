@@ -27,7 +27,7 @@ function digestTag(value: string): string {
 }
 
 /** A new device value: 192 random bits, the client keeps it and sends it back as it is. */
-export function newDevice(): string {
+function newDevice(): string {
   return randomBytes(24).toString('base64url');
 }
 

@@ -60,7 +60,7 @@ const traceTransactions: PipelinePolicy = {
  * The round trips that lay one after another: the longest chain of calls each of
  * which started only once the one before it had ended. Calls made together count once.
  */
-export function roundTripsOf(calls: [number, number][]): number {
+function roundTripsOf(calls: [number, number][]): number {
   const sorted = [...calls].sort((a, b) => a[0] - b[0]);
   const chain: number[] = [];
   sorted.forEach(([start], i) => {
