@@ -114,29 +114,22 @@ export const stepUpSolution = lazySchema(() => z
   .meta({ description: 'The solution of the challenge a 428 challenge_required answer carried: the ALTCHA payload (base64) or the CAPTCHA token.' }));
 
 /**
- * The opaque device value verify-code answered: the client keeps it and sends it back
- * as it is. Whatever a caller sends here is taken, never refused (DESIGN §4): a value
- * that is malformed, unknown or revoked is simply not the guest's own, and no answer
- * tells it from a valid one.
+ * A value that shows the caller is the guest's own (DESIGN §4): whatever a caller sends
+ * here is taken, never refused; a value that is malformed, unknown or revoked is simply
+ * not the guest's own, and no answer tells it from a valid one.
  */
-export const deviceValue = lazySchema(() => z
-  .string()
-  .max(256)
-  .optional()
-  .catch(undefined)
-  .meta({
-    description:
-      'Opaque value from a successful verify-code. Keep it (the sign-in element keeps it in localStorage per tenant and address) and send it back as it is with send-code and verify-code: ' +
-      'it marks the caller as the guest\'s own, so no budget strangers can use up refuses it. It signs no one in; a value that is not one is ignored.',
-  }));
+const ownershipValue = (description: string) => lazySchema(() => z.string().max(256).optional().catch(undefined).meta({ description }));
 
-/** The `invitation` query parameter of the guest's inviteRedeemUrl; taken like `device`, never refused. */
-export const invitationValue = lazySchema(() => z
-  .string()
-  .max(256)
-  .optional()
-  .catch(undefined)
-  .meta({ description: "The `invitation` query parameter of the guest's inviteRedeemUrl, sent until the first sign-in. Like `device`, it only marks the caller as the guest's own; a value that is not one is ignored." }));
+/** The opaque device value verify-code answered: the client keeps it and sends it back as it is. */
+export const deviceValue = ownershipValue(
+  'Opaque value from a successful verify-code. Keep it (the sign-in element keeps it in localStorage per tenant and address) and send it back as it is with send-code and verify-code: ' +
+    'it marks the caller as the guest\'s own, so no budget strangers can use up refuses it. It signs no one in; a value that is not one is ignored.',
+);
+
+/** The `invitation` query parameter of the guest's inviteRedeemUrl; taken like `device`. */
+export const invitationValue = ownershipValue(
+  "The `invitation` query parameter of the guest's inviteRedeemUrl, sent until the first sign-in. Like `device`, it only marks the caller as the guest's own; a value that is not one is ignored.",
+);
 
 export const sendCodeBody = lazySchema(() => z.strictObject({
   email: emailAddress,

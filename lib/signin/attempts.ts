@@ -10,6 +10,7 @@ import {
   readGuestPartition,
   signInLogAction,
   type AddressEntity,
+  type AttemptCode,
   type AttemptEntity,
   type GuestEntity,
   type GuestPartition,
@@ -18,7 +19,7 @@ import {
 import { HOUR_MS, ipLimitKey, parseTimes, withinWindow, type AddressSlot, type PendingAddressEvent } from './limits.js';
 import type { Runtime } from '../runtime.js';
 import { candidatePairTags, familiarityOf, type Familiarity, type Shown } from './familiarity.js';
-import { guestPartition, isStatus, keyDigest } from '../storage/tables.js';
+import { guestPartition, isStatus, isString, keyDigest, parseJsonList } from '../storage/tables.js';
 import { noteExpiry } from '../storage/expiryIndex.js';
 import { DAY_MS, dayStamp } from '../storage/dayTables.js';
 
@@ -60,16 +61,17 @@ export function newAttemptHandle(now: number): string {
   return `${String(8_640_000_000_000_000 - now).padStart(16, '0')}${randomBytes(12).toString('base64url')}`;
 }
 
-export function parseJsonList<T>(json: string | undefined): T[] {
-  try {
-    const parsed = JSON.parse(json ?? '[]') as unknown;
-    return Array.isArray(parsed) ? (parsed as T[]) : [];
-  } catch {
-    return [];
-  }
+/** An attempt's live codes (`codes`) as stored. */
+export function attemptCodes(attempt: AttemptEntity | undefined): AttemptCode[] {
+  return parseJsonList(attempt?.codes, (c): c is AttemptCode => typeof c === 'object' && c !== null);
 }
 
-export function isLostRace(error: unknown): boolean {
+/** The hashes of an attempt's codes once one of them signed in (`usedHashes`). */
+export function usedHashes(attempt: AttemptEntity | undefined): string[] {
+  return parseJsonList(attempt?.usedHashes, isString);
+}
+
+function isLostRace(error: unknown): boolean {
   return isStatus(error, 409, 412);
 }
 

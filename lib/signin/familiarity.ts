@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { GuestEntity } from '../guests/guests.js';
+import { isString, parseJsonList } from '../storage/tables.js';
 
 /*
  * Familiarity (DESIGN §4): a caller is the guest's own when it shows a client address
@@ -26,7 +27,7 @@ function digestTag(value: string): string {
 }
 
 /** A new device value: 192 random bits, the client keeps it and sends it back as it is. */
-export function newDevice(): string {
+function newDevice(): string {
   return randomBytes(24).toString('base64url');
 }
 
@@ -38,13 +39,9 @@ export function invitationValue(pepper: string, guest: Pick<GuestEntity, 'tenant
     .slice(0, 32);
 }
 
-export function parseTagList(json: string | undefined): string[] {
-  try {
-    const parsed = JSON.parse(json ?? '[]') as unknown;
-    return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === 'string') : [];
-  } catch {
-    return [];
-  }
+/** A list of tags kept on the guest row (known addresses, known devices). */
+function parseTagList(json: string | undefined): string[] {
+  return parseJsonList(json, isString);
 }
 
 function equalStrings(a: string, b: string): boolean {

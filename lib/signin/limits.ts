@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { GuestpassError } from '../errors.js';
 import { dayTable, dayTablesCovering } from '../storage/dayTables.js';
 import type { Runtime } from '../runtime.js';
-import { isStatus, keyDigest, ONE_TRY_HEADER } from '../storage/tables.js';
+import { isStatus, keyDigest, ONE_TRY_HEADER, parseJsonList } from '../storage/tables.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -12,13 +12,7 @@ export const HOUR_MS = 3_600_000;
  * row, so every instance of the app shares them.
  */
 export function parseTimes(json: string | undefined): number[] {
-  if (!json) return [];
-  try {
-    const parsed = JSON.parse(json) as unknown;
-    return Array.isArray(parsed) ? parsed.filter((t): t is number => typeof t === 'number') : [];
-  } catch {
-    return [];
-  }
+  return parseJsonList(json, (t): t is number => typeof t === 'number');
 }
 
 export function withinWindow(times: number[], now: number, windowMs = HOUR_MS): number[] {

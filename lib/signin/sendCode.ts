@@ -15,17 +15,18 @@ import {
   addressTag,
   allSettledOrThrow,
   attemptAction,
+  attemptCodes,
   CODES_PER_ATTEMPT,
   commit,
   generateCode,
   hashCode,
   newAttemptHandle,
-  parseJsonList,
   pointReadCaller,
   readAsCaller,
   strangerEventAction,
   unlessLostRace,
   untilSettled,
+  usedHashes,
   type Held,
 } from './attempts.js';
 import { HOUR_MS, parseTimes, refuseFromMemory, secondsUntilRoom, withinWindow } from './limits.js';
@@ -184,7 +185,7 @@ function refuseWhileCoolingDown(rt: Runtime, sendTimes: number[], now: number, m
 /** The attempt a send-code resends within: the one its handle names, unless that was already used to sign in. */
 function resendingAttempt(partition: GuestPartition): TableEntityResult<AttemptEntity> | undefined {
   const attempt = partition.attempt;
-  return attempt && parseJsonList<string>(attempt.usedHashes).length === 0 ? attempt : undefined;
+  return attempt && usedHashes(attempt).length === 0 ? attempt : undefined;
 }
 
 /**
@@ -203,7 +204,7 @@ function attemptWithNewCode(
   const expiresAt = now + rt.config.code.ttlSeconds * 1000;
   const resending = resendingAttempt(partition);
   const handle = resending && request.attempt ? request.attempt : newAttemptHandle(now);
-  const previous = resending ? parseJsonList<AttemptCode>(resending.codes).filter((c) => c.x > now) : [];
+  const previous = resending ? attemptCodes(resending).filter((c) => c.x > now) : [];
   const newCode: AttemptCode = { h: codeHash, x: expiresAt, s: now };
   const attempt: AttemptEntity = {
     address: resending ? resending.address : tag,

@@ -3,7 +3,7 @@ import { guestAccessRefusal } from '../admin/guestAccess.js';
 import { fail, GuestpassError } from '../errors.js';
 import { emitEvent } from '../events/emit.js';
 import { indexAfterChange, indexBeforeChange } from '../guests/guestIndex.js';
-import { GUEST_ROW, type AttemptCode, type SignInLogEntry } from '../guests/guests.js';
+import { GUEST_ROW, type SignInLogEntry } from '../guests/guests.js';
 import type { Runtime } from '../runtime.js';
 import { isStatus } from '../storage/tables.js';
 import { dayTable, secondsUntilNextDay } from '../storage/dayTables.js';
@@ -15,16 +15,17 @@ import {
   addressAction,
   allSettledOrThrow,
   attemptChange,
+  attemptCodes,
   codesMatch,
   commit,
   guessesToday,
   hashCode,
-  parseJsonList,
   pointReadCaller,
   readAsCaller,
   strangerEventAction,
   unlessLostRace,
   untilSettled,
+  usedHashes,
   type Held,
 } from './attempts.js';
 import { rememberSignIn } from './familiarity.js';
@@ -132,7 +133,7 @@ async function verifyOnce(rt: Runtime, context: TenantContext, request: VerifyCo
     fail('too_many_attempts', { message: 'Too many wrong tries for this code. Ask for a new code.' });
   }
   const validFrom = guest ? Math.max(guest.codesValidFrom ?? 0, Date.parse(guest.invitedAt) || 0) : 0;
-  const codes = parseJsonList<AttemptCode>(attempt?.codes);
+  const codes = attemptCodes(attempt);
   const live = codes.filter((c) => c.x > now && c.s >= validFrom);
   if (codes.length > 0 && live.length === 0 && codes.some((c) => c.x <= now)) fail('code_expired');
   // The client address's hour of wrong codes, taken before the code is compared (given back if it is right).
@@ -143,7 +144,7 @@ async function verifyOnce(rt: Runtime, context: TenantContext, request: VerifyCo
   const matched = live.filter((c) => codesMatch(c.h, presented)).length > 0;
   telemetry.count('codesCompared', { 'tenant.id': tenantId, result: matched ? 'match' : 'wrong' });
 
-  if (!matched && parseJsonList<string>(attempt?.usedHashes).some((h) => codesMatch(h, presented))) {
+  if (!matched && usedHashes(attempt).some((h) => codesMatch(h, presented))) {
     // A code of this attempt that was just used, sent again (a double submit, or a
     // parallel one that lost): not a guess, so it is refused without counting.
     fail('invalid_code');

@@ -60,7 +60,7 @@ const traceTransactions: PipelinePolicy = {
  * The round trips that lay one after another: the longest chain of calls each of
  * which started only once the one before it had ended. Calls made together count once.
  */
-export function roundTripsOf(calls: [number, number][]): number {
+function roundTripsOf(calls: [number, number][]): number {
   const sorted = [...calls].sort((a, b) => a[0] - b[0]);
   const chain: number[] = [];
   sorted.forEach(([start], i) => {
@@ -206,6 +206,22 @@ export function guestPartition(tenantId: string, normalisedEmail: string): strin
 export function newestFirstKey(atMs: number, suffix: string): string {
   return `${String(8_640_000_000_000_000 - atMs).padStart(16, '0')}_${suffix}`;
 }
+
+/**
+ * A JSON list kept in a table property (times, tags, a code's records): the items
+ * `isItem` accepts, and an empty list for anything unreadable, so a damaged row never
+ * fails a request.
+ */
+export function parseJsonList<T>(json: string | undefined, isItem: (item: unknown) => item is T): T[] {
+  try {
+    const parsed = JSON.parse(json ?? '[]') as unknown;
+    return Array.isArray(parsed) ? parsed.filter(isItem) : [];
+  } catch {
+    return [];
+  }
+}
+
+export const isString = (item: unknown): item is string => typeof item === 'string';
 
 export function isStatus(error: unknown, ...statuses: number[]): boolean {
   return error instanceof RestError && statuses.includes(error.statusCode ?? -1);

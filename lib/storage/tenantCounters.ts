@@ -198,7 +198,7 @@ export async function countTenantCounter(rt: Runtime, tenantId: string, counter:
  * is older than TENANT_CACHE_SECONDS (one read shared by every call meanwhile). A
  * request starts it together with its own first read, so it never adds a round trip.
  */
-export function refreshTenantCounters(rt: Runtime, tenantId: string): Promise<void> | undefined {
+function refreshTenantCounters(rt: Runtime, tenantId: string): Promise<void> | undefined {
   const now = rt.now();
   const day = dayCountsOf(rt, 'limits', tenantId, now);
   if (now - day.readAt < rt.config.tenantCacheSeconds * 1000) return day.reading;

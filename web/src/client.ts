@@ -144,19 +144,12 @@ function defaultApiBase(): string {
   return typeof location === 'undefined' ? '/api' : new URL('/api', location.href).href;
 }
 
-function deviceStore(): Storage | undefined {
+/** The browser's localStorage (the device) or sessionStorage (a persisted session); undefined where there is none or the browser's settings block it. */
+function webStorage(kind: 'localStorage' | 'sessionStorage'): Storage | undefined {
   try {
-    return typeof localStorage === 'undefined' ? undefined : localStorage;
+    return ((globalThis as { [name: string]: unknown })[kind] as Storage | undefined) ?? undefined;
   } catch {
-    return undefined; // storage blocked by the browser's settings: no device is kept
-  }
-}
-
-function sessionStore(): Storage | undefined {
-  try {
-    return typeof sessionStorage === 'undefined' ? undefined : sessionStorage;
-  } catch {
-    return undefined; // storage blocked by the browser's settings: memory only
+    return undefined; // blocked: no device is kept, the session stays in memory
   }
 }
 
@@ -224,7 +217,7 @@ export class GuestpassClient extends EventTarget {
     // Signed in: the invitation has done its work, the device now shows who this browser is.
     this.#invitation = undefined;
     try {
-      deviceStore()?.setItem(this.#deviceKey(email), device);
+      webStorage('localStorage')?.setItem(this.#deviceKey(email), device);
     } catch {
       // storage full or blocked: the next sign-in is simply not recognised
     }
@@ -235,7 +228,7 @@ export class GuestpassClient extends EventTarget {
   /** The device this browser keeps for the tenant and address, if any. */
   device(email: string): string | undefined {
     try {
-      return deviceStore()?.getItem(this.#deviceKey(email)) ?? undefined;
+      return webStorage('localStorage')?.getItem(this.#deviceKey(email)) ?? undefined;
     } catch {
       return undefined;
     }
@@ -309,7 +302,7 @@ export class GuestpassClient extends EventTarget {
     const state = randomUrlSafe(16);
     const nonce = randomUrlSafe(16);
     const pending: PendingRedirect = { verifier, nonce, clientId: options.clientId, redirectUri: options.redirectUri };
-    const store = sessionStore();
+    const store = webStorage('sessionStorage');
     if (!store) throw new GuestpassApiError('unexpected_response', 'signInWithRedirect needs sessionStorage to keep the PKCE verifier across the redirect.');
     store.setItem(this.#redirectKey(state), JSON.stringify(pending));
     const url = new URL(`${this.api}/${encodeURIComponent(this.tenant)}/oauth2/authorize`);
@@ -337,7 +330,7 @@ export class GuestpassClient extends EventTarget {
   async handleRedirectCallback(url: string = location.href): Promise<Session> {
     const answer = new URL(url).searchParams;
     const state = answer.get('state') ?? '';
-    const store = sessionStore();
+    const store = webStorage('sessionStorage');
     const raw = state ? store?.getItem(this.#redirectKey(state)) : null;
     if (state) store?.removeItem(this.#redirectKey(state));
     if (!raw) throw new GuestpassApiError('invalid_request', 'This page was not opened by a sign-in this tab started (unknown or reused state).');
@@ -384,7 +377,7 @@ export class GuestpassClient extends EventTarget {
 
   #readStored(): Session | undefined {
     if (this.persist !== 'session') return undefined;
-    const raw = sessionStore()?.getItem(this.#storageKey);
+    const raw = webStorage('sessionStorage')?.getItem(this.#storageKey);
     if (!raw) return undefined;
     try {
       const stored = JSON.parse(raw) as Session;
@@ -392,7 +385,7 @@ export class GuestpassClient extends EventTarget {
     } catch {
       // unreadable: forget it below
     }
-    sessionStore()?.removeItem(this.#storageKey);
+    webStorage('sessionStorage')?.removeItem(this.#storageKey);
     return undefined;
   }
 
@@ -400,7 +393,7 @@ export class GuestpassClient extends EventTarget {
     const changed = session?.token !== this.#session?.token || session?.expiresAt !== this.#session?.expiresAt;
     this.#session = session;
     if (this.persist === 'session') {
-      const store = sessionStore();
+      const store = webStorage('sessionStorage');
       if (session) store?.setItem(this.#storageKey, JSON.stringify(session));
       else store?.removeItem(this.#storageKey);
     }
